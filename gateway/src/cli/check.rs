@@ -1,0 +1,32 @@
+//! `starsgate check`: load everything a `run` would load, print every problem.
+
+use std::path::Path;
+
+use super::Failure;
+use crate::config::Config;
+use crate::plugins::Catalogue;
+
+pub fn check(dir: &Path) -> Result<(), Failure> {
+    let config = match Config::load(dir) {
+        Ok(c) => c,
+        Err(problems) => {
+            for p in problems.iter() {
+                eprintln!("{p}");
+            }
+            return Err(Failure(format!("{} problem(s) in {}", problems.0.len(), dir.display())));
+        }
+    };
+    let mut failed = 0;
+    for bot in &config.bots {
+        if let Err(e) = Catalogue::load(bot) {
+            eprintln!("{}: product[{}].plugin: {}", e.file, e.product, e.reason);
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        return Err(Failure(format!("{failed} plugin problem(s) in {}", dir.display())));
+    }
+    let products: usize = config.bots.iter().map(|b| b.products.len()).sum();
+    println!("{}: OK: {} bot(s), {products} product(s).", dir.display(), config.bots.len());
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! `starsgate ledger export` and `starsgate stats`: read-only views of the ledger. They need only
+//! `gateway.toml` (not the bots' tokens), so an accountant can run them.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::Failure;
+use crate::config::load_gateway;
+use crate::ledger::{ExportFilter, Ledger};
+
+async fn open(dir: &Path) -> Result<Ledger, Failure> {
+    let gateway = load_gateway(dir).map_err(|p| Failure(format!("the configuration has problems:\n{p}")))?;
+    Ok(Ledger::connect(&gateway.ledger_url).await?)
+}
+
+pub async fn export(dir: &Path, json: bool, bot: Option<String>, since: Option<&str>) -> Result<(), Failure> {
+    let since_ms = match since {
+        None => None,
+        Some(s) => {
+            let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| Failure(format!("--since: {s:?} is not a date like 2026-01-31")))?;
+            date.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis())
+        }
+    };
+    let ledger = open(dir).await?;
+    let records = ledger.export(&ExportFilter { bot, since_ms }).await?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        for r in &records {
+            serde_json::to_writer(&mut out, r)?;
+            writeln!(out)?;
+        }
+    } else {
+        let mut w = csv::Writer::from_writer(out);
+        for r in &records {
+            w.serialize(r)?;
+        }
+        if records.is_empty() {
+            w.write_record([
+                "bot", "charge_id", "user_id", "product", "amount", "currency", "status", "paid_at",
+                "delivered_at", "refunded_at", "plugin_sha256",
+            ])?;
+        }
+        w.flush()?;
+    }
+    ledger.close().await;
+    Ok(())
+}
+
+pub async fn stats(dir: &Path, bot: Option<&str>) -> Result<(), Failure> {
+    let ledger = open(dir).await?;
+    let stats = ledger.stats(bot).await?;
+    println!("{:<16} {:<20} {:>8} {:>9} {:>8} {:>7} {:>10}", "bot", "product", "payments", "delivered", "refunded", "review", "net stars");
+    for s in &stats {
+        println!(
+            "{:<16} {:<20} {:>8} {:>9} {:>8} {:>7} {:>10}",
+            s.bot, s.product, s.payments, s.delivered, s.refunded, s.needs_review, s.net_revenue
+        );
+    }
+    if stats.is_empty() {
+        println!("(no payments yet)");
+    }
+    ledger.close().await;
+    Ok(())
+}

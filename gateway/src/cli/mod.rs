@@ -1,0 +1,130 @@
+//! The `starsgate` command line (SPEC §2). Every failure ends as one sentence on stderr naming the
+//! file, key or argument at fault, and exit status 1; nothing a user types can cause a panic.
+
+mod check;
+mod ledger;
+mod refund;
+mod run;
+// mod sim;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "starsgate", version, about = "Many Telegram Stars stores in one process, one ledger, sandboxed plugins.")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every bot in the config directory until SIGINT/SIGTERM.
+    Run {
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
+    },
+    /// Validate the whole configuration and load every plugin; exit 1 on any problem.
+    Check {
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
+    },
+    /// Offline demo: the built-in Telegram simulator, the example stores, buyers playing through
+    /// purchase, a repeated payment, a refused checkout and a refund.
+    Demo,
+    /// Run the Telegram simulator alone, for trying stores and plugins by hand.
+    Sim {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
+        /// Register a bot: TOKEN or TOKEN=USERNAME (repeatable).
+        #[arg(long = "bot")]
+        bots: Vec<String>,
+    },
+    /// Refund one payment (refundStarPayment) and record it.
+    Refund {
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
+        #[arg(long)]
+        bot: String,
+        #[arg(long)]
+        charge: String,
+    },
+    /// Read the ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+    /// Revenue and counts per bot and product.
+    Stats {
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
+        #[arg(long)]
+        bot: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LedgerCommand {
+    /// Write payments to stdout, one record each (SPEC §6).
+    Export {
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
+        #[arg(long)]
+        bot: Option<String>,
+        /// Only payments on or after this UTC date (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Csv,
+    Json,
+}
+
+/// A command's failure: printed as one sentence.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("starsgate: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(msg)) => {
+            eprintln!("starsgate: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Run { config } => run::run(&config).await,
+        Command::Check { config } => check::check(&config),
+        Command::Demo => crate::demo::run().await.map_err(Failure),
+        Command::Sim { .. } => Err(Failure("sim".into())),
+        Command::Refund { config, bot, charge } => refund::refund(&config, &bot, &charge).await,
+        Command::Ledger {
+            command: LedgerCommand::Export { config, format, bot, since },
+        } => ledger::export(&config, matches!(format, Format::Json), bot, since.as_deref()).await,
+        Command::Stats { config, bot } => ledger::stats(&config, bot.as_deref()).await,
+    }
+}

@@ -1,0 +1,201 @@
+//! Configuration: `gateway.toml` for the process, `bots/<bot-id>.toml` for each store, and
+//! `STARSGATE_<SECTION>__<KEY>` environment overrides, layered with figment and parsed into domain
+//! types here so the rest of the gateway only sees valid values.
+
+mod problem;
+mod raw;
+mod validate;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+pub use problem::{Problem, Problems};
+
+use crate::domain::{BotId, Description, ProductId, Stars, Title};
+
+/// Looks up a secret (a bot token) by the environment variable name the config gives.
+pub type Secrets<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
+/// Reads only `gateway.toml` (plus overrides): enough for ledger tools that need no bot tokens.
+pub fn load_gateway(dir: &Path) -> Result<GatewayConfig, Problems> {
+    validate::gateway_only(dir)
+}
+
+/// The whole deployment: process settings and every store.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub dir: PathBuf,
+    pub gateway: GatewayConfig,
+    pub bots: Vec<BotConfig>,
+}
+
+impl Config {
+    /// Reads and validates `dir/gateway.toml` and every `dir/bots/*.toml`, reporting every problem
+    /// found rather than stopping at the first.
+    pub fn load(dir: &Path) -> Result<Self, Problems> {
+        validate::load(dir, &|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Config::load`], but bot tokens are looked up with `secrets` instead of the process
+    /// environment: for the demo and tests, which run many gateways in one process.
+    pub fn load_with_secrets(dir: &Path, secrets: &Secrets<'_>) -> Result<Self, Problems> {
+        validate::load(dir, secrets)
+    }
+
+    pub fn bot(&self, id: &BotId) -> Option<&BotConfig> {
+        self.bots.iter().find(|b| &b.id == id)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub ledger_url: LedgerUrl,
+    pub telegram: TelegramConfig,
+    pub webhook: WebhookConfig,
+    pub plugins: PluginsConfig,
+    pub admin: AdminConfig,
+}
+
+/// The ledger's URL. It may carry a database password, so its `Debug` hides everything after
+/// the scheme.
+#[derive(Clone)]
+pub struct LedgerUrl(SecretString);
+
+impl LedgerUrl {
+    pub fn new(url: &str) -> Self {
+        Self(SecretString::from(url.to_owned()))
+    }
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+    pub fn is_postgres(&self) -> bool {
+        self.expose().starts_with("postgres:") || self.expose().starts_with("postgresql:")
+    }
+}
+
+impl fmt::Debug for LedgerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = self.expose().split(':').next().unwrap_or("?");
+        write!(f, "LedgerUrl({scheme}://[redacted])")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Polling,
+    Webhook,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelegramConfig {
+    pub api_url: url::Url,
+    pub mode: Mode,
+    pub poll_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub listen: SocketAddr,
+    pub public_url: Option<url::Url>,
+    pub secret_env: String,
+    pub max_connections: u8,
+}
+
+#[derive(Debug, Clone)]
+pub struct PluginsConfig {
+    pub cache_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    pub listen: Option<SocketAddr>,
+    pub token_env: String,
+}
+
+/// Which Telegram a bot lives in. Test-environment bots are made with the test @BotFather and
+/// their requests go to `/bot<token>/test/<method>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Production,
+    Test,
+}
+
+/// A bot token. Never printed: `Debug` shows only the bot's numeric id, which is public.
+#[derive(Clone)]
+pub struct BotToken(SecretString);
+
+impl BotToken {
+    /// Telegram tokens look like `123456:AAH...`; checking the shape catches a variable that holds
+    /// something else (a path, a quoted string) before the first request fails.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        let (id, rest) = raw
+            .split_once(':')
+            .ok_or("does not look like a bot token (expected <digits>:<secret>)")?;
+        let id_ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit());
+        let rest_ok = !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !id_ok || !rest_ok {
+            return Err("does not look like a bot token (expected <digits>:<secret>)".into());
+        }
+        Ok(Self(SecretString::from(raw.to_owned())))
+    }
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for BotToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = self.expose().split(':').next().unwrap_or("?");
+        write!(f, "BotToken({id}:[redacted])")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    pub id: BotId,
+    pub file: PathBuf,
+    pub token: BotToken,
+    pub environment: Environment,
+    pub admins: Vec<i64>,
+    pub support: String,
+    pub terms: String,
+    pub greeting: Option<String>,
+    pub products: Vec<Product>,
+}
+
+impl BotConfig {
+    pub fn product(&self, id: &ProductId) -> Option<&Product> {
+        self.products.iter().find(|p| &p.id == id)
+    }
+    pub fn is_admin(&self, user_id: i64) -> bool {
+        self.admins.contains(&user_id)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Product {
+    pub id: ProductId,
+    pub title: Title,
+    pub description: Description,
+    pub price: Stars,
+    pub subscription: bool,
+    pub on_sale: bool,
+    pub plugin: Option<PluginRef>,
+    /// `[product.config]`, handed to the plugin as JSON.
+    pub config: serde_json::Value,
+}
+
+/// A product's WebAssembly plugin: the file and, when pinned, its expected sha256.
+#[derive(Debug, Clone)]
+pub struct PluginRef {
+    pub path: PathBuf,
+    pub sha256: String,
+}

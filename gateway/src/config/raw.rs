@@ -1,0 +1,137 @@
+//! The shapes of the files exactly as a seller writes them. Unknown keys are errors
+//! (`deny_unknown_fields`): a misspelt key silently ignored is how a store ends up selling at the
+//! wrong price. These are turned into domain types in `validate.rs`.
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawGateway {
+    pub ledger: RawLedger,
+    pub telegram: RawTelegram,
+    pub webhook: RawWebhook,
+    pub plugins: RawPlugins,
+    pub admin: RawAdmin,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLedger {
+    pub url: String,
+}
+impl Default for RawLedger {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/ledger.db".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTelegram {
+    pub api_url: String,
+    pub mode: String,
+    /// Long-poll timeout for getUpdates, seconds (Telegram caps it at 50).
+    pub poll_timeout_secs: u64,
+}
+impl Default for RawTelegram {
+    fn default() -> Self {
+        Self {
+            api_url: "https://api.telegram.org".into(),
+            mode: "polling".into(),
+            poll_timeout_secs: 25,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawWebhook {
+    pub listen: String,
+    pub public_url: Option<String>,
+    pub secret_env: String,
+    pub max_connections: u8,
+}
+impl Default for RawWebhook {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8443".into(),
+            public_url: None,
+            secret_env: "STARSGATE_WEBHOOK_SECRET".into(),
+            max_connections: 40,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPlugins {
+    pub cache_dir: String,
+}
+impl Default for RawPlugins {
+    fn default() -> Self {
+        Self {
+            cache_dir: "data/plugin-cache".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAdmin {
+    pub listen: Option<String>,
+    pub token_env: String,
+}
+impl Default for RawAdmin {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            token_env: "STARSGATE_ADMIN_TOKEN".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBot {
+    pub token_env: String,
+    #[serde(default = "default_environment")]
+    pub environment: String,
+    #[serde(default)]
+    pub admins: Vec<i64>,
+    pub support: String,
+    pub terms: String,
+    /// First line of the `/start` answer; the catalogue follows it.
+    #[serde(default)]
+    pub greeting: Option<String>,
+    #[serde(default, rename = "product")]
+    pub products: Vec<RawProduct>,
+}
+
+fn default_environment() -> String {
+    "production".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProduct {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub price: i64,
+    #[serde(default)]
+    pub subscription: bool,
+    #[serde(default = "yes")]
+    pub on_sale: bool,
+    #[serde(default)]
+    pub plugin: Option<String>,
+    #[serde(default)]
+    pub plugin_sha256: Option<String>,
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+}
+
+fn yes() -> bool {
+    true
+}

@@ -1,0 +1,380 @@
+//! Raw files → domain config. Every check adds a `Problem` and carries on, so `starsgate check`
+//! prints everything wrong in one run.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use sha2::{Digest, Sha256};
+
+use super::raw::{RawBot, RawGateway, RawProduct};
+use super::*;
+
+/// Environment overrides look like `STARSGATE_LEDGER__URL`. Only names with a `__` are overrides,
+/// so `STARSGATE_WEBHOOK_SECRET` (a secret named by the config) is never mistaken for one.
+fn env_overrides() -> Env {
+    Env::prefixed("STARSGATE_")
+        .filter(|k| k.as_str().contains("__"))
+        .split("__")
+}
+
+pub(super) fn load(dir: &Path, secrets: &Secrets<'_>) -> Result<Config, Problems> {
+    let mut problems = Problems::default();
+    let gateway_file = dir.join("gateway.toml");
+    let gateway = load_gateway(&gateway_file, &mut problems);
+    let bots = load_bots(dir, secrets, &mut problems);
+    match gateway {
+        Some(gateway) if problems.is_empty() => Ok(Config {
+            dir: dir.to_owned(),
+            gateway,
+            bots,
+        }),
+        _ => Err(problems),
+    }
+}
+
+pub(super) fn gateway_only(dir: &Path) -> Result<GatewayConfig, Problems> {
+    let mut problems = Problems::default();
+    match load_gateway(&dir.join("gateway.toml"), &mut problems) {
+        Some(g) if problems.is_empty() => Ok(g),
+        _ => Err(problems),
+    }
+}
+
+fn load_gateway(file: &Path, problems: &mut Problems) -> Option<GatewayConfig> {
+    let mut figment = Figment::new();
+    if file.exists() {
+        figment = figment.merge(Toml::file_exact(file));
+    }
+    let raw: RawGateway = match figment.merge(env_overrides()).extract() {
+        Ok(raw) => raw,
+        Err(e) => {
+            problems.push_figment(file, e);
+            return None;
+        }
+    };
+    let before = problems.0.len();
+    let mut problem = |key: &str, reason: String| problems.push(Problem::new(file, key, reason));
+
+    let ledger_ok = raw.ledger.url.starts_with("sqlite:")
+        || raw.ledger.url.starts_with("postgres://")
+        || raw.ledger.url.starts_with("postgresql://");
+    if !ledger_ok {
+        problem(
+            "ledger.url",
+            "must start with sqlite: or postgres:// (e.g. sqlite://data/ledger.db)".into(),
+        );
+    }
+    let api_url = match url::Url::parse(&raw.telegram.api_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base() => Some(u),
+        Ok(_) => {
+            problem("telegram.api_url", "must be an http:// or https:// URL".into());
+            None
+        }
+        Err(e) => {
+            problem("telegram.api_url", format!("is not a URL: {e}"));
+            None
+        }
+    };
+    let mode = match raw.telegram.mode.as_str() {
+        "polling" => Some(Mode::Polling),
+        "webhook" => Some(Mode::Webhook),
+        other => {
+            problem(
+                "telegram.mode",
+                format!("must be \"polling\" or \"webhook\", not {other:?}"),
+            );
+            None
+        }
+    };
+    if !(1..=50).contains(&raw.telegram.poll_timeout_secs) {
+        problem(
+            "telegram.poll_timeout_secs",
+            "must be 1-50 seconds (Telegram caps long polls at 50)".into(),
+        );
+    }
+    let listen = parse_addr(&raw.webhook.listen, "webhook.listen", &mut problem);
+    let public_url = match raw.webhook.public_url.as_deref().map(url::Url::parse) {
+        None => None,
+        Some(Ok(u)) if matches!(u.scheme(), "http" | "https") => Some(u),
+        Some(_) => {
+            problem("webhook.public_url", "must be an https:// URL".into());
+            None
+        }
+    };
+    if mode == Some(Mode::Webhook) && public_url.is_none() {
+        problem(
+            "webhook.public_url",
+            "is required when telegram.mode = \"webhook\"".into(),
+        );
+    }
+    if !(1..=100).contains(&raw.webhook.max_connections) {
+        problem("webhook.max_connections", "must be 1-100".into());
+    }
+    let admin_listen = raw
+        .admin
+        .listen
+        .as_deref()
+        .and_then(|a| parse_addr(a, "admin.listen", &mut problem));
+
+    if problems.0.len() > before {
+        return None;
+    }
+    Some(GatewayConfig {
+        ledger_url: LedgerUrl::new(&raw.ledger.url),
+        telegram: TelegramConfig {
+            api_url: api_url?,
+            mode: mode?,
+            poll_timeout: Duration::from_secs(raw.telegram.poll_timeout_secs),
+        },
+        webhook: WebhookConfig {
+            listen: listen?,
+            public_url,
+            secret_env: raw.webhook.secret_env,
+            max_connections: raw.webhook.max_connections,
+        },
+        plugins: PluginsConfig {
+            cache_dir: PathBuf::from(raw.plugins.cache_dir),
+        },
+        admin: AdminConfig {
+            listen: admin_listen,
+            token_env: raw.admin.token_env,
+        },
+    })
+}
+
+fn parse_addr(raw: &str, key: &str, problem: &mut impl FnMut(&str, String)) -> Option<SocketAddr> {
+    match raw.parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            problem(
+                key,
+                format!("{raw:?} is not an address like 127.0.0.1:9090"),
+            );
+            None
+        }
+    }
+}
+
+fn load_bots(dir: &Path, secrets: &Secrets<'_>, problems: &mut Problems) -> Vec<BotConfig> {
+    let bots_dir = dir.join("bots");
+    let entries = match std::fs::read_dir(&bots_dir) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(Problem::new(
+                &bots_dir,
+                "",
+                format!("cannot read the bots directory: {e}"),
+            ));
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        problems.push(Problem::new(
+            &bots_dir,
+            "",
+            "no bot files (*.toml); a gateway needs at least one store",
+        ));
+    }
+    let mut bots: Vec<BotConfig> = Vec::new();
+    let mut tokens = HashSet::new();
+    for file in files {
+        if let Some(bot) = load_bot(dir, &file, secrets, problems) {
+            if !tokens.insert(bot.token.expose().to_owned()) {
+                problems.push(Problem::new(
+                    &file,
+                    "token_env",
+                    "this token is already used by another bot file; each bot needs its own token",
+                ));
+            }
+            bots.push(bot);
+        }
+    }
+    bots
+}
+
+/// Loads one bot file. Returns `None` (with problems recorded) if anything in it is wrong.
+pub fn load_bot(
+    config_dir: &Path,
+    file: &Path,
+    secrets: &Secrets<'_>,
+    problems: &mut Problems,
+) -> Option<BotConfig> {
+    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let id = match BotId::parse(stem) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            problems.push(Problem::new(file, "", format!("file name: {e}")));
+            None
+        }
+    };
+    let raw: RawBot = match Figment::new().merge(Toml::file_exact(file)).extract() {
+        Ok(raw) => raw,
+        Err(e) => {
+            problems.push_figment(file, e);
+            return None;
+        }
+    };
+    let before = problems.0.len();
+    let mut problem = |key: &str, reason: String| problems.push(Problem::new(file, key, reason));
+
+    let token = match secrets(&raw.token_env) {
+        Some(v) => BotToken::parse(&v)
+            .map_err(|e| problem("token_env", format!("${}: {e}", raw.token_env)))
+            .ok(),
+        None => {
+            problem(
+                "token_env",
+                format!(
+                    "environment variable {} is not set (it must hold the bot token)",
+                    raw.token_env
+                ),
+            );
+            None
+        }
+    };
+    let environment = match raw.environment.as_str() {
+        "production" => Some(Environment::Production),
+        "test" => Some(Environment::Test),
+        other => {
+            problem(
+                "environment",
+                format!("must be \"production\" or \"test\", not {other:?}"),
+            );
+            None
+        }
+    };
+    for (key, text) in [("support", &raw.support), ("terms", &raw.terms)] {
+        if text.trim().is_empty() || text.chars().count() > 4096 {
+            problem(key, "must be 1-4096 characters (one Telegram message)".into());
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut products = Vec::new();
+    for (i, p) in raw.products.iter().enumerate() {
+        if let Some(product) = validate_product(config_dir, i, p, &mut problem) {
+            if !seen.insert(product.id.clone()) {
+                problem(
+                    &format!("product[{i}].id"),
+                    format!("duplicate product id {:?} in this bot", product.id.as_str()),
+                );
+            }
+            products.push(product);
+        }
+    }
+    if raw.products.is_empty() {
+        problem("product", "a store needs at least one [[product]]".into());
+    }
+    if problems.0.len() > before {
+        return None;
+    }
+    Some(BotConfig {
+        id: id?,
+        file: file.to_owned(),
+        token: token?,
+        environment: environment?,
+        admins: raw.admins,
+        support: raw.support,
+        terms: raw.terms,
+        greeting: raw.greeting,
+        products,
+    })
+}
+
+fn validate_product(
+    config_dir: &Path,
+    i: usize,
+    p: &RawProduct,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<Product> {
+    let key = |k: &str| format!("product[{i}].{k}");
+    let id = ProductId::parse(&p.id).map_err(|e| problem(&key("id"), e.0)).ok();
+    let title = Title::parse(&p.title)
+        .map_err(|e| problem(&key("title"), e.0))
+        .ok();
+    let description = Description::parse(&p.description)
+        .map_err(|e| problem(&key("description"), e.0))
+        .ok();
+    let price = Stars::parse(p.price, p.subscription)
+        .map_err(|e| problem(&key("price"), e.0))
+        .ok();
+    let config = p
+        .config
+        .clone()
+        .unwrap_or(serde_json::Value::Object(Default::default()));
+    if serde_json::to_vec(&config).map_or(0, |v| v.len()) > 16 * 1024 {
+        problem(
+            &key("config"),
+            "is larger than 16 KiB; plugins get it on every call".into(),
+        );
+    }
+    let plugin = match &p.plugin {
+        None => {
+            if p.plugin_sha256.is_some() {
+                problem(&key("plugin_sha256"), "is set but plugin is not".into());
+            }
+            let has_text = config.get("text").is_some_and(|t| t.is_string());
+            let has_url = config.get("url").is_some_and(|t| t.is_string());
+            if !has_text && !has_url {
+                problem(
+                    &key("config"),
+                    "a product without a plugin delivers [product.config] text and/or url; set at least one".into(),
+                );
+            }
+            None
+        }
+        Some(rel) => check_plugin_file(config_dir, rel, p.plugin_sha256.as_deref(), &key, problem),
+    };
+    Some(Product {
+        id: id?,
+        title: title?,
+        description: description?,
+        price: price?,
+        subscription: p.subscription,
+        on_sale: p.on_sale,
+        plugin,
+        config,
+    })
+}
+
+fn check_plugin_file(
+    config_dir: &Path,
+    rel: &str,
+    pinned: Option<&str>,
+    key: &dyn Fn(&str) -> String,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<PluginRef> {
+    let path = config_dir.join(rel);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            problem(
+                &key("plugin"),
+                format!("cannot read {}: {e}", path.display()),
+            );
+            return None;
+        }
+    };
+    let actual = hex::encode(Sha256::digest(&bytes));
+    if let Some(pinned) = pinned {
+        if !pinned.eq_ignore_ascii_case(&actual) {
+            problem(
+                &key("plugin_sha256"),
+                format!("{} has sha256 {actual}, not the pinned {pinned}", path.display()),
+            );
+            return None;
+        }
+    }
+    Some(PluginRef {
+        path,
+        sha256: actual,
+    })
+}

@@ -1,0 +1,258 @@
+//! Domain types that are parsed once, at the edge (config files, updates, CLI arguments), so the
+//! rest of the gateway never re-checks a bot id, a price or a title.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a value was refused. The text is written to be shown after `file: key: `.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+fn invalid(msg: impl Into<String>) -> Invalid {
+    Invalid(msg.into())
+}
+
+/// `[a-z0-9-]{1,32}`: the shape shared by bot ids (file stems) and product ids.
+fn parse_slug(kind: &str, raw: &str) -> Result<String, Invalid> {
+    let ok_chars = raw
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if raw.is_empty() || raw.len() > 32 || !ok_chars {
+        return Err(invalid(format!(
+            "{kind} {raw:?} must be 1-32 characters of a-z, 0-9 and '-'"
+        )));
+    }
+    Ok(raw.to_owned())
+}
+
+macro_rules! slug_type {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(raw: &str) -> Result<Self, Invalid> {
+                parse_slug($kind, raw).map(Self)
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = Invalid;
+            fn try_from(raw: String) -> Result<Self, Invalid> {
+                Self::parse(&raw)
+            }
+        }
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+slug_type!(
+    /// A store's id: the stem of its file in `config/bots/`.
+    BotId,
+    "bot id"
+);
+slug_type!(
+    /// A product id, unique within one bot (two bots may both sell `premium-guide`).
+    ProductId,
+    "product id"
+);
+
+/// An amount of Telegram Stars. Stars have no fractional unit, so this is a whole number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Stars(u32);
+
+impl Stars {
+    /// The highest price we accept for one invoice. The Bot API documents no per-invoice maximum
+    /// (reference §2), so we use the largest documented Stars cap (paid media, Bot API 9.3).
+    pub const MAX_INVOICE: u32 = 25_000;
+    /// Telegram's cap for a Stars subscription (Bot API 9.0).
+    pub const MAX_SUBSCRIPTION: u32 = 10_000;
+
+    pub fn parse(raw: i64, subscription: bool) -> Result<Self, Invalid> {
+        let max = if subscription {
+            Self::MAX_SUBSCRIPTION
+        } else {
+            Self::MAX_INVOICE
+        };
+        if raw < 1 {
+            return Err(invalid(format!("price must be at least 1 Star, got {raw}")));
+        }
+        if raw > i64::from(max) {
+            let what = if subscription {
+                "a subscription"
+            } else {
+                "an invoice"
+            };
+            return Err(invalid(format!(
+                "price {raw} is above the {max} Stars limit for {what}"
+            )));
+        }
+        Ok(Self(raw as u32))
+    }
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for Stars {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ⭐", self.0)
+    }
+}
+
+/// Text with a length limit in characters, such as an invoice title (1-32) or description (1-255).
+fn parse_text(what: &str, raw: &str, max: usize) -> Result<String, Invalid> {
+    let n = raw.chars().count();
+    if raw.trim().is_empty() {
+        return Err(invalid(format!("{what} must not be empty")));
+    }
+    if n > max {
+        return Err(invalid(format!(
+            "{what} is {n} characters; Telegram allows at most {max}"
+        )));
+    }
+    Ok(raw.to_owned())
+}
+
+/// An invoice title: 1-32 characters, Telegram's limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Title(String);
+impl Title {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        parse_text("title", raw, 32).map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An invoice description: 1-255 characters, Telegram's limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Description(String);
+impl Description {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        parse_text("description", raw, 255).map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The gateway's own order id. It is the invoice payload, so it must fit Telegram's 128 bytes;
+/// ours are 20 characters of base-32, random, so they cannot be guessed or collide.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OrderId(String);
+
+impl OrderId {
+    const LEN: usize = 20;
+    const ALPHABET: &'static [u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+    pub fn generate() -> Self {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        let id = (0..Self::LEN)
+            .map(|_| Self::ALPHABET[rng.random_range(0..Self::ALPHABET.len())] as char)
+            .collect();
+        Self(id)
+    }
+
+    /// Reads a payload that Telegram hands back. Anything that is not one of our ids is `None`:
+    /// a payload is data from outside and may be anything.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = raw.len() == Self::LEN && raw.bytes().all(|b| Self::ALPHABET.contains(&b));
+        ok.then(|| Self(raw.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Telegram's `telegram_payment_charge_id`: the one idempotency key for a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChargeId(String);
+
+impl ChargeId {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let ok = !raw.is_empty() && raw.len() <= 256 && raw.chars().all(|c| c.is_ascii_graphic());
+        if !ok {
+            return Err(invalid(format!("{raw:?} is not a Telegram charge id")));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ChargeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The only currency this gateway sells in.
+pub const XTR: &str = "XTR";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bot_ids_follow_the_file_stem_rule() {
+        assert!(BotId::parse("guides").is_ok());
+        assert!(BotId::parse("a-1").is_ok());
+        assert!(BotId::parse("").is_err());
+        assert!(BotId::parse("Guides").is_err());
+        assert!(BotId::parse("under_score").is_err());
+        assert!(BotId::parse(&"a".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn prices_are_whole_stars_within_telegram_limits() {
+        assert!(Stars::parse(0, false).is_err());
+        assert!(Stars::parse(-5, false).is_err());
+        assert_eq!(Stars::parse(50, false).map(Stars::get), Ok(50));
+        assert!(Stars::parse(10_000, true).is_ok());
+        assert!(Stars::parse(10_001, true).is_err());
+        assert!(Stars::parse(25_001, false).is_err());
+    }
+
+    #[test]
+    fn titles_and_descriptions_are_counted_in_characters() {
+        assert!(Title::parse(&"⭐".repeat(32)).is_ok());
+        assert!(Title::parse(&"⭐".repeat(33)).is_err());
+        assert!(Title::parse("  ").is_err());
+        assert!(Description::parse(&"x".repeat(255)).is_ok());
+        assert!(Description::parse(&"x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn order_ids_fit_the_payload_and_reject_foreign_payloads() {
+        let id = OrderId::generate();
+        assert!(id.as_str().len() <= 128);
+        assert_eq!(OrderId::parse(id.as_str()), Some(id));
+        assert_eq!(OrderId::parse("not-ours"), None);
+        assert_eq!(OrderId::parse(&"A".repeat(20)), None);
+    }
+}

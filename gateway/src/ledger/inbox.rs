@@ -1,0 +1,146 @@
+//! The inbox of updates. Ingest writes every update here and commits before Telegram is told it
+//! was received (guarantee 1); processing reads it back and marks each one done, so a crash in
+//! between means the update is processed after the restart, never lost.
+
+use sqlx::Row;
+
+use super::events::{EventKind, Subject, append};
+use super::{Ledger, LedgerError, now_ms};
+
+/// An update as it arrived: its raw JSON, kept whole so nothing Telegram sent is lost even when
+/// this gateway does not understand it.
+#[derive(Debug, Clone)]
+pub struct StoredUpdate {
+    pub update_id: i64,
+    pub kind: String,
+    pub body: String,
+    /// When this gateway received it (unix ms): the pre-checkout deadline counts from here.
+    pub received_at: i64,
+}
+
+impl Ledger {
+    /// Stores a batch of updates in one transaction and returns the ones that were new. A repeat
+    /// of an update already stored (Telegram redelivers until confirmed) is a no-op.
+    pub async fn store_updates(
+        &self,
+        bot: &str,
+        updates: &[StoredUpdate],
+    ) -> Result<Vec<StoredUpdate>, LedgerError> {
+        if updates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let mut fresh = Vec::new();
+        for u in updates {
+            let done = sqlx::query(
+                "INSERT INTO updates (bot, update_id, kind, body, received_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (bot, update_id) DO NOTHING",
+            )
+            .bind(bot)
+            .bind(u.update_id)
+            .bind(&u.kind)
+            .bind(&u.body)
+            .bind(u.received_at)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                fresh.push(u.clone());
+            }
+        }
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
+    /// Updates stored but not yet processed, oldest first: the work a restart resumes.
+    pub async fn pending_updates(
+        &self,
+        bot: &str,
+        limit: i64,
+    ) -> Result<Vec<StoredUpdate>, LedgerError> {
+        let rows = sqlx::query(
+            "SELECT update_id, kind, body, received_at FROM updates \
+             WHERE bot = $1 AND processed_at IS NULL ORDER BY update_id LIMIT $2",
+        )
+        .bind(bot)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredUpdate {
+                    update_id: r.try_get("update_id")?,
+                    kind: r.try_get("kind")?,
+                    body: r.try_get("body")?,
+                    received_at: r.try_get("received_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn mark_processed(
+        &self,
+        bot: &str,
+        update_id: i64,
+        outcome: &str,
+    ) -> Result<(), LedgerError> {
+        sqlx::query(
+            "UPDATE updates SET processed_at = $1, outcome = $2 \
+             WHERE bot = $3 AND update_id = $4 AND processed_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(outcome)
+        .bind(bot)
+        .bind(update_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks an update that could not be read as processed and records why, keeping its body:
+    /// one malformed update must not block the ones behind it.
+    pub async fn mark_unreadable(
+        &self,
+        bot: &str,
+        update_id: i64,
+        reason: &str,
+    ) -> Result<(), LedgerError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE updates SET processed_at = $1, outcome = $2 \
+             WHERE bot = $3 AND update_id = $4",
+        )
+        .bind(now_ms())
+        .bind(format!("unreadable: {reason}"))
+        .bind(bot)
+        .bind(update_id)
+        .execute(&mut *tx)
+        .await?;
+        append(
+            &mut tx,
+            bot,
+            EventKind::UpdateUnreadable,
+            Subject::default(),
+            &format!("update {update_id}: {reason}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// How an update ended, for tests and operators (`None` while unprocessed or unknown).
+    pub async fn update_outcome(
+        &self,
+        bot: &str,
+        update_id: i64,
+    ) -> Result<Option<String>, LedgerError> {
+        let row = sqlx::query("SELECT outcome FROM updates WHERE bot = $1 AND update_id = $2")
+            .bind(bot)
+            .bind(update_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("outcome")?,
+            None => None,
+        })
+    }
+}

@@ -1,0 +1,193 @@
+//! The ledger: one database holding the inbox of updates, orders, payments, the delivery outbox,
+//! refunds and an append-only event history. SQLite (a file, the default) and PostgreSQL (shared
+//! by several gateways) run the same SQL through sqlx's `Any` driver; the few places where the
+//! two must differ are named `Backend` branches.
+
+mod events;
+mod inbox;
+mod orders;
+mod outbox;
+mod payments;
+mod refunds;
+mod report;
+pub mod status;
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor};
+
+pub use events::{Event, EventKind, Subject};
+pub use inbox::StoredUpdate;
+pub use orders::{NewOrder, Order};
+pub use outbox::DueDelivery;
+pub use payments::{NewPayment, Payment, Recorded};
+pub use report::{ExportFilter, ExportRecord, ProductStats};
+pub use status::PaymentStatus;
+
+use crate::config::LedgerUrl;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("the ledger database is unavailable or refused a query: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the ledger could not be migrated: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create the ledger's directory {path}: {source}")]
+    Directory {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("payment {charge_id} cannot go from {from} to {to}")]
+    Transition {
+        charge_id: String,
+        from: PaymentStatus,
+        to: PaymentStatus,
+    },
+    #[error("no payment {charge_id} for bot {bot} in the ledger")]
+    UnknownPayment { bot: String, charge_id: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle to the ledger; cheap to clone (a connection pool inside).
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "ledger",
+    include_str!("../../../migrations/sqlite/0001_ledger.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "ledger",
+    include_str!("../../../migrations/postgres/0001_ledger.sql"),
+)];
+
+impl Ledger {
+    /// Connects and applies any pending migrations. A SQLite file (and its directory) is created
+    /// if missing, in WAL mode with `synchronous = FULL`: a committed update survives a crash of
+    /// the process or the machine, which is what "durably stored" means for guarantee 1.
+    pub async fn connect(url: &LedgerUrl) -> Result<Self, LedgerError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.is_postgres() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
+        let mut url = url.expose().to_owned();
+        if backend == Backend::Sqlite {
+            url = prepare_sqlite_url(&url)?;
+        }
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = FULL",
+                            "PRAGMA busy_timeout = 10000",
+                        ] {
+                            conn.execute(pragma).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        let ledger = Self { pool, backend };
+        ledger.migrate().await?;
+        Ok(ledger)
+    }
+
+    async fn migrate(&self) -> Result<(), LedgerError> {
+        let files = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let migrations: Vec<Migration> = files
+            .iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*name),
+                    MigrationType::Simple,
+                    Cow::Borrowed(*sql),
+                    false,
+                )
+            })
+            .collect();
+        let migrator = Migrator {
+            migrations: Cow::Owned(migrations),
+            ..Migrator::DEFAULT
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a write transaction. SQLite gets `BEGIN IMMEDIATE` so two writers queue on the
+    /// busy timeout instead of one failing with "database is locked" when it upgrades.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, LedgerError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn prepare_sqlite_url(url: &str) -> Result<String, LedgerError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let file = path.split('?').next().unwrap_or("");
+    if !file.is_empty() && file != ":memory:" {
+        if let Some(parent) = std::path::Path::new(file).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|source| LedgerError::Directory {
+                    path: parent.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+    }
+    Ok(if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    })
+}
+
+/// Milliseconds since the Unix epoch: the ledger's one time format.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

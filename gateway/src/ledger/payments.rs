@@ -1,0 +1,279 @@
+//! Payments, keyed by `(bot, telegram_payment_charge_id)`: the exactly-once key (guarantee 2).
+//! A repeated `successful_payment` finds the row already there and changes nothing.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::events::{EventKind, Subject, append};
+use super::status::PaymentStatus;
+use super::{Ledger, LedgerError, now_ms};
+
+#[derive(Debug, Clone)]
+pub struct NewPayment<'a> {
+    pub bot: &'a str,
+    pub charge_id: &'a str,
+    pub order_id: Option<&'a str>,
+    pub payload: &'a str,
+    pub user_id: i64,
+    pub chat_id: i64,
+    pub product: Option<&'a str>,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub provider_charge_id: Option<&'a str>,
+    pub plugin_sha256: Option<&'a str>,
+    pub update_id: Option<i64>,
+    /// Set when the money does not match the order (guarantee 4): the payment is recorded as
+    /// `needs_review` and never delivered silently.
+    pub review_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub bot: String,
+    pub charge_id: String,
+    pub order_id: Option<String>,
+    pub payload: String,
+    pub user_id: i64,
+    pub chat_id: i64,
+    pub product: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    pub status: PaymentStatus,
+    pub review_reason: Option<String>,
+    pub plugin_sha256: Option<String>,
+    pub paid_at: i64,
+    pub delivered_at: Option<i64>,
+    pub refunded_at: Option<i64>,
+}
+
+/// Whether `record_payment` wrote a new row or found the charge already recorded.
+#[derive(Debug, Clone)]
+pub enum Recorded {
+    New(Payment),
+    Repeat(Payment),
+}
+
+impl Recorded {
+    pub fn payment(&self) -> &Payment {
+        match self {
+            Recorded::New(p) | Recorded::Repeat(p) => p,
+        }
+    }
+}
+
+pub(super) const PAYMENT_COLUMNS: &str = "bot, charge_id, order_id, payload, user_id, chat_id, \
+     product, amount, currency, status, review_reason, plugin_sha256, paid_at, delivered_at, refunded_at";
+
+pub(super) fn payment_from_row(r: &AnyRow) -> Result<Payment, LedgerError> {
+    let status: String = r.try_get("status")?;
+    Ok(Payment {
+        bot: r.try_get("bot")?,
+        charge_id: r.try_get("charge_id")?,
+        order_id: r.try_get("order_id")?,
+        payload: r.try_get("payload")?,
+        user_id: r.try_get("user_id")?,
+        chat_id: r.try_get("chat_id")?,
+        product: r.try_get("product")?,
+        amount: r.try_get("amount")?,
+        currency: r.try_get("currency")?,
+        status: PaymentStatus::parse(&status).ok_or_else(|| {
+            sqlx::Error::Decode(format!("unknown payment status {status:?}").into())
+        })?,
+        review_reason: r.try_get("review_reason")?,
+        plugin_sha256: r.try_get("plugin_sha256")?,
+        paid_at: r.try_get("paid_at")?,
+        delivered_at: r.try_get("delivered_at")?,
+        refunded_at: r.try_get("refunded_at")?,
+    })
+}
+
+async fn fetch_payment(
+    conn: &mut AnyConnection,
+    bot: &str,
+    charge_id: &str,
+) -> Result<Option<Payment>, LedgerError> {
+    let row = sqlx::query(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE bot = $1 AND charge_id = $2"
+    ))
+    .bind(bot)
+    .bind(charge_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(payment_from_row).transpose()
+}
+
+/// Moves a payment to `to` inside the caller's transaction, checking the transition and recording
+/// it in the history. Returns false (and changes nothing) if it is already there.
+pub(super) async fn transition(
+    conn: &mut AnyConnection,
+    bot: &str,
+    charge_id: &str,
+    to: PaymentStatus,
+    detail: &str,
+) -> Result<bool, LedgerError> {
+    let current = fetch_payment(conn, bot, charge_id)
+        .await?
+        .ok_or_else(|| LedgerError::UnknownPayment {
+            bot: bot.to_owned(),
+            charge_id: charge_id.to_owned(),
+        })?;
+    if current.status == to {
+        return Ok(false);
+    }
+    if !current.status.can_become(to) {
+        return Err(LedgerError::Transition {
+            charge_id: charge_id.to_owned(),
+            from: current.status,
+            to,
+        });
+    }
+    let stamp = match to {
+        PaymentStatus::Delivered => Some("delivered_at"),
+        PaymentStatus::Refunded => Some("refunded_at"),
+        _ => None,
+    };
+    // `status = $4` makes the update conditional on what we read: two processes racing on the
+    // same payment cannot both apply a transition from the same state.
+    let sql = match stamp {
+        Some(column) => format!(
+            "UPDATE payments SET status = $1, {column} = $5 \
+             WHERE bot = $2 AND charge_id = $3 AND status = $4"
+        ),
+        None => "UPDATE payments SET status = $1 WHERE bot = $2 AND charge_id = $3 AND status = $4"
+            .to_owned(),
+    };
+    let mut query = sqlx::query(&sql)
+        .bind(to.as_str())
+        .bind(bot)
+        .bind(charge_id)
+        .bind(current.status.as_str());
+    if stamp.is_some() {
+        query = query.bind(now_ms());
+    }
+    let done = query.execute(&mut *conn).await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    append(
+        conn,
+        bot,
+        EventKind::StatusChanged,
+        Subject {
+            order_id: current.order_id.as_deref(),
+            charge_id: Some(charge_id),
+            user_id: Some(current.user_id),
+        },
+        &format!("{} -> {}: {detail}", current.status, to),
+    )
+    .await?;
+    Ok(true)
+}
+
+impl Ledger {
+    /// Records a successful payment once. The insert, its event and (for a mismatch) the review
+    /// flag commit together, before anything is delivered.
+    pub async fn record_payment(&self, p: &NewPayment<'_>) -> Result<Recorded, LedgerError> {
+        let mut tx = self.begin().await?;
+        let status = if p.review_reason.is_some() {
+            PaymentStatus::NeedsReview
+        } else {
+            PaymentStatus::Paid
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO payments (bot, charge_id, order_id, payload, user_id, chat_id, product, \
+             amount, currency, provider_charge_id, status, review_reason, plugin_sha256, paid_at, update_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             ON CONFLICT (bot, charge_id) DO NOTHING",
+        )
+        .bind(p.bot)
+        .bind(p.charge_id)
+        .bind(p.order_id)
+        .bind(p.payload)
+        .bind(p.user_id)
+        .bind(p.chat_id)
+        .bind(p.product)
+        .bind(p.amount)
+        .bind(p.currency)
+        .bind(p.provider_charge_id)
+        .bind(status.as_str())
+        .bind(p.review_reason.as_deref())
+        .bind(p.plugin_sha256)
+        .bind(now_ms())
+        .bind(p.update_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let subject = Subject {
+            order_id: p.order_id,
+            charge_id: Some(p.charge_id),
+            user_id: Some(p.user_id),
+        };
+        if inserted {
+            let detail = format!("{} {} for {}", p.amount, p.currency, p.product.unwrap_or("?"));
+            append(&mut tx, p.bot, EventKind::PaymentRecorded, subject.clone(), &detail).await?;
+            if let Some(reason) = &p.review_reason {
+                append(&mut tx, p.bot, EventKind::PaymentFlagged, subject, reason).await?;
+            }
+        } else {
+            let detail = format!("repeat in update {}", p.update_id.unwrap_or(-1));
+            append(&mut tx, p.bot, EventKind::PaymentRepeated, subject, &detail).await?;
+        }
+        let payment = fetch_payment(&mut tx, p.bot, p.charge_id)
+            .await?
+            .ok_or_else(|| LedgerError::UnknownPayment {
+                bot: p.bot.to_owned(),
+                charge_id: p.charge_id.to_owned(),
+            })?;
+        tx.commit().await?;
+        Ok(if inserted {
+            Recorded::New(payment)
+        } else {
+            Recorded::Repeat(payment)
+        })
+    }
+
+    pub async fn payment(&self, bot: &str, charge_id: &str) -> Result<Option<Payment>, LedgerError> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_payment(&mut conn, bot, charge_id).await
+    }
+
+    /// Moves a payment to a new status (checked) and records the change.
+    pub async fn set_status(
+        &self,
+        bot: &str,
+        charge_id: &str,
+        to: PaymentStatus,
+        detail: &str,
+    ) -> Result<bool, LedgerError> {
+        let mut tx = self.begin().await?;
+        let changed = transition(&mut tx, bot, charge_id, to, detail).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// Paid payments whose delivery content has not been generated yet: after a crash between
+    /// recording and generating, this is the work to resume.
+    pub async fn payments_awaiting_content(&self, bot: &str) -> Result<Vec<Payment>, LedgerError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments p WHERE bot = $1 AND status = 'paid' \
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.bot = p.bot AND d.charge_id = p.charge_id) \
+             ORDER BY paid_at"
+        ))
+        .bind(bot)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(payment_from_row).collect()
+    }
+
+    /// Every payment of a bot (or all bots), oldest first.
+    pub async fn payments(&self, bot: Option<&str>) -> Result<Vec<Payment>, LedgerError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE ($1 IS NULL OR bot = $1) ORDER BY paid_at, charge_id"
+        ))
+        .bind(bot)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(payment_from_row).collect()
+    }
+}

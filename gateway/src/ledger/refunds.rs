@@ -1,0 +1,40 @@
+//! Refunds, recorded once per charge (guarantee 6) whichever way they arrive: a seller's command,
+//! an admin in chat, or a `refunded_payment` message from Telegram.
+
+use super::events::{EventKind, Subject, append};
+use super::payments::transition;
+use super::status::PaymentStatus;
+use super::{Ledger, LedgerError, now_ms};
+
+impl Ledger {
+    /// Records a refund. Returns true the first time for a charge, false for any repeat. A refund
+    /// of a charge the ledger does not know is still recorded (nothing Telegram tells us is lost).
+    pub async fn record_refund(&self, bot: &str, charge_id: &str, source: &str) -> Result<bool, LedgerError> {
+        let mut tx = self.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO refunds (bot, charge_id, source, recorded_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (bot, charge_id) DO NOTHING",
+        )
+        .bind(bot)
+        .bind(charge_id)
+        .bind(source)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if inserted {
+            let subject = Subject {
+                charge_id: Some(charge_id),
+                ..Default::default()
+            };
+            append(&mut tx, bot, EventKind::RefundRecorded, subject, source).await?;
+            match transition(&mut tx, bot, charge_id, PaymentStatus::Refunded, source).await {
+                Ok(_) | Err(LedgerError::UnknownPayment { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+}

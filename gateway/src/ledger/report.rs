@@ -1,0 +1,114 @@
+//! Read-only views for `starsgate ledger export` and `starsgate stats` (SPEC §6).
+
+use serde::Serialize;
+
+use super::payments::{PAYMENT_COLUMNS, payment_from_row};
+use super::status::PaymentStatus;
+use super::{Ledger, LedgerError};
+
+#[derive(Debug, Clone, Default)]
+pub struct ExportFilter {
+    pub bot: Option<String>,
+    /// Only payments made at or after this time (unix ms).
+    pub since_ms: Option<i64>,
+}
+
+/// One exported payment, with the fields and names of SPEC §6. Times are RFC 3339 UTC.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ExportRecord {
+    pub bot: String,
+    pub charge_id: String,
+    pub user_id: i64,
+    pub product: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    pub paid_at: String,
+    pub delivered_at: Option<String>,
+    pub refunded_at: Option<String>,
+    pub plugin_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ProductStats {
+    pub bot: String,
+    pub product: String,
+    pub payments: i64,
+    pub delivered: i64,
+    pub refunded: i64,
+    pub needs_review: i64,
+    /// Stars received minus Stars refunded.
+    pub net_revenue: i64,
+}
+
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+impl Ledger {
+    pub async fn export(&self, filter: &ExportFilter) -> Result<Vec<ExportRecord>, LedgerError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments \
+             WHERE ($1 IS NULL OR bot = $1) AND paid_at >= $2 ORDER BY paid_at, bot, charge_id"
+        ))
+        .bind(filter.bot.as_deref())
+        .bind(filter.since_ms.unwrap_or(i64::MIN))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let p = payment_from_row(r)?;
+                Ok(ExportRecord {
+                    bot: p.bot,
+                    charge_id: p.charge_id,
+                    user_id: p.user_id,
+                    product: p.product.unwrap_or_default(),
+                    amount: p.amount,
+                    currency: p.currency,
+                    status: p.status.to_string(),
+                    paid_at: rfc3339(p.paid_at),
+                    delivered_at: p.delivered_at.map(rfc3339),
+                    refunded_at: p.refunded_at.map(rfc3339),
+                    plugin_sha256: p.plugin_sha256,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn stats(&self, bot: Option<&str>) -> Result<Vec<ProductStats>, LedgerError> {
+        let mut out: Vec<ProductStats> = Vec::new();
+        for p in self.payments(bot).await? {
+            let product = p.product.clone().unwrap_or_else(|| "(unknown)".into());
+            let i = match out.iter().position(|s| s.bot == p.bot && s.product == product) {
+                Some(i) => i,
+                None => {
+                    out.push(ProductStats {
+                        bot: p.bot.clone(),
+                        product,
+                        payments: 0,
+                        delivered: 0,
+                        refunded: 0,
+                        needs_review: 0,
+                        net_revenue: 0,
+                    });
+                    out.len() - 1
+                }
+            };
+            let s = &mut out[i];
+            s.payments += 1;
+            match p.status {
+                PaymentStatus::Delivered => s.delivered += 1,
+                PaymentStatus::Refunded => s.refunded += 1,
+                PaymentStatus::NeedsReview => s.needs_review += 1,
+                _ => {}
+            }
+            if p.status != PaymentStatus::Refunded {
+                s.net_revenue += p.amount;
+            }
+        }
+        out.sort_by(|a, b| (&a.bot, &a.product).cmp(&(&b.bot, &b.product)));
+        Ok(out)
+    }
+}

@@ -1,0 +1,22 @@
+//! starsgate: many Telegram Stars stores in one process.
+//!
+//! The modules follow an update's path through the gateway:
+//! [`ingest`] (updates in, stored before they are acknowledged) → [`shop`] (the buyer flow:
+//! catalogue, invoices, pre-checkout, payments) → [`ledger`] (the one record of money) →
+//! [`plugins`] (per-product decision and delivery) → [`outbox`] (delivery, retried until sent) →
+//! [`telegram`] (the Bot API client). [`app`] wires one runtime per bot; [`cli`] is the command line.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod ingest;
+pub mod ledger;
+pub mod outbox;
+pub mod plugins;
+pub mod shop;
+pub mod telegram;
+pub mod telemetry;
+
+pub use app::App;

@@ -1,0 +1,128 @@
+//! The delivery outbox of one bot: sends stored deliveries until Telegram accepts them. A 429
+//! pauses this bot alone for exactly `retry_after`; other failures back off; a buyer who blocked
+//! the bot ends in `delivery_failed` with the content kept. Each delivery is one message, so a
+//! retry never leaves a buyer with half a delivery twice.
+
+mod message;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use teloxide_core::prelude::*;
+use teloxide_core::types::ChatId;
+use tokio_util::sync::CancellationToken;
+
+pub use message::render;
+
+use crate::ledger::{DueDelivery, now_ms};
+use crate::shop::Store;
+use crate::telegram::{Failure, classify};
+
+/// Backoff after transient failures; the last entry repeats.
+const BACKOFF: [Duration; 5] = [
+    Duration::from_secs(1),
+    Duration::from_secs(5),
+    Duration::from_secs(30),
+    Duration::from_secs(120),
+    Duration::from_secs(600),
+];
+/// Transient failures in a row before a delivery is given up as failed.
+pub const MAX_ATTEMPTS: i64 = 12;
+/// How often to look at the ledger when nothing wakes us (another process may have added work).
+const IDLE_POLL: Duration = Duration::from_secs(5);
+
+/// Sends this bot's due deliveries until `shutdown`; finishes the send in flight before leaving.
+pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
+    let bot = store.id.to_string();
+    loop {
+        let due = match store.ledger.due_deliveries(&bot, 32).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(bot, error = %e, "The outbox cannot read the ledger; retrying shortly.");
+                Vec::new()
+            }
+        };
+        let mut pause = None;
+        for d in &due {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            if let Some(p) = send(&store, d).await {
+                pause = Some(p);
+                break;
+            }
+        }
+        let wait = match pause {
+            Some(p) => p,
+            None if !due.is_empty() => continue,
+            None => next_wake(&store, &bot).await,
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = store.outbox.notified(), if pause.is_none() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+async fn next_wake(store: &Store, bot: &str) -> Duration {
+    match store.ledger.next_delivery_at(bot).await {
+        Ok(Some(at)) => Duration::from_millis(at.saturating_sub(now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64),
+        _ => IDLE_POLL,
+    }
+}
+
+/// Sends one delivery. Returns a pause for the whole bot when Telegram asked us to slow down.
+async fn send(store: &Store, d: &DueDelivery) -> Option<Duration> {
+    let bot = store.id.as_str();
+    let (text, markup) = render(&d.content);
+    let mut req = store.clients.api.send_message(ChatId(d.chat_id), text);
+    if let Some(m) = markup {
+        req = req.reply_markup(m);
+    }
+    let result = req.await;
+    let ledger = &store.ledger;
+    let record = match result {
+        Ok(_) => {
+            tracing::info!(bot, charge_id = %d.charge_id, "Delivered a paid order.");
+            ledger.mark_delivered(bot, &d.charge_id).await
+        }
+        Err(e) => match classify(&e) {
+            Failure::RetryAfter(wait) => {
+                tracing::warn!(bot, charge_id = %d.charge_id, wait_s = wait.as_secs(), "Telegram asked this bot to slow down.");
+                let next = now_ms() + wait.as_millis() as i64;
+                let r = ledger.delivery_attempt_failed(bot, &d.charge_id, &crate::telegram::describe(&e), next).await;
+                log_ledger_error(bot, &d.charge_id, r);
+                return Some(wait);
+            }
+            Failure::Unreachable(why) | Failure::Rejected(why) => {
+                tracing::warn!(bot, charge_id = %d.charge_id, reason = %why, "A delivery cannot be sent; the content is kept.");
+                ledger.delivery_failed(bot, &d.charge_id, &why).await
+            }
+            Failure::Transient(why) => retry_later(store, d, &why).await,
+            Failure::Unauthorized => retry_later(store, d, "the bot token was refused").await,
+        },
+    };
+    log_ledger_error(bot, &d.charge_id, record);
+    None
+}
+
+async fn retry_later(store: &Store, d: &DueDelivery, why: &str) -> Result<(), crate::ledger::LedgerError> {
+    let bot = store.id.as_str();
+    if d.attempts + 1 >= MAX_ATTEMPTS {
+        tracing::error!(bot, charge_id = %d.charge_id, reason = why, "A delivery failed too often; giving up.");
+        return store.ledger.delivery_failed(bot, &d.charge_id, why).await;
+    }
+    let step = BACKOFF[(d.attempts as usize).min(BACKOFF.len() - 1)];
+    tracing::warn!(bot, charge_id = %d.charge_id, reason = why, retry_in_s = step.as_secs(), "A delivery failed; will retry.");
+    store
+        .ledger
+        .delivery_attempt_failed(bot, &d.charge_id, why, now_ms() + step.as_millis() as i64)
+        .await
+}
+
+fn log_ledger_error(bot: &str, charge_id: &str, r: Result<(), crate::ledger::LedgerError>) {
+    if let Err(e) = r {
+        tracing::error!(bot, charge_id, error = %e, "Could not record a delivery attempt in the ledger.");
+    }
+}

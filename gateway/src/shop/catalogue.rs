@@ -1,0 +1,174 @@
+//! Commands and buttons: the catalogue, deep links, `/buy`, `/paysupport`, `/terms`, and the
+//! admin commands `/refund` and `/stats`.
+
+use teloxide_core::prelude::*;
+use teloxide_core::types::{CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Message};
+
+use super::{Current, ShopError, Store, invoice, refund, tg};
+use crate::domain::ProductId;
+
+/// Callback data of a buy button: `buy:<product-id>` (at most 36 bytes, within Telegram's 64).
+const BUY_PREFIX: &str = "buy:";
+
+/// Splits `/cmd@botname arg` into (`cmd`, `arg`).
+fn parse_command(text: &str) -> Option<(String, &str)> {
+    let rest = text.strip_prefix('/')?;
+    let (head, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let cmd = head.split('@').next().unwrap_or(head).to_ascii_lowercase();
+    Some((cmd, arg.trim()))
+}
+
+pub(super) async fn on_message(store: &Store, current: &Current, msg: &Message) -> Result<String, ShopError> {
+    let Some(text) = msg.text() else {
+        return Ok("ignored: a message without text".into());
+    };
+    let chat = msg.chat.id;
+    let user = msg.from.as_ref().map(|u| u.id.0 as i64).unwrap_or(chat.0);
+    let bot = &current.config;
+    let Some((cmd, arg)) = parse_command(text) else {
+        say(store, chat, &help(current)).await?;
+        return Ok("answered: help".into());
+    };
+    match cmd.as_str() {
+        "start" | "buy" if !arg.is_empty() => match ProductId::parse(arg).ok().and_then(|id| bot.product(&id).cloned()) {
+            Some(product) if product.on_sale => {
+                invoice::send(store, current, &product, user, chat).await?;
+                Ok(format!("invoice sent: {}", product.id))
+            }
+            _ => {
+                let reply = format!("There is no product {arg:?} for sale here. /start shows what is.");
+                say(store, chat, &reply).await?;
+                Ok("answered: unknown product".into())
+            }
+        },
+        "start" | "buy" => {
+            send_catalogue(store, current, chat).await?;
+            Ok("answered: catalogue".into())
+        }
+        "paysupport" => {
+            say(store, chat, &bot.support).await?;
+            Ok("answered: paysupport".into())
+        }
+        "terms" => {
+            say(store, chat, &bot.terms).await?;
+            Ok("answered: terms".into())
+        }
+        "refund" if bot.is_admin(user) => {
+            let reply = if arg.is_empty() {
+                "Usage: /refund <charge-id>".to_owned()
+            } else {
+                match refund::refund(store, arg, &format!("admin {user} in chat")).await {
+                    Ok(outcome) => outcome.to_string(),
+                    Err(e) => format!("Refund failed: {e}"),
+                }
+            };
+            say(store, chat, &reply).await?;
+            Ok("answered: admin refund".into())
+        }
+        "stats" if bot.is_admin(user) => {
+            let stats = store.ledger.stats(Some(store.id.as_str())).await?;
+            let mut reply = String::from("Sales so far:\n");
+            for s in &stats {
+                reply.push_str(&format!(
+                    "• {}: {} paid, {} delivered, {} refunded, {} to review, {} ⭐ net\n",
+                    s.product, s.payments, s.delivered, s.refunded, s.needs_review, s.net_revenue
+                ));
+            }
+            if stats.is_empty() {
+                reply.push_str("no payments yet.");
+            }
+            say(store, chat, &reply).await?;
+            Ok("answered: admin stats".into())
+        }
+        _ => {
+            say(store, chat, &help(current)).await?;
+            Ok("answered: help".into())
+        }
+    }
+}
+
+pub(super) async fn on_callback(store: &Store, current: &Current, q: &CallbackQuery) -> Result<String, ShopError> {
+    let user = q.from.id.0 as i64;
+    let chat = q.regular_message().map(|m| m.chat.id).unwrap_or(ChatId(user));
+    let product = q
+        .data
+        .as_deref()
+        .and_then(|d| d.strip_prefix(BUY_PREFIX))
+        .and_then(|id| ProductId::parse(id).ok())
+        .and_then(|id| current.config.product(&id).cloned());
+    let answer = store.clients.api.answer_callback_query(q.id.clone());
+    match product {
+        Some(product) if product.on_sale => {
+            answer.await.map_err(tg("answerCallbackQuery"))?;
+            invoice::send(store, current, &product, user, chat).await?;
+            Ok(format!("invoice sent: {}", product.id))
+        }
+        _ => {
+            answer
+                .text("That product is no longer for sale.")
+                .await
+                .map_err(tg("answerCallbackQuery"))?;
+            Ok("answered: stale button".into())
+        }
+    }
+}
+
+fn help(current: &Current) -> String {
+    let mut text = String::from("/start shows what is for sale, /buy <product> buys it.\n");
+    text.push_str("/paysupport helps with a payment, /terms shows the terms of sale.");
+    if !current.config.admins.is_empty() {
+        text.push_str("\nAdmins: /stats, /refund <charge-id>.");
+    }
+    text
+}
+
+async fn send_catalogue(store: &Store, current: &Current, chat: ChatId) -> Result<(), ShopError> {
+    let bot = &current.config;
+    let mut text = bot
+        .greeting
+        .clone()
+        .unwrap_or_else(|| "Welcome! Here is what you can buy:".into());
+    let mut rows = Vec::new();
+    for p in bot.products.iter().filter(|p| p.on_sale) {
+        let period = if p.subscription { " / 30 days" } else { "" };
+        text.push_str(&format!("\n\n• {} — {}{period}\n{}", p.title.as_str(), p.price, p.description.as_str()));
+        rows.push(vec![InlineKeyboardButton::callback(
+            format!("Buy {} for {} ⭐", p.title.as_str(), p.price.get()),
+            format!("{BUY_PREFIX}{}", p.id),
+        )]);
+    }
+    if rows.is_empty() {
+        text = "Nothing is for sale right now. Please come back later.".into();
+    }
+    store
+        .clients
+        .api
+        .send_message(chat, text)
+        .reply_markup(InlineKeyboardMarkup::new(rows))
+        .await
+        .map_err(tg("sendMessage"))?;
+    Ok(())
+}
+
+pub(super) async fn say(store: &Store, chat: ChatId, text: &str) -> Result<(), ShopError> {
+    store
+        .clients
+        .api
+        .send_message(chat, text)
+        .await
+        .map_err(tg("sendMessage"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_command;
+
+    #[test]
+    fn commands_are_split_from_their_argument_and_bot_name() {
+        assert_eq!(parse_command("/start premium-guide"), Some(("start".into(), "premium-guide")));
+        assert_eq!(parse_command("/Buy@guides_bot  x "), Some(("buy".into(), "x")));
+        assert_eq!(parse_command("/terms"), Some(("terms".into(), "")));
+        assert_eq!(parse_command("hello"), None);
+    }
+}

@@ -1,0 +1,126 @@
+//! The pre-checkout decision (SPEC §4, guarantee 3). Telegram waits at most 10 s for the answer;
+//! everything here is bounded well inside that, and anything that goes wrong answers ok=false:
+//! refusing costs a sale, approving blindly could take money for something we cannot deliver.
+
+use std::time::Duration;
+
+use teloxide_core::prelude::*;
+use teloxide_core::types::PreCheckoutQuery;
+
+use super::{Current, GENERIC_REFUSAL, PRE_CHECKOUT_DEADLINE, ShopError, Store};
+use crate::domain::{OrderId, XTR};
+use crate::ledger::{EventKind, Order, Subject, now_ms};
+use crate::plugins::{CheckoutInput, Decision};
+
+/// Kept back from Telegram's deadline for the answer's own round trip.
+const ANSWER_MARGIN: Duration = Duration::from_millis(1500);
+
+/// Shown when the product was withdrawn after the invoice went out.
+pub const WITHDRAWN: &str = "This product is no longer sold. You have not been charged.";
+
+struct Verdict {
+    ok: bool,
+    /// Shown to the buyer when `ok` is false.
+    message: String,
+    /// For the ledger and logs.
+    reason: String,
+    order: Option<Order>,
+}
+
+impl Verdict {
+    fn refuse(reason: impl Into<String>, order: Option<Order>) -> Self {
+        Self {
+            ok: false,
+            message: GENERIC_REFUSAL.into(),
+            reason: reason.into(),
+            order,
+        }
+    }
+}
+
+pub(super) async fn on_pre_checkout(
+    store: &Store,
+    current: &Current,
+    q: &PreCheckoutQuery,
+    received_ms: i64,
+) -> Result<String, ShopError> {
+    let waited = Duration::from_millis(now_ms().saturating_sub(received_ms).max(0) as u64);
+    let Some(budget) = PRE_CHECKOUT_DEADLINE.checked_sub(waited + ANSWER_MARGIN) else {
+        // Only after a restart: the query is past Telegram's deadline, an answer would be refused.
+        return Ok("expired: received too long ago to answer".into());
+    };
+    let verdict = match tokio::time::timeout(budget, decide(store, current, q)).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => Verdict::refuse(format!("could not decide: {e}"), None),
+        Err(_) => Verdict::refuse("the decision took too long", None),
+    };
+    let mut answer = store.clients.api.answer_pre_checkout_query(q.id.clone(), verdict.ok);
+    if !verdict.ok {
+        answer = answer.error_message(verdict.message.clone());
+    }
+    let sent = tokio::time::timeout(ANSWER_MARGIN + budget.saturating_sub(Duration::from_millis(1)), answer).await;
+    let user = q.from.id.0 as i64;
+    tracing::info!(
+        bot = %store.id, user, ok = verdict.ok, reason = %verdict.reason,
+        "Answered a pre-checkout query."
+    );
+    let kind = if verdict.ok { EventKind::PreCheckoutApproved } else { EventKind::PreCheckoutRejected };
+    let order_id = verdict.order.as_ref().map(|o| o.order_id.as_str());
+    let subject = Subject { order_id, user_id: Some(user), ..Default::default() };
+    store.ledger.record_event(store.id.as_str(), kind, subject, &verdict.reason).await?;
+    match sent {
+        Ok(Ok(_)) => Ok(format!("pre-checkout {}: {}", if verdict.ok { "approved" } else { "refused" }, verdict.reason)),
+        Ok(Err(e)) => Err(super::tg("answerPreCheckoutQuery")(e)),
+        Err(_) => Ok("pre-checkout answer timed out".into()),
+    }
+}
+
+async fn decide(store: &Store, current: &Current, q: &PreCheckoutQuery) -> Result<Verdict, ShopError> {
+    let Some(order_id) = OrderId::parse(&q.invoice_payload) else {
+        return Ok(Verdict::refuse("the payload is not one of our orders", None));
+    };
+    let Some(order) = store.ledger.order(order_id.as_str()).await? else {
+        return Ok(Verdict::refuse("no such order", None));
+    };
+    if order.bot != store.id.as_str() {
+        return Ok(Verdict::refuse("the order belongs to another bot", None));
+    }
+    if q.currency != XTR || i64::from(q.total_amount) != order.price {
+        let reason = format!("asked {} {}, the order is {} {}", q.total_amount, q.currency, order.price, order.currency);
+        return Ok(Verdict::refuse(reason, Some(order)));
+    }
+    let product = crate::domain::ProductId::parse(&order.product)
+        .ok()
+        .and_then(|id| current.config.product(&id).cloned());
+    let Some(product) = product.filter(|p| p.on_sale) else {
+        let mut v = Verdict::refuse("the product is no longer on sale", Some(order));
+        v.message = WITHDRAWN.into();
+        return Ok(v);
+    };
+    let Some(plugin) = current.plugins.get(&product.id) else {
+        return Ok(Verdict::refuse("the product has no plugin loaded", Some(order)));
+    };
+    let input = CheckoutInput {
+        bot: store.id.to_string(),
+        product: product.id.to_string(),
+        order_id: order.order_id.clone(),
+        user_id: q.from.id.0 as i64,
+        amount: order.price,
+        currency: order.currency.clone(),
+        config: product.config.clone(),
+        now_unix: now_ms() / 1000,
+    };
+    Ok(match store.runner.pre_checkout(plugin, input).await {
+        Ok(Decision::Approve) => Verdict { ok: true, message: String::new(), reason: "approved".into(), order: Some(order) },
+        Ok(Decision::Reject(message)) => Verdict {
+            ok: false,
+            reason: format!("the plugin refused: {message}"),
+            message,
+            order: Some(order),
+        },
+        Err(e) => {
+            tracing::warn!(bot = %store.id, product = %product.id, error = %e, "A plugin failed at pre-checkout; refusing.");
+            Verdict::refuse(format!("plugin failure: {e}"), Some(order))
+        }
+    })
+}

@@ -1,0 +1,63 @@
+//! Invoices. Every invoice is a new order whose id is the payload, in Telegram Stars exactly as
+//! the Bot API wants them: currency XTR, one price item, no provider token, no tips, no `need_*`
+//! flags. Subscriptions are sold through an invoice link with the 30-day period.
+
+use teloxide_core::prelude::*;
+use teloxide_core::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Seconds};
+
+use super::{Current, ShopError, Store, tg};
+use crate::config::Product;
+use crate::domain::{OrderId, XTR};
+use crate::ledger::NewOrder;
+
+/// Telegram accepts exactly this subscription period (30 days).
+pub const SUBSCRIPTION_PERIOD_SECS: u32 = 2_592_000;
+
+pub(super) async fn send(
+    store: &Store,
+    current: &Current,
+    product: &Product,
+    user_id: i64,
+    chat: ChatId,
+) -> Result<(), ShopError> {
+    let order_id = OrderId::generate();
+    let plugin_sha = current.plugins.get(&product.id).and_then(|p| p.sha256().map(str::to_owned));
+    store
+        .ledger
+        .create_order(&NewOrder {
+            order_id: order_id.as_str(),
+            bot: store.id.as_str(),
+            product: product.id.as_str(),
+            user_id,
+            chat_id: chat.0,
+            title: product.title.as_str(),
+            price: i64::from(product.price.get()),
+            currency: XTR,
+            subscription: product.subscription,
+            plugin_sha256: plugin_sha.as_deref(),
+        })
+        .await?;
+    let prices = [LabeledPrice::new(product.title.as_str(), product.price.get())];
+    let api = &store.clients.api;
+    if product.subscription {
+        let link = api
+            .create_invoice_link(product.title.as_str(), product.description.as_str(), order_id.as_str(), XTR, prices)
+            .subscription_period(Seconds::from_seconds(SUBSCRIPTION_PERIOD_SECS))
+            .await
+            .map_err(tg("createInvoiceLink"))?;
+        let button = match reqwest::Url::parse(&link) {
+            Ok(url) => InlineKeyboardButton::url(format!("Subscribe for {} ⭐ a month", product.price.get()), url),
+            Err(_) => InlineKeyboardButton::callback("Link unavailable, try /start again", "noop"),
+        };
+        api.send_message(chat, format!("{} — {} every 30 days.\n{}", product.title.as_str(), product.price, link))
+            .reply_markup(InlineKeyboardMarkup::new([[button]]))
+            .await
+            .map_err(tg("sendMessage"))?;
+    } else {
+        api.send_invoice(chat, product.title.as_str(), product.description.as_str(), order_id.as_str(), XTR, prices)
+            .await
+            .map_err(tg("sendInvoice"))?;
+    }
+    tracing::info!(bot = %store.id, order = %order_id, product = %product.id, "Sent an invoice.");
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! The buyer flow of one store (SPEC §4): the catalogue and commands, invoices, the pre-checkout
+//! decision, recording payments, preparing deliveries, refunds. A [`Store`] handles one stored
+//! update at a time and reports how it ended; sending deliveries is the outbox's job.
+
+mod catalogue;
+mod checkout;
+mod fulfil;
+mod invoice;
+mod payment;
+mod refund;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use teloxide_core::types::{Update, UpdateKind};
+use tokio::sync::Notify;
+
+pub use fulfil::prepare_delivery;
+pub use refund::{RefundError, RefundOutcome, refund};
+
+use crate::config::BotConfig;
+use crate::domain::BotId;
+use crate::ledger::{Ledger, LedgerError, StoredUpdate};
+use crate::plugins::{Catalogue, Runner};
+use crate::telegram::BotClients;
+
+/// Telegram drops a pre-checkout query that is not answered within 10 s. We aim well inside it.
+pub const PRE_CHECKOUT_DEADLINE: Duration = Duration::from_secs(10);
+/// The generic refusal: shown whenever we refuse without a plugin's own message.
+pub const GENERIC_REFUSAL: &str = "This item can't be bought right now. You have not been charged.";
+
+/// One running store: its config and plugins (swappable as a unit), its ledger and its client.
+pub struct Store {
+    pub id: BotId,
+    current: RwLock<Arc<Current>>,
+    pub ledger: Ledger,
+    pub clients: BotClients,
+    pub runner: Runner,
+    /// Woken whenever a delivery is stored, so the outbox sends it at once.
+    pub outbox: Arc<Notify>,
+}
+
+/// The parts of a store that change together on reload.
+pub struct Current {
+    pub config: BotConfig,
+    pub plugins: Catalogue,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShopError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The error text is already redacted (see `telegram::describe`).
+    #[error("Telegram refused {method}: {error}")]
+    Telegram { method: &'static str, error: String },
+}
+
+pub(crate) fn tg(method: &'static str) -> impl FnOnce(teloxide_core::RequestError) -> ShopError {
+    move |e| ShopError::Telegram {
+        method,
+        error: crate::telegram::describe(&e),
+    }
+}
+
+impl Store {
+    pub fn new(
+        config: BotConfig,
+        plugins: Catalogue,
+        ledger: Ledger,
+        clients: BotClients,
+        runner: Runner,
+    ) -> Self {
+        Self {
+            id: config.id.clone(),
+            current: RwLock::new(Arc::new(Current { config, plugins })),
+            ledger,
+            clients,
+            runner,
+            outbox: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The store's config and plugins as of now; hold the `Arc` for the length of one update so
+    /// a reload in the middle cannot mix old and new.
+    pub fn current(&self) -> Arc<Current> {
+        match self.current.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces config and plugins at once (a reload).
+    pub fn replace(&self, config: BotConfig, plugins: Catalogue) {
+        let next = Arc::new(Current { config, plugins });
+        match self.current.write() {
+            Ok(mut c) => *c = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+    }
+
+    /// Handles one stored update and returns a short outcome for the inbox. An update that cannot
+    /// be read is reported as `Err(Unreadable)` by the caller, not here.
+    pub async fn handle(&self, update: &StoredUpdate) -> Result<String, ShopError> {
+        let parsed: Update = match serde_json::from_str(&update.body) {
+            Ok(u) => u,
+            Err(e) => {
+                self.ledger
+                    .mark_unreadable(self.id.as_str(), update.update_id, &e.to_string())
+                    .await?;
+                return Ok("unreadable".into());
+            }
+        };
+        let current = self.current();
+        match &parsed.kind {
+            UpdateKind::Message(msg) => {
+                if let Some(paid) = msg.successful_payment() {
+                    return payment::on_successful_payment(self, &current, msg, paid, update.update_id).await;
+                }
+                if let teloxide_core::types::MessageKind::RefundedPayment(r) = &msg.kind {
+                    return refund::on_refunded_payment(self, &current, &r.refunded_payment).await;
+                }
+                catalogue::on_message(self, &current, msg).await
+            }
+            UpdateKind::CallbackQuery(q) => catalogue::on_callback(self, &current, q).await,
+            UpdateKind::PreCheckoutQuery(q) => checkout::on_pre_checkout(self, &current, q, update.received_at).await,
+            _ => Ok(format!("ignored: {} updates are not used by a store", update.kind)),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! `successful_payment`: record once per charge id (guarantee 2), check the money against the
+//! order (guarantee 4), then prepare the delivery. Recording commits before anything else
+//! happens, so a crash after this point loses nothing: recovery finds the paid payment.
+
+use teloxide_core::types::{Message, SuccessfulPayment};
+
+use super::{Current, ShopError, Store, catalogue::say, fulfil};
+use crate::domain::{ChargeId, OrderId, XTR};
+use crate::ledger::{NewPayment, PaymentStatus, Recorded};
+
+pub(super) async fn on_successful_payment(
+    store: &Store,
+    current: &Current,
+    msg: &Message,
+    paid: &SuccessfulPayment,
+    update_id: i64,
+) -> Result<String, ShopError> {
+    let bot = store.id.as_str();
+    let charge = match ChargeId::parse(&paid.telegram_payment_charge_id.0) {
+        Ok(c) => c,
+        Err(e) => {
+            store.ledger.mark_unreadable(bot, update_id, &format!("successful_payment: {e}")).await?;
+            return Ok("unreadable: bad charge id".into());
+        }
+    };
+    let user_id = msg.from.as_ref().map(|u| u.id.0 as i64).unwrap_or(msg.chat.id.0);
+    let order = match OrderId::parse(&paid.invoice_payload) {
+        Some(id) => store.ledger.order(id.as_str()).await?,
+        None => None,
+    };
+    let order = order.filter(|o| o.bot == bot);
+    let amount = i64::from(paid.total_amount);
+    let review_reason = match &order {
+        None => Some(format!("payload {:?} is not an order of this bot", paid.invoice_payload)),
+        Some(_) if paid.currency != XTR => Some(format!("paid in {}, not {XTR}", paid.currency)),
+        Some(o) if amount != o.price => Some(format!("paid {amount} {XTR}, the order is {} {XTR}", o.price)),
+        Some(_) => None,
+    };
+    let recorded = store
+        .ledger
+        .record_payment(&NewPayment {
+            bot,
+            charge_id: charge.as_str(),
+            order_id: order.as_ref().map(|o| o.order_id.as_str()),
+            payload: &paid.invoice_payload,
+            user_id,
+            chat_id: msg.chat.id.0,
+            product: order.as_ref().map(|o| o.product.as_str()),
+            amount,
+            currency: &paid.currency,
+            provider_charge_id: Some(paid.provider_payment_charge_id.as_str()).filter(|s| !s.is_empty()),
+            plugin_sha256: order.as_ref().and_then(|o| o.plugin_sha256.as_deref()),
+            update_id: Some(update_id),
+            review_reason: review_reason.clone(),
+        })
+        .await?;
+    let payment = recorded.payment().clone();
+    match (&recorded, payment.status) {
+        (Recorded::New(_), PaymentStatus::NeedsReview) => {
+            tracing::warn!(
+                bot, charge_id = %charge, reason = review_reason.as_deref().unwrap_or(""),
+                "A payment does not match its order; it is recorded and held for review."
+            );
+            let text = "We received your payment, but it does not match the order, so a person will check it \
+                        before anything is delivered. Nothing is lost. /paysupport reaches the seller.";
+            say(store, msg.chat.id, text).await?;
+            Ok("recorded: needs review".into())
+        }
+        (Recorded::New(_), _) => {
+            tracing::info!(bot, charge_id = %charge, amount, "Recorded a payment.");
+            fulfil::prepare_delivery(store, current, &payment).await?;
+            Ok("recorded: paid".into())
+        }
+        (Recorded::Repeat(_), PaymentStatus::Paid) => {
+            // A repeat while the first is still undelivered: make sure content exists (it may
+            // not, if we crashed between recording and generating). Generation is idempotent.
+            fulfil::prepare_delivery(store, current, &payment).await?;
+            Ok("repeat: delivery ensured".into())
+        }
+        (Recorded::Repeat(_), status) => Ok(format!("repeat: already {status}, nothing to do")),
+    }
+}

@@ -1,0 +1,106 @@
+//! The one refund path (guarantee 6), used by `starsgate refund`, the admin chat command and the
+//! `refunded_payment` message. Telegram's `CHARGE_ALREADY_REFUNDED` means the money is back with
+//! the buyer, which is what we wanted: success. A refund is recorded once, and the plugin's refund
+//! hook runs for the call that recorded it.
+
+use std::fmt;
+
+use teloxide_core::prelude::*;
+use teloxide_core::types::{RefundedPayment, TelegramTransactionId, UserId};
+
+use super::{Current, ShopError, Store};
+use crate::domain::ProductId;
+use crate::ledger::{LedgerError, Payment, PaymentStatus};
+use crate::plugins::{CheckoutInput, DeliveryInput};
+use crate::telegram::is_already_refunded;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundOutcome {
+    Refunded,
+    AlreadyRefunded,
+}
+
+impl fmt::Display for RefundOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RefundOutcome::Refunded => "Refunded: the Stars are back with the buyer.",
+            RefundOutcome::AlreadyRefunded => "Already refunded; nothing more to do.",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefundError {
+    #[error("no payment with charge id {0} in this bot's ledger")]
+    UnknownCharge(String),
+    #[error("Telegram did not confirm the refund ({0}); run `starsgate reconcile` to learn its outcome")]
+    Telegram(String),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+pub async fn refund(store: &Store, charge_id: &str, source: &str) -> Result<RefundOutcome, RefundError> {
+    let bot = store.id.as_str();
+    let payment = store
+        .ledger
+        .payment(bot, charge_id)
+        .await?
+        .ok_or_else(|| RefundError::UnknownCharge(charge_id.to_owned()))?;
+    if payment.status == PaymentStatus::Refunded {
+        return Ok(RefundOutcome::AlreadyRefunded);
+    }
+    let call = store
+        .clients
+        .api
+        .refund_star_payment(UserId(payment.user_id as u64), TelegramTransactionId(charge_id.to_owned()))
+        .await;
+    let outcome = match call {
+        Ok(_) => RefundOutcome::Refunded,
+        Err(e) if is_already_refunded(&e) => RefundOutcome::AlreadyRefunded,
+        Err(e) => return Err(RefundError::Telegram(crate::telegram::describe(&e))),
+    };
+    if store.ledger.record_refund(bot, charge_id, source).await? {
+        run_refund_hook(store, &store.current(), &payment).await;
+    }
+    tracing::info!(bot, charge_id, source, "Refunded a payment.");
+    Ok(outcome)
+}
+
+pub(super) async fn on_refunded_payment(store: &Store, current: &Current, r: &RefundedPayment) -> Result<String, ShopError> {
+    let bot = store.id.as_str();
+    let charge_id = r.telegram_payment_charge_id.0.as_str();
+    if !store.ledger.record_refund(bot, charge_id, "refunded_payment from Telegram").await? {
+        return Ok("refund repeat: already recorded".into());
+    }
+    match store.ledger.payment(bot, charge_id).await? {
+        Some(payment) => run_refund_hook(store, current, &payment).await,
+        None => tracing::warn!(bot, charge_id, "Telegram refunded a payment this ledger never recorded."),
+    }
+    Ok("refund recorded".into())
+}
+
+async fn run_refund_hook(store: &Store, current: &Current, payment: &Payment) {
+    let product = payment
+        .product
+        .as_deref()
+        .and_then(|p| ProductId::parse(p).ok())
+        .and_then(|id| current.config.product(&id).cloned());
+    let Some(product) = product else { return };
+    let Some(plugin) = current.plugins.get(&product.id) else { return };
+    let input = DeliveryInput {
+        checkout: CheckoutInput {
+            bot: store.id.to_string(),
+            product: product.id.to_string(),
+            order_id: payment.order_id.clone().unwrap_or_default(),
+            user_id: payment.user_id,
+            amount: payment.amount,
+            currency: payment.currency.clone(),
+            config: product.config.clone(),
+            now_unix: crate::ledger::now_ms() / 1000,
+        },
+        charge_id: payment.charge_id.clone(),
+    };
+    if let Err(e) = store.runner.refunded(plugin, input).await {
+        tracing::warn!(bot = %store.id, charge_id = %payment.charge_id, error = %e, "A plugin's refund hook failed.");
+    }
+}

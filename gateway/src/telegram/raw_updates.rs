@@ -1,0 +1,37 @@
+//! getUpdates returning each update as raw JSON. teloxide's typed `Update` drops what it cannot
+//! parse into an opaque value and re-serialises the rest; the ledger stores what Telegram sent,
+//! byte for byte in meaning, so an update this version does not understand is kept, not lost.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use teloxide_core::requests::Payload;
+
+/// The update kinds a store needs. Telegram discards updates of kinds not listed when they are
+/// created, so `pre_checkout_query` missing here would make every checkout time out.
+pub const ALLOWED_UPDATES: &[&str] = &["message", "callback_query", "pre_checkout_query"];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GetUpdatesRaw {
+    pub offset: i64,
+    pub limit: u8,
+    pub timeout: u32,
+    pub allowed_updates: Vec<&'static str>,
+}
+
+impl Payload for GetUpdatesRaw {
+    type Output = Vec<serde_json::Value>;
+    const NAME: &'static str = "GetUpdates";
+
+    fn timeout_hint(&self) -> Option<Duration> {
+        Some(Duration::from_secs(u64::from(self.timeout)))
+    }
+}
+
+/// The kind of an update: its one field besides `update_id` (`message`, `pre_checkout_query`…).
+pub fn update_kind(update: &serde_json::Value) -> String {
+    update
+        .as_object()
+        .and_then(|o| o.keys().find(|k| k.as_str() != "update_id").cloned())
+        .unwrap_or_else(|| "unknown".into())
+}

@@ -1,0 +1,50 @@
+//! `starsgate-sim`: an offline stand-in for the Telegram Bot API, faithful where a Telegram
+//! Stars gateway can go wrong.
+//!
+//! The gateway, its black-box tests and `starsgate demo` talk to it over real HTTP exactly as
+//! they would talk to `api.telegram.org`, so what is tested is the code that runs in
+//! production, including its HTTP client, JSON (de)serialization and error handling.
+//!
+//! What it reproduces, because each is a classic source of lost or double-delivered orders:
+//! - Stars invoice rules (`XTR`, one price item, no tips, no provider token, subscriptions only
+//!   on invoice links, 30-day period, at most 10000 Stars) with Telegram's error texts;
+//! - the 10 s pre-checkout deadline (on a clock tests can move with `advance_time`);
+//! - getUpdates semantics: confirmation by offset, long polling, `allowed_updates` applied when
+//!   an update is created, 409 conflicts;
+//! - webhook delivery with the secret header, per-chat ordering and retries until a 2xx;
+//! - unique charge ids, refunds (`CHARGE_ALREADY_REFUNDED`), star transactions and balance;
+//! - injected faults: 429 with retry_after, 5xx, slow answers and lost answers.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use starsgate_sim::{InvoiceRef, Simulator};
+//! let sim = Simulator::start("127.0.0.1:0".parse().unwrap()).await?;
+//! sim.add_bot("123:secret", "shop_bot");
+//! sim.send_text("123:secret", 42, "/start");
+//! // ... point the gateway at sim.api_url(), let it send an invoice, then:
+//! let outcome = sim.pay("123:secret", 42, &InvoiceRef::Latest).await;
+//! # Ok(()) }
+//! ```
+//!
+//! A human-facing control API lives under `/sim/` on the same port (see `GET /sim`).
+
+mod buyer;
+mod clock;
+mod control;
+mod delivery;
+mod error;
+mod faults;
+mod handle;
+mod http;
+mod methods;
+mod params;
+mod queue;
+mod shapes;
+mod state;
+mod types;
+
+pub use handle::{SimHandle, Simulator};
+pub use types::{
+    ApiCall, BotInfo, Fault, InvoiceRef, PayOutcome, PreCheckoutAnswer, SentInvoice, SentMessage,
+    SimError, SubscriptionInfo, WebhookAttempt,
+};

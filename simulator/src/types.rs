@@ -1,0 +1,169 @@
+//! The public vocabulary of the simulator: what tests hand in and what they get back.
+//!
+//! These are plain data so a test can compare, print and serialize them (the HTTP control API
+//! returns them as JSON unchanged).
+
+use serde::Serialize;
+
+/// A bot the simulator serves. `id` is taken from the token's `<id>:` prefix when it has one,
+/// because real tokens embed the bot id and gateways sometimes rely on that.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BotInfo {
+    pub id: i64,
+    pub username: String,
+    pub token: String,
+}
+
+/// Which invoice a simulated buyer pays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvoiceRef {
+    /// An invoice message the bot sent into the buyer's chat.
+    Message { message_id: i64 },
+    /// An invoice link the bot created with createInvoiceLink.
+    Link(String),
+    /// The newest invoice the bot sent to this buyer, or the newest link it created.
+    Latest,
+}
+
+/// How a checkout ended, seen from the buyer's side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PayOutcome {
+    /// The bot approved the pre-checkout query: Stars moved and `successful_payment` was queued.
+    Paid { charge_id: String, update_id: i64 },
+    /// The bot answered ok=false; the buyer saw `error_message` and was not charged.
+    Rejected { error_message: String },
+    /// No answer within Telegram's 10 s deadline (or the query was filtered out by
+    /// `allowed_updates`): the buyer's checkout spinner times out and nothing is charged.
+    NoAnswer,
+}
+
+/// A misbehaviour of "Telegram" for the next `times` calls of a method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    /// 429 with `parameters.retry_after` and a `Retry-After` header; the call is not handled.
+    TooManyRequests { retry_after: u32, times: u32 },
+    /// 500; the call is not handled.
+    ServerError { times: u32 },
+    /// The call is handled normally after a delay.
+    Slow { millis: u64, times: u32 },
+    /// The call is handled (its effects happen) but the answer is lost: 502 Bad Gateway.
+    /// This is the case that breaks naive "retry on error" code.
+    DropResponse { times: u32 },
+}
+
+impl Fault {
+    pub(crate) fn times(&self) -> u32 {
+        match self {
+            Fault::TooManyRequests { times, .. }
+            | Fault::ServerError { times }
+            | Fault::Slow { times, .. }
+            | Fault::DropResponse { times } => *times,
+        }
+    }
+}
+
+/// A message the bot sent (sendMessage or sendInvoice), as the buyer would see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SentMessage {
+    pub message_id: i64,
+    pub chat_id: i64,
+    pub text: Option<String>,
+    pub invoice: Option<SentInvoice>,
+    pub reply_markup: Option<serde_json::Value>,
+    pub date: i64,
+}
+
+/// An accepted sendInvoice or createInvoiceLink call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SentInvoice {
+    /// Set for sendInvoice.
+    pub message_id: Option<i64>,
+    /// Set for createInvoiceLink.
+    pub link: Option<String>,
+    /// Set for sendInvoice.
+    pub chat_id: Option<i64>,
+    pub title: String,
+    pub description: String,
+    pub payload: String,
+    pub currency: String,
+    pub amount: i64,
+    pub subscription_period: Option<i64>,
+    /// The request's parameters as received (form values holding JSON are decoded).
+    pub params: serde_json::Value,
+}
+
+/// One answerPreCheckoutQuery call for a query the simulator issued, including late and
+/// repeated ones (`accepted` = false), so a test can assert the gateway always answered in time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreCheckoutAnswer {
+    pub query_id: String,
+    pub ok: bool,
+    pub error_message: Option<String>,
+    /// Simulated milliseconds between the buyer pressing Pay and this answer.
+    pub after_ms: u64,
+    /// False when Telegram refused the answer (too late or a second answer).
+    pub accepted: bool,
+}
+
+/// One Bot API request as the simulator saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiCall {
+    /// Canonical camelCase name (`sendMessage`), whatever case the client used.
+    pub method: String,
+    pub params: serde_json::Value,
+    pub status: u16,
+}
+
+/// A Stars subscription started through an invoice link with `subscription_period`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubscriptionInfo {
+    pub user_id: i64,
+    pub payload: String,
+    pub amount: i64,
+    pub period: i64,
+    /// Every charge of this subscription, first payment first.
+    pub charge_ids: Vec<String>,
+    pub expires_at: i64,
+    /// Set by editUserStarSubscription(is_canceled = true).
+    pub is_canceled: bool,
+}
+
+/// One push of an update to the bot's webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WebhookAttempt {
+    pub update_id: i64,
+    /// The HTTP status the bot answered, or None when the connection failed.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// Misuse of the play-a-buyer API (the simulated buyer tried something impossible).
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum SimError {
+    #[error("unknown bot token {0:?}: register it with add_bot first")]
+    UnknownBot(String),
+    #[error("unknown user {0}: register it with add_user (or let it send_text) first")]
+    UnknownUser(i64),
+    #[error("the bot never sent message {message_id} to chat {chat_id}")]
+    UnknownMessage { chat_id: i64, message_id: i64 },
+    #[error("message {message_id} has no inline button with callback_data {data:?}")]
+    UnknownButton { message_id: i64, data: String },
+    #[error("message {0} is not an invoice")]
+    NotAnInvoice(i64),
+    #[error("no such invoice: {0}")]
+    UnknownInvoice(String),
+    #[error("the bot never received update {0}")]
+    UnknownUpdate(i64),
+    #[error("unknown charge {0:?} for this bot")]
+    UnknownCharge(String),
+    #[error("charge {0:?} was already refunded")]
+    AlreadyRefunded(String),
+    #[error("charge {0:?} does not belong to a subscription")]
+    NotASubscription(String),
+    #[error("the subscription of charge {0:?} was canceled, so it does not renew")]
+    SubscriptionCanceled(String),
+    #[error("the simulator is shutting down")]
+    ShuttingDown,
+}

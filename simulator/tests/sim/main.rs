@@ -1,0 +1,12 @@
+//! The simulator, driven over real HTTP the way the gateway drives it.
+
+mod api;
+mod common;
+mod control;
+mod faults;
+mod invoices;
+mod messages;
+mod payments;
+mod teloxide;
+mod updates;
+mod webhook;
