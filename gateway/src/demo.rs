@@ -1,4 +1,237 @@
-//! `starsgate demo`: placeholder replaced below.
+//! `starsgate demo`: the whole product, offline. It starts the built-in Telegram simulator, runs
+//! the example stores from `config/` (embedded in the binary) against it with a fresh SQLite
+//! ledger, plays buyers through the purchase flow and its hard cases, and prints what each party
+//! saw and what the ledger holds.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use starsgate_sim::{InvoiceRef, PayOutcome, SentMessage, SimHandle, Simulator};
+
+use crate::App;
+use crate::config::Config;
+use crate::domain::ProductId;
+use crate::ledger::{ExportFilter, Ledger};
+
+/// The example deployment, as shipped in `config/bots/`.
+pub const EXAMPLE_BOTS: &[(&str, &str)] = &[
+    ("guides.toml", include_str!("../../config/bots/guides.toml")),
+    ("games.toml", include_str!("../../config/bots/games.toml")),
+];
+
+/// Tokens the demo gives the example bots (the simulator accepts any well-formed token).
+const DEMO_TOKENS: &[(&str, &str, &str)] = &[
+    ("GUIDES_BOT_TOKEN", "700001:demo-guides-token", "guides_store_bot"),
+    ("GAMES_BOT_TOKEN", "700002:demo-games-token", "games_store_bot"),
+];
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Writes a runnable copy of the example config pointing at `api_url`, with the ledger at
+/// `ledger_url`. Used by the demo and the test suite.
+pub fn write_example_config(dir: &Path, api_url: &url::Url, ledger_url: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir.join("bots"))?;
+    std::fs::write(
+        dir.join("gateway.toml"),
+        format!(
+            "[ledger]\nurl = \"{ledger_url}\"\n\n[telegram]\napi_url = \"{api_url}\"\nmode = \"polling\"\npoll_timeout_secs = 10\n"
+        ),
+    )?;
+    for (name, body) in EXAMPLE_BOTS {
+        std::fs::write(dir.join("bots").join(name), body)?;
+    }
+    Ok(())
+}
+
 pub async fn run() -> Result<(), String> {
-    Err("demo not built yet".into())
+    crate::telemetry::init("warn");
+    let started = std::time::Instant::now();
+    let sim = Simulator::start(([127, 0, 0, 1], 0).into())
+        .await
+        .map_err(|e| format!("cannot start the Telegram simulator: {e}"))?;
+    let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let ledger_url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+    write_example_config(dir.path(), &sim.api_url(), &ledger_url).map_err(|e| format!("cannot write the demo config: {e}"))?;
+    let tokens: HashMap<&str, &str> = DEMO_TOKENS.iter().map(|(var, token, _)| (*var, *token)).collect();
+    for (_, token, username) in DEMO_TOKENS {
+        sim.add_bot(token, username);
+    }
+    let config = Config::load_with_secrets(dir.path(), &|name| tokens.get(name).map(|t| t.to_string()))
+        .map_err(|p| format!("the embedded example config is invalid:\n{p}"))?;
+    println!("starsgate demo: the Telegram simulator is on {}.", sim.api_url());
+    println!("Two stores run in one gateway: @guides_store_bot and @games_store_bot, one SQLite ledger.\n");
+    let app = App::build(config).await.map_err(|e| e.to_string())?;
+    let running = app.start();
+    let result = scenes(&sim, &running).await;
+    let ledger = running.ledger().clone();
+    if result.is_ok() {
+        print_ledger(&ledger, &sim).await?;
+    }
+    running.stop().await;
+    sim.shutdown().await;
+    result?;
+    println!("\nDemo finished in {:.1} s.", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+const GUIDES: &str = "700001:demo-guides-token";
+const GAMES: &str = "700002:demo-games-token";
+const ALICE: i64 = 1001;
+const BOB: i64 = 1002;
+const CAROL: i64 = 1003;
+const SELLER: i64 = 222222222;
+
+async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), String> {
+    // 1. Catalogue, buy button, invoice, payment, delivery.
+    println!("1. Alice opens the guides store and buys from the catalogue.");
+    sim.add_user(ALICE, "Alice");
+    sim.send_text(GUIDES, ALICE, "/start");
+    let msgs = wait_for(sim, GUIDES, ALICE, |m| m.iter().any(|m| m.reply_markup.is_some())).await?;
+    let catalogue = msgs.iter().find(|m| m.reply_markup.is_some()).ok_or("no catalogue")?;
+    println!("   bot: {}", indent(catalogue.text.as_deref().unwrap_or("")));
+    sim.press_button(GUIDES, ALICE, catalogue.message_id, "buy:premium-guide")
+        .map_err(|e| e.to_string())?;
+    let msgs = wait_for(sim, GUIDES, ALICE, |m| m.iter().any(|m| m.invoice.is_some())).await?;
+    let invoice = msgs.iter().rev().find_map(|m| m.invoice.clone()).ok_or("no invoice")?;
+    println!(
+        "   bot sends an invoice: {:?}, {} {}, one price item, payload = order {}",
+        invoice.title, invoice.amount, invoice.currency, invoice.payload
+    );
+    let (charge, update_id) = match pay(sim, GUIDES, ALICE).await? {
+        PayOutcome::Paid { charge_id, update_id } => (charge_id, update_id),
+        other => return Err(format!("Alice's payment did not go through: {other:?}")),
+    };
+    println!("   Alice pays 50 ⭐; Telegram confirms charge {charge}.");
+    let delivered = wait_for(sim, GUIDES, ALICE, |m| deliveries(m) == 1).await?;
+    let text = delivered.iter().rev().find_map(|m| m.text.clone()).unwrap_or_default();
+    println!("   bot delivers: {}", indent(&text));
+
+    // 2. Telegram repeats the successful_payment: exactly one delivery.
+    println!("\n2. Telegram sends Alice's successful_payment again (as it may, until confirmed).");
+    let repeat = sim.repeat_update(GUIDES, update_id, false).map_err(|e| e.to_string())?;
+    let outcome = processed(running.ledger(), "guides", repeat).await?;
+    let count = deliveries(&sim.messages(GUIDES, ALICE));
+    println!("   gateway: {outcome}. Alice has {count} delivery message (not 2).");
+
+    // 3. A second store in the same process; its product id collides with the first store's.
+    println!("\n3. Bob buys a \"starter-pack\" from the games store (the guides store has one too).");
+    sim.add_user(BOB, "Bob");
+    sim.send_text(GAMES, BOB, "/buy starter-pack");
+    wait_for(sim, GAMES, BOB, |m| m.iter().any(|m| m.invoice.is_some())).await?;
+    let bob_charge = match pay(sim, GAMES, BOB).await? {
+        PayOutcome::Paid { charge_id, .. } => charge_id,
+        other => return Err(format!("Bob's payment did not go through: {other:?}")),
+    };
+    let delivered = wait_for(sim, GAMES, BOB, |m| deliveries(m) == 1).await?;
+    let text = delivered.iter().rev().find_map(|m| m.text.clone()).unwrap_or_default();
+    println!("   games bot delivers: {}", indent(&text));
+
+    // 4. A refused pre-checkout: the seller withdraws a product after the invoice went out.
+    println!("\n4. Carol asks for a gold chest; then the seller takes it off sale before she pays.");
+    sim.add_user(CAROL, "Carol");
+    sim.send_text(GAMES, CAROL, "/buy gold-chest");
+    wait_for(sim, GAMES, CAROL, |m| m.iter().any(|m| m.invoice.is_some())).await?;
+    let store = running.store("games").ok_or("no games store")?;
+    let current = store.current();
+    let mut config = current.config.clone();
+    let gold = ProductId::parse("gold-chest").map_err(|e| e.to_string())?;
+    for p in config.products.iter_mut().filter(|p| p.id == gold) {
+        p.on_sale = false;
+    }
+    store.replace(config, current.plugins.clone());
+    match pay(sim, GAMES, CAROL).await? {
+        PayOutcome::Rejected { error_message } => {
+            println!("   Telegram shows Carol: \"{error_message}\" (answered well inside 10 s; no Stars moved).")
+        }
+        other => return Err(format!("Carol's checkout should have been refused: {other:?}")),
+    }
+
+    // 5. A refund, with Telegram's refunded_payment recorded once.
+    println!("\n5. The games seller refunds Bob's purchase.");
+    sim.add_user(SELLER, "Seller");
+    let outcome = crate::shop::refund(&store, &bob_charge, "demo: seller").await.map_err(|e| e.to_string())?;
+    println!("   refund: {outcome}");
+    let again = crate::shop::refund(&store, &bob_charge, "demo: seller, again").await.map_err(|e| e.to_string())?;
+    println!("   refund again: {again}");
+    wait(|| async {
+        let events = running.ledger().events("games", Some(&bob_charge)).await.unwrap_or_default();
+        events.iter().any(|e| e.kind == "refund_recorded")
+    })
+    .await?;
+    Ok(())
+}
+
+async fn pay(sim: &SimHandle, token: &str, user: i64) -> Result<PayOutcome, String> {
+    sim.pay(token, user, &InvoiceRef::Latest).await.map_err(|e| e.to_string())
+}
+
+/// Delivery messages are the ones that start with the outbox's thank-you line.
+fn deliveries(messages: &[SentMessage]) -> usize {
+    messages
+        .iter()
+        .filter(|m| m.text.as_deref().is_some_and(|t| t.starts_with("Thank you for your purchase")))
+        .count()
+}
+
+async fn wait_for(
+    sim: &SimHandle,
+    token: &str,
+    chat: i64,
+    pred: impl Fn(&[SentMessage]) -> bool,
+) -> Result<Vec<SentMessage>, String> {
+    let msgs = sim.wait_for_messages(token, chat, &pred, WAIT).await;
+    if pred(&msgs) {
+        Ok(msgs)
+    } else {
+        Err(format!("the bot did not answer as expected within {} s", WAIT.as_secs()))
+    }
+}
+
+async fn wait<F: Future<Output = bool>>(check: impl Fn() -> F) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err("the gateway did not get there in time".into())
+}
+
+async fn processed(ledger: &Ledger, bot: &str, update_id: i64) -> Result<String, String> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(Some(outcome)) = ledger.update_outcome(bot, update_id).await {
+            return Ok(outcome);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(format!("update {update_id} was not processed in time"))
+}
+
+fn indent(text: &str) -> String {
+    text.replace('\n', "\n        ")
+}
+
+async fn print_ledger(ledger: &Ledger, sim: &SimHandle) -> Result<(), String> {
+    let records = ledger.export(&ExportFilter::default()).await.map_err(|e| e.to_string())?;
+    println!("\nThe ledger ({} payments):", records.len());
+    println!("  {:<7} {:<14} {:<24} {:>6} {:<10} {:<20}", "bot", "product", "charge id", "amount", "status", "paid at");
+    for r in &records {
+        println!(
+            "  {:<7} {:<14} {:<24} {:>6} {:<10} {:<20}",
+            r.bot, r.product, r.charge_id, r.amount, r.status, r.paid_at
+        );
+    }
+    let telegram: usize = [GUIDES, GAMES].iter().map(|t| sim.star_transactions(t).len()).sum();
+    println!("Telegram's star transactions (payments and refunds): {telegram}.");
+    for s in ledger.stats(None).await.map_err(|e| e.to_string())? {
+        println!(
+            "  {} / {}: {} paid, {} delivered, {} refunded, net {} ⭐",
+            s.bot, s.product, s.payments, s.delivered, s.refunded, s.net_revenue
+        );
+    }
+    Ok(())
 }

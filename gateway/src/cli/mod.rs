@@ -5,7 +5,7 @@ mod check;
 mod ledger;
 mod refund;
 mod run;
-// mod sim;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -120,7 +120,7 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Run { config } => run::run(&config).await,
         Command::Check { config } => check::check(&config),
         Command::Demo => crate::demo::run().await.map_err(Failure),
-        Command::Sim { .. } => Err(Failure("sim".into())),
+        Command::Sim { listen, bots } => sim::sim(listen, &bots).await,
         Command::Refund { config, bot, charge } => refund::refund(&config, &bot, &charge).await,
         Command::Ledger {
             command: LedgerCommand::Export { config, format, bot, since },
