@@ -75,7 +75,9 @@ impl SimHandle {
         let (bot, reg) = world
             .bot(token)
             .ok_or_else(|| SimError::UnknownBot(token.to_owned()))?;
-        let name = reg.user_name(user_id).ok_or(SimError::UnknownUser(user_id))?;
+        let name = reg
+            .user_name(user_id)
+            .ok_or(SimError::UnknownUser(user_id))?;
         let unknown = || SimError::UnknownMessage {
             chat_id: user_id,
             message_id,
@@ -158,7 +160,9 @@ impl SimHandle {
         let (bot, reg) = world
             .bot(token)
             .ok_or_else(|| SimError::UnknownBot(token.to_owned()))?;
-        let name = reg.user_name(user_id).ok_or(SimError::UnknownUser(user_id))?;
+        let name = reg
+            .user_name(user_id)
+            .ok_or(SimError::UnknownUser(user_id))?;
         let invoice = find_invoice(bot, user_id, invoice)?;
         let query_id = random_numeric_id();
         let wake = Arc::new(Notify::new());
@@ -169,7 +173,12 @@ impl SimHandle {
             "total_amount": invoice.amount,
             "invoice_payload": invoice.payload,
         });
-        let created = bot.push_update(now, Kind::PreCheckoutQuery, Lane::PreCheckout(user_id), query);
+        let created = bot.push_update(
+            now,
+            Kind::PreCheckoutQuery,
+            Lane::PreCheckout(user_id),
+            query,
+        );
         bot.pre_checkouts.insert(
             query_id.clone(),
             PendingPreCheckout {
@@ -184,7 +193,12 @@ impl SimHandle {
     }
 
     /// Settles the checkout if the bot answered, expires it if the deadline passed.
-    fn look_at_checkout(&self, token: &str, user_id: i64, query_id: &str) -> Result<Checkout, SimError> {
+    fn look_at_checkout(
+        &self,
+        token: &str,
+        user_id: i64,
+        query_id: &str,
+    ) -> Result<Checkout, SimError> {
         let now = self.shared.clock.unix();
         let now_ms = self.shared.clock.mono_ms();
         let mut world = self.shared.world();
@@ -233,7 +247,12 @@ impl SimHandle {
 
     /// Telegram delivers a copy of an update the bot already got: with the same update_id
     /// (a redelivery) or a new one (a duplicate event). Returns the copy's update_id.
-    pub fn repeat_update(&self, token: &str, update_id: i64, same_id: bool) -> Result<i64, SimError> {
+    pub fn repeat_update(
+        &self,
+        token: &str,
+        update_id: i64,
+        same_id: bool,
+    ) -> Result<i64, SimError> {
         let now = self.shared.clock.unix();
         let mut world = self.shared.world();
         let (bot, _) = world
@@ -284,7 +303,15 @@ impl SimHandle {
             return Err(SimError::SubscriptionCanceled(charge_id.to_owned()));
         }
         let (user_id, amount, payload) = (sub.user_id, sub.amount, sub.payload.clone());
-        let settled = payments::settle(bot, reg, now, user_id, amount, &payload, Paying::Renewal(index));
+        let settled = payments::settle(
+            bot,
+            reg,
+            now,
+            user_id,
+            amount,
+            &payload,
+            Paying::Renewal(index),
+        );
         Ok(PayOutcome::Paid {
             charge_id: settled.charge_id,
             update_id: settled.update_id,
@@ -292,7 +319,11 @@ impl SimHandle {
     }
 }
 
-fn find_invoice(bot: &BotState, user_id: i64, wanted: &InvoiceRef) -> Result<SentInvoice, SimError> {
+fn find_invoice(
+    bot: &BotState,
+    user_id: i64,
+    wanted: &InvoiceRef,
+) -> Result<SentInvoice, SimError> {
     match wanted {
         InvoiceRef::Message { message_id } => {
             let message = bot

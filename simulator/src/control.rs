@@ -81,7 +81,20 @@ fn fail(status: StatusCode, description: impl Into<String>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// A control-API mistake; kept small (unlike a `Response`) so helpers can return it cheaply.
+struct Denied(StatusCode, String);
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        fail(self.0, self.1)
+    }
+}
+
 fn sim_error(e: &SimError) -> Response {
+    sim_denied(e).into_response()
+}
+
+fn sim_denied(e: &SimError) -> Denied {
     let status = match e {
         SimError::UnknownBot(_)
         | SimError::UnknownUser(_)
@@ -96,7 +109,7 @@ fn sim_error(e: &SimError) -> Response {
         | SimError::NotASubscription(_)
         | SimError::SubscriptionCanceled(_) => StatusCode::BAD_REQUEST,
     };
-    fail(status, e.to_string())
+    Denied(status, e.to_string())
 }
 
 fn reply<T: serde::Serialize>(result: Result<T, SimError>) -> Response {
@@ -106,9 +119,9 @@ fn reply<T: serde::Serialize>(result: Result<T, SimError>) -> Response {
     }
 }
 
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Denied> {
     serde_json::from_slice(bytes)
-        .map_err(|e| fail(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+        .map_err(|e| Denied(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }
 
 fn query(raw: Option<String>) -> HashMap<String, String> {
@@ -117,20 +130,25 @@ fn query(raw: Option<String>) -> HashMap<String, String> {
         .collect()
 }
 
-fn query_param(q: &HashMap<String, String>, name: &str) -> Result<String, Response> {
+fn query_param(q: &HashMap<String, String>, name: &str) -> Result<String, Denied> {
     q.get(name)
         .filter(|v| !v.is_empty())
         .cloned()
-        .ok_or_else(|| fail(StatusCode::BAD_REQUEST, format!("query parameter {name:?} is required")))
+        .ok_or_else(|| {
+            Denied(
+                StatusCode::BAD_REQUEST,
+                format!("query parameter {name:?} is required"),
+            )
+        })
 }
 
 /// Bot-scoped control calls 404 on unknown tokens rather than returning empty lists, so a typo
 /// in a curl command is noticed.
-fn known_bot(shared: &Shared, token: &str) -> Result<(), Response> {
+fn known_bot(shared: &Shared, token: &str) -> Result<(), Denied> {
     if shared.world().bots.contains_key(token) {
         Ok(())
     } else {
-        Err(sim_error(&SimError::UnknownBot(token.to_owned())))
+        Err(sim_denied(&SimError::UnknownBot(token.to_owned())))
     }
 }
 
@@ -138,7 +156,7 @@ macro_rules! try_resp {
     ($e:expr) => {
         match $e {
             Ok(v) => v,
-            Err(response) => return response,
+            Err(denied) => return denied.into_response(),
         }
     };
 }
@@ -152,7 +170,10 @@ struct NewBot {
 async fn add_bot(State(shared): SimState, bytes: Bytes) -> Response {
     let req: NewBot = try_resp!(body(&bytes));
     if req.token.is_empty() || req.token.contains('/') {
-        return fail(StatusCode::BAD_REQUEST, "token must be non-empty and contain no '/'");
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "token must be non-empty and contain no '/'",
+        );
     }
     let username = req.username.unwrap_or_else(|| "simulated_bot".to_owned());
     ok(SimHandle::from_shared(shared).add_bot(&req.token, &username))
@@ -166,7 +187,9 @@ struct NewUser {
 
 async fn add_user(State(shared): SimState, bytes: Bytes) -> Response {
     let req: NewUser = try_resp!(body(&bytes));
-    let name = req.first_name.unwrap_or_else(|| format!("User {}", req.user_id));
+    let name = req
+        .first_name
+        .unwrap_or_else(|| format!("User {}", req.user_id));
     SimHandle::from_shared(shared).add_user(req.user_id, &name);
     ok(true)
 }
@@ -338,7 +361,10 @@ async fn advance(State(shared): SimState, bytes: Bytes) -> Response {
 }
 
 /// Shared prologue of the GET endpoints: the query and a known bot token.
-fn bot_query(shared: &Shared, raw: Option<String>) -> Result<(HashMap<String, String>, String), Response> {
+fn bot_query(
+    shared: &Shared,
+    raw: Option<String>,
+) -> Result<(HashMap<String, String>, String), Denied> {
     let q = query(raw);
     let token = query_param(&q, "token")?;
     known_bot(shared, &token)?;

@@ -89,7 +89,9 @@ fn plan(
             continue;
         }
         if queued.next_attempt_ms > now_ms {
-            next_due = Some(next_due.map_or(queued.next_attempt_ms, |d: i64| d.min(queued.next_attempt_ms)));
+            next_due = Some(next_due.map_or(queued.next_attempt_ms, |d: i64| {
+                d.min(queued.next_attempt_ms)
+            }));
             continue;
         }
         if busy >= capacity {
@@ -213,7 +215,10 @@ async fn run_reply_method(shared: &Arc<Shared>, token: &str, body: &[u8]) {
     };
     let lower = method.to_ascii_lowercase();
     let ignored = lower.starts_with("get")
-        || matches!(lower.as_str(), "setwebhook" | "deletewebhook" | "close" | "logout");
+        || matches!(
+            lower.as_str(),
+            "setwebhook" | "deletewebhook" | "close" | "logout"
+        );
     if ignored {
         return;
     }

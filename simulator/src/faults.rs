@@ -45,9 +45,18 @@ mod tests {
             FaultSlot::new("SendMessage", Fault::ServerError { times: 1 }),
             FaultSlot::new("*", Fault::DropResponse { times: 2 }),
         ];
-        assert_eq!(take(&mut slots, "sendmessage"), Some(Fault::ServerError { times: 1 }));
-        assert_eq!(take(&mut slots, "sendmessage"), Some(Fault::DropResponse { times: 2 }));
-        assert_eq!(take(&mut slots, "getme"), Some(Fault::DropResponse { times: 2 }));
+        assert_eq!(
+            take(&mut slots, "sendmessage"),
+            Some(Fault::ServerError { times: 1 })
+        );
+        assert_eq!(
+            take(&mut slots, "sendmessage"),
+            Some(Fault::DropResponse { times: 2 })
+        );
+        assert_eq!(
+            take(&mut slots, "getme"),
+            Some(Fault::DropResponse { times: 2 })
+        );
         assert_eq!(take(&mut slots, "getme"), None);
     }
 }

@@ -34,10 +34,7 @@ impl Simulator {
                 tracing::warn!("telegram simulator stopped serving: {e}");
             }
         });
-        *shared
-            .server
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(server);
+        *shared.server.lock().unwrap_or_else(PoisonError::into_inner) = Some(server);
         tracing::info!("telegram simulator listening on http://{local}/");
         Ok(SimHandle { shared })
     }
@@ -214,17 +211,20 @@ impl SimHandle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(mut server) = server {
-            if tokio::time::timeout(Duration::from_secs(5), &mut server)
+        if let Some(mut server) = server
+            && tokio::time::timeout(Duration::from_secs(5), &mut server)
                 .await
                 .is_err()
-            {
-                server.abort();
-            }
+        {
+            server.abort();
         }
     }
 
-    pub(crate) fn read<R: Default>(&self, token: &str, f: impl FnOnce(&crate::state::BotState) -> R) -> R {
+    pub(crate) fn read<R: Default>(
+        &self,
+        token: &str,
+        f: impl FnOnce(&crate::state::BotState) -> R,
+    ) -> R {
         self.shared
             .world()
             .bots

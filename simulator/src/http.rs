@@ -134,7 +134,13 @@ pub(crate) async fn execute(
     (name.to_owned(), methods::dispatch(&ctx, name).await)
 }
 
-pub(crate) fn record_call(shared: &Shared, token: &str, method: String, params: &Params, status: u16) {
+pub(crate) fn record_call(
+    shared: &Shared,
+    token: &str,
+    method: String,
+    params: &Params,
+    status: u16,
+) {
     if let Some(bot) = shared.world().bots.get_mut(token) {
         bot.calls.push(ApiCall {
             method,
@@ -152,7 +158,10 @@ mod tests {
     fn paths_with_and_without_the_test_environment_are_understood() {
         assert_eq!(split_path("/bot1:abc/getMe"), Some(("1:abc", "getMe")));
         assert_eq!(split_path("/bot1:abc/test/getMe"), Some(("1:abc", "getMe")));
-        assert_eq!(split_path("//bot1:abc/SendMessage"), Some(("1:abc", "SendMessage")));
+        assert_eq!(
+            split_path("//bot1:abc/SendMessage"),
+            Some(("1:abc", "SendMessage"))
+        );
         assert_eq!(split_path("/bot1:abc/"), None);
         assert_eq!(split_path("/sim/x"), None);
     }

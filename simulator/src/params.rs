@@ -24,7 +24,13 @@ impl Params {
             absorb_form(&mut map, query.as_bytes());
         }
         let mime = content_type
-            .map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|c| {
+                c.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .unwrap_or_default();
         let body_is_blank = body.iter().all(u8::is_ascii_whitespace);
         if body_is_blank {
@@ -126,10 +132,7 @@ impl Params {
         match self.get("chat_id") {
             None => Err(ApiError::required("chat_id")),
             Some(Value::String(s)) if s.trim().is_empty() => Err(ApiError::required("chat_id")),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse()
-                .map_err(|_| ApiError::chat_not_found()),
+            Some(Value::String(s)) => s.trim().parse().map_err(|_| ApiError::chat_not_found()),
             Some(Value::Number(n)) => n.as_i64().ok_or_else(ApiError::chat_not_found),
             Some(_) => Err(ApiError::bad("chat_id is invalid")),
         }
@@ -156,10 +159,10 @@ fn absorb_form(map: &mut Map<String, Value>, raw: &[u8]) {
 /// Form values that hold a JSON array or object become that JSON; everything else stays text.
 fn decode_form_value(value: &str) -> Value {
     let trimmed = value.trim_start();
-    if trimmed.starts_with('[') || trimmed.starts_with('{') {
-        if let Ok(parsed) = serde_json::from_str::<Value>(value) {
-            return parsed;
-        }
+    if (trimmed.starts_with('[') || trimmed.starts_with('{'))
+        && let Ok(parsed) = serde_json::from_str::<Value>(value)
+    {
+        return parsed;
     }
     Value::String(value.to_owned())
 }

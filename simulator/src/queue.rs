@@ -81,7 +81,13 @@ impl BotState {
     }
 
     /// Creates a fresh update (new id) from its payload.
-    pub(crate) fn push_update(&mut self, now: i64, kind: Kind, lane: Lane, payload: Value) -> Created {
+    pub(crate) fn push_update(
+        &mut self,
+        now: i64,
+        kind: Kind,
+        lane: Lane,
+        payload: Value,
+    ) -> Created {
         let update_id = self.next_update_id;
         self.next_update_id += 1;
         let update = json!({ "update_id": update_id, kind.field(): payload });
@@ -156,6 +162,8 @@ fn lane_of(update: &Value, kind: Kind) -> Lane {
     match kind {
         Kind::Message => Lane::Chat(body["chat"]["id"].as_i64().unwrap_or_default()),
         Kind::CallbackQuery => Lane::Chat(body["from"]["id"].as_i64().unwrap_or_default()),
-        Kind::PreCheckoutQuery => Lane::PreCheckout(body["from"]["id"].as_i64().unwrap_or_default()),
+        Kind::PreCheckoutQuery => {
+            Lane::PreCheckout(body["from"]["id"].as_i64().unwrap_or_default())
+        }
     }
 }

@@ -112,7 +112,7 @@ mod tests {
     fn commands_get_an_entity_covering_name_and_mention() {
         assert_eq!(command_length("/start"), Some(6));
         assert_eq!(command_length("/buy premium-guide"), Some(4));
-        assert_eq!(command_length("/start@shop_bot x"), Some(14));
+        assert_eq!(command_length("/start@shop_bot x"), Some(15));
         assert_eq!(command_length("hello"), None);
         assert_eq!(command_length("/ x"), None);
     }

@@ -223,7 +223,10 @@ impl BotState {
     }
 
     /// The chat a bot may write to: the user must have talked to it and not blocked it.
-    pub(crate) fn writable_chat(&mut self, chat_id: i64) -> Result<&mut ChatState, crate::error::ApiError> {
+    pub(crate) fn writable_chat(
+        &mut self,
+        chat_id: i64,
+    ) -> Result<&mut ChatState, crate::error::ApiError> {
         match self.chats.get_mut(&chat_id) {
             Some(chat) if chat.started && chat.blocked => Err(crate::error::ApiError::blocked()),
             Some(chat) if chat.started => Ok(chat),
@@ -236,7 +239,11 @@ impl BotState {
             .iter()
             .map(|t| {
                 let amount = t["amount"].as_i64().unwrap_or(0);
-                if t.get("receiver").is_some() { -amount } else { amount }
+                if t.get("receiver").is_some() {
+                    -amount
+                } else {
+                    amount
+                }
             })
             .sum()
     }

@@ -1,1 +1,10 @@
-fn main(){}
+//! The black-box suite: the gateway is started as the library's public `App` (or as the real
+//! binary, for kill -9 tests) and driven through the Telegram simulator as buyers would. Each
+//! test asserts on what the buyer received and what the ledger holds.
+
+mod helpers;
+
+mod bad_input;
+mod buyer_flow;
+mod crash;
+mod guarantees;

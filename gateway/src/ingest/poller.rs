@@ -96,6 +96,9 @@ pub async fn poll(
                 }
             }
         };
+        if fresh.iter().any(|u| u.body.contains("\"successful_payment\"")) {
+            crate::crashpoint::hit("payment_received");
+        }
         // Stored: now, and only now, the next getUpdates may confirm them.
         offset = highest + 1;
         for update in fresh {

@@ -85,7 +85,9 @@ async fn send(store: &Store, d: &DueDelivery) -> Option<Duration> {
     let record = match result {
         Ok(_) => {
             tracing::info!(bot, charge_id = %d.charge_id, "Delivered a paid order.");
-            ledger.mark_delivered(bot, &d.charge_id).await
+            let r = ledger.mark_delivered(bot, &d.charge_id).await;
+            crate::crashpoint::hit("delivery_sent");
+            r
         }
         Err(e) => match classify(&e) {
             Failure::RetryAfter(wait) => {

@@ -58,6 +58,7 @@ pub async fn prepare_delivery(store: &Store, current: &Current, payment: &Paymen
         Ok(d) => {
             let content = serde_json::to_string(&d).unwrap_or_else(|_| "{\"items\":[]}".into());
             store.ledger.store_delivery(bot, &payment.charge_id, payment.chat_id, &content).await?;
+            crate::crashpoint::hit("delivery_prepared");
             store.outbox.notify_one();
         }
         Err(e) => {

@@ -54,6 +54,7 @@ pub(super) async fn on_successful_payment(
             review_reason: review_reason.clone(),
         })
         .await?;
+    crate::crashpoint::hit("payment_recorded");
     let payment = recorded.payment().clone();
     match (&recorded, payment.status) {
         (Recorded::New(_), PaymentStatus::NeedsReview) => {

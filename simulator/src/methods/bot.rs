@@ -19,7 +19,9 @@ pub(super) fn set_my_commands(ctx: &Ctx<'_>) -> ApiResult {
     let valid = commands.as_array().is_some_and(|list| {
         list.len() <= 100
             && list.iter().all(|c| {
-                c["command"].as_str().is_some_and(|s| !s.is_empty() && s.len() <= 32)
+                c["command"]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty() && s.len() <= 32)
                     && c["description"].as_str().is_some_and(|s| !s.is_empty())
             })
     });

@@ -86,10 +86,10 @@ fn validate(ctx: &Ctx<'_>, is_link: bool) -> ApiResult<SentInvoice> {
     if p.opt_i64("max_tip_amount")?.is_some_and(|t| t != 0) {
         return Err(stars_invalid());
     }
-    if let Some(tips) = p.opt_json("suggested_tip_amounts")? {
-        if tips.as_array().is_none_or(|t| !t.is_empty()) {
-            return Err(stars_invalid());
-        }
+    if let Some(tips) = p.opt_json("suggested_tip_amounts")?
+        && tips.as_array().is_none_or(|t| !t.is_empty())
+    {
+        return Err(stars_invalid());
     }
     let subscription_period = p.opt_i64("subscription_period")?;
     if let Some(period) = subscription_period {

@@ -195,7 +195,9 @@ pub(super) fn edit_message_text(ctx: &Ctx<'_>) -> ApiResult {
         if message.sent.invoice.is_some() {
             return Err(ApiError::bad("there is no text in the message to edit"));
         }
-        if message.sent.text.as_deref() == Some(text.as_str()) && message.sent.reply_markup == markup {
+        if message.sent.text.as_deref() == Some(text.as_str())
+            && message.sent.reply_markup == markup
+        {
             return Err(ApiError::bad(NOT_MODIFIED));
         }
         message.sent.text = Some(text.clone());

@@ -52,12 +52,14 @@ pub(super) fn refund_star_payment(ctx: &Ctx<'_>) -> ApiResult {
     let user_id = ctx.params.req_i64("user_id")?;
     let charge_id = ctx.params.req_str("telegram_payment_charge_id")?;
     let now = ctx.now();
-    ctx.with_bot(|bot, reg| match refund(bot, reg, now, &charge_id, Some(user_id)) {
-        Ok(_) => Ok(Value::Bool(true)),
-        Err(Refusal::NotFound) => Err(ApiError::bad("CHARGE_NOT_FOUND")),
-        Err(Refusal::WrongUser) => Err(ApiError::bad("USER_ID_INVALID")),
-        Err(Refusal::AlreadyRefunded) => Err(ApiError::bad("CHARGE_ALREADY_REFUNDED")),
-    })
+    ctx.with_bot(
+        |bot, reg| match refund(bot, reg, now, &charge_id, Some(user_id)) {
+            Ok(_) => Ok(Value::Bool(true)),
+            Err(Refusal::NotFound) => Err(ApiError::bad("CHARGE_NOT_FOUND")),
+            Err(Refusal::WrongUser) => Err(ApiError::bad("USER_ID_INVALID")),
+            Err(Refusal::AlreadyRefunded) => Err(ApiError::bad("CHARGE_ALREADY_REFUNDED")),
+        },
+    )
 }
 
 pub(super) fn get_star_transactions(ctx: &Ctx<'_>) -> ApiResult {
@@ -136,7 +138,9 @@ pub(crate) fn settle(
     });
     let (subscription, first) = match paying {
         Paying::Invoice { period: None } => (None, false),
-        Paying::Invoice { period: Some(period) } => {
+        Paying::Invoice {
+            period: Some(period),
+        } => {
             bot.subscriptions.push(Subscription {
                 user_id,
                 payload: payload.to_owned(),
@@ -186,7 +190,13 @@ pub(crate) fn settle(
             subscription,
         },
     );
-    let update_id = service_message(bot, now, user_id, &name, json!({ "successful_payment": payment }));
+    let update_id = service_message(
+        bot,
+        now,
+        user_id,
+        &name,
+        json!({ "successful_payment": payment }),
+    );
     Settled {
         charge_id,
         update_id,

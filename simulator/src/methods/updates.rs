@@ -10,8 +10,7 @@ use crate::error::{ApiError, ApiResult};
 
 /// Telegram clamps `timeout` to this many seconds.
 const LONG_POLL_MAX_SECS: i64 = 50;
-pub(crate) const WEBHOOK_ACTIVE: &str =
-    "can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first";
+pub(crate) const WEBHOOK_ACTIVE: &str = "can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first";
 const TERMINATED: &str =
     "terminated by other getUpdates request; make sure that only one bot instance is running";
 

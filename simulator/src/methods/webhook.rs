@@ -79,7 +79,10 @@ pub(super) fn set_webhook(ctx: &Ctx<'_>) -> ApiResult<Reply> {
 }
 
 pub(super) fn delete_webhook(ctx: &Ctx<'_>) -> ApiResult<Reply> {
-    let drop_pending = ctx.params.opt_bool("drop_pending_updates")?.unwrap_or(false);
+    let drop_pending = ctx
+        .params
+        .opt_bool("drop_pending_updates")?
+        .unwrap_or(false);
     remove(ctx, drop_pending)
 }
 

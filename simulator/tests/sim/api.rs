@@ -43,8 +43,19 @@ async fn method_names_are_case_insensitive_and_recorded_in_camel_case() {
 async fn get_requests_with_a_query_string_work() {
     let env = Env::start().await;
     env.open_chat().await;
-    let url = format!("{}?chat_id={BUYER}&text=hi%20there", env.url(TOKEN, "sendMessage"));
-    let body: Value = env.http.get(url).send().await.unwrap().json().await.unwrap();
+    let url = format!(
+        "{}?chat_id={BUYER}&text=hi%20there",
+        env.url(TOKEN, "sendMessage")
+    );
+    let body: Value = env
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["result"]["text"], "hi there");
 }
 
@@ -62,7 +73,10 @@ async fn form_bodies_carry_nested_values_as_json_text() {
             ("payload", "order-1".into()),
             ("currency", "XTR".into()),
             ("prices", r#"[{"label":"Guide","amount":50}]"#.into()),
-            ("reply_markup", r#"{"inline_keyboard":[[{"text":"Pay 50 XTR","pay":true}]]}"#.into()),
+            (
+                "reply_markup",
+                r#"{"inline_keyboard":[[{"text":"Pay 50 XTR","pay":true}]]}"#.into(),
+            ),
         ])
         .send()
         .await
@@ -75,7 +89,10 @@ async fn form_bodies_carry_nested_values_as_json_text() {
     assert_eq!(invoices[0].params["prices"][0]["amount"], 50);
     let call = env.sim.calls(TOKEN).pop().unwrap();
     assert_eq!(call.method, "sendInvoice");
-    assert_eq!(call.params["reply_markup"]["inline_keyboard"][0][0]["pay"], true);
+    assert_eq!(
+        call.params["reply_markup"]["inline_keyboard"][0][0]["pay"],
+        true
+    );
 }
 
 #[tokio::test]
@@ -91,7 +108,10 @@ async fn a_missing_required_parameter_is_named() {
     let env = Env::start().await;
     let (status, description) = env.err("answerCallbackQuery", json!({})).await;
     assert_eq!(status, 400);
-    assert_eq!(description, "Bad Request: Parameter \"callback_query_id\" is required");
+    assert_eq!(
+        description,
+        "Bad Request: Parameter \"callback_query_id\" is required"
+    );
 }
 
 #[tokio::test]

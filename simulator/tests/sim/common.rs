@@ -1,7 +1,5 @@
 //! Helpers: a simulator with one bot, and a raw HTTP Bot API client.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use starsgate_sim::{SimHandle, Simulator};
 
@@ -126,5 +124,3 @@ impl Env {
         panic!("no {kind} update arrived");
     }
 }
-
-pub const SHORT: Duration = Duration::from_secs(5);

@@ -53,12 +53,26 @@ async fn stars_invoices_take_exactly_one_whole_star_price_in_xtr_without_a_provi
     env.open_chat().await;
     let stars_invalid = "Bad Request: STARS_INVOICE_INVALID";
     let two = json!([{ "label": "a", "amount": 1 }, { "label": "b", "amount": 1 }]);
-    assert_eq!(refused(&env, "sendInvoice", json!({ "prices": two })).await, stars_invalid);
-    assert_eq!(refused(&env, "sendInvoice", json!({ "prices": [] })).await, stars_invalid);
-    let zero = json!([{ "label": "a", "amount": 0 }]);
-    assert_eq!(refused(&env, "sendInvoice", json!({ "prices": zero })).await, stars_invalid);
     assert_eq!(
-        refused(&env, "sendInvoice", json!({ "provider_token": "284685063:TEST:abc" })).await,
+        refused(&env, "sendInvoice", json!({ "prices": two })).await,
+        stars_invalid
+    );
+    assert_eq!(
+        refused(&env, "sendInvoice", json!({ "prices": [] })).await,
+        stars_invalid
+    );
+    let zero = json!([{ "label": "a", "amount": 0 }]);
+    assert_eq!(
+        refused(&env, "sendInvoice", json!({ "prices": zero })).await,
+        stars_invalid
+    );
+    assert_eq!(
+        refused(
+            &env,
+            "sendInvoice",
+            json!({ "provider_token": "284685063:TEST:abc" })
+        )
+        .await,
         stars_invalid
     );
     assert_eq!(
@@ -70,8 +84,11 @@ async fn stars_invoices_take_exactly_one_whole_star_price_in_xtr_without_a_provi
         "Bad Request: CURRENCY_INVALID"
     );
     // An empty provider token and ignored need_* flags are fine.
-    env.ok("sendInvoice", invoice(json!({ "provider_token": "", "need_email": true })))
-        .await;
+    env.ok(
+        "sendInvoice",
+        invoice(json!({ "provider_token": "", "need_email": true })),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -86,18 +103,29 @@ async fn payload_title_and_description_limits_are_enforced() {
         refused(&env, "sendInvoice", json!({ "payload": "p".repeat(129) })).await,
         "Bad Request: INVOICE_PAYLOAD_INVALID"
     );
-    assert!(refused(&env, "sendInvoice", json!({ "title": "t".repeat(33) })).await.contains("TITLE"));
     assert!(
-        refused(&env, "sendInvoice", json!({ "description": "d".repeat(256) }))
+        refused(&env, "sendInvoice", json!({ "title": "t".repeat(33) }))
             .await
-            .contains("DESCRIPTION")
+            .contains("TITLE")
+    );
+    assert!(
+        refused(
+            &env,
+            "sendInvoice",
+            json!({ "description": "d".repeat(256) })
+        )
+        .await
+        .contains("DESCRIPTION")
     );
     assert_eq!(
         refused(&env, "sendInvoice", json!({ "title": null })).await,
         "Bad Request: Parameter \"title\" is required"
     );
-    env.ok("sendInvoice", invoice(json!({ "payload": "p".repeat(128), "title": "t".repeat(32) })))
-        .await;
+    env.ok(
+        "sendInvoice",
+        invoice(json!({ "payload": "p".repeat(128), "title": "t".repeat(32) })),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -105,21 +133,39 @@ async fn subscription_period_is_only_for_thirty_day_invoice_links_up_to_ten_thou
     let env = Env::start().await;
     env.open_chat().await;
     assert_eq!(
-        refused(&env, "sendInvoice", json!({ "subscription_period": 2592000 })).await,
+        refused(
+            &env,
+            "sendInvoice",
+            json!({ "subscription_period": 2592000 })
+        )
+        .await,
         "Bad Request: SUBSCRIPTION_PERIOD_INVALID"
     );
     assert_eq!(
-        refused(&env, "createInvoiceLink", json!({ "subscription_period": 86400 })).await,
+        refused(
+            &env,
+            "createInvoiceLink",
+            json!({ "subscription_period": 86400 })
+        )
+        .await,
         "Bad Request: SUBSCRIPTION_PERIOD_INVALID"
     );
     let expensive = json!([{ "label": "Pro", "amount": 10001 }]);
     assert_eq!(
-        refused(&env, "createInvoiceLink", json!({ "subscription_period": 2592000, "prices": expensive })).await,
+        refused(
+            &env,
+            "createInvoiceLink",
+            json!({ "subscription_period": 2592000, "prices": expensive })
+        )
+        .await,
         "Bad Request: SUBSCRIPTION_PRICE_INVALID"
     );
     let max = json!([{ "label": "Pro", "amount": 10000 }]);
     let link = env
-        .ok("createInvoiceLink", invoice(json!({ "chat_id": null, "subscription_period": 2592000, "prices": max })))
+        .ok(
+            "createInvoiceLink",
+            invoice(json!({ "chat_id": null, "subscription_period": 2592000, "prices": max })),
+        )
         .await;
     let link = link.as_str().unwrap();
     assert!(link.starts_with("https://t.me/$"), "{link}");
@@ -164,6 +210,8 @@ async fn an_invoice_keyboard_must_start_with_a_pay_button() {
         "Bad Request: REPLY_MARKUP_BUY_EMPTY"
     );
     let right = json!({ "inline_keyboard": [[{ "text": "Pay ⭐50", "pay": true }]] });
-    let message = env.ok("sendInvoice", invoice(json!({ "reply_markup": right }))).await;
+    let message = env
+        .ok("sendInvoice", invoice(json!({ "reply_markup": right })))
+        .await;
     assert_eq!(message["reply_markup"], right);
 }

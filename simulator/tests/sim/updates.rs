@@ -80,8 +80,16 @@ async fn a_second_get_updates_terminates_the_first_with_409() {
         let http = env.http.clone();
         let url = env.url(TOKEN, "getUpdates");
         tokio::spawn(async move {
-            let response = http.post(url).json(&json!({ "timeout": 20 })).send().await.unwrap();
-            (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap())
+            let response = http
+                .post(url)
+                .json(&json!({ "timeout": 20 }))
+                .send()
+                .await
+                .unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<serde_json::Value>().await.unwrap(),
+            )
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -98,7 +106,8 @@ async fn a_second_get_updates_terminates_the_first_with_409() {
 #[tokio::test]
 async fn get_updates_is_refused_while_a_webhook_is_set() {
     let env = Env::start().await;
-    env.ok("setWebhook", json!({ "url": "http://127.0.0.1:9/hook" })).await;
+    env.ok("setWebhook", json!({ "url": "http://127.0.0.1:9/hook" }))
+        .await;
     let (status, description) = env.err("getUpdates", json!({})).await;
     assert_eq!(status, 409);
     assert_eq!(
@@ -115,14 +124,23 @@ async fn allowed_updates_filter_updates_when_they_are_created() {
     env.open_chat().await;
     env.send_invoice(10, "order-1").await;
     // The bot forgot pre_checkout_query: Telegram discards the query and the checkout fails.
-    env.ok("getUpdates", json!({ "allowed_updates": ["message"] })).await;
-    let outcome = env.sim.pay(TOKEN, BUYER, &InvoiceRef::Latest).await.unwrap();
+    env.ok("getUpdates", json!({ "allowed_updates": ["message"] }))
+        .await;
+    let outcome = env
+        .sim
+        .pay(TOKEN, BUYER, &InvoiceRef::Latest)
+        .await
+        .unwrap();
     assert_eq!(outcome, PayOutcome::NoAnswer);
     assert_eq!(env.sim.pending_updates(TOKEN), 0);
 
     // Omitting allowed_updates keeps the previous setting.
     env.ok("getUpdates", json!({})).await;
-    let outcome = env.sim.pay(TOKEN, BUYER, &InvoiceRef::Latest).await.unwrap();
+    let outcome = env
+        .sim
+        .pay(TOKEN, BUYER, &InvoiceRef::Latest)
+        .await
+        .unwrap();
     assert_eq!(outcome, PayOutcome::NoAnswer);
 
     // Widening it only affects updates created afterwards; an empty list is the default set.

@@ -1,0 +1,165 @@
+//! The `starsgate` binary from the outside: help, `check` on good and bad configs, bad
+//! arguments, and the offline demo. Errors must be one readable sentence, never a panic.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn starsgate(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_starsgate"));
+    cmd.args(args).env_remove("STARSGATE_CRASH_AT");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run starsgate")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_no_panic(o: &Output) {
+    let err = stderr(o);
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+}
+
+const TOKENS: &[(&str, &str)] = &[("GUIDES_BOT_TOKEN", "700001:tok-guides"), ("GAMES_BOT_TOKEN", "700002:tok-games")];
+
+fn example_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../config")
+}
+
+#[test]
+fn help_lists_every_command() {
+    let o = starsgate(&["--help"], &[]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    for cmd in ["run", "check", "demo", "sim", "refund", "ledger", "stats"] {
+        assert!(out.contains(cmd), "--help should list {cmd}: {out}");
+    }
+}
+
+#[test]
+fn check_accepts_the_example_config() {
+    let dir = example_config();
+    let o = starsgate(&["check", "--config", dir.to_str().unwrap()], TOKENS);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("OK: 2 bot(s), 4 product(s)"));
+}
+
+#[test]
+fn check_never_prints_a_token() {
+    let dir = example_config();
+    let o = starsgate(&["check", "--config", dir.to_str().unwrap()], &[("GUIDES_BOT_TOKEN", "700001:tok-guides"), ("GAMES_BOT_TOKEN", "700001:tok-guides")]);
+    assert_eq!(o.status.code(), Some(1));
+    let all = format!("{}{}", stderr(&o), String::from_utf8_lossy(&o.stdout));
+    assert!(all.contains("already used by another bot"), "{all}");
+    assert!(!all.contains("tok-guides"), "a token leaked: {all}");
+}
+
+/// Writes a config directory with one file per kind of mistake.
+fn broken_config() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let bots = dir.path().join("bots");
+    std::fs::create_dir_all(&bots).unwrap();
+    std::fs::write(dir.path().join("gateway.toml"), "[telegram]\nmode = \"pigeon\"\napi_url = \"not a url\"\n").unwrap();
+    std::fs::write(
+        bots.join("typo.toml"),
+        "token_env = \"GUIDES_BOT_TOKEN\"\nsupport = \"s\"\nterms = \"t\"\nsuport = \"oops\"\n[[product]]\nid = \"a\"\ntitle = \"A\"\ndescription = \"d\"\nprice = 1\n[product.config]\ntext = \"x\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        bots.join("values.toml"),
+        concat!(
+            "token_env = \"NOT_SET_ANYWHERE\"\nsupport = \"s\"\nterms = \"t\"\nenvironment = \"staging\"\n",
+            "[[product]]\nid = \"Bad Id\"\ntitle = \"This title is far longer than thirty-two characters\"\ndescription = \"d\"\nprice = 0\n",
+            "[product.config]\ntext = \"x\"\n",
+            "[[product]]\nid = \"dup\"\ntitle = \"A\"\ndescription = \"d\"\nprice = 10001\nsubscription = true\n[product.config]\ntext = \"x\"\n",
+            "[[product]]\nid = \"dup\"\ntitle = \"B\"\ndescription = \"d\"\nprice = 5\nplugin = \"plugins/missing.wasm\"\n",
+        ),
+    )
+    .unwrap();
+    std::fs::write(bots.join("truncated.toml"), "token_env = \"GAMES_BOT_TOKEN\"\n[[product]]\nid = \"x\n").unwrap();
+    std::fs::write(bots.join("Bad_Name.toml"), "token_env = \"GAMES_BOT_TOKEN\"\nsupport = \"s\"\nterms = \"t\"\n[[product]]\nid = \"a\"\ntitle = \"A\"\ndescription = \"d\"\nprice = 1\n[product.config]\ntext = \"x\"\n").unwrap();
+    dir
+}
+
+#[test]
+fn check_reports_every_problem_as_file_key_reason() {
+    let dir = broken_config();
+    let o = starsgate(&["check", "--config", dir.path().to_str().unwrap()], TOKENS);
+    assert_eq!(o.status.code(), Some(1));
+    assert_no_panic(&o);
+    let err = stderr(&o);
+    let expect = [
+        ("gateway.toml", "telegram.mode", "pigeon"),
+        ("gateway.toml", "telegram.api_url", "not a URL"),
+        ("typo.toml", "suport", "unknown key"),
+        ("values.toml", "token_env", "NOT_SET_ANYWHERE is not set"),
+        ("values.toml", "environment", "staging"),
+        ("values.toml", "product[0].id", "must be 1-32 characters"),
+        ("values.toml", "product[0].title", "at most 32"),
+        ("values.toml", "product[0].price", "at least 1 Star"),
+        ("values.toml", "product[1].price", "10000 Stars limit for a subscription"),
+        ("values.toml", "product[2].plugin", "cannot read"),
+        ("truncated.toml", "", ""),
+        ("Bad_Name.toml", "-", "bot id"),
+    ];
+    for (file, key, reason) in expect {
+        let found = err.lines().any(|l| l.contains(file) && l.contains(&format!(": {key}")) && l.contains(reason));
+        assert!(found, "expected a line naming {file}: {key}: …{reason}…\n{err}");
+    }
+}
+
+#[test]
+fn duplicate_product_ids_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("bots")).unwrap();
+    std::fs::write(
+        dir.path().join("bots/shop.toml"),
+        "token_env = \"GUIDES_BOT_TOKEN\"\nsupport = \"s\"\nterms = \"t\"\n[[product]]\nid = \"a\"\ntitle = \"A\"\ndescription = \"d\"\nprice = 1\n[product.config]\ntext = \"x\"\n[[product]]\nid = \"a\"\ntitle = \"B\"\ndescription = \"d\"\nprice = 2\n[product.config]\ntext = \"y\"\n",
+    )
+    .unwrap();
+    let o = starsgate(&["check", "--config", dir.path().to_str().unwrap()], TOKENS);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("product[1].id: duplicate product id \"a\""), "{}", stderr(&o));
+}
+
+#[test]
+fn a_missing_config_directory_is_one_sentence() {
+    let o = starsgate(&["check", "--config", "/nonexistent/starsgate"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_no_panic(&o);
+    assert!(stderr(&o).contains("cannot read the bots directory"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_arguments_are_explained_not_panicked() {
+    for args in [
+        &["refund"][..],
+        &["ledger", "export", "--format", "xml"],
+        &["frobnicate"],
+        &["sim", "--listen", "not-an-address"],
+    ] {
+        let o = starsgate(args, &[]);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert_no_panic(&o);
+        assert!(!stderr(&o).is_empty());
+    }
+}
+
+#[test]
+fn ledger_export_rejects_a_bad_date_with_the_argument_named() {
+    let o = starsgate(&["ledger", "export", "--config", example_config().to_str().unwrap(), "--since", "yesterday"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--since"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_demo_runs_offline_and_exits_zero() {
+    let o = starsgate(&["demo"], &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}\n{}", stderr(&o));
+    assert!(out.contains("Alice has 1 delivery message"), "{out}");
+    assert!(out.contains("no longer sold"), "{out}");
+    assert!(out.contains("The ledger (2 payments)"), "{out}");
+}

@@ -1,0 +1,295 @@
+//! The harness: a simulator, a config directory, a fresh ledger (a SQLite file, or a new
+//! PostgreSQL database per test so tests run in parallel), and the gateway, either in-process
+//! (`start`) or as the real binary (`spawn_process`) for kill -9 tests.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use starsgate::app::Running;
+use starsgate::config::Config;
+use starsgate::ledger::{Ledger, Payment};
+use starsgate::App;
+use starsgate_sim::{InvoiceRef, PayOutcome, SentMessage, SimHandle, Simulator};
+use sqlx::Connection;
+
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub const GUIDES: &str = "guides";
+pub const GAMES: &str = "games";
+pub const GUIDES_ADMIN: i64 = 111111111;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one test per ledger backend for a scenario `async fn(Backend)`.
+#[macro_export]
+macro_rules! on_both_ledgers {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+/// A ledger for one test.
+pub struct TestLedger {
+    pub url: String,
+    pg: Option<(String, String)>,
+}
+
+impl TestLedger {
+    async fn fresh(backend: Backend, dir: &Path) -> Self {
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}", dir.join("ledger.db").display()),
+                pg: None,
+            },
+            Backend::Postgres => {
+                let admin = std::env::var("STARSGATE_TEST_POSTGRES_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+                let name = format!("sg_test_{}", rand::random::<u64>());
+                let mut conn = sqlx::postgres::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL tests need a server: set STARSGATE_TEST_POSTGRES_URL (tried {admin}): {e}")
+                });
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create a test database");
+                let mut url = url::Url::parse(&admin).expect("a postgres URL");
+                url.set_path(&format!("/{name}"));
+                Self {
+                    url: url.to_string(),
+                    pg: Some((admin, name)),
+                }
+            }
+        }
+    }
+
+    async fn drop_database(&self) {
+        if let Some((admin, name)) = &self.pg {
+            if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(admin).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+    }
+}
+
+pub struct Harness {
+    pub sim: SimHandle,
+    pub dir: tempfile::TempDir,
+    pub ledger: TestLedger,
+    pub backend: Backend,
+    tokens: HashMap<String, String>,
+    next_bot_id: u64,
+}
+
+impl Harness {
+    /// A simulator and the example deployment (`guides` and `games`) on a fresh ledger.
+    pub async fn new(backend: Backend) -> Self {
+        let sim = Simulator::start(([127, 0, 0, 1], 0).into()).await.expect("start the simulator");
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let ledger = TestLedger::fresh(backend, dir.path()).await;
+        starsgate::demo::write_example_config(dir.path(), &sim.api_url(), &ledger.url).expect("write config");
+        let mut h = Self {
+            sim,
+            dir,
+            ledger,
+            backend,
+            tokens: HashMap::new(),
+            next_bot_id: 800_000,
+        };
+        h.register_token("GUIDES_BOT_TOKEN", GUIDES);
+        h.register_token("GAMES_BOT_TOKEN", GAMES);
+        h
+    }
+
+    fn register_token(&mut self, var: &str, bot: &str) {
+        self.next_bot_id += 1;
+        let token = format!("{}:test-{bot}-token", self.next_bot_id);
+        self.sim.add_bot(&token, &format!("{bot}_bot").replace('-', "_"));
+        self.tokens.insert(var.to_owned(), token);
+    }
+
+    /// Adds a store `bots/<id>.toml`; its `token_env` must be `<ID>_TOKEN` (upper case, `_`).
+    pub fn add_bot(&mut self, id: &str, toml: &str) {
+        std::fs::write(self.dir.path().join("bots").join(format!("{id}.toml")), toml).expect("write bot file");
+        self.register_token(&format!("{}_TOKEN", id.to_uppercase().replace('-', "_")), id);
+    }
+
+    pub fn remove_bot_file(&self, id: &str) {
+        let _ = std::fs::remove_file(self.dir.path().join("bots").join(format!("{id}.toml")));
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.path().to_owned()
+    }
+
+    /// The token of a bot by its id.
+    pub fn token(&self, bot: &str) -> String {
+        let var = format!("{}_BOT_TOKEN", bot.to_uppercase());
+        let alt = format!("{}_TOKEN", bot.to_uppercase().replace('-', "_"));
+        self.tokens
+            .get(&var)
+            .or_else(|| self.tokens.get(&alt))
+            .cloned()
+            .unwrap_or_else(|| panic!("no token for bot {bot}"))
+    }
+
+    pub fn config(&self) -> Config {
+        Config::load_with_secrets(self.dir.path(), &|name| self.tokens.get(name).cloned())
+            .unwrap_or_else(|p| panic!("test config invalid:\n{p}"))
+    }
+
+    /// Starts the gateway in this process.
+    pub async fn start(&self) -> Running {
+        App::build(self.config()).await.expect("build the app").start()
+    }
+
+    /// A separate connection to the ledger, for assertions.
+    pub async fn ledger(&self) -> Ledger {
+        Ledger::connect(&starsgate::config::LedgerUrl::new(&self.ledger.url))
+            .await
+            .expect("connect to the ledger")
+    }
+
+    /// Starts the real `starsgate run` binary on this config.
+    pub fn spawn_process(&self, crash_at: Option<&str>) -> Child {
+        let mut cmd = Command::new(starsgate_binary());
+        cmd.arg("run").arg("--config").arg(self.dir.path());
+        cmd.env("STARSGATE_LOG", "info");
+        for (var, token) in &self.tokens {
+            cmd.env(var, token);
+        }
+        match crash_at {
+            Some(point) => cmd.env("STARSGATE_CRASH_AT", point),
+            None => cmd.env_remove("STARSGATE_CRASH_AT"),
+        };
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.spawn().expect("spawn the starsgate binary")
+    }
+
+    pub async fn finish(self) {
+        self.ledger.drop_database().await;
+        self.sim.shutdown().await;
+    }
+
+    // ---- playing a buyer ----
+
+    pub fn say(&self, bot: &str, user: i64, text: &str) -> i64 {
+        self.sim.send_text(&self.token(bot), user, text)
+    }
+
+    /// Waits until the bot's messages to `chat` satisfy `pred`; panics with what it saw otherwise.
+    pub async fn wait_for(&self, bot: &str, chat: i64, what: &str, pred: impl Fn(&[SentMessage]) -> bool) -> Vec<SentMessage> {
+        let msgs = self.sim.wait_for_messages(&self.token(bot), chat, &pred, WAIT).await;
+        assert!(pred(&msgs), "waited {WAIT:?} for {what}; the bot sent: {msgs:#?}");
+        msgs
+    }
+
+    pub async fn wait_for_invoice(&self, bot: &str, user: i64, n: usize) -> Vec<SentMessage> {
+        self.wait_for(bot, user, "an invoice", |m| m.iter().filter(|m| m.invoice.is_some()).count() >= n).await
+    }
+
+    pub async fn pay_latest(&self, bot: &str, user: i64) -> PayOutcome {
+        self.sim.pay(&self.token(bot), user, &InvoiceRef::Latest).await.expect("pay")
+    }
+
+    /// Buys `product` with `/buy` and pays; returns the charge id and the update id of the
+    /// successful_payment.
+    pub async fn buy(&self, bot: &str, user: i64, product: &str) -> (String, i64) {
+        let before = self.sim.messages(&self.token(bot), user).iter().filter(|m| m.invoice.is_some()).count();
+        self.say(bot, user, &format!("/buy {product}"));
+        self.wait_for_invoice(bot, user, before + 1).await;
+        match self.pay_latest(bot, user).await {
+            PayOutcome::Paid { charge_id, update_id } => (charge_id, update_id),
+            other => panic!("buying {product} from {bot} did not go through: {other:?}"),
+        }
+    }
+
+    pub fn deliveries(&self, bot: &str, user: i64) -> Vec<String> {
+        deliveries(&self.sim.messages(&self.token(bot), user))
+    }
+
+    pub async fn wait_for_deliveries(&self, bot: &str, user: i64, n: usize) -> Vec<String> {
+        let msgs = self.wait_for(bot, user, "a delivery", |m| deliveries(m).len() >= n).await;
+        deliveries(&msgs)
+    }
+}
+
+/// Delivery messages start with the outbox's thank-you line.
+pub fn deliveries(messages: &[SentMessage]) -> Vec<String> {
+    messages
+        .iter()
+        .filter_map(|m| m.text.clone())
+        .filter(|t| t.starts_with("Thank you for your purchase"))
+        .collect()
+}
+
+/// Polls `check` until it is true or `WAIT` passes.
+pub async fn eventually<F: Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("waited {WAIT:?} for {what}");
+}
+
+pub async fn payment(ledger: &Ledger, bot: &str, charge: &str) -> Payment {
+    ledger
+        .payment(bot, charge)
+        .await
+        .expect("read the ledger")
+        .unwrap_or_else(|| panic!("no payment {charge} in the ledger"))
+}
+
+pub async fn wait_for_outcome(ledger: &Ledger, bot: &str, update_id: i64) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(Some(o)) = ledger.update_outcome(bot, update_id).await {
+            return o;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("update {update_id} of {bot} was not processed within {WAIT:?}");
+}
+
+/// Calls the simulator's Bot API directly, as another client of the same bot would.
+pub async fn bot_api(sim: &SimHandle, token: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let url = format!("{}bot{token}/{method}", sim.api_url());
+    reqwest::Client::new()
+        .post(url)
+        .json(&params)
+        .send()
+        .await
+        .expect("call the simulator")
+        .json()
+        .await
+        .expect("a JSON answer")
+}
+
+/// The `starsgate` binary next to this test binary (cargo builds it for `gateway/tests`).
+pub fn starsgate_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join(format!("starsgate{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} is missing: run `cargo build -p starsgate` (cargo test --workspace builds it)", bin.display());
+    bin
+}
