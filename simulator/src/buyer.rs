@@ -62,6 +62,33 @@ impl SimHandle {
             .update_id)
     }
 
+    /// Queues an arbitrary update body (e.g. `{"message": {...}}`), written by hand and possibly
+    /// malformed on purpose, under the next update_id, which is returned. It goes through
+    /// `allowed_updates` like any update.
+    ///
+    /// # Panics
+    /// If the bot token was never added; use [`SimHandle::try_inject_update`] to get an error.
+    pub fn inject_update(&self, token: &str, update: serde_json::Value) -> i64 {
+        match self.try_inject_update(token, update) {
+            Ok(update_id) => update_id,
+            Err(e) => panic!("starsgate-sim inject_update: {e}"),
+        }
+    }
+
+    /// Like [`SimHandle::inject_update`], but an unknown bot is an error.
+    pub fn try_inject_update(
+        &self,
+        token: &str,
+        update: serde_json::Value,
+    ) -> Result<i64, SimError> {
+        let now = self.shared.clock.unix();
+        let mut world = self.shared.world();
+        let (bot, _) = world
+            .bot(token)
+            .ok_or_else(|| SimError::UnknownBot(token.to_owned()))?;
+        Ok(bot.inject(now, update).update_id)
+    }
+
     /// The user presses an inline button carrying `data` on a message the bot sent them.
     pub fn press_button(
         &self,

@@ -34,6 +34,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/sim/press", post(press))
         .route("/sim/pay", post(pay))
         .route("/sim/repeat", post(repeat))
+        .route("/sim/inject", post(inject))
         .route("/sim/refund", post(refund))
         .route("/sim/renew", post(renew))
         .route("/sim/fault", post(fault))
@@ -54,6 +55,7 @@ POST /sim/send {token, user_id, text}\n\
 POST /sim/press {token, user_id, message_id, data}\n\
 POST /sim/pay {token, user_id, message_id? | link?}   (neither: the latest invoice)\n\
 POST /sim/repeat {token, update_id, same_id}\n\
+POST /sim/inject {token, update}   (a raw update body, e.g. {\"message\": {...}})\n\
 POST /sim/refund {token, charge_id}\n\
 POST /sim/renew {token, charge_id}\n\
 POST /sim/fault {token, method, kind: 429|5xx|slow|drop, retry_after?, millis?, times}\n\
@@ -283,6 +285,21 @@ async fn repeat(State(shared): SimState, bytes: Bytes) -> Response {
     reply(
         SimHandle::from_shared(shared)
             .repeat_update(&req.token, req.update_id, req.same_id)
+            .map(|update_id| json!({ "update_id": update_id })),
+    )
+}
+
+#[derive(Deserialize)]
+struct Inject {
+    token: String,
+    update: Value,
+}
+
+async fn inject(State(shared): SimState, bytes: Bytes) -> Response {
+    let req: Inject = try_resp!(body(&bytes));
+    reply(
+        SimHandle::from_shared(shared)
+            .try_inject_update(&req.token, req.update)
             .map(|update_id| json!({ "update_id": update_id })),
     )
 }

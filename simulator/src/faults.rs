@@ -24,6 +24,16 @@ impl FaultSlot {
     }
 }
 
+/// Arms `fault` for `method`, replacing whatever was armed for that same method (so arming
+/// with `times: 0` disarms it). A method fault and a `*` fault can be armed side by side.
+pub(crate) fn arm(slots: &mut Vec<FaultSlot>, method: &str, fault: Fault) {
+    let slot = FaultSlot::new(method, fault);
+    slots.retain(|s| s.method != slot.method);
+    if slot.remaining > 0 {
+        slots.push(slot);
+    }
+}
+
 /// Takes one use of the oldest armed fault matching `method` (lower-case).
 pub(crate) fn take(slots: &mut Vec<FaultSlot>, method: &str) -> Option<Fault> {
     let slot = slots
@@ -38,6 +48,30 @@ pub(crate) fn take(slots: &mut Vec<FaultSlot>, method: &str) -> Option<Fault> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arming_a_method_again_replaces_its_fault_and_zero_times_disarms_it() {
+        let mut slots = Vec::new();
+        arm(
+            &mut slots,
+            "sendMessage",
+            Fault::ServerError { times: 1000 },
+        );
+        arm(&mut slots, "*", Fault::DropResponse { times: 1 });
+        arm(
+            &mut slots,
+            "SENDMESSAGE",
+            Fault::TooManyRequests {
+                retry_after: 0,
+                times: 0,
+            },
+        );
+        assert_eq!(
+            take(&mut slots, "sendmessage"),
+            Some(Fault::DropResponse { times: 1 })
+        );
+        assert_eq!(take(&mut slots, "sendmessage"), None);
+    }
 
     #[test]
     fn faults_are_used_up_in_order_and_match_any_case_or_star() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep_until};
 
-use crate::faults::FaultSlot;
+use crate::faults;
 use crate::http;
 use crate::state::Shared;
 use crate::types::{
@@ -87,14 +87,12 @@ impl SimHandle {
         }
     }
 
-    /// Arms a fault for the next calls of `method` (any letter case, `*` for every method).
+    /// Arms a fault for the next `times` calls of `method` (any letter case, `*` for every
+    /// method). Arming the same method again replaces its fault; `times: 0` disarms it.
     pub fn inject_fault(&self, token: &str, method: &str, fault: Fault) {
-        self.shared
-            .world()
-            .faults
-            .entry(token.to_owned())
-            .or_default()
-            .push(FaultSlot::new(method, fault));
+        let mut world = self.shared.world();
+        let slots = world.faults.entry(token.to_owned()).or_default();
+        faults::arm(slots, method, fault);
     }
 
     /// Moves simulated time forward: dates, update lifetimes and the pre-checkout deadline.

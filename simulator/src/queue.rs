@@ -31,6 +31,10 @@ pub(crate) struct Queued {
     pub attempts: u32,
     pub next_attempt_ms: i64,
     pub in_flight: bool,
+    /// A same-id copy made by `repeat_update`; survives the offset until returned once.
+    pub redelivery: bool,
+    /// Returned by getUpdates at least once.
+    pub returned: bool,
 }
 
 /// Kinds of update the simulator creates.
@@ -49,18 +53,13 @@ impl Kind {
             Kind::PreCheckoutQuery => "pre_checkout_query",
         }
     }
+}
 
-    fn lifetime_secs(self) -> i64 {
-        match self {
-            Kind::PreCheckoutQuery => 150,
-            Kind::Message | Kind::CallbackQuery => 86_400,
-        }
-    }
-
-    fn of(update: &Value) -> Option<Kind> {
-        [Kind::Message, Kind::CallbackQuery, Kind::PreCheckoutQuery]
-            .into_iter()
-            .find(|k| update.get(k.field()).is_some())
+fn lifetime_secs(field: &str) -> i64 {
+    if field == "pre_checkout_query" {
+        150
+    } else {
+        86_400
     }
 }
 
@@ -80,6 +79,12 @@ impl BotState {
         }
     }
 
+    fn take_update_id(&mut self) -> i64 {
+        let id = self.next_update_id;
+        self.next_update_id += 1;
+        id
+    }
+
     /// Creates a fresh update (new id) from its payload.
     pub(crate) fn push_update(
         &mut self,
@@ -88,36 +93,57 @@ impl BotState {
         lane: Lane,
         payload: Value,
     ) -> Created {
-        let update_id = self.next_update_id;
-        self.next_update_id += 1;
+        let update_id = self.take_update_id();
         let update = json!({ "update_id": update_id, kind.field(): payload });
-        let kept = self.enqueue(now, kind, lane, update);
+        let kept = self.enqueue(now, kind.field(), lane, update, false);
+        Created { update_id, kept }
+    }
+
+    /// Queues an update a test wrote by hand (possibly malformed on purpose) under a new id.
+    /// A value that is not an object is queued as a `message`.
+    pub(crate) fn inject(&mut self, now: i64, body: Value) -> Created {
+        let update_id = self.take_update_id();
+        let mut update = match body {
+            Value::Object(fields) => Value::Object(fields),
+            other => json!({ "message": other }),
+        };
+        update["update_id"] = json!(update_id);
+        let field = update_field(&update).unwrap_or_else(|| "message".to_owned());
+        let lane = lane_of(&update, &field);
+        let kept = self.enqueue(now, &field, lane, update, false);
         Created { update_id, kept }
     }
 
     /// Queues a copy of an earlier update, with its own id or a new one.
+    ///
+    /// A same-id copy models a redelivery after a lost acknowledgement, so it is delivered
+    /// once even if the bot's offset has already moved past that id.
     pub(crate) fn repeat_update(&mut self, now: i64, update_id: i64, same_id: bool) -> Option<i64> {
         let mut update = self.history.get(&update_id)?.clone();
-        let kind = Kind::of(&update)?;
-        let lane = lane_of(&update, kind);
+        let field = update_field(&update)?;
+        let lane = lane_of(&update, &field);
         let id = if same_id {
             update_id
         } else {
-            let id = self.next_update_id;
-            self.next_update_id += 1;
-            id
+            self.take_update_id()
         };
         update["update_id"] = json!(id);
-        self.enqueue(now, kind, lane, update);
+        self.enqueue(now, &field, lane, update, same_id);
         Some(id)
     }
 
-    fn enqueue(&mut self, now: i64, kind: Kind, lane: Lane, update: Value) -> bool {
-        if !self.allows(kind.field()) {
+    fn enqueue(
+        &mut self,
+        now: i64,
+        field: &str,
+        lane: Lane,
+        update: Value,
+        redelivery: bool,
+    ) -> bool {
+        if !self.allows(field) {
             return false;
         }
         let update_id = update["update_id"].as_i64().unwrap_or_default();
-        let born = update[kind.field()]["date"].as_i64().unwrap_or(now);
         self.history.insert(update_id, update.clone());
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -128,11 +154,13 @@ impl BotState {
                 seq,
                 update_id,
                 lane,
-                expires_at: born + kind.lifetime_secs(),
+                expires_at: now + lifetime_secs(field),
                 json: update,
                 attempts: 0,
                 next_attempt_ms: 0,
                 in_flight: false,
+                redelivery,
+                returned: false,
             },
         );
         self.updates_notify.notify_waiters();
@@ -144,11 +172,12 @@ impl BotState {
         self.queue.retain(|q| q.in_flight || q.expires_at >= now);
     }
 
-    /// getUpdates' `offset`: positive confirms everything below it; negative keeps only the
-    /// last `-offset` updates.
+    /// getUpdates' `offset`: positive confirms everything below it (except a redelivered copy
+    /// not yet returned); negative keeps only the last `-offset` updates.
     pub(crate) fn confirm(&mut self, offset: i64) {
         if offset > 0 {
-            self.queue.retain(|q| q.update_id >= offset);
+            self.queue
+                .retain(|q| q.update_id >= offset || (q.redelivery && !q.returned));
         } else if offset < 0 {
             let keep = usize::try_from(offset.unsigned_abs()).unwrap_or(usize::MAX);
             let drop = self.queue.len().saturating_sub(keep);
@@ -157,13 +186,22 @@ impl BotState {
     }
 }
 
-fn lane_of(update: &Value, kind: Kind) -> Lane {
-    let body = &update[kind.field()];
-    match kind {
-        Kind::Message => Lane::Chat(body["chat"]["id"].as_i64().unwrap_or_default()),
-        Kind::CallbackQuery => Lane::Chat(body["from"]["id"].as_i64().unwrap_or_default()),
-        Kind::PreCheckoutQuery => {
-            Lane::PreCheckout(body["from"]["id"].as_i64().unwrap_or_default())
-        }
+/// The update's type: its one field besides `update_id`.
+fn update_field(update: &Value) -> Option<String> {
+    update
+        .as_object()?
+        .keys()
+        .find(|k| k.as_str() != "update_id")
+        .cloned()
+}
+
+fn lane_of(update: &Value, field: &str) -> Lane {
+    let body = &update[field];
+    let chat = body["chat"]["id"].as_i64();
+    let from = body["from"]["id"].as_i64();
+    match field {
+        "pre_checkout_query" => Lane::PreCheckout(from.unwrap_or_default()),
+        "callback_query" => Lane::Chat(from.unwrap_or_default()),
+        _ => Lane::Chat(chat.or(from).unwrap_or_default()),
     }
 }

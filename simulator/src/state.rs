@@ -37,7 +37,11 @@ impl Shared {
             world: Mutex::new(World::default()),
             clock: Clock::new(),
             cancel: CancellationToken::new(),
-            http: reqwest::Client::new(),
+            // Webhooks point at local bots; a proxy from the environment must not intercept.
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .unwrap_or_default(),
             addr,
             server: Mutex::new(None),
         }

@@ -68,9 +68,12 @@ pub(super) async fn get_updates(ctx: &Ctx<'_>) -> ApiResult {
             bot.drop_expired(now);
             Ok(bot
                 .queue
-                .iter()
+                .iter_mut()
                 .take(limit)
-                .map(|q| q.json.clone())
+                .map(|q| {
+                    q.returned = true;
+                    q.json.clone()
+                })
                 .collect::<Vec<_>>())
         })?;
         if !batch.is_empty() || Instant::now() >= deadline {

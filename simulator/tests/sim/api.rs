@@ -130,3 +130,46 @@ async fn a_malformed_json_body_is_a_bad_request() {
     assert_eq!(body["ok"], false);
     assert_eq!(body["error_code"], 400);
 }
+
+#[tokio::test]
+async fn bots_are_isolated_from_each_other() {
+    let env = Env::start().await;
+    let other = "222:BBBother";
+    let info = env.sim.add_bot(other, "other_bot");
+    assert_eq!(
+        env.sim.add_bot(other, "renamed_bot"),
+        info,
+        "add_bot is idempotent"
+    );
+    env.sim.send_text(TOKEN, BUYER, "/start");
+    let (_, body) = env.call_as(other, "getUpdates", json!({})).await;
+    assert_eq!(body["result"], json!([]));
+    let (_, body) = env
+        .call_as(
+            other,
+            "sendMessage",
+            json!({ "chat_id": BUYER, "text": "hi" }),
+        )
+        .await;
+    assert_eq!(body["description"], "Bad Request: chat not found");
+    assert_eq!(env.sim.pending_updates(TOKEN), 1);
+    assert_eq!(env.sim.calls(TOKEN).len(), 0);
+}
+
+#[tokio::test]
+async fn shutdown_ends_long_polls_and_stops_serving() {
+    let env = Env::start().await;
+    let poll = {
+        let http = env.http.clone();
+        let url = env.url(TOKEN, "getUpdates");
+        tokio::spawn(async move { http.post(url).json(&json!({ "timeout": 50 })).send().await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let url = env.url(TOKEN, "getMe");
+    let started = std::time::Instant::now();
+    env.sim.clone().shutdown().await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    let answered: Value = poll.await.unwrap().unwrap().json().await.unwrap();
+    assert_eq!(answered["result"], json!([]));
+    assert!(env.http.get(url).send().await.is_err());
+}

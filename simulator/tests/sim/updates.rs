@@ -164,12 +164,36 @@ async fn repeat_update_redelivers_with_the_same_or_a_new_id() {
     assert_eq!(copy["update_id"], new_id);
     assert_eq!(copy["message"], original["message"]);
 
-    // A same-id copy is delivered to a bot that still polls from that offset (a webhook
-    // redelivery, or a bot that lost its offset).
+    // A same-id copy models a redelivery after a lost acknowledgement: it is delivered once
+    // even though the bot's offset is already past it, then confirmed like any other.
     assert_eq!(env.sim.repeat_update(TOKEN, id, true).unwrap(), id);
-    let updates = env.ok("getUpdates", json!({ "offset": id })).await;
-    assert_eq!(updates[0], original);
+    let updates = env.ok("getUpdates", json!({ "offset": new_id + 1 })).await;
+    assert_eq!(updates.as_array().unwrap(), &[original]);
+    assert_eq!(env.sim.pending_updates(TOKEN), 1);
+    env.ok("getUpdates", json!({ "offset": new_id + 1 })).await;
+    assert_eq!(env.sim.pending_updates(TOKEN), 0);
     assert!(env.sim.repeat_update(TOKEN, 1, false).is_err());
+}
+
+#[tokio::test]
+async fn injected_updates_are_queued_as_written_under_the_next_id() {
+    let env = Env::start().await;
+    let first = env.sim.send_text(TOKEN, BUYER, "/start");
+    let odd = env.sim.inject_update(
+        TOKEN,
+        json!({ "message": { "message_id": "not-a-number", "chat": 5 } }),
+    );
+    assert_eq!(odd, first + 1);
+    let updates = env.drain().await;
+    assert_eq!(
+        updates[1],
+        json!({ "update_id": odd, "message": { "message_id": "not-a-number", "chat": 5 } })
+    );
+    // Dates far in the past do not make an injected update expire on arrival.
+    let old = json!({ "message": { "message_id": 9, "date": 1_000_000_000, "chat": { "id": BUYER, "type": "private" } } });
+    env.sim.inject_update(TOKEN, old);
+    assert_eq!(env.sim.pending_updates(TOKEN), 1);
+    assert!(env.sim.try_inject_update("nope", json!({})).is_err());
 }
 
 #[tokio::test]
