@@ -50,9 +50,16 @@ impl App {
         let ledger = Ledger::connect(&config.gateway.ledger_url).await?;
         let runner = Runner::new(RunnerLimits::default());
         let api_url = &config.gateway.telegram.api_url;
-        let needs_proxy = config.bots.iter().any(|b| b.environment == Environment::Test);
+        let needs_proxy = config
+            .bots
+            .iter()
+            .any(|b| b.environment == Environment::Test);
         let test_proxy = if needs_proxy {
-            Some(TestEnvProxy::start(api_url).await.map_err(AppError::Proxy)?)
+            Some(
+                TestEnvProxy::start(api_url)
+                    .await
+                    .map_err(AppError::Proxy)?,
+            )
         } else {
             None
         };
@@ -64,7 +71,13 @@ impl App {
             };
             let clients = BotClients::new(&bot.token, url, config.gateway.telegram.poll_timeout);
             let plugins = Catalogue::load(bot)?;
-            stores.push(Arc::new(Store::new(bot.clone(), plugins, ledger.clone(), clients, runner.clone())));
+            stores.push(Arc::new(Store::new(
+                bot.clone(),
+                plugins,
+                ledger.clone(),
+                clients,
+                runner.clone(),
+            )));
         }
         Ok(Self {
             config,

@@ -23,15 +23,27 @@ pub const EXAMPLE_BOTS: &[(&str, &str)] = &[
 
 /// Tokens the demo gives the example bots (the simulator accepts any well-formed token).
 const DEMO_TOKENS: &[(&str, &str, &str)] = &[
-    ("GUIDES_BOT_TOKEN", "700001:demo-guides-token", "guides_store_bot"),
-    ("GAMES_BOT_TOKEN", "700002:demo-games-token", "games_store_bot"),
+    (
+        "GUIDES_BOT_TOKEN",
+        "700001:demo-guides-token",
+        "guides_store_bot",
+    ),
+    (
+        "GAMES_BOT_TOKEN",
+        "700002:demo-games-token",
+        "games_store_bot",
+    ),
 ];
 
 const WAIT: Duration = Duration::from_secs(10);
 
 /// Writes a runnable copy of the example config pointing at `api_url`, with the ledger at
 /// `ledger_url`. Used by the demo and the test suite.
-pub fn write_example_config(dir: &Path, api_url: &url::Url, ledger_url: &str) -> std::io::Result<()> {
+pub fn write_example_config(
+    dir: &Path,
+    api_url: &url::Url,
+    ledger_url: &str,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir.join("bots"))?;
     std::fs::write(
         dir.join("gateway.toml"),
@@ -51,17 +63,28 @@ pub async fn run() -> Result<(), String> {
     let sim = Simulator::start(([127, 0, 0, 1], 0).into())
         .await
         .map_err(|e| format!("cannot start the Telegram simulator: {e}"))?;
-    let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let dir =
+        tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     let ledger_url = format!("sqlite://{}", dir.path().join("ledger.db").display());
-    write_example_config(dir.path(), &sim.api_url(), &ledger_url).map_err(|e| format!("cannot write the demo config: {e}"))?;
-    let tokens: HashMap<&str, &str> = DEMO_TOKENS.iter().map(|(var, token, _)| (*var, *token)).collect();
+    write_example_config(dir.path(), &sim.api_url(), &ledger_url)
+        .map_err(|e| format!("cannot write the demo config: {e}"))?;
+    let tokens: HashMap<&str, &str> = DEMO_TOKENS
+        .iter()
+        .map(|(var, token, _)| (*var, *token))
+        .collect();
     for (_, token, username) in DEMO_TOKENS {
         sim.add_bot(token, username);
     }
-    let config = Config::load_with_secrets(dir.path(), &|name| tokens.get(name).map(|t| t.to_string()))
-        .map_err(|p| format!("the embedded example config is invalid:\n{p}"))?;
-    println!("starsgate demo: the Telegram simulator is on {}.", sim.api_url());
-    println!("Two stores run in one gateway: @guides_store_bot and @games_store_bot, one SQLite ledger.\n");
+    let config =
+        Config::load_with_secrets(dir.path(), &|name| tokens.get(name).map(|t| t.to_string()))
+            .map_err(|p| format!("the embedded example config is invalid:\n{p}"))?;
+    println!(
+        "starsgate demo: the Telegram simulator is on {}.",
+        sim.api_url()
+    );
+    println!(
+        "Two stores run in one gateway: @guides_store_bot and @games_store_bot, one SQLite ledger.\n"
+    );
     let app = App::build(config).await.map_err(|e| e.to_string())?;
     let running = app.start();
     let result = scenes(&sim, &running).await;
@@ -72,7 +95,10 @@ pub async fn run() -> Result<(), String> {
     running.stop().await;
     sim.shutdown().await;
     result?;
-    println!("\nDemo finished in {:.1} s.", started.elapsed().as_secs_f64());
+    println!(
+        "\nDemo finished in {:.1} s.",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -88,35 +114,62 @@ async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), St
     println!("1. Alice opens the guides store and buys from the catalogue.");
     sim.add_user(ALICE, "Alice");
     sim.send_text(GUIDES, ALICE, "/start");
-    let msgs = wait_for(sim, GUIDES, ALICE, |m| m.iter().any(|m| m.reply_markup.is_some())).await?;
-    let catalogue = msgs.iter().find(|m| m.reply_markup.is_some()).ok_or("no catalogue")?;
-    println!("   bot: {}", indent(catalogue.text.as_deref().unwrap_or("")));
+    let msgs = wait_for(sim, GUIDES, ALICE, |m| {
+        m.iter().any(|m| m.reply_markup.is_some())
+    })
+    .await?;
+    let catalogue = msgs
+        .iter()
+        .find(|m| m.reply_markup.is_some())
+        .ok_or("no catalogue")?;
+    println!(
+        "   bot: {}",
+        indent(catalogue.text.as_deref().unwrap_or(""))
+    );
     sim.press_button(GUIDES, ALICE, catalogue.message_id, "buy:premium-guide")
         .map_err(|e| e.to_string())?;
-    let msgs = wait_for(sim, GUIDES, ALICE, |m| m.iter().any(|m| m.invoice.is_some())).await?;
-    let invoice = msgs.iter().rev().find_map(|m| m.invoice.clone()).ok_or("no invoice")?;
+    let msgs = wait_for(sim, GUIDES, ALICE, |m| {
+        m.iter().any(|m| m.invoice.is_some())
+    })
+    .await?;
+    let invoice = msgs
+        .iter()
+        .rev()
+        .find_map(|m| m.invoice.clone())
+        .ok_or("no invoice")?;
     println!(
         "   bot sends an invoice: {:?}, {} {}, one price item, payload = order {}",
         invoice.title, invoice.amount, invoice.currency, invoice.payload
     );
     let (charge, update_id) = match pay(sim, GUIDES, ALICE).await? {
-        PayOutcome::Paid { charge_id, update_id } => (charge_id, update_id),
+        PayOutcome::Paid {
+            charge_id,
+            update_id,
+        } => (charge_id, update_id),
         other => return Err(format!("Alice's payment did not go through: {other:?}")),
     };
     println!("   Alice pays 50 ⭐; Telegram confirms charge {charge}.");
     let delivered = wait_for(sim, GUIDES, ALICE, |m| deliveries(m) == 1).await?;
-    let text = delivered.iter().rev().find_map(|m| m.text.clone()).unwrap_or_default();
+    let text = delivered
+        .iter()
+        .rev()
+        .find_map(|m| m.text.clone())
+        .unwrap_or_default();
     println!("   bot delivers: {}", indent(&text));
 
     // 2. Telegram repeats the successful_payment: exactly one delivery.
     println!("\n2. Telegram sends Alice's successful_payment again (as it may, until confirmed).");
-    let repeat = sim.repeat_update(GUIDES, update_id, false).map_err(|e| e.to_string())?;
+    let repeat = sim
+        .repeat_update(GUIDES, update_id, false)
+        .map_err(|e| e.to_string())?;
     let outcome = processed(running.ledger(), "guides", repeat).await?;
     let count = deliveries(&sim.messages(GUIDES, ALICE));
     println!("   gateway: {outcome}. Alice has {count} delivery message (not 2).");
 
     // 3. A second store in the same process; its product id collides with the first store's.
-    println!("\n3. Bob buys a \"starter-pack\" from the games store (the guides store has one too).");
+    println!(
+        "\n3. Bob buys a \"starter-pack\" from the games store (the guides store has one too)."
+    );
     sim.add_user(BOB, "Bob");
     sim.send_text(GAMES, BOB, "/buy starter-pack");
     wait_for(sim, GAMES, BOB, |m| m.iter().any(|m| m.invoice.is_some())).await?;
@@ -125,11 +178,17 @@ async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), St
         other => return Err(format!("Bob's payment did not go through: {other:?}")),
     };
     let delivered = wait_for(sim, GAMES, BOB, |m| deliveries(m) == 1).await?;
-    let text = delivered.iter().rev().find_map(|m| m.text.clone()).unwrap_or_default();
+    let text = delivered
+        .iter()
+        .rev()
+        .find_map(|m| m.text.clone())
+        .unwrap_or_default();
     println!("   games bot delivers: {}", indent(&text));
 
     // 4. A refused pre-checkout: the seller withdraws a product after the invoice went out.
-    println!("\n4. Carol asks for a gold chest; then the seller takes it off sale before she pays.");
+    println!(
+        "\n4. Carol asks for a gold chest; then the seller takes it off sale before she pays."
+    );
     sim.add_user(CAROL, "Carol");
     sim.send_text(GAMES, CAROL, "/buy gold-chest");
     wait_for(sim, GAMES, CAROL, |m| m.iter().any(|m| m.invoice.is_some())).await?;
@@ -143,20 +202,34 @@ async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), St
     store.replace(config, current.plugins.clone());
     match pay(sim, GAMES, CAROL).await? {
         PayOutcome::Rejected { error_message } => {
-            println!("   Telegram shows Carol: \"{error_message}\" (answered well inside 10 s; no Stars moved).")
+            println!(
+                "   Telegram shows Carol: \"{error_message}\" (answered well inside 10 s; no Stars moved)."
+            )
         }
-        other => return Err(format!("Carol's checkout should have been refused: {other:?}")),
+        other => {
+            return Err(format!(
+                "Carol's checkout should have been refused: {other:?}"
+            ));
+        }
     }
 
     // 5. A refund, with Telegram's refunded_payment recorded once.
     println!("\n5. The games seller refunds Bob's purchase.");
     sim.add_user(SELLER, "Seller");
-    let outcome = crate::shop::refund(&store, &bob_charge, "demo: seller").await.map_err(|e| e.to_string())?;
+    let outcome = crate::shop::refund(&store, &bob_charge, "demo: seller")
+        .await
+        .map_err(|e| e.to_string())?;
     println!("   refund: {outcome}");
-    let again = crate::shop::refund(&store, &bob_charge, "demo: seller, again").await.map_err(|e| e.to_string())?;
+    let again = crate::shop::refund(&store, &bob_charge, "demo: seller, again")
+        .await
+        .map_err(|e| e.to_string())?;
     println!("   refund again: {again}");
     wait(|| async {
-        let events = running.ledger().events("games", Some(&bob_charge)).await.unwrap_or_default();
+        let events = running
+            .ledger()
+            .events("games", Some(&bob_charge))
+            .await
+            .unwrap_or_default();
         events.iter().any(|e| e.kind == "refund_recorded")
     })
     .await?;
@@ -164,14 +237,20 @@ async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), St
 }
 
 async fn pay(sim: &SimHandle, token: &str, user: i64) -> Result<PayOutcome, String> {
-    sim.pay(token, user, &InvoiceRef::Latest).await.map_err(|e| e.to_string())
+    sim.pay(token, user, &InvoiceRef::Latest)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Delivery messages are the ones that start with the outbox's thank-you line.
 fn deliveries(messages: &[SentMessage]) -> usize {
     messages
         .iter()
-        .filter(|m| m.text.as_deref().is_some_and(|t| t.starts_with("Thank you for your purchase")))
+        .filter(|m| {
+            m.text
+                .as_deref()
+                .is_some_and(|t| t.starts_with("Thank you for your purchase"))
+        })
         .count()
 }
 
@@ -185,7 +264,10 @@ async fn wait_for(
     if pred(&msgs) {
         Ok(msgs)
     } else {
-        Err(format!("the bot did not answer as expected within {} s", WAIT.as_secs()))
+        Err(format!(
+            "the bot did not answer as expected within {} s",
+            WAIT.as_secs()
+        ))
     }
 }
 
@@ -216,16 +298,25 @@ fn indent(text: &str) -> String {
 }
 
 async fn print_ledger(ledger: &Ledger, sim: &SimHandle) -> Result<(), String> {
-    let records = ledger.export(&ExportFilter::default()).await.map_err(|e| e.to_string())?;
+    let records = ledger
+        .export(&ExportFilter::default())
+        .await
+        .map_err(|e| e.to_string())?;
     println!("\nThe ledger ({} payments):", records.len());
-    println!("  {:<7} {:<14} {:<24} {:>6} {:<10} {:<20}", "bot", "product", "charge id", "amount", "status", "paid at");
+    println!(
+        "  {:<7} {:<14} {:<24} {:>6} {:<10} {:<20}",
+        "bot", "product", "charge id", "amount", "status", "paid at"
+    );
     for r in &records {
         println!(
             "  {:<7} {:<14} {:<24} {:>6} {:<10} {:<20}",
             r.bot, r.product, r.charge_id, r.amount, r.status, r.paid_at
         );
     }
-    let telegram: usize = [GUIDES, GAMES].iter().map(|t| sim.star_transactions(t).len()).sum();
+    let telegram: usize = [GUIDES, GAMES]
+        .iter()
+        .map(|t| sim.star_transactions(t).len())
+        .sum();
     println!("Telegram's star transactions (payments and refunds): {telegram}.");
     for s in ledger.stats(None).await.map_err(|e| e.to_string())? {
         println!(

@@ -19,10 +19,16 @@ fn stderr(o: &Output) -> String {
 
 fn assert_no_panic(o: &Output) {
     let err = stderr(o);
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
 }
 
-const TOKENS: &[(&str, &str)] = &[("GUIDES_BOT_TOKEN", "700001:tok-guides"), ("GAMES_BOT_TOKEN", "700002:tok-games")];
+const TOKENS: &[(&str, &str)] = &[
+    ("GUIDES_BOT_TOKEN", "700001:tok-guides"),
+    ("GAMES_BOT_TOKEN", "700002:tok-games"),
+];
 
 fn example_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../config")
@@ -49,7 +55,13 @@ fn check_accepts_the_example_config() {
 #[test]
 fn check_never_prints_a_token() {
     let dir = example_config();
-    let o = starsgate(&["check", "--config", dir.to_str().unwrap()], &[("GUIDES_BOT_TOKEN", "700001:tok-guides"), ("GAMES_BOT_TOKEN", "700001:tok-guides")]);
+    let o = starsgate(
+        &["check", "--config", dir.to_str().unwrap()],
+        &[
+            ("GUIDES_BOT_TOKEN", "700001:tok-guides"),
+            ("GAMES_BOT_TOKEN", "700001:tok-guides"),
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     let all = format!("{}{}", stderr(&o), String::from_utf8_lossy(&o.stdout));
     assert!(all.contains("already used by another bot"), "{all}");
@@ -61,7 +73,11 @@ fn broken_config() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let bots = dir.path().join("bots");
     std::fs::create_dir_all(&bots).unwrap();
-    std::fs::write(dir.path().join("gateway.toml"), "[telegram]\nmode = \"pigeon\"\napi_url = \"not a url\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("gateway.toml"),
+        "[telegram]\nmode = \"pigeon\"\napi_url = \"not a url\"\n",
+    )
+    .unwrap();
     std::fs::write(
         bots.join("typo.toml"),
         "token_env = \"GUIDES_BOT_TOKEN\"\nsupport = \"s\"\nterms = \"t\"\nsuport = \"oops\"\n[[product]]\nid = \"a\"\ntitle = \"A\"\ndescription = \"d\"\nprice = 1\n[product.config]\ntext = \"x\"\n",
@@ -78,7 +94,11 @@ fn broken_config() -> tempfile::TempDir {
         ),
     )
     .unwrap();
-    std::fs::write(bots.join("truncated.toml"), "token_env = \"GAMES_BOT_TOKEN\"\n[[product]]\nid = \"x\n").unwrap();
+    std::fs::write(
+        bots.join("truncated.toml"),
+        "token_env = \"GAMES_BOT_TOKEN\"\n[[product]]\nid = \"x\n",
+    )
+    .unwrap();
     std::fs::write(bots.join("Bad_Name.toml"), "token_env = \"GAMES_BOT_TOKEN\"\nsupport = \"s\"\nterms = \"t\"\n[[product]]\nid = \"a\"\ntitle = \"A\"\ndescription = \"d\"\nprice = 1\n[product.config]\ntext = \"x\"\n").unwrap();
     dir
 }
@@ -99,14 +119,23 @@ fn check_reports_every_problem_as_file_key_reason() {
         ("values.toml", "product[0].id", "must be 1-32 characters"),
         ("values.toml", "product[0].title", "at most 32"),
         ("values.toml", "product[0].price", "at least 1 Star"),
-        ("values.toml", "product[1].price", "10000 Stars limit for a subscription"),
+        (
+            "values.toml",
+            "product[1].price",
+            "10000 Stars limit for a subscription",
+        ),
         ("values.toml", "product[2].plugin", "cannot read"),
         ("truncated.toml", "", ""),
         ("Bad_Name.toml", "-", "bot id"),
     ];
     for (file, key, reason) in expect {
-        let found = err.lines().any(|l| l.contains(file) && l.contains(&format!(": {key}")) && l.contains(reason));
-        assert!(found, "expected a line naming {file}: {key}: …{reason}…\n{err}");
+        let found = err
+            .lines()
+            .any(|l| l.contains(file) && l.contains(&format!(": {key}")) && l.contains(reason));
+        assert!(
+            found,
+            "expected a line naming {file}: {key}: …{reason}…\n{err}"
+        );
     }
 }
 
@@ -121,7 +150,11 @@ fn duplicate_product_ids_are_reported() {
     .unwrap();
     let o = starsgate(&["check", "--config", dir.path().to_str().unwrap()], TOKENS);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("product[1].id: duplicate product id \"a\""), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("product[1].id: duplicate product id \"a\""),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -129,7 +162,11 @@ fn a_missing_config_directory_is_one_sentence() {
     let o = starsgate(&["check", "--config", "/nonexistent/starsgate"], &[]);
     assert_eq!(o.status.code(), Some(1));
     assert_no_panic(&o);
-    assert!(stderr(&o).contains("cannot read the bots directory"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot read the bots directory"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -149,7 +186,17 @@ fn bad_arguments_are_explained_not_panicked() {
 
 #[test]
 fn ledger_export_rejects_a_bad_date_with_the_argument_named() {
-    let o = starsgate(&["ledger", "export", "--config", example_config().to_str().unwrap(), "--since", "yesterday"], &[]);
+    let o = starsgate(
+        &[
+            "ledger",
+            "export",
+            "--config",
+            example_config().to_str().unwrap(),
+            "--since",
+            "yesterday",
+        ],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--since"), "{}", stderr(&o));
 }

@@ -224,5 +224,5 @@ async fn run_reply_method(shared: &Arc<Shared>, token: &str, body: &[u8]) {
     }
     let (name, result) = execute(shared, token, &method, &params).await;
     let status = result.as_ref().map_or_else(|e| e.code, |_| 200);
-    record_call(shared, token, name, &params, status);
+    record_call(shared, token, name, &params, status, false);
 }

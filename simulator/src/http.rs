@@ -57,7 +57,8 @@ async fn bot_api(
         Err(e) => (canonical_name(method), Params::default(), Err(e)),
     };
     let status = result.as_ref().map_or_else(|e| e.code, |_| 200);
-    record_call(&shared, token, name, &params, status);
+    let test_env = uri.path().contains("/test/");
+    record_call(&shared, token, name, &params, status, test_env);
     match result {
         Ok(reply) => {
             let mut body = json!({ "ok": true, "result": reply.result });
@@ -140,12 +141,14 @@ pub(crate) fn record_call(
     method: String,
     params: &Params,
     status: u16,
+    test_env: bool,
 ) {
     if let Some(bot) = shared.world().bots.get_mut(token) {
         bot.calls.push(ApiCall {
             method,
             params: params.to_value(),
             status,
+            test_env,
         });
     }
 }

@@ -114,6 +114,8 @@ pub struct ApiCall {
     pub method: String,
     pub params: serde_json::Value,
     pub status: u16,
+    /// Whether the request came in on Telegram's test-environment path (`/bot<token>/test/…`).
+    pub test_env: bool,
 }
 
 /// A Stars subscription started through an invoice link with `subscription_period`.

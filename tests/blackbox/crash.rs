@@ -17,7 +17,10 @@ fn wait_for_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
         if let Ok(Some(status)) = child.try_wait() {
             return status;
         }
-        assert!(std::time::Instant::now() < deadline, "the gateway did not die at its crash point");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway did not die at its crash point"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -42,7 +45,11 @@ async fn killed_at(point: &str, backend: Backend) {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(h.deliveries(GUIDES, FRANK).len(), 1, "exactly one delivery after a kill at {point}: {delivered:?}");
+    assert_eq!(
+        h.deliveries(GUIDES, FRANK).len(),
+        1,
+        "exactly one delivery after a kill at {point}: {delivered:?}"
+    );
     assert_eq!(ledger.payments(Some(GUIDES)).await.unwrap().len(), 1);
     let _ = second.kill();
     let _ = second.wait();
@@ -73,25 +80,46 @@ async fn a_sigkill_between_payment_and_delivery_delivers_exactly_once(backend: B
     let mut first = h.spawn_process(None);
     h.say(GAMES, FRANK, "/buy starter-pack");
     h.wait_for_invoice(GAMES, FRANK, 1).await;
-    h.sim.inject_fault(&token, "sendMessage", Fault::TooManyRequests { retry_after: 2, times: 1000 });
+    h.sim.inject_fault(
+        &token,
+        "sendMessage",
+        Fault::TooManyRequests {
+            retry_after: 2,
+            times: 1000,
+        },
+    );
     let charge = match h.pay_latest(GAMES, FRANK).await {
         PayOutcome::Paid { charge_id, .. } => charge_id,
         other => panic!("payment failed: {other:?}"),
     };
     let ledger = h.ledger().await;
     eventually("the delivery to be prepared", || async {
-        ledger.delivery_content(GAMES, &charge).await.unwrap().is_some()
+        ledger
+            .delivery_content(GAMES, &charge)
+            .await
+            .unwrap()
+            .is_some()
     })
     .await;
     first.kill().expect("SIGKILL the gateway");
     let _ = first.wait();
     assert!(h.deliveries(GAMES, FRANK).is_empty());
-    h.sim.inject_fault(&token, "sendMessage", Fault::TooManyRequests { retry_after: 0, times: 0 });
+    h.sim.inject_fault(
+        &token,
+        "sendMessage",
+        Fault::TooManyRequests {
+            retry_after: 0,
+            times: 0,
+        },
+    );
     let mut second = h.spawn_process(None);
     h.wait_for_deliveries(GAMES, FRANK, 1).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(h.deliveries(GAMES, FRANK).len(), 1);
-    assert_eq!(payment(&ledger, GAMES, &charge).await.status, PaymentStatus::Delivered);
+    assert_eq!(
+        payment(&ledger, GAMES, &charge).await.status,
+        PaymentStatus::Delivered
+    );
     let _ = second.kill();
     let _ = second.wait();
     h.finish().await;

@@ -27,14 +27,27 @@ async fn a_repeated_successful_payment_delivers_once(backend: Backend) {
         let outcome = wait_for_outcome(&ledger, GUIDES, id).await;
         assert!(outcome.starts_with("repeat"), "{outcome}");
     }
-    eventually("every repeat to be confirmed", || async { h.sim.pending_updates(&token) == 0 }).await;
+    eventually("every repeat to be confirmed", || async {
+        h.sim.pending_updates(&token) == 0
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(h.deliveries(GUIDES, ALICE).len(), 1, "one delivery for one charge");
+    assert_eq!(
+        h.deliveries(GUIDES, ALICE).len(),
+        1,
+        "one delivery for one charge"
+    );
     let payments = ledger.payments(Some(GUIDES)).await.unwrap();
     assert_eq!(payments.len(), 1);
     assert_eq!(payments[0].charge_id, charge);
     let events = ledger.events(GUIDES, Some(&charge)).await.unwrap();
-    assert_eq!(events.iter().filter(|e| e.kind == "payment_repeated").count(), 2);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind == "payment_repeated")
+            .count(),
+        2
+    );
     gw.stop().await;
     h.finish().await;
 }
@@ -46,7 +59,10 @@ async fn a_repeat_after_a_restart_still_delivers_once(backend: Backend) {
     h.wait_for_deliveries(GAMES, ALICE, 1).await;
     gw.stop().await;
     let gw = h.start().await;
-    let repeat = h.sim.repeat_update(&h.token(GAMES), update_id, false).unwrap();
+    let repeat = h
+        .sim
+        .repeat_update(&h.token(GAMES), update_id, false)
+        .unwrap();
     let outcome = wait_for_outcome(&h.ledger().await, GAMES, repeat).await;
     assert!(outcome.starts_with("repeat"), "{outcome}");
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -59,14 +75,24 @@ async fn a_repeat_after_a_restart_still_delivers_once(backend: Backend) {
 async fn lock_inbox(h: &Harness) -> Box<dyn std::any::Any + Send> {
     match h.backend {
         Backend::Sqlite => {
-            let mut conn = sqlx::sqlite::SqliteConnection::connect(&h.ledger.url).await.unwrap();
-            sqlx::query("BEGIN EXCLUSIVE").execute(&mut conn).await.unwrap();
+            let mut conn = sqlx::sqlite::SqliteConnection::connect(&h.ledger.url)
+                .await
+                .unwrap();
+            sqlx::query("BEGIN EXCLUSIVE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
             Box::new(conn)
         }
         Backend::Postgres => {
-            let mut conn = sqlx::postgres::PgConnection::connect(&h.ledger.url).await.unwrap();
+            let mut conn = sqlx::postgres::PgConnection::connect(&h.ledger.url)
+                .await
+                .unwrap();
             sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
-            sqlx::query("LOCK TABLE updates IN ACCESS EXCLUSIVE MODE").execute(&mut conn).await.unwrap();
+            sqlx::query("LOCK TABLE updates IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
             Box::new(conn)
         }
     }
@@ -77,15 +103,28 @@ async fn an_update_is_not_confirmed_to_telegram_until_it_is_stored(backend: Back
     let gw = h.start().await;
     let token = h.token(GUIDES);
     h.say(GUIDES, ALICE, "/terms");
-    h.wait_for(GUIDES, ALICE, "the terms", |m| m.len() == 1).await;
+    h.wait_for(GUIDES, ALICE, "the terms", |m| m.len() == 1)
+        .await;
     let lock = lock_inbox(&h).await;
     h.say(GUIDES, ALICE, "/paysupport");
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(h.sim.pending_updates(&token), 1, "the update stays unconfirmed while it cannot be stored");
-    assert_eq!(h.sim.messages(&token, ALICE).len(), 1, "nothing is processed before it is stored");
+    assert_eq!(
+        h.sim.pending_updates(&token),
+        1,
+        "the update stays unconfirmed while it cannot be stored"
+    );
+    assert_eq!(
+        h.sim.messages(&token, ALICE).len(),
+        1,
+        "nothing is processed before it is stored"
+    );
     drop(lock); // the transaction is rolled back when its connection closes
-    h.wait_for(GUIDES, ALICE, "the support text", |m| m.len() == 2).await;
-    eventually("the update to be confirmed", || async { h.sim.pending_updates(&token) == 0 }).await;
+    h.wait_for(GUIDES, ALICE, "the support text", |m| m.len() == 2)
+        .await;
+    eventually("the update to be confirmed", || async {
+        h.sim.pending_updates(&token) == 0
+    })
+    .await;
     gw.stop().await;
     h.finish().await;
 }
@@ -116,12 +155,32 @@ async fn a_payment_that_does_not_match_its_order_is_held_for_review(backend: Bac
     let p = payment(&ledger, GUIDES, "stx-mismatch-1").await;
     assert_eq!(p.status, PaymentStatus::NeedsReview);
     assert_eq!(p.amount, 1);
-    assert!(p.review_reason.unwrap_or_default().contains("the order is 50"));
+    assert!(
+        p.review_reason
+            .unwrap_or_default()
+            .contains("the order is 50")
+    );
     let msgs = h.wait_for(GUIDES, DAVE, "a notice", |m| m.len() >= 2).await;
-    assert!(msgs.last().unwrap().text.clone().unwrap_or_default().contains("a person will check it"));
+    assert!(
+        msgs.last()
+            .unwrap()
+            .text
+            .clone()
+            .unwrap_or_default()
+            .contains("a person will check it")
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(h.deliveries(GUIDES, DAVE).is_empty(), "never delivered silently");
-    assert!(ledger.delivery_content(GUIDES, "stx-mismatch-1").await.unwrap().is_none());
+    assert!(
+        h.deliveries(GUIDES, DAVE).is_empty(),
+        "never delivered silently"
+    );
+    assert!(
+        ledger
+            .delivery_content(GUIDES, "stx-mismatch-1")
+            .await
+            .unwrap()
+            .is_none()
+    );
     gw.stop().await;
     h.finish().await;
 }
@@ -131,7 +190,8 @@ async fn a_payment_for_an_unknown_payload_is_recorded_and_flagged(backend: Backe
     let gw = h.start().await;
     let token = h.token(GAMES);
     h.say(GAMES, DAVE, "/start");
-    h.wait_for(GAMES, DAVE, "the catalogue", |m| !m.is_empty()).await;
+    h.wait_for(GAMES, DAVE, "the catalogue", |m| !m.is_empty())
+        .await;
     let update_id = h.sim.inject_update(
         &token,
         json!({"message": {
@@ -147,7 +207,11 @@ async fn a_payment_for_an_unknown_payload_is_recorded_and_flagged(backend: Backe
     let ledger = h.ledger().await;
     wait_for_outcome(&ledger, GAMES, update_id).await;
     let p = payment(&ledger, GAMES, "stx-foreign-1").await;
-    assert_eq!(p.status, PaymentStatus::NeedsReview, "the money is recorded, not lost");
+    assert_eq!(
+        p.status,
+        PaymentStatus::NeedsReview,
+        "the money is recorded, not lost"
+    );
     assert_eq!(p.payload, "legacy-bot-payload");
     gw.stop().await;
     h.finish().await;

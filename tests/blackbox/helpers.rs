@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use sqlx::Connection;
+use starsgate::App;
 use starsgate::app::Running;
 use starsgate::config::Config;
 use starsgate::ledger::{Ledger, Payment};
-use starsgate::App;
 use starsgate_sim::{InvoiceRef, PayOutcome, SentMessage, SimHandle, Simulator};
-use sqlx::Connection;
 
 pub const WAIT: Duration = Duration::from_secs(15);
 
@@ -79,12 +79,12 @@ impl TestLedger {
     }
 
     async fn drop_database(&self) {
-        if let Some((admin, name)) = &self.pg {
-            if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(admin).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await;
-            }
+        if let Some((admin, name)) = &self.pg
+            && let Ok(mut conn) = sqlx::postgres::PgConnection::connect(admin).await
+        {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await;
         }
     }
 }
@@ -101,10 +101,13 @@ pub struct Harness {
 impl Harness {
     /// A simulator and the example deployment (`guides` and `games`) on a fresh ledger.
     pub async fn new(backend: Backend) -> Self {
-        let sim = Simulator::start(([127, 0, 0, 1], 0).into()).await.expect("start the simulator");
+        let sim = Simulator::start(([127, 0, 0, 1], 0).into())
+            .await
+            .expect("start the simulator");
         let dir = tempfile::tempdir().expect("a temp dir");
         let ledger = TestLedger::fresh(backend, dir.path()).await;
-        starsgate::demo::write_example_config(dir.path(), &sim.api_url(), &ledger.url).expect("write config");
+        starsgate::demo::write_example_config(dir.path(), &sim.api_url(), &ledger.url)
+            .expect("write config");
         let mut h = Self {
             sim,
             dir,
@@ -121,22 +124,22 @@ impl Harness {
     fn register_token(&mut self, var: &str, bot: &str) {
         self.next_bot_id += 1;
         let token = format!("{}:test-{bot}-token", self.next_bot_id);
-        self.sim.add_bot(&token, &format!("{bot}_bot").replace('-', "_"));
+        self.sim
+            .add_bot(&token, &format!("{bot}_bot").replace('-', "_"));
         self.tokens.insert(var.to_owned(), token);
     }
 
     /// Adds a store `bots/<id>.toml`; its `token_env` must be `<ID>_TOKEN` (upper case, `_`).
     pub fn add_bot(&mut self, id: &str, toml: &str) {
-        std::fs::write(self.dir.path().join("bots").join(format!("{id}.toml")), toml).expect("write bot file");
-        self.register_token(&format!("{}_TOKEN", id.to_uppercase().replace('-', "_")), id);
-    }
-
-    pub fn remove_bot_file(&self, id: &str) {
-        let _ = std::fs::remove_file(self.dir.path().join("bots").join(format!("{id}.toml")));
-    }
-
-    pub fn config_dir(&self) -> PathBuf {
-        self.dir.path().to_owned()
+        std::fs::write(
+            self.dir.path().join("bots").join(format!("{id}.toml")),
+            toml,
+        )
+        .expect("write bot file");
+        self.register_token(
+            &format!("{}_TOKEN", id.to_uppercase().replace('-', "_")),
+            id,
+        );
     }
 
     /// The token of a bot by its id.
@@ -157,7 +160,10 @@ impl Harness {
 
     /// Starts the gateway in this process.
     pub async fn start(&self) -> Running {
-        App::build(self.config()).await.expect("build the app").start()
+        App::build(self.config())
+            .await
+            .expect("build the app")
+            .start()
     }
 
     /// A separate connection to the ledger, for assertions.
@@ -195,28 +201,54 @@ impl Harness {
     }
 
     /// Waits until the bot's messages to `chat` satisfy `pred`; panics with what it saw otherwise.
-    pub async fn wait_for(&self, bot: &str, chat: i64, what: &str, pred: impl Fn(&[SentMessage]) -> bool) -> Vec<SentMessage> {
-        let msgs = self.sim.wait_for_messages(&self.token(bot), chat, &pred, WAIT).await;
-        assert!(pred(&msgs), "waited {WAIT:?} for {what}; the bot sent: {msgs:#?}");
+    pub async fn wait_for(
+        &self,
+        bot: &str,
+        chat: i64,
+        what: &str,
+        pred: impl Fn(&[SentMessage]) -> bool,
+    ) -> Vec<SentMessage> {
+        let msgs = self
+            .sim
+            .wait_for_messages(&self.token(bot), chat, &pred, WAIT)
+            .await;
+        assert!(
+            pred(&msgs),
+            "waited {WAIT:?} for {what}; the bot sent: {msgs:#?}"
+        );
         msgs
     }
 
     pub async fn wait_for_invoice(&self, bot: &str, user: i64, n: usize) -> Vec<SentMessage> {
-        self.wait_for(bot, user, "an invoice", |m| m.iter().filter(|m| m.invoice.is_some()).count() >= n).await
+        self.wait_for(bot, user, "an invoice", |m| {
+            m.iter().filter(|m| m.invoice.is_some()).count() >= n
+        })
+        .await
     }
 
     pub async fn pay_latest(&self, bot: &str, user: i64) -> PayOutcome {
-        self.sim.pay(&self.token(bot), user, &InvoiceRef::Latest).await.expect("pay")
+        self.sim
+            .pay(&self.token(bot), user, &InvoiceRef::Latest)
+            .await
+            .expect("pay")
     }
 
     /// Buys `product` with `/buy` and pays; returns the charge id and the update id of the
     /// successful_payment.
     pub async fn buy(&self, bot: &str, user: i64, product: &str) -> (String, i64) {
-        let before = self.sim.messages(&self.token(bot), user).iter().filter(|m| m.invoice.is_some()).count();
+        let before = self
+            .sim
+            .messages(&self.token(bot), user)
+            .iter()
+            .filter(|m| m.invoice.is_some())
+            .count();
         self.say(bot, user, &format!("/buy {product}"));
         self.wait_for_invoice(bot, user, before + 1).await;
         match self.pay_latest(bot, user).await {
-            PayOutcome::Paid { charge_id, update_id } => (charge_id, update_id),
+            PayOutcome::Paid {
+                charge_id,
+                update_id,
+            } => (charge_id, update_id),
             other => panic!("buying {product} from {bot} did not go through: {other:?}"),
         }
     }
@@ -226,7 +258,9 @@ impl Harness {
     }
 
     pub async fn wait_for_deliveries(&self, bot: &str, user: i64, n: usize) -> Vec<String> {
-        let msgs = self.wait_for(bot, user, "a delivery", |m| deliveries(m).len() >= n).await;
+        let msgs = self
+            .wait_for(bot, user, "a delivery", |m| deliveries(m).len() >= n)
+            .await;
         deliveries(&msgs)
     }
 }
@@ -272,7 +306,12 @@ pub async fn wait_for_outcome(ledger: &Ledger, bot: &str, update_id: i64) -> Str
 }
 
 /// Calls the simulator's Bot API directly, as another client of the same bot would.
-pub async fn bot_api(sim: &SimHandle, token: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+pub async fn bot_api(
+    sim: &SimHandle,
+    token: &str,
+    method: &str,
+    params: serde_json::Value,
+) -> serde_json::Value {
     let url = format!("{}bot{token}/{method}", sim.api_url());
     reqwest::Client::new()
         .post(url)
@@ -290,6 +329,10 @@ pub fn starsgate_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let bin = dir.join(format!("starsgate{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} is missing: run `cargo build -p starsgate` (cargo test --workspace builds it)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p starsgate` (cargo test --workspace builds it)",
+        bin.display()
+    );
     bin
 }

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod bad_input;
+mod bots;
 mod buyer_flow;
 mod crash;
 mod guarantees;

@@ -13,7 +13,11 @@ pub fn check(dir: &Path) -> Result<(), Failure> {
             for p in problems.iter() {
                 eprintln!("{p}");
             }
-            return Err(Failure(format!("{} problem(s) in {}", problems.0.len(), dir.display())));
+            return Err(Failure(format!(
+                "{} problem(s) in {}",
+                problems.0.len(),
+                dir.display()
+            )));
         }
     };
     let mut failed = 0;
@@ -24,9 +28,16 @@ pub fn check(dir: &Path) -> Result<(), Failure> {
         }
     }
     if failed > 0 {
-        return Err(Failure(format!("{failed} plugin problem(s) in {}", dir.display())));
+        return Err(Failure(format!(
+            "{failed} plugin problem(s) in {}",
+            dir.display()
+        )));
     }
     let products: usize = config.bots.iter().map(|b| b.products.len()).sum();
-    println!("{}: OK: {} bot(s), {products} product(s).", dir.display(), config.bots.len());
+    println!(
+        "{}: OK: {} bot(s), {products} product(s).",
+        dir.display(),
+        config.bots.len()
+    );
     Ok(())
 }

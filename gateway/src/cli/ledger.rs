@@ -9,17 +9,24 @@ use crate::config::load_gateway;
 use crate::ledger::{ExportFilter, Ledger};
 
 async fn open(dir: &Path) -> Result<Ledger, Failure> {
-    let gateway = load_gateway(dir).map_err(|p| Failure(format!("the configuration has problems:\n{p}")))?;
+    let gateway =
+        load_gateway(dir).map_err(|p| Failure(format!("the configuration has problems:\n{p}")))?;
     Ok(Ledger::connect(&gateway.ledger_url).await?)
 }
 
-pub async fn export(dir: &Path, json: bool, bot: Option<String>, since: Option<&str>) -> Result<(), Failure> {
+pub async fn export(
+    dir: &Path,
+    json: bool,
+    bot: Option<String>,
+    since: Option<&str>,
+) -> Result<(), Failure> {
     let since_ms = match since {
         None => None,
         Some(s) => {
             let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
                 .map_err(|_| Failure(format!("--since: {s:?} is not a date like 2026-01-31")))?;
-            date.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis())
+            date.and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc().timestamp_millis())
         }
     };
     let ledger = open(dir).await?;
@@ -38,8 +45,17 @@ pub async fn export(dir: &Path, json: bool, bot: Option<String>, since: Option<&
         }
         if records.is_empty() {
             w.write_record([
-                "bot", "charge_id", "user_id", "product", "amount", "currency", "status", "paid_at",
-                "delivered_at", "refunded_at", "plugin_sha256",
+                "bot",
+                "charge_id",
+                "user_id",
+                "product",
+                "amount",
+                "currency",
+                "status",
+                "paid_at",
+                "delivered_at",
+                "refunded_at",
+                "plugin_sha256",
             ])?;
         }
         w.flush()?;
@@ -51,7 +67,10 @@ pub async fn export(dir: &Path, json: bool, bot: Option<String>, since: Option<&
 pub async fn stats(dir: &Path, bot: Option<&str>) -> Result<(), Failure> {
     let ledger = open(dir).await?;
     let stats = ledger.stats(bot).await?;
-    println!("{:<16} {:<20} {:>8} {:>9} {:>8} {:>7} {:>10}", "bot", "product", "payments", "delivered", "refunded", "review", "net stars");
+    println!(
+        "{:<16} {:<20} {:>8} {:>9} {:>8} {:>7} {:>10}",
+        "bot", "product", "payments", "delivered", "refunded", "review", "net stars"
+    );
     for s in &stats {
         println!(
             "{:<16} {:<20} {:>8} {:>9} {:>8} {:>7} {:>10}",

@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "starsgate", version, about = "Many Telegram Stars stores in one process, one ledger, sandboxed plugins.")]
+#[command(
+    name = "starsgate",
+    version,
+    about = "Many Telegram Stars stores in one process, one ledger, sandboxed plugins."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -99,7 +103,10 @@ impl<E: std::fmt::Display> From<E> for Failure {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("starsgate: cannot start the async runtime: {e}");
@@ -121,10 +128,28 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Check { config } => check::check(&config),
         Command::Demo => crate::demo::run().await.map_err(Failure),
         Command::Sim { listen, bots } => sim::sim(listen, &bots).await,
-        Command::Refund { config, bot, charge } => refund::refund(&config, &bot, &charge).await,
+        Command::Refund {
+            config,
+            bot,
+            charge,
+        } => refund::refund(&config, &bot, &charge).await,
         Command::Ledger {
-            command: LedgerCommand::Export { config, format, bot, since },
-        } => ledger::export(&config, matches!(format, Format::Json), bot, since.as_deref()).await,
+            command:
+                LedgerCommand::Export {
+                    config,
+                    format,
+                    bot,
+                    since,
+                },
+        } => {
+            ledger::export(
+                &config,
+                matches!(format, Format::Json),
+                bot,
+                since.as_deref(),
+            )
+            .await
+        }
         Command::Stats { config, bot } => ledger::stats(&config, bot.as_deref()).await,
     }
 }

@@ -8,7 +8,11 @@ use crate::config::Config;
 
 pub async fn run(dir: &Path) -> Result<(), Failure> {
     crate::telemetry::init("info");
-    let config = Config::load(dir).map_err(|p| Failure(format!("the configuration has problems (run `starsgate check`):\n{p}")))?;
+    let config = Config::load(dir).map_err(|p| {
+        Failure(format!(
+            "the configuration has problems (run `starsgate check`):\n{p}"
+        ))
+    })?;
     let app = App::build(config).await?;
     app.run(shutdown_signal()).await;
     Ok(())

@@ -17,8 +17,14 @@ pub async fn sim(listen: SocketAddr, bots: &[String]) -> Result<(), Failure> {
         println!("bot @{} (id {}) registered", info.username, info.id);
     }
     println!("Telegram simulator on {}", sim.api_url());
-    println!("Point a gateway at it with telegram.api_url = \"{}\"", sim.api_url());
-    println!("Play a buyer: curl -X POST {}sim/send -H 'content-type: application/json' \\", sim.api_url());
+    println!(
+        "Point a gateway at it with telegram.api_url = \"{}\"",
+        sim.api_url()
+    );
+    println!(
+        "Play a buyer: curl -X POST {}sim/send -H 'content-type: application/json' \\",
+        sim.api_url()
+    );
     println!("  -d '{{\"token\":\"TOKEN\",\"user_id\":1001,\"text\":\"/start\"}}'");
     super::run::shutdown_signal().await;
     sim.shutdown().await;

@@ -71,7 +71,10 @@ fn load_gateway(file: &Path, problems: &mut Problems) -> Option<GatewayConfig> {
     let api_url = match url::Url::parse(&raw.telegram.api_url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base() => Some(u),
         Ok(_) => {
-            problem("telegram.api_url", "must be an http:// or https:// URL".into());
+            problem(
+                "telegram.api_url",
+                "must be an http:// or https:// URL".into(),
+            );
             None
         }
         Err(e) => {
@@ -254,7 +257,10 @@ pub fn load_bot(
     };
     for (key, text) in [("support", &raw.support), ("terms", &raw.terms)] {
         if text.trim().is_empty() || text.chars().count() > 4096 {
-            problem(key, "must be 1-4096 characters (one Telegram message)".into());
+            problem(
+                key,
+                "must be 1-4096 characters (one Telegram message)".into(),
+            );
         }
     }
     let mut seen = HashSet::new();
@@ -296,7 +302,9 @@ fn validate_product(
     problem: &mut impl FnMut(&str, String),
 ) -> Option<Product> {
     let key = |k: &str| format!("product[{i}].{k}");
-    let id = ProductId::parse(&p.id).map_err(|e| problem(&key("id"), e.0)).ok();
+    let id = ProductId::parse(&p.id)
+        .map_err(|e| problem(&key("id"), e.0))
+        .ok();
     let title = Title::parse(&p.title)
         .map_err(|e| problem(&key("title"), e.0))
         .ok();
@@ -364,14 +372,17 @@ fn check_plugin_file(
         }
     };
     let actual = hex::encode(Sha256::digest(&bytes));
-    if let Some(pinned) = pinned {
-        if !pinned.eq_ignore_ascii_case(&actual) {
-            problem(
-                &key("plugin_sha256"),
-                format!("{} has sha256 {actual}, not the pinned {pinned}", path.display()),
-            );
-            return None;
-        }
+    if let Some(pinned) = pinned
+        && !pinned.eq_ignore_ascii_case(&actual)
+    {
+        problem(
+            &key("plugin_sha256"),
+            format!(
+                "{} has sha256 {actual}, not the pinned {pinned}",
+                path.display()
+            ),
+        );
+        return None;
     }
     Some(PluginRef {
         path,

@@ -55,7 +55,10 @@ pub async fn poll(
                 let pause = match classify(&e) {
                     Failure::RetryAfter(d) => d,
                     Failure::Unauthorized => {
-                        tracing::error!(bot, "Telegram refused this bot's token; polling will retry.");
+                        tracing::error!(
+                            bot,
+                            "Telegram refused this bot's token; polling will retry."
+                        );
                         backoff.step().max(Duration::from_secs(30))
                     }
                     other => {
@@ -74,7 +77,10 @@ pub async fn poll(
         let mut highest = offset - 1;
         for value in raw {
             let Some(update_id) = value.get("update_id").and_then(|v| v.as_i64()) else {
-                tracing::error!(bot, "Telegram sent an update without an update_id; it cannot be stored.");
+                tracing::error!(
+                    bot,
+                    "Telegram sent an update without an update_id; it cannot be stored."
+                );
                 continue;
             };
             highest = highest.max(update_id);
@@ -96,7 +102,10 @@ pub async fn poll(
                 }
             }
         };
-        if fresh.iter().any(|u| u.body.contains("\"successful_payment\"")) {
+        if fresh
+            .iter()
+            .any(|u| u.body.contains("\"successful_payment\""))
+        {
             crate::crashpoint::hit("payment_received");
         }
         // Stored: now, and only now, the next getUpdates may confirm them.

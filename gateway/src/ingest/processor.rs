@@ -35,7 +35,11 @@ pub async fn recover(store: &Arc<Store>) {
             resumed += 1;
         }
     }
-    let awaiting = store.ledger.payments_awaiting_content(&bot).await.unwrap_or_default();
+    let awaiting = store
+        .ledger
+        .payments_awaiting_content(&bot)
+        .await
+        .unwrap_or_default();
     let current = store.current();
     for payment in &awaiting {
         if let Err(e) = prepare_delivery(store, &current, payment).await {
@@ -43,7 +47,12 @@ pub async fn recover(store: &Arc<Store>) {
         }
     }
     if resumed > 0 || !awaiting.is_empty() {
-        tracing::info!(bot, updates = resumed, deliveries = awaiting.len(), "Resumed unfinished work after a restart.");
+        tracing::info!(
+            bot,
+            updates = resumed,
+            deliveries = awaiting.len(),
+            "Resumed unfinished work after a restart."
+        );
     }
 }
 
@@ -87,8 +96,17 @@ async fn handle_in_span(store: &Store, update: &StoredUpdate) {
                 format!("failed: {e}")
             }
         };
-        tracing::debug!(bot, update_id = update.update_id, outcome, "Processed an update.");
-        match store.ledger.mark_processed(bot, update.update_id, &outcome).await {
+        tracing::debug!(
+            bot,
+            update_id = update.update_id,
+            outcome,
+            "Processed an update."
+        );
+        match store
+            .ledger
+            .mark_processed(bot, update.update_id, &outcome)
+            .await
+        {
             Ok(()) => return,
             Err(e) => {
                 tracing::error!(bot, update_id = update.update_id, error = %e, "Cannot mark an update processed; retrying.");

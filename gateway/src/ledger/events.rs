@@ -94,7 +94,11 @@ impl super::Ledger {
         append(&mut conn, bot, kind, subject, detail).await
     }
 
-    pub async fn events(&self, bot: &str, charge_id: Option<&str>) -> Result<Vec<Event>, LedgerError> {
+    pub async fn events(
+        &self,
+        bot: &str,
+        charge_id: Option<&str>,
+    ) -> Result<Vec<Event>, LedgerError> {
         use sqlx::Row;
         let rows = sqlx::query(
             "SELECT at, bot, kind, order_id, charge_id, detail FROM events \

@@ -168,15 +168,15 @@ fn prepare_sqlite_url(url: &str) -> Result<String, LedgerError> {
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     let file = path.split('?').next().unwrap_or("");
-    if !file.is_empty() && file != ":memory:" {
-        if let Some(parent) = std::path::Path::new(file).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|source| LedgerError::Directory {
-                    path: parent.display().to_string(),
-                    source,
-                })?;
-            }
-        }
+    if !file.is_empty()
+        && file != ":memory:"
+        && let Some(parent) = std::path::Path::new(file).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|source| LedgerError::Directory {
+            path: parent.display().to_string(),
+            source,
+        })?;
     }
     Ok(if url.contains("mode=") {
         url.to_owned()

@@ -47,7 +47,14 @@ impl Ledger {
                 charge_id: Some(charge_id),
                 ..Default::default()
             };
-            append(&mut tx, bot, EventKind::DeliveryPrepared, subject, "content stored").await?;
+            append(
+                &mut tx,
+                bot,
+                EventKind::DeliveryPrepared,
+                subject,
+                "content stored",
+            )
+            .await?;
         }
         let stored: String =
             sqlx::query("SELECT content FROM deliveries WHERE bot = $1 AND charge_id = $2")
@@ -61,7 +68,11 @@ impl Ledger {
     }
 
     /// Deliveries waiting to be sent whose next attempt is due.
-    pub async fn due_deliveries(&self, bot: &str, limit: i64) -> Result<Vec<DueDelivery>, LedgerError> {
+    pub async fn due_deliveries(
+        &self,
+        bot: &str,
+        limit: i64,
+    ) -> Result<Vec<DueDelivery>, LedgerError> {
         let rows = sqlx::query(
             "SELECT charge_id, chat_id, content, attempts FROM deliveries \
              WHERE bot = $1 AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2 \
@@ -109,7 +120,14 @@ impl Ledger {
         .bind(charge_id)
         .execute(&mut *tx)
         .await?;
-        transition(&mut tx, bot, charge_id, PaymentStatus::Delivered, "sent to the buyer").await?;
+        transition(
+            &mut tx,
+            bot,
+            charge_id,
+            PaymentStatus::Delivered,
+            "sent to the buyer",
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -137,14 +155,26 @@ impl Ledger {
             charge_id: Some(charge_id),
             ..Default::default()
         };
-        append(&mut tx, bot, EventKind::DeliveryAttemptFailed, subject, error).await?;
+        append(
+            &mut tx,
+            bot,
+            EventKind::DeliveryAttemptFailed,
+            subject,
+            error,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Gives up sending (the buyer blocked the bot, or retries ran out). The content is kept, so
     /// an operator can still resend it or refund.
-    pub async fn delivery_failed(&self, bot: &str, charge_id: &str, error: &str) -> Result<(), LedgerError> {
+    pub async fn delivery_failed(
+        &self,
+        bot: &str,
+        charge_id: &str,
+        error: &str,
+    ) -> Result<(), LedgerError> {
         let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, failed_at = $2 \
@@ -156,13 +186,24 @@ impl Ledger {
         .bind(charge_id)
         .execute(&mut *tx)
         .await?;
-        transition(&mut tx, bot, charge_id, PaymentStatus::DeliveryFailed, error).await?;
+        transition(
+            &mut tx,
+            bot,
+            charge_id,
+            PaymentStatus::DeliveryFailed,
+            error,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// The stored content for a charge, if generated.
-    pub async fn delivery_content(&self, bot: &str, charge_id: &str) -> Result<Option<String>, LedgerError> {
+    pub async fn delivery_content(
+        &self,
+        bot: &str,
+        charge_id: &str,
+    ) -> Result<Option<String>, LedgerError> {
         let row = sqlx::query("SELECT content FROM deliveries WHERE bot = $1 AND charge_id = $2")
             .bind(bot)
             .bind(charge_id)

@@ -111,12 +111,13 @@ pub(super) async fn transition(
     to: PaymentStatus,
     detail: &str,
 ) -> Result<bool, LedgerError> {
-    let current = fetch_payment(conn, bot, charge_id)
-        .await?
-        .ok_or_else(|| LedgerError::UnknownPayment {
-            bot: bot.to_owned(),
-            charge_id: charge_id.to_owned(),
-        })?;
+    let current =
+        fetch_payment(conn, bot, charge_id)
+            .await?
+            .ok_or_else(|| LedgerError::UnknownPayment {
+                bot: bot.to_owned(),
+                charge_id: charge_id.to_owned(),
+            })?;
     if current.status == to {
         return Ok(false);
     }
@@ -210,8 +211,20 @@ impl Ledger {
             user_id: Some(p.user_id),
         };
         if inserted {
-            let detail = format!("{} {} for {}", p.amount, p.currency, p.product.unwrap_or("?"));
-            append(&mut tx, p.bot, EventKind::PaymentRecorded, subject.clone(), &detail).await?;
+            let detail = format!(
+                "{} {} for {}",
+                p.amount,
+                p.currency,
+                p.product.unwrap_or("?")
+            );
+            append(
+                &mut tx,
+                p.bot,
+                EventKind::PaymentRecorded,
+                subject.clone(),
+                &detail,
+            )
+            .await?;
             if let Some(reason) = &p.review_reason {
                 append(&mut tx, p.bot, EventKind::PaymentFlagged, subject, reason).await?;
             }
@@ -233,7 +246,11 @@ impl Ledger {
         })
     }
 
-    pub async fn payment(&self, bot: &str, charge_id: &str) -> Result<Option<Payment>, LedgerError> {
+    pub async fn payment(
+        &self,
+        bot: &str,
+        charge_id: &str,
+    ) -> Result<Option<Payment>, LedgerError> {
         let mut conn = self.pool.acquire().await?;
         fetch_payment(&mut conn, bot, charge_id).await
     }

@@ -9,7 +9,12 @@ use super::{Ledger, LedgerError, now_ms};
 impl Ledger {
     /// Records a refund. Returns true the first time for a charge, false for any repeat. A refund
     /// of a charge the ledger does not know is still recorded (nothing Telegram tells us is lost).
-    pub async fn record_refund(&self, bot: &str, charge_id: &str, source: &str) -> Result<bool, LedgerError> {
+    pub async fn record_refund(
+        &self,
+        bot: &str,
+        charge_id: &str,
+        source: &str,
+    ) -> Result<bool, LedgerError> {
         let mut tx = self.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO refunds (bot, charge_id, source, recorded_at) VALUES ($1, $2, $3, $4) \

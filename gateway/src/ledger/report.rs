@@ -81,7 +81,10 @@ impl Ledger {
         let mut out: Vec<ProductStats> = Vec::new();
         for p in self.payments(bot).await? {
             let product = p.product.clone().unwrap_or_else(|| "(unknown)".into());
-            let i = match out.iter().position(|s| s.bot == p.bot && s.product == product) {
+            let i = match out
+                .iter()
+                .position(|s| s.bot == p.bot && s.product == product)
+            {
                 Some(i) => i,
                 None => {
                     out.push(ProductStats {

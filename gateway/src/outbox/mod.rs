@@ -67,7 +67,10 @@ pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
 
 async fn next_wake(store: &Store, bot: &str) -> Duration {
     match store.ledger.next_delivery_at(bot).await {
-        Ok(Some(at)) => Duration::from_millis(at.saturating_sub(now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64),
+        Ok(Some(at)) => Duration::from_millis(
+            at.saturating_sub(now_ms())
+                .clamp(0, IDLE_POLL.as_millis() as i64) as u64,
+        ),
         _ => IDLE_POLL,
     }
 }
@@ -93,7 +96,14 @@ async fn send(store: &Store, d: &DueDelivery) -> Option<Duration> {
             Failure::RetryAfter(wait) => {
                 tracing::warn!(bot, charge_id = %d.charge_id, wait_s = wait.as_secs(), "Telegram asked this bot to slow down.");
                 let next = now_ms() + wait.as_millis() as i64;
-                let r = ledger.delivery_attempt_failed(bot, &d.charge_id, &crate::telegram::describe(&e), next).await;
+                let r = ledger
+                    .delivery_attempt_failed(
+                        bot,
+                        &d.charge_id,
+                        &crate::telegram::describe(&e),
+                        next,
+                    )
+                    .await;
                 log_ledger_error(bot, &d.charge_id, r);
                 return Some(wait);
             }
@@ -109,7 +119,11 @@ async fn send(store: &Store, d: &DueDelivery) -> Option<Duration> {
     None
 }
 
-async fn retry_later(store: &Store, d: &DueDelivery, why: &str) -> Result<(), crate::ledger::LedgerError> {
+async fn retry_later(
+    store: &Store,
+    d: &DueDelivery,
+    why: &str,
+) -> Result<(), crate::ledger::LedgerError> {
     let bot = store.id.as_str();
     if d.attempts + 1 >= MAX_ATTEMPTS {
         tracing::error!(bot, charge_id = %d.charge_id, reason = why, "A delivery failed too often; giving up.");

@@ -34,18 +34,22 @@ pub fn validate_delivery(d: &Delivery) -> Result<(), String> {
             Item::Text { text } => {
                 let n = text.chars().count();
                 if text.trim().is_empty() || n > MAX_TEXT_CHARS {
-                    return Err(format!("item {i}: text must be 1-{MAX_TEXT_CHARS} characters, got {n}"));
+                    return Err(format!(
+                        "item {i}: text must be 1-{MAX_TEXT_CHARS} characters, got {n}"
+                    ));
                 }
             }
             Item::Link { url, label } => {
                 let parsed = url::Url::parse(url).map_err(|e| format!("item {i}: {e}"))?;
                 if parsed.scheme() != "https" || url.len() > MAX_URL_BYTES {
-                    return Err(format!("item {i}: a link must be https:// and at most {MAX_URL_BYTES} bytes"));
+                    return Err(format!(
+                        "item {i}: a link must be https:// and at most {MAX_URL_BYTES} bytes"
+                    ));
                 }
-                if let Some(l) = label {
-                    if l.trim().is_empty() || l.chars().count() > 64 {
-                        return Err(format!("item {i}: a link label must be 1-64 characters"));
-                    }
+                if let Some(l) = label
+                    && (l.trim().is_empty() || l.chars().count() > 64)
+                {
+                    return Err(format!("item {i}: a link label must be 1-64 characters"));
                 }
             }
         }
@@ -57,7 +61,9 @@ pub fn validate_delivery(d: &Delivery) -> Result<(), String> {
 pub fn validate_reject_message(msg: &str) -> Result<(), String> {
     let n = msg.chars().count();
     if msg.trim().is_empty() || n > MAX_REJECT_CHARS {
-        return Err(format!("reject message must be 1-{MAX_REJECT_CHARS} characters, got {n}"));
+        return Err(format!(
+            "reject message must be 1-{MAX_REJECT_CHARS} characters, got {n}"
+        ));
     }
     if msg.chars().any(|c| c.is_control() && c != '\n') {
         return Err("reject message contains control characters".into());
@@ -72,7 +78,10 @@ mod tests {
     #[test]
     fn a_plain_http_link_is_refused() {
         let d = Delivery {
-            items: vec![Item::Link { url: "http://example.com".into(), label: None }],
+            items: vec![Item::Link {
+                url: "http://example.com".into(),
+                label: None,
+            }],
         };
         assert!(validate_delivery(&d).is_err());
     }

@@ -59,7 +59,9 @@ impl Runner {
             match tokio::task::spawn_blocking(f).await {
                 Ok(result) => result,
                 Err(e) if e.is_panic() => Err(PluginError::Trap("the plugin host panicked".into())),
-                Err(_) => Err(PluginError::Unavailable("the plugin call was cancelled".into())),
+                Err(_) => Err(PluginError::Unavailable(
+                    "the plugin call was cancelled".into(),
+                )),
             }
         };
         tokio::time::timeout(deadline, call)
@@ -74,7 +76,9 @@ impl Runner {
         input: CheckoutInput,
     ) -> Result<Decision, PluginError> {
         let decision = self
-            .run(self.limits.pre_checkout_deadline, move || plugin.pre_checkout(&input))
+            .run(self.limits.pre_checkout_deadline, move || {
+                plugin.pre_checkout(&input)
+            })
             .await?;
         if let Decision::Reject(msg) = &decision {
             validate_reject_message(msg).map_err(PluginError::InvalidOutput)?;
@@ -95,8 +99,14 @@ impl Runner {
         Ok(delivery)
     }
 
-    pub async fn refunded(&self, plugin: Arc<dyn Plugin>, input: DeliveryInput) -> Result<(), PluginError> {
-        self.run(self.limits.deliver_deadline, move || plugin.refunded(&input))
-            .await
+    pub async fn refunded(
+        &self,
+        plugin: Arc<dyn Plugin>,
+        input: DeliveryInput,
+    ) -> Result<(), PluginError> {
+        self.run(self.limits.deliver_deadline, move || {
+            plugin.refunded(&input)
+        })
+        .await
     }
 }

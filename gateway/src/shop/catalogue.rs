@@ -2,7 +2,9 @@
 //! admin commands `/refund` and `/stats`.
 
 use teloxide_core::prelude::*;
-use teloxide_core::types::{CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Message};
+use teloxide_core::types::{
+    CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Message,
+};
 
 use super::{Current, ShopError, Store, invoice, refund, tg};
 use crate::domain::ProductId;
@@ -18,7 +20,11 @@ fn parse_command(text: &str) -> Option<(String, &str)> {
     Some((cmd, arg.trim()))
 }
 
-pub(super) async fn on_message(store: &Store, current: &Current, msg: &Message) -> Result<String, ShopError> {
+pub(super) async fn on_message(
+    store: &Store,
+    current: &Current,
+    msg: &Message,
+) -> Result<String, ShopError> {
     let Some(text) = msg.text() else {
         return Ok("ignored: a message without text".into());
     };
@@ -30,13 +36,17 @@ pub(super) async fn on_message(store: &Store, current: &Current, msg: &Message) 
         return Ok("answered: help".into());
     };
     match cmd.as_str() {
-        "start" | "buy" if !arg.is_empty() => match ProductId::parse(arg).ok().and_then(|id| bot.product(&id).cloned()) {
+        "start" | "buy" if !arg.is_empty() => match ProductId::parse(arg)
+            .ok()
+            .and_then(|id| bot.product(&id).cloned())
+        {
             Some(product) if product.on_sale => {
                 invoice::send(store, current, &product, user, chat).await?;
                 Ok(format!("invoice sent: {}", product.id))
             }
             _ => {
-                let reply = format!("There is no product {arg:?} for sale here. /start shows what is.");
+                let reply =
+                    format!("There is no product {arg:?} for sale here. /start shows what is.");
                 say(store, chat, &reply).await?;
                 Ok("answered: unknown product".into())
             }
@@ -87,9 +97,16 @@ pub(super) async fn on_message(store: &Store, current: &Current, msg: &Message) 
     }
 }
 
-pub(super) async fn on_callback(store: &Store, current: &Current, q: &CallbackQuery) -> Result<String, ShopError> {
+pub(super) async fn on_callback(
+    store: &Store,
+    current: &Current,
+    q: &CallbackQuery,
+) -> Result<String, ShopError> {
     let user = q.from.id.0 as i64;
-    let chat = q.regular_message().map(|m| m.chat.id).unwrap_or(ChatId(user));
+    let chat = q
+        .regular_message()
+        .map(|m| m.chat.id)
+        .unwrap_or(ChatId(user));
     let product = q
         .data
         .as_deref()
@@ -131,7 +148,12 @@ async fn send_catalogue(store: &Store, current: &Current, chat: ChatId) -> Resul
     let mut rows = Vec::new();
     for p in bot.products.iter().filter(|p| p.on_sale) {
         let period = if p.subscription { " / 30 days" } else { "" };
-        text.push_str(&format!("\n\n• {} — {}{period}\n{}", p.title.as_str(), p.price, p.description.as_str()));
+        text.push_str(&format!(
+            "\n\n• {} — {}{period}\n{}",
+            p.title.as_str(),
+            p.price,
+            p.description.as_str()
+        ));
         rows.push(vec![InlineKeyboardButton::callback(
             format!("Buy {} for {} ⭐", p.title.as_str(), p.price.get()),
             format!("{BUY_PREFIX}{}", p.id),
@@ -166,8 +188,14 @@ mod tests {
 
     #[test]
     fn commands_are_split_from_their_argument_and_bot_name() {
-        assert_eq!(parse_command("/start premium-guide"), Some(("start".into(), "premium-guide")));
-        assert_eq!(parse_command("/Buy@guides_bot  x "), Some(("buy".into(), "x")));
+        assert_eq!(
+            parse_command("/start premium-guide"),
+            Some(("start".into(), "premium-guide"))
+        );
+        assert_eq!(
+            parse_command("/Buy@guides_bot  x "),
+            Some(("buy".into(), "x"))
+        );
         assert_eq!(parse_command("/terms"), Some(("terms".into(), "")));
         assert_eq!(parse_command("hello"), None);
     }

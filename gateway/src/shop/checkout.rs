@@ -54,30 +54,59 @@ pub(super) async fn on_pre_checkout(
         Ok(Err(e)) => Verdict::refuse(format!("could not decide: {e}"), None),
         Err(_) => Verdict::refuse("the decision took too long", None),
     };
-    let mut answer = store.clients.api.answer_pre_checkout_query(q.id.clone(), verdict.ok);
+    let mut answer = store
+        .clients
+        .api
+        .answer_pre_checkout_query(q.id.clone(), verdict.ok);
     if !verdict.ok {
         answer = answer.error_message(verdict.message.clone());
     }
-    let sent = tokio::time::timeout(ANSWER_MARGIN + budget.saturating_sub(Duration::from_millis(1)), answer).await;
+    let sent = tokio::time::timeout(
+        ANSWER_MARGIN + budget.saturating_sub(Duration::from_millis(1)),
+        answer,
+    )
+    .await;
     let user = q.from.id.0 as i64;
     tracing::info!(
         bot = %store.id, user, ok = verdict.ok, reason = %verdict.reason,
         "Answered a pre-checkout query."
     );
-    let kind = if verdict.ok { EventKind::PreCheckoutApproved } else { EventKind::PreCheckoutRejected };
+    let kind = if verdict.ok {
+        EventKind::PreCheckoutApproved
+    } else {
+        EventKind::PreCheckoutRejected
+    };
     let order_id = verdict.order.as_ref().map(|o| o.order_id.as_str());
-    let subject = Subject { order_id, user_id: Some(user), ..Default::default() };
-    store.ledger.record_event(store.id.as_str(), kind, subject, &verdict.reason).await?;
+    let subject = Subject {
+        order_id,
+        user_id: Some(user),
+        ..Default::default()
+    };
+    store
+        .ledger
+        .record_event(store.id.as_str(), kind, subject, &verdict.reason)
+        .await?;
     match sent {
-        Ok(Ok(_)) => Ok(format!("pre-checkout {}: {}", if verdict.ok { "approved" } else { "refused" }, verdict.reason)),
+        Ok(Ok(_)) => Ok(format!(
+            "pre-checkout {}: {}",
+            if verdict.ok { "approved" } else { "refused" },
+            verdict.reason
+        )),
         Ok(Err(e)) => Err(super::tg("answerPreCheckoutQuery")(e)),
         Err(_) => Ok("pre-checkout answer timed out".into()),
     }
 }
 
-async fn decide(store: &Store, current: &Current, q: &PreCheckoutQuery) -> Result<Verdict, ShopError> {
+async fn decide(
+    store: &Store,
+    current: &Current,
+    q: &PreCheckoutQuery,
+) -> Result<Verdict, ShopError> {
     let Some(order_id) = OrderId::parse(&q.invoice_payload) else {
-        return Ok(Verdict::refuse("the payload is not one of our orders", None));
+        return Ok(Verdict::refuse(
+            "the payload is not one of our orders",
+            None,
+        ));
     };
     let Some(order) = store.ledger.order(order_id.as_str()).await? else {
         return Ok(Verdict::refuse("no such order", None));
@@ -86,7 +115,10 @@ async fn decide(store: &Store, current: &Current, q: &PreCheckoutQuery) -> Resul
         return Ok(Verdict::refuse("the order belongs to another bot", None));
     }
     if q.currency != XTR || i64::from(q.total_amount) != order.price {
-        let reason = format!("asked {} {}, the order is {} {}", q.total_amount, q.currency, order.price, order.currency);
+        let reason = format!(
+            "asked {} {}, the order is {} {}",
+            q.total_amount, q.currency, order.price, order.currency
+        );
         return Ok(Verdict::refuse(reason, Some(order)));
     }
     let product = crate::domain::ProductId::parse(&order.product)
@@ -98,7 +130,10 @@ async fn decide(store: &Store, current: &Current, q: &PreCheckoutQuery) -> Resul
         return Ok(v);
     };
     let Some(plugin) = current.plugins.get(&product.id) else {
-        return Ok(Verdict::refuse("the product has no plugin loaded", Some(order)));
+        return Ok(Verdict::refuse(
+            "the product has no plugin loaded",
+            Some(order),
+        ));
     };
     let input = CheckoutInput {
         bot: store.id.to_string(),
@@ -111,7 +146,12 @@ async fn decide(store: &Store, current: &Current, q: &PreCheckoutQuery) -> Resul
         now_unix: now_ms() / 1000,
     };
     Ok(match store.runner.pre_checkout(plugin, input).await {
-        Ok(Decision::Approve) => Verdict { ok: true, message: String::new(), reason: "approved".into(), order: Some(order) },
+        Ok(Decision::Approve) => Verdict {
+            ok: true,
+            message: String::new(),
+            reason: "approved".into(),
+            order: Some(order),
+        },
         Ok(Decision::Reject(message)) => Verdict {
             ok: false,
             reason: format!("the plugin refused: {message}"),

@@ -3,7 +3,9 @@
 //! flags. Subscriptions are sold through an invoice link with the 30-day period.
 
 use teloxide_core::prelude::*;
-use teloxide_core::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Seconds};
+use teloxide_core::types::{
+    ChatId, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Seconds,
+};
 
 use super::{Current, ShopError, Store, tg};
 use crate::config::Product;
@@ -21,7 +23,10 @@ pub(super) async fn send(
     chat: ChatId,
 ) -> Result<(), ShopError> {
     let order_id = OrderId::generate();
-    let plugin_sha = current.plugins.get(&product.id).and_then(|p| p.sha256().map(str::to_owned));
+    let plugin_sha = current
+        .plugins
+        .get(&product.id)
+        .and_then(|p| p.sha256().map(str::to_owned));
     store
         .ledger
         .create_order(&NewOrder {
@@ -37,26 +42,53 @@ pub(super) async fn send(
             plugin_sha256: plugin_sha.as_deref(),
         })
         .await?;
-    let prices = [LabeledPrice::new(product.title.as_str(), product.price.get())];
+    let prices = [LabeledPrice::new(
+        product.title.as_str(),
+        product.price.get(),
+    )];
     let api = &store.clients.api;
     if product.subscription {
         let link = api
-            .create_invoice_link(product.title.as_str(), product.description.as_str(), order_id.as_str(), XTR, prices)
+            .create_invoice_link(
+                product.title.as_str(),
+                product.description.as_str(),
+                order_id.as_str(),
+                XTR,
+                prices,
+            )
             .subscription_period(Seconds::from_seconds(SUBSCRIPTION_PERIOD_SECS))
             .await
             .map_err(tg("createInvoiceLink"))?;
         let button = match reqwest::Url::parse(&link) {
-            Ok(url) => InlineKeyboardButton::url(format!("Subscribe for {} ⭐ a month", product.price.get()), url),
+            Ok(url) => InlineKeyboardButton::url(
+                format!("Subscribe for {} ⭐ a month", product.price.get()),
+                url,
+            ),
             Err(_) => InlineKeyboardButton::callback("Link unavailable, try /start again", "noop"),
         };
-        api.send_message(chat, format!("{} — {} every 30 days.\n{}", product.title.as_str(), product.price, link))
-            .reply_markup(InlineKeyboardMarkup::new([[button]]))
-            .await
-            .map_err(tg("sendMessage"))?;
+        api.send_message(
+            chat,
+            format!(
+                "{} — {} every 30 days.\n{}",
+                product.title.as_str(),
+                product.price,
+                link
+            ),
+        )
+        .reply_markup(InlineKeyboardMarkup::new([[button]]))
+        .await
+        .map_err(tg("sendMessage"))?;
     } else {
-        api.send_invoice(chat, product.title.as_str(), product.description.as_str(), order_id.as_str(), XTR, prices)
-            .await
-            .map_err(tg("sendInvoice"))?;
+        api.send_invoice(
+            chat,
+            product.title.as_str(),
+            product.description.as_str(),
+            order_id.as_str(),
+            XTR,
+            prices,
+        )
+        .await
+        .map_err(tg("sendInvoice"))?;
     }
     tracing::info!(bot = %store.id, order = %order_id, product = %product.id, "Sent an invoice.");
     Ok(())

@@ -114,7 +114,14 @@ impl Store {
         match &parsed.kind {
             UpdateKind::Message(msg) => {
                 if let Some(paid) = msg.successful_payment() {
-                    return payment::on_successful_payment(self, &current, msg, paid, update.update_id).await;
+                    return payment::on_successful_payment(
+                        self,
+                        &current,
+                        msg,
+                        paid,
+                        update.update_id,
+                    )
+                    .await;
                 }
                 if let teloxide_core::types::MessageKind::RefundedPayment(r) = &msg.kind {
                     return refund::on_refunded_payment(self, &current, &r.refunded_payment).await;
@@ -122,8 +129,13 @@ impl Store {
                 catalogue::on_message(self, &current, msg).await
             }
             UpdateKind::CallbackQuery(q) => catalogue::on_callback(self, &current, q).await,
-            UpdateKind::PreCheckoutQuery(q) => checkout::on_pre_checkout(self, &current, q, update.received_at).await,
-            _ => Ok(format!("ignored: {} updates are not used by a store", update.kind)),
+            UpdateKind::PreCheckoutQuery(q) => {
+                checkout::on_pre_checkout(self, &current, q, update.received_at).await
+            }
+            _ => Ok(format!(
+                "ignored: {} updates are not used by a store",
+                update.kind
+            )),
         }
     }
 }

@@ -19,11 +19,18 @@ pub(super) async fn on_successful_payment(
     let charge = match ChargeId::parse(&paid.telegram_payment_charge_id.0) {
         Ok(c) => c,
         Err(e) => {
-            store.ledger.mark_unreadable(bot, update_id, &format!("successful_payment: {e}")).await?;
+            store
+                .ledger
+                .mark_unreadable(bot, update_id, &format!("successful_payment: {e}"))
+                .await?;
             return Ok("unreadable: bad charge id".into());
         }
     };
-    let user_id = msg.from.as_ref().map(|u| u.id.0 as i64).unwrap_or(msg.chat.id.0);
+    let user_id = msg
+        .from
+        .as_ref()
+        .map(|u| u.id.0 as i64)
+        .unwrap_or(msg.chat.id.0);
     let order = match OrderId::parse(&paid.invoice_payload) {
         Some(id) => store.ledger.order(id.as_str()).await?,
         None => None,
@@ -31,9 +38,15 @@ pub(super) async fn on_successful_payment(
     let order = order.filter(|o| o.bot == bot);
     let amount = i64::from(paid.total_amount);
     let review_reason = match &order {
-        None => Some(format!("payload {:?} is not an order of this bot", paid.invoice_payload)),
+        None => Some(format!(
+            "payload {:?} is not an order of this bot",
+            paid.invoice_payload
+        )),
         Some(_) if paid.currency != XTR => Some(format!("paid in {}, not {XTR}", paid.currency)),
-        Some(o) if amount != o.price => Some(format!("paid {amount} {XTR}, the order is {} {XTR}", o.price)),
+        Some(o) if amount != o.price => Some(format!(
+            "paid {amount} {XTR}, the order is {} {XTR}",
+            o.price
+        )),
         Some(_) => None,
     };
     let recorded = store
@@ -48,7 +61,8 @@ pub(super) async fn on_successful_payment(
             product: order.as_ref().map(|o| o.product.as_str()),
             amount,
             currency: &paid.currency,
-            provider_charge_id: Some(paid.provider_payment_charge_id.as_str()).filter(|s| !s.is_empty()),
+            provider_charge_id: Some(paid.provider_payment_charge_id.as_str())
+                .filter(|s| !s.is_empty()),
             plugin_sha256: order.as_ref().and_then(|o| o.plugin_sha256.as_deref()),
             update_id: Some(update_id),
             review_reason: review_reason.clone(),

@@ -33,13 +33,19 @@ impl fmt::Display for RefundOutcome {
 pub enum RefundError {
     #[error("no payment with charge id {0} in this bot's ledger")]
     UnknownCharge(String),
-    #[error("Telegram did not confirm the refund ({0}); run `starsgate reconcile` to learn its outcome")]
+    #[error(
+        "Telegram did not confirm the refund ({0}); run `starsgate reconcile` to learn its outcome"
+    )]
     Telegram(String),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
 
-pub async fn refund(store: &Store, charge_id: &str, source: &str) -> Result<RefundOutcome, RefundError> {
+pub async fn refund(
+    store: &Store,
+    charge_id: &str,
+    source: &str,
+) -> Result<RefundOutcome, RefundError> {
     let bot = store.id.as_str();
     let payment = store
         .ledger
@@ -52,7 +58,10 @@ pub async fn refund(store: &Store, charge_id: &str, source: &str) -> Result<Refu
     let call = store
         .clients
         .api
-        .refund_star_payment(UserId(payment.user_id as u64), TelegramTransactionId(charge_id.to_owned()))
+        .refund_star_payment(
+            UserId(payment.user_id as u64),
+            TelegramTransactionId(charge_id.to_owned()),
+        )
         .await;
     let outcome = match call {
         Ok(_) => RefundOutcome::Refunded,
@@ -66,15 +75,27 @@ pub async fn refund(store: &Store, charge_id: &str, source: &str) -> Result<Refu
     Ok(outcome)
 }
 
-pub(super) async fn on_refunded_payment(store: &Store, current: &Current, r: &RefundedPayment) -> Result<String, ShopError> {
+pub(super) async fn on_refunded_payment(
+    store: &Store,
+    current: &Current,
+    r: &RefundedPayment,
+) -> Result<String, ShopError> {
     let bot = store.id.as_str();
     let charge_id = r.telegram_payment_charge_id.0.as_str();
-    if !store.ledger.record_refund(bot, charge_id, "refunded_payment from Telegram").await? {
+    if !store
+        .ledger
+        .record_refund(bot, charge_id, "refunded_payment from Telegram")
+        .await?
+    {
         return Ok("refund repeat: already recorded".into());
     }
     match store.ledger.payment(bot, charge_id).await? {
         Some(payment) => run_refund_hook(store, current, &payment).await,
-        None => tracing::warn!(bot, charge_id, "Telegram refunded a payment this ledger never recorded."),
+        None => tracing::warn!(
+            bot,
+            charge_id,
+            "Telegram refunded a payment this ledger never recorded."
+        ),
     }
     Ok("refund recorded".into())
 }
@@ -86,7 +107,9 @@ async fn run_refund_hook(store: &Store, current: &Current, payment: &Payment) {
         .and_then(|p| ProductId::parse(p).ok())
         .and_then(|id| current.config.product(&id).cloned());
     let Some(product) = product else { return };
-    let Some(plugin) = current.plugins.get(&product.id) else { return };
+    let Some(plugin) = current.plugins.get(&product.id) else {
+        return;
+    };
     let input = DeliveryInput {
         checkout: CheckoutInput {
             bot: store.id.to_string(),

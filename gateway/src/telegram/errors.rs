@@ -90,7 +90,9 @@ pub fn redact(text: &str) -> String {
             }
             if j > digits_start && j < bytes.len() && bytes[j] == b':' {
                 let mut k = j + 1;
-                while k < bytes.len() && (bytes[k].is_ascii_alphanumeric() || bytes[k] == b'_' || bytes[k] == b'-') {
+                while k < bytes.len()
+                    && (bytes[k].is_ascii_alphanumeric() || bytes[k] == b'_' || bytes[k] == b'-')
+                {
                     k += 1;
                 }
                 if k > j + 1 {
@@ -122,7 +124,10 @@ mod tests {
 
     #[test]
     fn text_without_tokens_is_unchanged() {
-        assert_eq!(redact("Bad Request: chat not found ⭐"), "Bad Request: chat not found ⭐");
+        assert_eq!(
+            redact("Bad Request: chat not found ⭐"),
+            "Bad Request: chat not found ⭐"
+        );
         assert_eq!(redact("robot 12:"), "robot 12:");
     }
 }

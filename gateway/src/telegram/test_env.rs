@@ -61,7 +61,11 @@ async fn forward(
 ) -> Response {
     let mut url = up.base.clone();
     if let Ok(mut segments) = url.path_segments_mut() {
-        segments.pop_if_empty().push(&bot).push("test").push(&method);
+        segments
+            .pop_if_empty()
+            .push(&bot)
+            .push("test")
+            .push(&method);
     }
     let mut req = up.http.post(url).body(body);
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
