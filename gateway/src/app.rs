@@ -17,7 +17,8 @@ use crate::config::{Config, Environment, Problems};
 use crate::ingest;
 use crate::ledger::{Ledger, LedgerError};
 use crate::outbox;
-use crate::plugins::{Catalogue, LoadError, Runner, RunnerLimits};
+use crate::plugins::wasm::PluginHost;
+use crate::plugins::{Catalogue, LoadError, Runner, SeedKey};
 use crate::shop::Store;
 use crate::telegram::{BotClients, TestEnvProxy};
 
@@ -34,6 +35,8 @@ pub enum AppError {
     Plugin(#[from] LoadError),
     #[error("cannot start the test-environment proxy: {0}")]
     Proxy(std::io::Error),
+    #[error("{0}")]
+    PluginHost(String),
 }
 
 pub struct App {
@@ -48,7 +51,12 @@ impl App {
     /// Telegram yet.
     pub async fn build(config: Config) -> Result<Self, AppError> {
         let ledger = Ledger::connect(&config.gateway.ledger_url).await?;
-        let runner = Runner::new(RunnerLimits::default());
+        let plugins = &config.gateway.plugins;
+        let runner = Runner::new(plugins.limits.runner);
+        let host = PluginHost::new(&plugins.cache_dir, plugins.limits.limits).map_err(AppError::PluginHost)?;
+        let secret = ledger.secret("plugin_seed").await?;
+        let seeds = SeedKey::new(secret.as_bytes());
+        let started = std::time::Instant::now();
         let api_url = &config.gateway.telegram.api_url;
         let needs_proxy = config
             .bots
@@ -70,15 +78,21 @@ impl App {
                 _ => api_url,
             };
             let clients = BotClients::new(&bot.token, url, config.gateway.telegram.poll_timeout);
-            let plugins = Catalogue::load(bot)?;
+            let plugins = Catalogue::load(bot, &host)?;
             stores.push(Arc::new(Store::new(
                 bot.clone(),
                 plugins,
                 ledger.clone(),
                 clients,
                 runner.clone(),
+                seeds.clone(),
             )));
         }
+        let products: usize = config.bots.iter().map(|b| b.products.len()).sum();
+        tracing::info!(
+            bots = config.bots.len(), products, elapsed_ms = started.elapsed().as_millis() as u64,
+            "Loaded every store and its plugins."
+        );
         Ok(Self {
             config,
             ledger,

@@ -5,6 +5,7 @@ use std::path::Path;
 use super::Failure;
 use crate::config::Config;
 use crate::plugins::Catalogue;
+use crate::plugins::wasm::PluginHost;
 
 pub fn check(dir: &Path) -> Result<(), Failure> {
     let config = match Config::load(dir) {
@@ -20,10 +21,12 @@ pub fn check(dir: &Path) -> Result<(), Failure> {
             )));
         }
     };
+    let limits = config.gateway.plugins.limits.limits;
+    let host = PluginHost::new(&config.gateway.plugins.cache_dir, limits).map_err(Failure)?;
     let mut failed = 0;
     for bot in &config.bots {
-        if let Err(e) = Catalogue::load(bot) {
-            eprintln!("{}: product[{}].plugin: {}", e.file, e.product, e.reason);
+        if let Err(e) = Catalogue::load(bot, &host) {
+            eprintln!("{e}");
             failed += 1;
         }
     }

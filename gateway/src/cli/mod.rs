@@ -3,6 +3,7 @@
 
 mod check;
 mod ledger;
+mod plugin_test;
 mod refund;
 mod run;
 mod sim;
@@ -46,6 +47,11 @@ enum Command {
         #[arg(long = "bot")]
         bots: Vec<String>,
     },
+    /// Work with plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// Refund one payment (refundStarPayment) and record it.
     Refund {
         #[arg(long, default_value = "config")]
@@ -66,6 +72,18 @@ enum Command {
         config: PathBuf,
         #[arg(long)]
         bot: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Run a plugin against fixtures under production limits; exit 1 on a mismatch or trap.
+    Test {
+        /// The plugin component (.wasm).
+        plugin: PathBuf,
+        /// Fixture files (JSON), see the README's "Write a plugin".
+        #[arg(required = true)]
+        fixtures: Vec<PathBuf>,
     },
 }
 
@@ -128,6 +146,9 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Check { config } => check::check(&config),
         Command::Demo => crate::demo::run().await.map_err(Failure),
         Command::Sim { listen, bots } => sim::sim(listen, &bots).await,
+        Command::Plugin {
+            command: PluginCommand::Test { plugin, fixtures },
+        } => plugin_test::plugin_test(&plugin, &fixtures),
         Command::Refund {
             config,
             bot,

@@ -108,6 +108,7 @@ pub struct WebhookConfig {
 #[derive(Debug, Clone)]
 pub struct PluginsConfig {
     pub cache_dir: PathBuf,
+    pub limits: PluginLimitsConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -193,9 +194,25 @@ pub struct Product {
     pub config: serde_json::Value,
 }
 
-/// A product's WebAssembly plugin: the file and, when pinned, its expected sha256.
+/// A product's WebAssembly plugin and the sha256 of its bytes (checked against
+/// `plugin_sha256` when the seller pinned it, and again when it is loaded).
 #[derive(Debug, Clone)]
 pub struct PluginRef {
-    pub path: PathBuf,
+    pub source: PluginSource,
     pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    /// A `.wasm` file, relative to the config directory in the bot file.
+    File(PathBuf),
+    /// `bundled:<name>`: one of the plugins built into this binary.
+    Bundled(String),
+}
+
+/// Limits of plugin calls, from `[plugins]`.
+#[derive(Debug, Clone, Copy)]
+pub struct PluginLimitsConfig {
+    pub limits: crate::plugins::wasm::Limits,
+    pub runner: crate::plugins::RunnerLimits,
 }

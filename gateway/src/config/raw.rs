@@ -68,11 +68,24 @@ impl Default for RawWebhook {
 #[serde(deny_unknown_fields, default)]
 pub struct RawPlugins {
     pub cache_dir: String,
+    pub pre_checkout_fuel: u64,
+    pub deliver_fuel: u64,
+    pub memory_mib: u64,
+    pub pre_checkout_timeout_ms: u64,
+    pub deliver_timeout_ms: u64,
+    pub concurrency: u64,
 }
 impl Default for RawPlugins {
     fn default() -> Self {
+        use crate::plugins::wasm::limits as l;
         Self {
             cache_dir: "data/plugin-cache".into(),
+            pre_checkout_fuel: l::PRE_CHECKOUT_FUEL,
+            deliver_fuel: l::DELIVER_FUEL,
+            memory_mib: (l::MEMORY_BYTES >> 20) as u64,
+            pre_checkout_timeout_ms: 1500,
+            deliver_timeout_ms: 5000,
+            concurrency: 64,
         }
     }
 }

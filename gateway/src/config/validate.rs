@@ -123,6 +123,7 @@ fn load_gateway(file: &Path, problems: &mut Problems) -> Option<GatewayConfig> {
         .as_deref()
         .and_then(|a| parse_addr(a, "admin.listen", &mut problem));
 
+    let plugin_limits = plugin_limits(&raw.plugins, &mut problem);
     if problems.0.len() > before {
         return None;
     }
@@ -141,12 +142,52 @@ fn load_gateway(file: &Path, problems: &mut Problems) -> Option<GatewayConfig> {
         },
         plugins: PluginsConfig {
             cache_dir: PathBuf::from(raw.plugins.cache_dir),
+            limits: plugin_limits,
         },
         admin: AdminConfig {
             listen: admin_listen,
             token_env: raw.admin.token_env,
         },
     })
+}
+
+/// `[plugins]` limits, each within a range that keeps the 10-second pre-checkout deadline safe.
+fn plugin_limits(
+    raw: &super::raw::RawPlugins,
+    problem: &mut impl FnMut(&str, String),
+) -> PluginLimitsConfig {
+    use crate::plugins::wasm::limits as l;
+    let mut check = |key: &str, value: u64, range: std::ops::RangeInclusive<u64>| {
+        if !range.contains(&value) {
+            problem(
+                &format!("plugins.{key}"),
+                format!("must be {}-{}, got {value}", range.start(), range.end()),
+            );
+        }
+    };
+    check("pre_checkout_fuel", raw.pre_checkout_fuel, 100_000..=1_000_000_000);
+    check("deliver_fuel", raw.deliver_fuel, 100_000..=5_000_000_000);
+    check("memory_mib", raw.memory_mib, 1..=64);
+    check("pre_checkout_timeout_ms", raw.pre_checkout_timeout_ms, 50..=5000);
+    check("deliver_timeout_ms", raw.deliver_timeout_ms, 50..=60_000);
+    check("concurrency", raw.concurrency, 1..=(l::POOL_INSTANCES as u64 / 2));
+    let ticks = |ms: u64| (ms / l::EPOCH_TICK.as_millis() as u64).max(1);
+    PluginLimitsConfig {
+        limits: crate::plugins::wasm::Limits {
+            pre_checkout_fuel: raw.pre_checkout_fuel,
+            deliver_fuel: raw.deliver_fuel,
+            memory_bytes: (raw.memory_mib.min(64) as usize) << 20,
+            // The wall-clock guard inside the plugin is a fifth of the caller's deadline, so
+            // the plugin is interrupted long before the caller gives up on it.
+            pre_checkout_ticks: ticks(raw.pre_checkout_timeout_ms / 5),
+            deliver_ticks: ticks(raw.deliver_timeout_ms / 5),
+        },
+        runner: crate::plugins::RunnerLimits {
+            concurrency: raw.concurrency.max(1) as usize,
+            pre_checkout_deadline: Duration::from_millis(raw.pre_checkout_timeout_ms),
+            deliver_deadline: Duration::from_millis(raw.deliver_timeout_ms),
+        },
+    }
 }
 
 fn parse_addr(raw: &str, key: &str, problem: &mut impl FnMut(&str, String)) -> Option<SocketAddr> {
@@ -360,16 +401,28 @@ fn check_plugin_file(
     key: &dyn Fn(&str) -> String,
     problem: &mut impl FnMut(&str, String),
 ) -> Option<PluginRef> {
-    let path = config_dir.join(rel);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) => {
-            problem(
-                &key("plugin"),
-                format!("cannot read {}: {e}", path.display()),
-            );
-            return None;
+    let (source, bytes) = if let Some(name) = rel.strip_prefix("bundled:") {
+        match crate::plugins::bundled::get(name) {
+            Some(b) => (PluginSource::Bundled(name.to_owned()), b.to_vec()),
+            None => {
+                let names = crate::plugins::bundled::names().join(", ");
+                problem(&key("plugin"), format!("there is no bundled plugin {name:?} (bundled: {names})"));
+                return None;
+            }
         }
+    } else {
+        let path = config_dir.join(rel);
+        match std::fs::read(&path) {
+            Ok(b) => (PluginSource::File(path), b),
+            Err(e) => {
+                problem(&key("plugin"), format!("cannot read {}: {e}", path.display()));
+                return None;
+            }
+        }
+    };
+    let path = match &source {
+        PluginSource::File(p) => p.display().to_string(),
+        PluginSource::Bundled(n) => format!("bundled:{n}"),
     };
     let actual = hex::encode(Sha256::digest(&bytes));
     if let Some(pinned) = pinned
@@ -377,15 +430,12 @@ fn check_plugin_file(
     {
         problem(
             &key("plugin_sha256"),
-            format!(
-                "{} has sha256 {actual}, not the pinned {pinned}",
-                path.display()
-            ),
+            format!("{path} has sha256 {actual}, not the pinned {pinned}"),
         );
         return None;
     }
     Some(PluginRef {
-        path,
+        source,
         sha256: actual,
     })
 }

@@ -17,6 +17,8 @@ pub enum EventKind {
     DeliveryAttemptFailed,
     StatusChanged,
     RefundRecorded,
+    /// A plugin's refund hook ran (detail: its outcome and log lines).
+    RefundHook,
     UpdateUnreadable,
 }
 
@@ -33,6 +35,7 @@ impl EventKind {
             Self::DeliveryAttemptFailed => "delivery_attempt_failed",
             Self::StatusChanged => "status_changed",
             Self::RefundRecorded => "refund_recorded",
+            Self::RefundHook => "refund_hook",
             Self::UpdateUnreadable => "update_unreadable",
         }
     }

@@ -4,6 +4,7 @@
 //! two must differ are named `Backend` branches.
 
 mod events;
+mod facts;
 mod inbox;
 mod orders;
 mod outbox;
@@ -64,16 +65,14 @@ pub struct Ledger {
     backend: Backend,
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "ledger",
-    include_str!("../../../migrations/sqlite/0001_ledger.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "ledger",
-    include_str!("../../../migrations/postgres/0001_ledger.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "ledger", include_str!("../../../migrations/sqlite/0001_ledger.sql")),
+    (2, "secrets", include_str!("../../../migrations/sqlite/0002_secrets.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "ledger", include_str!("../../../migrations/postgres/0001_ledger.sql")),
+    (2, "secrets", include_str!("../../../migrations/postgres/0002_secrets.sql")),
+];
 
 impl Ledger {
     /// Connects and applies any pending migrations. A SQLite file (and its directory) is created

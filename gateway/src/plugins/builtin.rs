@@ -1,7 +1,7 @@
 //! The built-in plugin used when a product names none: it approves every purchase and delivers
 //! the product's configured `text` and/or `url`. It is what a seller of a single download needs.
 
-use super::{CheckoutInput, Decision, Delivery, DeliveryInput, Item, Plugin, PluginError};
+use super::{Call, CallContext, Decision, Delivery, Item, OrderView, PaymentView, Plugin};
 
 #[derive(Debug, Clone)]
 pub struct StaticText {
@@ -11,14 +11,8 @@ pub struct StaticText {
 
 impl StaticText {
     pub fn from_config(config: &serde_json::Value) -> Result<Self, String> {
-        let text = config
-            .get("text")
-            .and_then(|t| t.as_str())
-            .map(str::to_owned);
-        let url = config
-            .get("url")
-            .and_then(|t| t.as_str())
-            .map(str::to_owned);
+        let text = config.get("text").and_then(|t| t.as_str()).map(str::to_owned);
+        let url = config.get("url").and_then(|t| t.as_str()).map(str::to_owned);
         if text.is_none() && url.is_none() {
             return Err("[product.config] needs text and/or url for the built-in delivery".into());
         }
@@ -31,11 +25,11 @@ impl Plugin for StaticText {
         None
     }
 
-    fn pre_checkout(&self, _input: &CheckoutInput) -> Result<Decision, PluginError> {
-        Ok(Decision::Approve)
+    fn pre_checkout(&self, _: &CallContext, _: &OrderView) -> Call<Decision> {
+        Call::free(Ok(Decision::Approve))
     }
 
-    fn deliver(&self, _input: &DeliveryInput) -> Result<Delivery, PluginError> {
+    fn deliver(&self, _: &CallContext, _: &OrderView, _: &PaymentView) -> Call<Delivery> {
         let mut items = Vec::new();
         if let Some(text) = &self.text {
             items.push(Item::Text { text: text.clone() });
@@ -46,10 +40,10 @@ impl Plugin for StaticText {
                 label: None,
             });
         }
-        Ok(Delivery { items })
+        Call::free(Ok(Delivery { items }))
     }
 
-    fn refunded(&self, _input: &DeliveryInput) -> Result<(), PluginError> {
-        Ok(())
+    fn refunded(&self, _: &CallContext, _: &OrderView, _: &PaymentView) -> Call<()> {
+        Call::free(Ok(()))
     }
 }

@@ -1,43 +1,68 @@
 //! Per-product decision and delivery. Every product is served by a [`Plugin`]: it approves or
-//! rejects the pre-checkout and produces what the buyer receives once paid. Plugins are
-//! synchronous (a WebAssembly call is), so [`Runner`] runs them off the async runtime on a bounded
-//! pool with a deadline, and turns every failure into a [`PluginError`] the shop can act on.
+//! rejects the pre-checkout and produces what the buyer receives once paid. Products name a
+//! WebAssembly component ([`wasm`]) or use the built-in delivery ([`StaticText`]).
+//!
+//! Plugins are synchronous (a WebAssembly call is), so [`Runner`] runs them off the async runtime
+//! on a bounded pool with a deadline, a [`Breaker`] pauses a product whose plugin keeps failing,
+//! and every failure becomes a [`PluginError`] the shop can act on.
 
+mod breaker;
+pub mod bundled;
 mod builtin;
+mod catalogue;
 mod delivery;
+pub mod fixture;
 mod runner;
-
-use std::collections::HashMap;
-use std::sync::Arc;
+mod seed;
+pub mod wasm;
 
 use serde::{Deserialize, Serialize};
 
+pub use breaker::Breaker;
 pub use builtin::StaticText;
+pub use catalogue::{Catalogue, LoadError};
 pub use delivery::{Delivery, Item, validate_delivery, validate_reject_message};
 pub use runner::{Runner, RunnerLimits};
+pub use seed::SeedKey;
 
-use crate::config::{BotConfig, Product};
-use crate::domain::ProductId;
+/// The version of the plugin contract (`plugins/wit/plugin.wit`) this gateway speaks.
+pub const API_VERSION: &str = "0.1.0";
 
-/// What a plugin knows when asked to approve a purchase. Everything it may depend on comes in
-/// here (config, time, ledger facts), so a plugin needs no I/O and its answer can be replayed.
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckoutInput {
-    pub bot: String,
-    pub product: String,
-    pub order_id: String,
-    pub user_id: i64,
-    pub amount: i64,
-    pub currency: String,
-    pub config: serde_json::Value,
-    pub now_unix: i64,
+/// Ledger facts handed to a plugin so it can stay stateless.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    pub buyer_purchases: u32,
+    pub units_sold: u32,
 }
 
-/// What a plugin knows when producing a delivery.
+/// Everything non-deterministic a plugin may depend on, supplied by the host.
 #[derive(Debug, Clone, Serialize)]
-pub struct DeliveryInput {
-    pub checkout: CheckoutInput,
+pub struct CallContext {
+    /// `[product.config]` as JSON.
+    pub config: String,
+    pub now_unix: i64,
+    pub seed: u64,
+    pub facts: Facts,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderView {
+    pub order_id: String,
+    pub bot_id: String,
+    pub product_id: String,
+    pub amount: u32,
+    pub currency: String,
+    pub user_id: i64,
+    pub language_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentView {
     pub charge_id: String,
+    pub paid_at_unix: i64,
+    pub amount: u32,
+    pub is_renewal: bool,
+    pub expires_at_unix: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,7 +89,7 @@ pub enum PluginError {
 
 impl PluginError {
     /// Whether trying again with the same input could succeed. A deterministic failure (a trap,
-    /// invalid output) recurs, so retrying it only wastes the buyer's time.
+    /// invalid output) recurs with the same input, so retrying it only delays the buyer.
     pub fn is_transient(&self) -> bool {
         match self {
             PluginError::Failed { retryable, .. } => *retryable,
@@ -74,57 +99,35 @@ impl PluginError {
     }
 }
 
-/// The contract every product's plugin fulfils. Implementations must be cheap to call
-/// concurrently: the runner calls them from several threads at once.
-pub trait Plugin: Send + Sync + 'static {
-    /// Content hash of the plugin code, recorded on every order it approves.
-    fn sha256(&self) -> Option<&str>;
-    fn pre_checkout(&self, input: &CheckoutInput) -> Result<Decision, PluginError>;
-    fn deliver(&self, input: &DeliveryInput) -> Result<Delivery, PluginError>;
-    /// Called once when a payment is refunded, to revoke what was delivered.
-    fn refunded(&self, input: &DeliveryInput) -> Result<(), PluginError>;
+/// One plugin call: its result and what it cost.
+#[derive(Debug, Clone)]
+pub struct Call<T> {
+    pub result: Result<T, PluginError>,
+    /// Lines the plugin logged (capped by the host).
+    pub logs: Vec<String>,
+    pub fuel_used: u64,
+    pub peak_memory: usize,
 }
 
-/// The plugins of one bot, by product id.
-#[derive(Clone, Default)]
-pub struct Catalogue {
-    by_product: HashMap<ProductId, Arc<dyn Plugin>>,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{file}: product {product}: {reason}")]
-pub struct LoadError {
-    pub file: String,
-    pub product: String,
-    pub reason: String,
-}
-
-impl Catalogue {
-    /// Builds the plugins of a bot's products.
-    pub fn load(bot: &BotConfig) -> Result<Self, LoadError> {
-        let mut by_product = HashMap::new();
-        for product in &bot.products {
-            let plugin = load_product(product).map_err(|reason| LoadError {
-                file: bot.file.display().to_string(),
-                product: product.id.to_string(),
-                reason,
-            })?;
-            by_product.insert(product.id.clone(), plugin);
+impl<T> Call<T> {
+    /// A call that cost nothing measurable (built-in plugins).
+    pub fn free(result: Result<T, PluginError>) -> Self {
+        Self {
+            result,
+            logs: Vec::new(),
+            fuel_used: 0,
+            peak_memory: 0,
         }
-        Ok(Self { by_product })
-    }
-
-    pub fn get(&self, product: &ProductId) -> Option<Arc<dyn Plugin>> {
-        self.by_product.get(product).cloned()
     }
 }
 
-fn load_product(product: &Product) -> Result<Arc<dyn Plugin>, String> {
-    match &product.plugin {
-        None => Ok(Arc::new(StaticText::from_config(&product.config)?)),
-        Some(plugin) => Err(format!(
-            "{} is a WebAssembly plugin, and this build has no WebAssembly runtime yet",
-            plugin.path.display()
-        )),
-    }
+/// The contract every product's plugin fulfils. Implementations are called from several threads
+/// at once and must not block on I/O.
+pub trait Plugin: Send + Sync + 'static {
+    /// Content hash of the plugin code, recorded on every order it serves (`None`: built in).
+    fn sha256(&self) -> Option<&str>;
+    fn pre_checkout(&self, ctx: &CallContext, order: &OrderView) -> Call<Decision>;
+    fn deliver(&self, ctx: &CallContext, order: &OrderView, payment: &PaymentView) -> Call<Delivery>;
+    /// Called once when a payment is refunded, to revoke what was delivered.
+    fn refunded(&self, ctx: &CallContext, order: &OrderView, payment: &PaymentView) -> Call<()>;
 }

@@ -1,19 +1,21 @@
 //! Runs plugin calls off the async runtime: a semaphore bounds how many run at once (so a flood of
-//! checkouts queues instead of exhausting threads), and a deadline bounds how long the caller
-//! waits. The deadline cannot stop a running thread; the plugin's own budget (fuel, epochs) does.
+//! checkouts queues instead of exhausting threads or the instance pool), and a deadline bounds how
+//! long the caller waits. The deadline cannot stop a running thread; the plugin's own budget
+//! (fuel and the epoch deadline) does.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
 use super::{
-    CheckoutInput, Decision, Delivery, DeliveryInput, Plugin, PluginError, validate_delivery,
-    validate_reject_message,
+    Breaker, Call, CallContext, Decision, Delivery, OrderView, PaymentView, Plugin, PluginError,
+    validate_delivery, validate_reject_message,
 };
 
 #[derive(Debug, Clone, Copy)]
 pub struct RunnerLimits {
+    /// Plugin calls running at once, process-wide (below the instance pool's size).
     pub concurrency: usize,
     pub pre_checkout_deadline: Duration,
     pub deliver_deadline: Duration,
@@ -38,7 +40,7 @@ pub struct Runner {
 impl Runner {
     pub fn new(limits: RunnerLimits) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(limits.concurrency)),
+            permits: Arc::new(Semaphore::new(limits.concurrency.max(1))),
             limits,
         }
     }
@@ -46,67 +48,79 @@ impl Runner {
     async fn run<T: Send + 'static>(
         &self,
         deadline: Duration,
-        f: impl FnOnce() -> Result<T, PluginError> + Send + 'static,
-    ) -> Result<T, PluginError> {
+        f: impl FnOnce() -> Call<T> + Send + 'static,
+    ) -> Call<T> {
         let millis = deadline.as_millis() as u64;
         let call = async {
-            let _permit = self
-                .permits
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| PluginError::Unavailable("the plugin pool is closed".into()))?;
+            let Ok(_permit) = self.permits.clone().acquire_owned().await else {
+                return Call::free(Err(PluginError::Unavailable("the plugin pool is closed".into())));
+            };
             match tokio::task::spawn_blocking(f).await {
-                Ok(result) => result,
-                Err(e) if e.is_panic() => Err(PluginError::Trap("the plugin host panicked".into())),
-                Err(_) => Err(PluginError::Unavailable(
-                    "the plugin call was cancelled".into(),
-                )),
+                Ok(call) => call,
+                Err(e) if e.is_panic() => Call::free(Err(PluginError::Trap("the plugin host panicked".into()))),
+                Err(_) => Call::free(Err(PluginError::Unavailable("the plugin call was cancelled".into()))),
             }
         };
         tokio::time::timeout(deadline, call)
             .await
-            .unwrap_or(Err(PluginError::Timeout(millis)))
+            .unwrap_or_else(|_| Call::free(Err(PluginError::Timeout(millis))))
     }
 
-    /// Asks the plugin for a decision; an invalid reject message is a plugin error.
+    /// Asks for a decision, unless the product's breaker is open. An invalid reject message is a
+    /// plugin error. Failures are counted by the breaker.
     pub async fn pre_checkout(
         &self,
         plugin: Arc<dyn Plugin>,
-        input: CheckoutInput,
-    ) -> Result<Decision, PluginError> {
-        let decision = self
-            .run(self.limits.pre_checkout_deadline, move || {
-                plugin.pre_checkout(&input)
-            })
-            .await?;
-        if let Decision::Reject(msg) = &decision {
-            validate_reject_message(msg).map_err(PluginError::InvalidOutput)?;
+        breaker: &Breaker,
+        ctx: CallContext,
+        order: OrderView,
+    ) -> Call<Decision> {
+        if !breaker.allow(Instant::now()) {
+            return Call::free(Err(PluginError::Unavailable(
+                "paused by its circuit breaker after repeated failures".into(),
+            )));
         }
-        Ok(decision)
+        let mut call = self
+            .run(self.limits.pre_checkout_deadline, move || plugin.pre_checkout(&ctx, &order))
+            .await;
+        if let Ok(Decision::Reject(msg)) = &call.result {
+            if let Err(e) = validate_reject_message(msg) {
+                call.result = Err(PluginError::InvalidOutput(e));
+            }
+        }
+        breaker.record(call.result.is_ok(), Instant::now());
+        call
     }
 
-    /// Asks the plugin for the delivery and validates it.
+    /// Asks for the delivery and validates it.
     pub async fn deliver(
         &self,
         plugin: Arc<dyn Plugin>,
-        input: DeliveryInput,
-    ) -> Result<Delivery, PluginError> {
-        let delivery = self
-            .run(self.limits.deliver_deadline, move || plugin.deliver(&input))
-            .await?;
-        validate_delivery(&delivery).map_err(PluginError::InvalidOutput)?;
-        Ok(delivery)
+        breaker: &Breaker,
+        ctx: CallContext,
+        order: OrderView,
+        payment: PaymentView,
+    ) -> Call<Delivery> {
+        let mut call = self
+            .run(self.limits.deliver_deadline, move || plugin.deliver(&ctx, &order, &payment))
+            .await;
+        if let Ok(d) = &call.result {
+            if let Err(e) = validate_delivery(d) {
+                call.result = Err(PluginError::InvalidOutput(e));
+            }
+        }
+        breaker.record(call.result.is_ok(), Instant::now());
+        call
     }
 
     pub async fn refunded(
         &self,
         plugin: Arc<dyn Plugin>,
-        input: DeliveryInput,
-    ) -> Result<(), PluginError> {
-        self.run(self.limits.deliver_deadline, move || {
-            plugin.refunded(&input)
-        })
-        .await
+        ctx: CallContext,
+        order: OrderView,
+        payment: PaymentView,
+    ) -> Call<()> {
+        self.run(self.limits.deliver_deadline, move || plugin.refunded(&ctx, &order, &payment))
+            .await
     }
 }

@@ -10,7 +10,7 @@ use teloxide_core::types::PreCheckoutQuery;
 use super::{Current, GENERIC_REFUSAL, PRE_CHECKOUT_DEADLINE, ShopError, Store};
 use crate::domain::{OrderId, XTR};
 use crate::ledger::{EventKind, Order, Subject, now_ms};
-use crate::plugins::{CheckoutInput, Decision};
+use crate::plugins::Decision;
 
 /// Kept back from Telegram's deadline for the answer's own round trip.
 const ANSWER_MARGIN: Duration = Duration::from_millis(1500);
@@ -129,23 +129,15 @@ async fn decide(
         v.message = WITHDRAWN.into();
         return Ok(v);
     };
-    let Some(plugin) = current.plugins.get(&product.id) else {
-        return Ok(Verdict::refuse(
-            "the product has no plugin loaded",
-            Some(order),
-        ));
+    let Some(entry) = current.plugins.pinned(&product.id, order.plugin_sha256.as_deref()) else {
+        return Ok(Verdict::refuse("the product has no plugin loaded", Some(order)));
     };
-    let input = CheckoutInput {
-        bot: store.id.to_string(),
-        product: product.id.to_string(),
-        order_id: order.order_id.clone(),
-        user_id: q.from.id.0 as i64,
-        amount: order.price,
-        currency: order.currency.clone(),
-        config: product.config.clone(),
-        now_unix: now_ms() / 1000,
-    };
-    Ok(match store.runner.pre_checkout(plugin, input).await {
+    let language = q.from.language_code.clone();
+    let user = q.from.id.0 as i64;
+    let (ctx, view) = super::plugin_input::for_checkout(store, &product, &order, user, language).await?;
+    let call = store.runner.pre_checkout(entry.plugin, &entry.breaker, ctx, view).await;
+    super::plugin_input::trace_call(store, product.id.as_str(), "pre-checkout", &call);
+    Ok(match call.result {
         Ok(Decision::Approve) => Verdict {
             ok: true,
             message: String::new(),

@@ -1,28 +1,21 @@
 //! Generating a paid order's delivery with its product's plugin, once, and handing it to the
-//! outbox. Content already stored is never regenerated, so a retry resends the same thing.
+//! outbox. Content already stored is never regenerated, so a retry resends the same thing. The
+//! plugin version is the one the order was sold with.
 
 use std::time::Duration;
 
+use super::plugin_input::{for_payment, trace_call};
 use super::{Current, ShopError, Store};
 use crate::domain::ProductId;
 use crate::ledger::{Payment, PaymentStatus};
-use crate::plugins::{CheckoutInput, DeliveryInput, PluginError};
+use crate::plugins::PluginError;
 
 /// Pauses between attempts at a transient plugin failure, before the payment is marked failed.
 const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(200), Duration::from_secs(1)];
 
-pub async fn prepare_delivery(
-    store: &Store,
-    current: &Current,
-    payment: &Payment,
-) -> Result<(), ShopError> {
+pub async fn prepare_delivery(store: &Store, current: &Current, payment: &Payment) -> Result<(), ShopError> {
     let bot = store.id.as_str();
-    if store
-        .ledger
-        .delivery_content(bot, &payment.charge_id)
-        .await?
-        .is_some()
-    {
+    if store.ledger.delivery_content(bot, &payment.charge_id).await?.is_some() {
         store.outbox.notify_one();
         return Ok(());
     }
@@ -31,32 +24,24 @@ pub async fn prepare_delivery(
         .as_deref()
         .and_then(|p| ProductId::parse(p).ok())
         .and_then(|id| current.config.product(&id).cloned());
-    let plugin = product.as_ref().and_then(|p| current.plugins.get(&p.id));
-    let (Some(product), Some(plugin)) = (product, plugin) else {
+    let entry = product
+        .as_ref()
+        .and_then(|p| current.plugins.pinned(&p.id, payment.plugin_sha256.as_deref()));
+    let (Some(product), Some(entry)) = (product, entry) else {
         let why = "the product or its plugin is no longer configured";
-        store
-            .ledger
-            .set_status(bot, &payment.charge_id, PaymentStatus::DeliveryFailed, why)
-            .await?;
+        store.ledger.set_status(bot, &payment.charge_id, PaymentStatus::DeliveryFailed, why).await?;
         tracing::error!(bot, charge_id = %payment.charge_id, "Cannot prepare a paid delivery: {why}.");
         return Ok(());
     };
-    let input = DeliveryInput {
-        checkout: CheckoutInput {
-            bot: bot.to_owned(),
-            product: product.id.to_string(),
-            order_id: payment.order_id.clone().unwrap_or_default(),
-            user_id: payment.user_id,
-            amount: payment.amount,
-            currency: payment.currency.clone(),
-            config: product.config.clone(),
-            now_unix: payment.paid_at / 1000,
-        },
-        charge_id: payment.charge_id.clone(),
-    };
+    let (ctx, order, view) = for_payment(store, &product, payment).await?;
     let mut attempt = 0;
     let delivery = loop {
-        match store.runner.deliver(plugin.clone(), input.clone()).await {
+        let call = store
+            .runner
+            .deliver(entry.plugin.clone(), &entry.breaker, ctx.clone(), order.clone(), view.clone())
+            .await;
+        trace_call(store, product.id.as_str(), "deliver", &call);
+        match call.result {
             Ok(d) => break Ok(d),
             Err(e) if e.is_transient() && attempt < RETRY_PAUSES.len() => {
                 tracing::warn!(bot, charge_id = %payment.charge_id, error = %e, "A plugin failed to deliver; retrying.");
@@ -69,10 +54,7 @@ pub async fn prepare_delivery(
     match delivery {
         Ok(d) => {
             let content = serde_json::to_string(&d).unwrap_or_else(|_| "{\"items\":[]}".into());
-            store
-                .ledger
-                .store_delivery(bot, &payment.charge_id, payment.chat_id, &content)
-                .await?;
+            store.ledger.store_delivery(bot, &payment.charge_id, payment.chat_id, &content).await?;
             crate::crashpoint::hit("delivery_prepared");
             store.outbox.notify_one();
         }
@@ -80,12 +62,7 @@ pub async fn prepare_delivery(
             tracing::error!(bot, charge_id = %payment.charge_id, error = %e, "A plugin could not produce a paid delivery.");
             store
                 .ledger
-                .set_status(
-                    bot,
-                    &payment.charge_id,
-                    PaymentStatus::DeliveryFailed,
-                    &e.to_string(),
-                )
+                .set_status(bot, &payment.charge_id, PaymentStatus::DeliveryFailed, &e.to_string())
                 .await?;
         }
     }

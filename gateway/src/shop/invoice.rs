@@ -26,7 +26,7 @@ pub(super) async fn send(
     let plugin_sha = current
         .plugins
         .get(&product.id)
-        .and_then(|p| p.sha256().map(str::to_owned));
+        .and_then(|e| e.plugin.sha256().map(str::to_owned));
     store
         .ledger
         .create_order(&NewOrder {

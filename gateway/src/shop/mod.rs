@@ -7,6 +7,7 @@ mod checkout;
 mod fulfil;
 mod invoice;
 mod payment;
+mod plugin_input;
 mod refund;
 
 use std::sync::{Arc, RwLock};
@@ -21,7 +22,7 @@ pub use refund::{RefundError, RefundOutcome, refund};
 use crate::config::BotConfig;
 use crate::domain::BotId;
 use crate::ledger::{Ledger, LedgerError, StoredUpdate};
-use crate::plugins::{Catalogue, Runner};
+use crate::plugins::{Catalogue, Runner, SeedKey};
 use crate::telegram::BotClients;
 
 /// Telegram drops a pre-checkout query that is not answered within 10 s. We aim well inside it.
@@ -36,6 +37,8 @@ pub struct Store {
     pub ledger: Ledger,
     pub clients: BotClients,
     pub runner: Runner,
+    /// Keys the seeds handed to plugins.
+    pub seeds: SeedKey,
     /// Woken whenever a delivery is stored, so the outbox sends it at once.
     pub outbox: Arc<Notify>,
 }
@@ -69,6 +72,7 @@ impl Store {
         ledger: Ledger,
         clients: BotClients,
         runner: Runner,
+        seeds: SeedKey,
     ) -> Self {
         Self {
             id: config.id.clone(),
@@ -76,6 +80,7 @@ impl Store {
             ledger,
             clients,
             runner,
+            seeds,
             outbox: Arc::new(Notify::new()),
         }
     }

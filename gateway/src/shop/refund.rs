@@ -10,8 +10,7 @@ use teloxide_core::types::{RefundedPayment, TelegramTransactionId, UserId};
 
 use super::{Current, ShopError, Store};
 use crate::domain::ProductId;
-use crate::ledger::{LedgerError, Payment, PaymentStatus};
-use crate::plugins::{CheckoutInput, DeliveryInput};
+use crate::ledger::{EventKind, LedgerError, Payment, PaymentStatus, Subject};
 use crate::telegram::is_already_refunded;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +99,8 @@ pub(super) async fn on_refunded_payment(
     Ok("refund recorded".into())
 }
 
+/// Runs the plugin's refund hook once and records how it went (with the plugin's log lines) in
+/// the payment's history.
 async fn run_refund_hook(store: &Store, current: &Current, payment: &Payment) {
     let product = payment
         .product
@@ -107,23 +108,24 @@ async fn run_refund_hook(store: &Store, current: &Current, payment: &Payment) {
         .and_then(|p| ProductId::parse(p).ok())
         .and_then(|id| current.config.product(&id).cloned());
     let Some(product) = product else { return };
-    let Some(plugin) = current.plugins.get(&product.id) else {
+    let Some(entry) = current.plugins.pinned(&product.id, payment.plugin_sha256.as_deref()) else {
         return;
     };
-    let input = DeliveryInput {
-        checkout: CheckoutInput {
-            bot: store.id.to_string(),
-            product: product.id.to_string(),
-            order_id: payment.order_id.clone().unwrap_or_default(),
-            user_id: payment.user_id,
-            amount: payment.amount,
-            currency: payment.currency.clone(),
-            config: product.config.clone(),
-            now_unix: crate::ledger::now_ms() / 1000,
-        },
-        charge_id: payment.charge_id.clone(),
+    let (ctx, order, view) = match super::plugin_input::for_payment(store, &product, payment).await {
+        Ok(input) => input,
+        Err(e) => {
+            tracing::warn!(bot = %store.id, charge_id = %payment.charge_id, error = %e, "Cannot prepare the refund hook.");
+            return;
+        }
     };
-    if let Err(e) = store.runner.refunded(plugin, input).await {
-        tracing::warn!(bot = %store.id, charge_id = %payment.charge_id, error = %e, "A plugin's refund hook failed.");
+    let call = store.runner.refunded(entry.plugin, ctx, order, view).await;
+    super::plugin_input::trace_call(store, product.id.as_str(), "refunded", &call);
+    let detail = match &call.result {
+        Ok(()) => format!("ok; plugin log: {}", call.logs.join(" | ")),
+        Err(e) => format!("failed: {e}"),
+    };
+    let subject = Subject { charge_id: Some(&payment.charge_id), user_id: Some(payment.user_id), ..Default::default() };
+    if let Err(e) = store.ledger.record_event(store.id.as_str(), EventKind::RefundHook, subject, &detail).await {
+        tracing::warn!(bot = %store.id, charge_id = %payment.charge_id, error = %e, "Cannot record the refund hook.");
     }
 }

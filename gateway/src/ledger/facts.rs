@@ -1,0 +1,56 @@
+//! Ledger facts plugins are given (so they can stay stateless), and the gateway's own secrets.
+
+use sqlx::Row;
+
+use super::{Ledger, LedgerError};
+use crate::plugins::Facts;
+
+/// Payments that count as sold: not refunded, not held for review.
+const SOLD: &str = "status IN ('paid', 'delivered', 'delivery_failed')";
+
+impl Ledger {
+    /// Purchases of `product` by `user_id` and by anyone. With `before`, only payments made
+    /// before that one (`paid_at`, `charge_id`), so a delivery sees the same facts on a retry.
+    pub async fn facts(
+        &self,
+        bot: &str,
+        product: &str,
+        user_id: i64,
+        before: Option<(i64, &str)>,
+    ) -> Result<Facts, LedgerError> {
+        let (paid_at, charge) = before.unwrap_or((i64::MAX, ""));
+        let row = sqlx::query(&format!(
+            "SELECT COUNT(*) AS units, COALESCE(SUM(CASE WHEN user_id = $3 THEN 1 ELSE 0 END), 0) AS mine \
+             FROM payments WHERE bot = $1 AND product = $2 AND {SOLD} \
+             AND (paid_at < $4 OR (paid_at = $4 AND charge_id < $5))"
+        ))
+        .bind(bot)
+        .bind(product)
+        .bind(user_id)
+        .bind(paid_at)
+        .bind(charge)
+        .fetch_one(&self.pool)
+        .await?;
+        let units: i64 = row.try_get("units")?;
+        let mine: i64 = row.try_get("mine")?;
+        Ok(Facts {
+            buyer_purchases: u32::try_from(mine).unwrap_or(u32::MAX),
+            units_sold: u32::try_from(units).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// A secret generated on first use and kept in the ledger, hex-encoded.
+    pub async fn secret(&self, name: &str) -> Result<String, LedgerError> {
+        let fresh: [u8; 32] = rand::random();
+        sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(hex::encode(fresh))
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query("SELECT value FROM secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("value")?)
+    }
+}

@@ -1,0 +1,8 @@
+//! Host bindings generated from `plugins/wit/plugin.wit`.
+
+wasmtime::component::bindgen!({
+    world: "plugin",
+    path: "../plugins/wit",
+});
+
+pub use starsgate::plugin::{log, types};

@@ -1,0 +1,84 @@
+//! Between the gateway's types and the contract's, and from wasmtime errors to `PluginError`.
+
+use super::bindings::types;
+use super::limits::{EPOCH_TICK, Hook, Limits};
+use crate::plugins::{API_VERSION, CallContext, Decision, Delivery, Item, OrderView, PaymentView, PluginError};
+
+pub fn context(c: &CallContext) -> types::Context {
+    types::Context {
+        config: c.config.clone(),
+        now_unix: c.now_unix,
+        seed: c.seed,
+        api_version: API_VERSION.to_owned(),
+        facts: types::Facts {
+            buyer_purchases: c.facts.buyer_purchases,
+            units_sold: c.facts.units_sold,
+        },
+    }
+}
+
+pub fn order(o: &OrderView) -> types::Order {
+    types::Order {
+        order_id: o.order_id.clone(),
+        bot_id: o.bot_id.clone(),
+        product_id: o.product_id.clone(),
+        amount: o.amount,
+        currency: o.currency.clone(),
+        buyer: types::Buyer {
+            user_id: o.user_id,
+            language_code: o.language_code.clone(),
+        },
+    }
+}
+
+pub fn payment(p: &PaymentView) -> types::Payment {
+    types::Payment {
+        charge_id: p.charge_id.clone(),
+        paid_at_unix: p.paid_at_unix,
+        amount: p.amount,
+        is_renewal: p.is_renewal,
+        expires_at_unix: p.expires_at_unix,
+    }
+}
+
+pub fn decision(d: types::Decision) -> Decision {
+    match d {
+        types::Decision::Approve => Decision::Approve,
+        types::Decision::Reject(msg) => Decision::Reject(msg),
+    }
+}
+
+pub fn delivery(d: types::Delivery) -> Delivery {
+    Delivery {
+        items: d
+            .items
+            .into_iter()
+            .map(|i| match i {
+                types::Item::Text(text) => Item::Text { text },
+                types::Item::Link(l) => Item::Link { url: l.url, label: l.label },
+            })
+            .collect(),
+    }
+}
+
+/// Names what stopped a call, for the ledger, the logs and `starsgate plugin test`.
+pub fn classify_trap(e: &wasmtime::Error, fuel: u64, limits: &Limits, hook: Hook) -> PluginError {
+    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+        return match trap {
+            wasmtime::Trap::OutOfFuel => PluginError::Trap(format!("ran out of fuel (budget {fuel})")),
+            wasmtime::Trap::Interrupt => {
+                PluginError::Timeout(limits.ticks(hook) * EPOCH_TICK.as_millis() as u64)
+            }
+            wasmtime::Trap::StackOverflow => PluginError::Trap("stack overflow".into()),
+            wasmtime::Trap::UnreachableCodeReached => {
+                PluginError::Trap("unreachable code reached (a panic in the plugin)".into())
+            }
+            other => PluginError::Trap(other.to_string()),
+        };
+    }
+    let text = format!("{e:#}");
+    if text.contains("growing memory") {
+        return PluginError::Trap(format!("memory limit of {} MiB exceeded", limits.memory_bytes >> 20));
+    }
+    PluginError::Trap(text)
+}

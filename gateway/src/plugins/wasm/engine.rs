@@ -1,0 +1,60 @@
+//! The one wasmtime engine of the process. Its pooling allocator reserves address space for every
+//! slot up front, so a second engine per gateway (or per test) would multiply that reservation;
+//! one engine serves every plugin of every bot. A background thread advances the epoch every
+//! [`EPOCH_TICK`], which is what interrupts a plugin stuck in a loop that fuel did not catch.
+
+use std::sync::OnceLock;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::limits::{EPOCH_TICK, MEMORY_BYTES, POOL_INSTANCES, STACK_BYTES};
+
+fn config() -> Config {
+    let mut cfg = Config::new();
+    cfg.consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(STACK_BYTES)
+        .wasm_relaxed_simd(false)
+        .cranelift_nan_canonicalization(true);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(POOL_INSTANCES)
+        .total_core_instances(POOL_INSTANCES * 8)
+        .total_memories(POOL_INSTANCES * 2)
+        .total_tables(POOL_INSTANCES * 4)
+        .max_memory_size(MEMORY_BYTES.max(64 << 20));
+    cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    cfg
+}
+
+/// The process-wide engine, created on first use; `Err` if the machine refuses the pool's
+/// address-space reservation.
+pub fn engine() -> Result<&'static Engine, String> {
+    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let engine = Engine::new(&config()).map_err(|e| format!("cannot create the WebAssembly engine: {e}"))?;
+            let ticker = engine.weak();
+            let spawned = std::thread::Builder::new()
+                .name("starsgate-epoch".into())
+                .spawn(move || {
+                    while let Some(engine) = ticker.upgrade() {
+                        engine.increment_epoch();
+                        drop(engine);
+                        std::thread::sleep(EPOCH_TICK);
+                    }
+                });
+            spawned.map_err(|e| format!("cannot start the epoch ticker: {e}"))?;
+            Ok(engine)
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// A short hex digest of everything that makes a compiled artifact loadable by this engine
+/// (wasmtime version and configuration): part of the compile cache's key.
+pub fn compatibility_key(engine: &Engine) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    format!("{:016x}", h.finish())
+}

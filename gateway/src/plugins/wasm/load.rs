@@ -1,0 +1,147 @@
+//! Turning a `.wasm` file into something callable, off the hot path: check it is a component of
+//! acceptable size, refuse capabilities a plugin must not have, compile it (or load the compiled
+//! artifact from the cache), and type-check it against the contract once.
+
+use std::path::{Path, PathBuf};
+
+use wasmtime::component::Component;
+use wasmtime::{Engine, Precompiled};
+
+use super::limits::COMPONENT_BYTES;
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    #[error("is {0} bytes; the limit is {COMPONENT_BYTES}")]
+    TooLarge(usize),
+    #[error("is not a WebAssembly component (build it for wasm32-wasip2)")]
+    NotAComponent,
+    #[error("imports {import}: {why}")]
+    ForbiddenImport { import: String, why: String },
+    #[error("does not export starsgate:plugin/handler@0.1 (found: {0})")]
+    WrongExports(String),
+    #[error("cannot be compiled: {0}")]
+    Compile(String),
+    #[error("does not match the plugin contract: {0}")]
+    Contract(String),
+    #[error("cannot use the compile cache at {path}: {reason}")]
+    Cache { path: String, reason: String },
+}
+
+/// Which imports a component may have. Ours is `log`; Rust's standard library also links the
+/// WASI command interfaces even when a plugin never uses them, so those are allowed and defined
+/// as traps (calling one fails the call). Anything that reaches the outside world is refused.
+pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), LoadError> {
+    const HARMLESS: &[&str] = &[
+        "starsgate:plugin/",
+        "wasi:io/",
+        "wasi:cli/environment",
+        "wasi:cli/exit",
+        "wasi:cli/stdin",
+        "wasi:cli/stdout",
+        "wasi:cli/stderr",
+        "wasi:cli/terminal-",
+    ];
+    const REFUSED: &[(&str, &str)] = &[
+        ("wasi:filesystem/", "plugins may not read or write files"),
+        ("wasi:sockets/", "plugins may not use the network"),
+        ("wasi:http/", "plugins may not use the network"),
+        ("wasi:clocks/", "plugins may not read the clock; use the time in the call's context"),
+        ("wasi:random/", "plugins may not use randomness; use the seed in the call's context"),
+    ];
+    for (name, _) in component.component_type().imports(engine) {
+        if HARMLESS.iter().any(|p| name.starts_with(p)) {
+            continue;
+        }
+        let why = REFUSED
+            .iter()
+            .find(|(p, _)| name.starts_with(p))
+            .map(|(_, why)| (*why).to_owned())
+            .unwrap_or_else(|| "not part of the plugin contract".to_owned());
+        return Err(LoadError::ForbiddenImport { import: name.to_owned(), why });
+    }
+    Ok(())
+}
+
+pub fn check_exports(engine: &Engine, component: &Component) -> Result<(), LoadError> {
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(n, _)| n.to_owned())
+        .collect();
+    if exports.iter().any(|n| n.starts_with("starsgate:plugin/handler@0.1.")) {
+        Ok(())
+    } else {
+        Err(LoadError::WrongExports(exports.join(", ")))
+    }
+}
+
+/// Compiles `bytes`, or loads the artifact compiled earlier for the same content and engine.
+/// Returns the component and whether it came from the cache.
+pub fn compile_cached(
+    engine: &Engine,
+    bytes: &[u8],
+    sha256: &str,
+    cache_dir: &Path,
+    compat: &str,
+) -> Result<(Component, bool), LoadError> {
+    if bytes.len() > COMPONENT_BYTES {
+        return Err(LoadError::TooLarge(bytes.len()));
+    }
+    // Authors hand us source components, never precompiled artifacts: those are trusted code.
+    if Engine::detect_precompiled(bytes).is_some() || !is_component(bytes) {
+        return Err(LoadError::NotAComponent);
+    }
+    let path = artifact_path(cache_dir, sha256, compat);
+    if path.exists() {
+        if let Some(component) = deserialize(engine, &path) {
+            return Ok((component, true));
+        }
+    }
+    let compiled = engine
+        .precompile_component(bytes)
+        .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+    write_atomically(cache_dir, &path, &compiled)?;
+    // SAFETY: the bytes were produced by `precompile_component` of this very engine just now.
+    let component = unsafe { Component::deserialize(engine, &compiled) }
+        .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+    Ok((component, false))
+}
+
+/// Loads a previously compiled artifact by content hash (a pinned version no longer in config).
+pub fn cached_version(engine: &Engine, sha256: &str, cache_dir: &Path, compat: &str) -> Option<Component> {
+    deserialize(engine, &artifact_path(cache_dir, sha256, compat))
+}
+
+fn deserialize(engine: &Engine, path: &Path) -> Option<Component> {
+    // Only files this gateway wrote (its cache directory is its own, mode 0700) are trusted.
+    if !matches!(Engine::detect_precompiled_file(path), Ok(Some(Precompiled::Component))) {
+        return None;
+    }
+    // SAFETY: the cache directory holds only artifacts written by `compile_cached` above, keyed
+    // by the engine's compatibility hash, so a stale or foreign artifact is never picked up.
+    unsafe { Component::deserialize_file(engine, path) }.ok()
+}
+
+fn artifact_path(cache_dir: &Path, sha256: &str, compat: &str) -> PathBuf {
+    cache_dir.join(format!("{sha256}-{compat}.cwasm"))
+}
+
+fn is_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [0x0d, 0x00, 0x01, 0x00]
+}
+
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
+    let err = |e: std::io::Error| LoadError::Cache {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let tmp = dir.join(format!(".{}.{}.tmp", std::process::id(), rand::random::<u32>()));
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}

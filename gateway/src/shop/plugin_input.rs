@@ -1,0 +1,90 @@
+//! Building a plugin call's input from the ledger: the product's config, the time, the seed and
+//! the facts (previous purchases, units sold). Kept in one place so every hook sees the same
+//! shapes.
+
+use super::{ShopError, Store};
+use crate::config::Product;
+use crate::ledger::{Order, Payment, now_ms};
+use crate::plugins::{Call, CallContext, OrderView, PaymentView};
+
+fn config_json(product: &Product) -> String {
+    serde_json::to_string(&product.config).unwrap_or_else(|_| "{}".into())
+}
+
+/// Input for the pre-checkout: facts as of now, a seed stable for the order.
+pub(super) async fn for_checkout(
+    store: &Store,
+    product: &Product,
+    order: &Order,
+    user_id: i64,
+    language_code: Option<String>,
+) -> Result<(CallContext, OrderView), ShopError> {
+    let bot = store.id.as_str();
+    let facts = store.ledger.facts(bot, product.id.as_str(), user_id, None).await?;
+    let ctx = CallContext {
+        config: config_json(product),
+        now_unix: now_ms() / 1000,
+        seed: store.seeds.seed(&[bot, product.id.as_str(), &order.order_id]),
+        facts,
+    };
+    let view = OrderView {
+        order_id: order.order_id.clone(),
+        bot_id: bot.to_owned(),
+        product_id: product.id.to_string(),
+        amount: u32::try_from(order.price).unwrap_or(0),
+        currency: order.currency.clone(),
+        user_id,
+        language_code,
+    };
+    Ok((ctx, view))
+}
+
+/// Input for deliver and refunded: facts as of just before this payment and a seed stable for
+/// the payment, so a retried delivery is identical.
+pub(super) async fn for_payment(
+    store: &Store,
+    product: &Product,
+    payment: &Payment,
+) -> Result<(CallContext, OrderView, PaymentView), ShopError> {
+    let bot = store.id.as_str();
+    let facts = store
+        .ledger
+        .facts(bot, product.id.as_str(), payment.user_id, Some((payment.paid_at, &payment.charge_id)))
+        .await?;
+    let order_id = payment.order_id.clone().unwrap_or_default();
+    let ctx = CallContext {
+        config: config_json(product),
+        now_unix: payment.paid_at / 1000,
+        seed: store.seeds.seed(&[bot, product.id.as_str(), &order_id, &payment.charge_id]),
+        facts,
+    };
+    let amount = u32::try_from(payment.amount).unwrap_or(0);
+    let order = OrderView {
+        order_id,
+        bot_id: bot.to_owned(),
+        product_id: product.id.to_string(),
+        amount,
+        currency: payment.currency.clone(),
+        user_id: payment.user_id,
+        language_code: None,
+    };
+    let view = PaymentView {
+        charge_id: payment.charge_id.clone(),
+        paid_at_unix: payment.paid_at / 1000,
+        amount,
+        is_renewal: false,
+        expires_at_unix: None,
+    };
+    Ok((ctx, order, view))
+}
+
+/// Sends a call's logs and cost to our own logs, tagged with bot and product.
+pub(super) fn trace_call<T>(store: &Store, product: &str, hook: &str, call: &Call<T>) {
+    for line in &call.logs {
+        tracing::info!(bot = %store.id, product, hook, plugin_log = %line, "A plugin logged a line.");
+    }
+    tracing::debug!(
+        bot = %store.id, product, hook, fuel = call.fuel_used, peak_memory = call.peak_memory,
+        ok = call.result.is_ok(), "A plugin call finished."
+    );
+}

@@ -1,0 +1,133 @@
+//! `hostile`: misbehaves on purpose, for the gateway's containment tests. Never ship it.
+//!
+//! Config: `{ "mode": "<mode>" }`. The mode applies to pre-checkout, deliver and refunded:
+//!
+//! | mode          | pre-checkout                    | deliver                        | refunded |
+//! |---------------|---------------------------------|--------------------------------|----------|
+//! | `ok`          | approve                         | one text `ok`                  | Ok       |
+//! | `loop`        | spins forever                   | spins forever                  | same     |
+//! | `memory`      | allocates and touches 1 GiB     | same                           | same     |
+//! | `panic`       | panics (a trap)                 | same                           | same     |
+//! | `recursion`   | unbounded non-tail recursion    | same                           | same     |
+//! | `huge-output` | reject with 100 000 characters  | 100 000 text items             | Ok       |
+//! | `huge-text`   | like `huge-output`              | one 10 MiB text item           | Ok       |
+//! | `bad-reject`  | reject with an empty message    | a link to `http://` (not https)| Ok       |
+//! | `error`       | plugin-error, retryable false   | same                           | same     |
+//! | `retryable`   | plugin-error, retryable true    | same                           | same     |
+//! | `logs`        | 1000 log lines of 1 KiB, approve| same, then text `ok`           | same, Ok |
+//!
+//! Any other mode (or a config without one) is a non-retryable plugin-error.
+
+use core::hint::black_box;
+
+use serde::Deserialize;
+use starsgate_plugin::prelude::*;
+
+#[derive(Deserialize)]
+struct Config {
+    mode: String,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Hook {
+    PreCheckout,
+    Deliver,
+    Refunded,
+}
+
+/// What a well-behaved call returns, if the mode lets it return at all.
+enum Outcome {
+    Ok,
+    Reject(String),
+    Items(Vec<Item>),
+}
+
+fn run(ctx: &Context, hook: Hook) -> Result<Outcome, Error> {
+    let config: Config = ctx.config()?;
+    match config.mode.as_str() {
+        "ok" => Ok(Outcome::Ok),
+        "loop" => spin(),
+        "memory" => {
+            hog_memory();
+            Ok(Outcome::Ok)
+        }
+        "panic" => panic!("hostile plugin: panic mode"),
+        "recursion" => Ok(Outcome::Reject(recurse(0).to_string())),
+        "huge-output" | "huge-text" if hook == Hook::PreCheckout => {
+            Ok(Outcome::Reject("x".repeat(100_000)))
+        }
+        "huge-output" => Ok(Outcome::Items(vec![Item::Text("x".into()); 100_000])),
+        "huge-text" => Ok(Outcome::Items(vec![Item::Text("x".repeat(10 << 20))])),
+        "bad-reject" if hook == Hook::PreCheckout => Ok(Outcome::Reject(String::new())),
+        "bad-reject" => Ok(Outcome::Items(vec![Item::Link(Link {
+            url: "http://example.com/not-https".into(),
+            label: None,
+        })])),
+        "error" => Err(Error::fatal("hostile plugin: error mode")),
+        "retryable" => Err(Error::retry("hostile plugin: retryable mode")),
+        "logs" => {
+            let line = "L".repeat(1024);
+            for _ in 0..1000 {
+                log::info(&line);
+            }
+            Ok(Outcome::Ok)
+        }
+        other => Err(Error::fatal(format!("hostile plugin: unknown mode {other:?}"))),
+    }
+}
+
+/// An infinite loop the optimizer cannot prove side-effect free.
+fn spin() -> ! {
+    let mut i = 0u64;
+    loop {
+        i = black_box(i).wrapping_add(1);
+    }
+}
+
+/// Allocates 1 GiB in 1 MiB blocks, writing to every page and keeping every block alive.
+fn hog_memory() {
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    for n in 0..1024u32 {
+        let mut block = vec![0u8; 1 << 20];
+        for page in block.iter_mut().step_by(4096) {
+            *page = n as u8;
+        }
+        blocks.push(black_box(block));
+    }
+    black_box(&blocks);
+}
+
+/// Recursion without a reachable base case; the frame's array and the work after the call keep
+/// it from becoming a loop.
+fn recurse(depth: u64) -> u64 {
+    let frame = black_box([depth; 16]);
+    if black_box(depth) == u64::MAX {
+        return 0;
+    }
+    let below = recurse(black_box(depth + 1));
+    black_box(below.wrapping_add(frame.iter().sum::<u64>()))
+}
+
+struct Hostile;
+
+impl Plugin for Hostile {
+    fn pre_checkout(ctx: &Context, _order: &Order) -> Result<Decision, Error> {
+        Ok(match run(ctx, Hook::PreCheckout)? {
+            Outcome::Reject(message) => Decision::Reject(message),
+            Outcome::Ok | Outcome::Items(_) => Decision::Approve,
+        })
+    }
+
+    fn deliver(ctx: &Context, _order: &Order, _payment: &Payment) -> Result<Delivery, Error> {
+        Ok(match run(ctx, Hook::Deliver)? {
+            Outcome::Items(items) => Delivery { items },
+            Outcome::Ok | Outcome::Reject(_) => Delivery::text("ok"),
+        })
+    }
+
+    fn refunded(ctx: &Context, _order: &Order, _payment: &Payment) -> Result<(), Error> {
+        run(ctx, Hook::Refunded).map(|_| ())
+    }
+}
+
+export_plugin!(Hostile);
