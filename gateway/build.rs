@@ -7,18 +7,39 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
-    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest.parent().expect("gateway/ lives in the workspace root").to_owned();
+    let manifest = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    );
+    let root = manifest
+        .parent()
+        .expect("gateway/ lives in the workspace root")
+        .to_owned();
     let plugins = root.join("plugins");
     // A separate target directory: the outer build holds the lock on the workspace's own.
     let target_dir = root.join("target").join("plugins");
-    for watched in ["Cargo.toml", "Cargo.lock", "wit", "sdk", "static-link", "license-key", "limited-stock", "access-role", "testing"] {
+    for watched in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "wit",
+        "sdk",
+        "static-link",
+        "license-key",
+        "limited-stock",
+        "access-role",
+        "testing",
+    ] {
         println!("cargo:rerun-if-changed={}", plugins.join(watched).display());
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&root)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
         .arg(plugins.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir)

@@ -18,7 +18,7 @@ use crate::ingest;
 use crate::ledger::{Ledger, LedgerError};
 use crate::outbox;
 use crate::plugins::wasm::PluginHost;
-use crate::plugins::{Catalogue, LoadError, Runner, SeedKey};
+use crate::plugins::{Catalogue, Runner, SeedKey};
 use crate::shop::Store;
 use crate::telegram::{BotClients, TestEnvProxy};
 
@@ -31,8 +31,6 @@ pub enum AppError {
     Config(Problems),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-    #[error("a plugin cannot be loaded: {0}")]
-    Plugin(#[from] LoadError),
     #[error("cannot start the test-environment proxy: {0}")]
     Proxy(std::io::Error),
     #[error("{0}")]
@@ -53,7 +51,8 @@ impl App {
         let ledger = Ledger::connect(&config.gateway.ledger_url).await?;
         let plugins = &config.gateway.plugins;
         let runner = Runner::new(plugins.limits.runner);
-        let host = PluginHost::new(&plugins.cache_dir, plugins.limits.limits).map_err(AppError::PluginHost)?;
+        let host = PluginHost::new(&plugins.cache_dir, plugins.limits.limits)
+            .map_err(AppError::PluginHost)?;
         let secret = ledger.secret("plugin_seed").await?;
         let seeds = SeedKey::new(secret.as_bytes());
         let started = std::time::Instant::now();
@@ -78,7 +77,10 @@ impl App {
                 _ => api_url,
             };
             let clients = BotClients::new(&bot.token, url, config.gateway.telegram.poll_timeout);
-            let plugins = Catalogue::load(bot, &host)?;
+            let (plugins, errors) = Catalogue::load_lenient(bot, &host);
+            for e in errors {
+                tracing::error!(bot = %bot.id, error = %e, "A plugin cannot be loaded; its product refuses every checkout until it is fixed.");
+            }
             stores.push(Arc::new(Store::new(
                 bot.clone(),
                 plugins,
@@ -90,7 +92,9 @@ impl App {
         }
         let products: usize = config.bots.iter().map(|b| b.products.len()).sum();
         tracing::info!(
-            bots = config.bots.len(), products, elapsed_ms = started.elapsed().as_millis() as u64,
+            bots = config.bots.len(),
+            products,
+            elapsed_ms = started.elapsed().as_millis() as u64,
             "Loaded every store and its plugins."
         );
         Ok(Self {

@@ -12,7 +12,6 @@ use starsgate_sim::{InvoiceRef, PayOutcome, SentMessage, SimHandle, Simulator};
 
 use crate::App;
 use crate::config::Config;
-use crate::domain::ProductId;
 use crate::ledger::{ExportFilter, Ledger};
 
 /// The example deployment, as shipped in `config/bots/`.
@@ -48,7 +47,8 @@ pub fn write_example_config(
     std::fs::write(
         dir.join("gateway.toml"),
         format!(
-            "[ledger]\nurl = \"{ledger_url}\"\n\n[telegram]\napi_url = \"{api_url}\"\nmode = \"polling\"\npoll_timeout_secs = 10\n"
+            "[ledger]\nurl = \"{ledger_url}\"\n\n[telegram]\napi_url = \"{api_url}\"\nmode = \"polling\"\npoll_timeout_secs = 10\n\n[plugins]\ncache_dir = \"{}\"\n",
+            dir.join("plugin-cache").display()
         ),
     )?;
     for (name, body) in EXAMPLE_BOTS {
@@ -107,7 +107,8 @@ const GAMES: &str = "700002:demo-games-token";
 const ALICE: i64 = 1001;
 const BOB: i64 = 1002;
 const CAROL: i64 = 1003;
-const SELLER: i64 = 222222222;
+const DAVE: i64 = 1004;
+const ERIN: i64 = 1005;
 
 async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), String> {
     // 1. Catalogue, buy button, invoice, payment, delivery.
@@ -141,21 +142,10 @@ async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), St
         "   bot sends an invoice: {:?}, {} {}, one price item, payload = order {}",
         invoice.title, invoice.amount, invoice.currency, invoice.payload
     );
-    let (charge, update_id) = match pay(sim, GUIDES, ALICE).await? {
-        PayOutcome::Paid {
-            charge_id,
-            update_id,
-        } => (charge_id, update_id),
-        other => return Err(format!("Alice's payment did not go through: {other:?}")),
-    };
+    let (charge, update_id) = paid(pay(sim, GUIDES, ALICE).await?, "Alice")?;
     println!("   Alice pays 50 ⭐; Telegram confirms charge {charge}.");
-    let delivered = wait_for(sim, GUIDES, ALICE, |m| deliveries(m) == 1).await?;
-    let text = delivered
-        .iter()
-        .rev()
-        .find_map(|m| m.text.clone())
-        .unwrap_or_default();
-    println!("   bot delivers: {}", indent(&text));
+    let text = delivered(sim, GUIDES, ALICE, 1).await?;
+    println!("   bot delivers (static-link plugin): {}", indent(&text));
 
     // 2. Telegram repeats the successful_payment: exactly one delivery.
     println!("\n2. Telegram sends Alice's successful_payment again (as it may, until confirmed).");
@@ -166,74 +156,117 @@ async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), St
     let count = deliveries(&sim.messages(GUIDES, ALICE));
     println!("   gateway: {outcome}. Alice has {count} delivery message (not 2).");
 
-    // 3. A second store in the same process; its product id collides with the first store's.
-    println!(
-        "\n3. Bob buys a \"starter-pack\" from the games store (the guides store has one too)."
-    );
+    // 3. A second store; a licence key per buyer, at most one each.
+    println!("\n3. Bob buys a starter pack from the games store (the guides store sells one too).");
     sim.add_user(BOB, "Bob");
-    sim.send_text(GAMES, BOB, "/buy starter-pack");
-    wait_for(sim, GAMES, BOB, |m| m.iter().any(|m| m.invoice.is_some())).await?;
-    let bob_charge = match pay(sim, GAMES, BOB).await? {
-        PayOutcome::Paid { charge_id, .. } => charge_id,
-        other => return Err(format!("Bob's payment did not go through: {other:?}")),
-    };
-    let delivered = wait_for(sim, GAMES, BOB, |m| deliveries(m) == 1).await?;
-    let text = delivered
-        .iter()
-        .rev()
-        .find_map(|m| m.text.clone())
-        .unwrap_or_default();
-    println!("   games bot delivers: {}", indent(&text));
-
-    // 4. A refused pre-checkout: the seller withdraws a product after the invoice went out.
+    buy(sim, GAMES, BOB, "starter-pack", 1).await?;
+    paid(pay(sim, GAMES, BOB).await?, "Bob")?;
+    let text = delivered(sim, GAMES, BOB, 1).await?;
     println!(
-        "\n4. Carol asks for a gold chest; then the seller takes it off sale before she pays."
+        "   games bot delivers (license-key plugin): {}",
+        indent(&text)
     );
-    sim.add_user(CAROL, "Carol");
-    sim.send_text(GAMES, CAROL, "/buy gold-chest");
-    wait_for(sim, GAMES, CAROL, |m| m.iter().any(|m| m.invoice.is_some())).await?;
-    let store = running.store("games").ok_or("no games store")?;
-    let current = store.current();
-    let mut config = current.config.clone();
-    let gold = ProductId::parse("gold-chest").map_err(|e| e.to_string())?;
-    for p in config.products.iter_mut().filter(|p| p.id == gold) {
-        p.on_sale = false;
-    }
-    store.replace(config, current.plugins.clone());
-    match pay(sim, GAMES, CAROL).await? {
-        PayOutcome::Rejected { error_message } => {
-            println!(
-                "   Telegram shows Carol: \"{error_message}\" (answered well inside 10 s; no Stars moved)."
-            )
-        }
-        other => {
-            return Err(format!(
-                "Carol's checkout should have been refused: {other:?}"
-            ));
-        }
-    }
+    println!("   Bob tries to buy a second one.");
+    buy(sim, GAMES, BOB, "starter-pack", 2).await?;
+    refused(pay(sim, GAMES, BOB).await?, "Bob's second key")?;
 
-    // 5. A refund, with Telegram's refunded_payment recorded once.
-    println!("\n5. The games seller refunds Bob's purchase.");
-    sim.add_user(SELLER, "Seller");
-    let outcome = crate::shop::refund(&store, &bob_charge, "demo: seller")
+    // 4. Limited stock: two chests exist.
+    println!("\n4. Carol and Dave buy the two founder's chests; Erin is too late.");
+    for (user, name) in [(CAROL, "Carol"), (DAVE, "Dave")] {
+        sim.add_user(user, name);
+        buy(sim, GAMES, user, "gold-chest", 1).await?;
+        paid(pay(sim, GAMES, user).await?, name)?;
+        let text = delivered(sim, GAMES, user, 1).await?;
+        println!("   {name} receives: {}", indent(&text));
+    }
+    sim.add_user(ERIN, "Erin");
+    buy(sim, GAMES, ERIN, "gold-chest", 1).await?;
+    refused(pay(sim, GAMES, ERIN).await?, "Erin")?;
+
+    // 5. A refund, with Telegram's refunded_payment recorded once and access revoked.
+    println!("\n5. Alice buys 30 days of Pro access, then asks for her money back.");
+    buy(sim, GUIDES, ALICE, "pro-access", 2).await?;
+    let (pro_charge, _) = paid(pay(sim, GUIDES, ALICE).await?, "Alice")?;
+    let text = delivered(sim, GUIDES, ALICE, 2).await?;
+    println!("   bot delivers (access-role plugin): {}", indent(&text));
+    let store = running.store("guides").ok_or("no guides store")?;
+    let outcome = crate::shop::refund(&store, &pro_charge, "demo: seller")
         .await
         .map_err(|e| e.to_string())?;
-    println!("   refund: {outcome}");
-    let again = crate::shop::refund(&store, &bob_charge, "demo: seller, again")
+    println!("   seller refunds: {outcome}");
+    let again = crate::shop::refund(&store, &pro_charge, "demo: seller, again")
         .await
         .map_err(|e| e.to_string())?;
-    println!("   refund again: {again}");
+    println!("   seller refunds again: {again}");
     wait(|| async {
         let events = running
             .ledger()
-            .events("games", Some(&bob_charge))
+            .events("guides", Some(&pro_charge))
             .await
             .unwrap_or_default();
-        events.iter().any(|e| e.kind == "refund_recorded")
+        events.iter().any(|e| e.kind == "refund_hook")
+    })
+    .await?;
+    let events = running
+        .ledger()
+        .events("guides", Some(&pro_charge))
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(hook) = events.iter().find(|e| e.kind == "refund_hook") {
+        println!(
+            "   the plugin's refund hook ran once: {}",
+            hook.detail.clone().unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+async fn buy(
+    sim: &SimHandle,
+    token: &str,
+    user: i64,
+    product: &str,
+    nth_invoice: usize,
+) -> Result<(), String> {
+    sim.send_text(token, user, &format!("/buy {product}"));
+    wait_for(sim, token, user, |m| {
+        m.iter().filter(|m| m.invoice.is_some()).count() >= nth_invoice
     })
     .await?;
     Ok(())
+}
+
+fn paid(outcome: PayOutcome, who: &str) -> Result<(String, i64), String> {
+    match outcome {
+        PayOutcome::Paid {
+            charge_id,
+            update_id,
+        } => Ok((charge_id, update_id)),
+        other => Err(format!("{who}'s payment did not go through: {other:?}")),
+    }
+}
+
+fn refused(outcome: PayOutcome, what: &str) -> Result<(), String> {
+    match outcome {
+        PayOutcome::Rejected { error_message } => {
+            println!(
+                "   Telegram shows: \"{error_message}\" (answered within the 10 s deadline; no Stars moved)."
+            );
+            Ok(())
+        }
+        other => Err(format!("{what} should have been refused: {other:?}")),
+    }
+}
+
+/// Waits for the n-th delivery message and returns its text.
+async fn delivered(sim: &SimHandle, token: &str, user: i64, n: usize) -> Result<String, String> {
+    let msgs = wait_for(sim, token, user, |m| deliveries(m) >= n).await?;
+    Ok(msgs
+        .iter()
+        .filter_map(|m| m.text.clone())
+        .filter(|t| t.starts_with("Thank you for your purchase"))
+        .nth(n - 1)
+        .unwrap_or_default())
 }
 
 async fn pay(sim: &SimHandle, token: &str, user: i64) -> Result<PayOutcome, String> {
@@ -304,12 +337,12 @@ async fn print_ledger(ledger: &Ledger, sim: &SimHandle) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     println!("\nThe ledger ({} payments):", records.len());
     println!(
-        "  {:<7} {:<14} {:<24} {:>6} {:<10} {:<20}",
+        "  {:<7} {:<14} {:<31} {:>6} {:<10} {:<20}",
         "bot", "product", "charge id", "amount", "status", "paid at"
     );
     for r in &records {
         println!(
-            "  {:<7} {:<14} {:<24} {:>6} {:<10} {:<20}",
+            "  {:<7} {:<14} {:<31} {:>6} {:<10} {:<20}",
             r.bot, r.product, r.charge_id, r.amount, r.status, r.paid_at
         );
     }

@@ -6,7 +6,10 @@ use std::process::{Command, Output};
 
 fn starsgate(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_starsgate"));
-    cmd.args(args).env_remove("STARSGATE_CRASH_AT");
+    let cache = std::env::temp_dir().join("starsgate-cli-test-cache");
+    cmd.args(args)
+        .env_remove("STARSGATE_CRASH_AT")
+        .env("STARSGATE_PLUGINS__CACHE_DIR", cache);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -49,7 +52,7 @@ fn check_accepts_the_example_config() {
     let dir = example_config();
     let o = starsgate(&["check", "--config", dir.to_str().unwrap()], TOKENS);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("OK: 2 bot(s), 4 product(s)"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("OK: 2 bot(s), 5 product(s)"));
 }
 
 #[test]

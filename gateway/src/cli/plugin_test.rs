@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 
 use super::Failure;
+use crate::plugins::Plugin;
 use crate::plugins::fixture::{self, Fixture, Hook};
 use crate::plugins::wasm::{self, Limits, PluginHost};
-use crate::plugins::Plugin;
 
 pub fn plugin_test(wasm_path: &PathBuf, fixtures: &[PathBuf]) -> Result<(), Failure> {
-    let cache = tempfile::tempdir().map_err(|e| Failure(format!("cannot create a temporary directory: {e}")))?;
+    let cache = tempfile::tempdir()
+        .map_err(|e| Failure(format!("cannot create a temporary directory: {e}")))?;
     let limits = Limits::default();
     let host = PluginHost::new(cache.path(), limits).map_err(Failure)?;
     let started = std::time::Instant::now();
@@ -24,7 +25,8 @@ pub fn plugin_test(wasm_path: &PathBuf, fixtures: &[PathBuf]) -> Result<(), Fail
     );
     let (mut passed, mut failed) = (0, 0);
     for path in fixtures {
-        let text = std::fs::read_to_string(path).map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))?;
         let f = Fixture::parse(&text).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
         let outcome = fixture::run(plugin.as_ref(), &f);
         let hook = match f.hook {
@@ -34,7 +36,11 @@ pub fn plugin_test(wasm_path: &PathBuf, fixtures: &[PathBuf]) -> Result<(), Fail
         };
         let budget = limits.fuel(hook);
         let name = f.name.clone().unwrap_or_else(|| path.display().to_string());
-        println!("{} {name} [{:?}]", if outcome.passed { "PASS" } else { "FAIL" }, f.hook);
+        println!(
+            "{} {name} [{:?}]",
+            if outcome.passed { "PASS" } else { "FAIL" },
+            f.hook
+        );
         println!("    {}", outcome.output);
         println!(
             "    fuel {} of {budget} ({:.2}%), peak memory {:.1} MiB, {} log line(s)",

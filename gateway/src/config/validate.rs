@@ -165,12 +165,24 @@ fn plugin_limits(
             );
         }
     };
-    check("pre_checkout_fuel", raw.pre_checkout_fuel, 100_000..=1_000_000_000);
+    check(
+        "pre_checkout_fuel",
+        raw.pre_checkout_fuel,
+        100_000..=1_000_000_000,
+    );
     check("deliver_fuel", raw.deliver_fuel, 100_000..=5_000_000_000);
     check("memory_mib", raw.memory_mib, 1..=64);
-    check("pre_checkout_timeout_ms", raw.pre_checkout_timeout_ms, 50..=5000);
+    check(
+        "pre_checkout_timeout_ms",
+        raw.pre_checkout_timeout_ms,
+        50..=5000,
+    );
     check("deliver_timeout_ms", raw.deliver_timeout_ms, 50..=60_000);
-    check("concurrency", raw.concurrency, 1..=(l::POOL_INSTANCES as u64 / 2));
+    check(
+        "concurrency",
+        raw.concurrency,
+        1..=(l::POOL_INSTANCES as u64 / 2),
+    );
     let ticks = |ms: u64| (ms / l::EPOCH_TICK.as_millis() as u64).max(1);
     PluginLimitsConfig {
         limits: crate::plugins::wasm::Limits {
@@ -406,7 +418,10 @@ fn check_plugin_file(
             Some(b) => (PluginSource::Bundled(name.to_owned()), b.to_vec()),
             None => {
                 let names = crate::plugins::bundled::names().join(", ");
-                problem(&key("plugin"), format!("there is no bundled plugin {name:?} (bundled: {names})"));
+                problem(
+                    &key("plugin"),
+                    format!("there is no bundled plugin {name:?} (bundled: {names})"),
+                );
                 return None;
             }
         }
@@ -415,7 +430,10 @@ fn check_plugin_file(
         match std::fs::read(&path) {
             Ok(b) => (PluginSource::File(path), b),
             Err(e) => {
-                problem(&key("plugin"), format!("cannot read {}: {e}", path.display()));
+                problem(
+                    &key("plugin"),
+                    format!("cannot read {}: {e}", path.display()),
+                );
                 return None;
             }
         }

@@ -42,11 +42,13 @@ impl Ledger {
     /// A secret generated on first use and kept in the ledger, hex-encoded.
     pub async fn secret(&self, name: &str) -> Result<String, LedgerError> {
         let fresh: [u8; 32] = rand::random();
-        sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .bind(hex::encode(fresh))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(hex::encode(fresh))
+        .execute(&self.pool)
+        .await?;
         let row = sqlx::query("SELECT value FROM secrets WHERE name = $1")
             .bind(name)
             .fetch_one(&self.pool)

@@ -66,12 +66,28 @@ pub struct Ledger {
 }
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "ledger", include_str!("../../../migrations/sqlite/0001_ledger.sql")),
-    (2, "secrets", include_str!("../../../migrations/sqlite/0002_secrets.sql")),
+    (
+        1,
+        "ledger",
+        include_str!("../../../migrations/sqlite/0001_ledger.sql"),
+    ),
+    (
+        2,
+        "secrets",
+        include_str!("../../../migrations/sqlite/0002_secrets.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "ledger", include_str!("../../../migrations/postgres/0001_ledger.sql")),
-    (2, "secrets", include_str!("../../../migrations/postgres/0002_secrets.sql")),
+    (
+        1,
+        "ledger",
+        include_str!("../../../migrations/postgres/0001_ledger.sql"),
+    ),
+    (
+        2,
+        "secrets",
+        include_str!("../../../migrations/postgres/0002_secrets.sql"),
+    ),
 ];
 
 impl Ledger {

@@ -14,8 +14,12 @@ pub const COOL_DOWN: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 enum State {
-    Closed { failures: Vec<Instant> },
-    Open { until: Instant },
+    Closed {
+        failures: Vec<Instant>,
+    },
+    Open {
+        until: Instant,
+    },
     /// One probe call is in flight; everyone else is refused until it reports.
     Probing,
 }
@@ -28,7 +32,9 @@ pub struct Breaker {
 impl Default for Breaker {
     fn default() -> Self {
         Self {
-            state: Mutex::new(State::Closed { failures: Vec::new() }),
+            state: Mutex::new(State::Closed {
+                failures: Vec::new(),
+            }),
         }
     }
 }
@@ -51,13 +57,19 @@ impl Breaker {
     pub fn record(&self, ok: bool, now: Instant) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let next = match (&mut *state, ok) {
-            (State::Probing, true) => State::Closed { failures: Vec::new() },
-            (State::Probing, false) => State::Open { until: now + COOL_DOWN },
+            (State::Probing, true) => State::Closed {
+                failures: Vec::new(),
+            },
+            (State::Probing, false) => State::Open {
+                until: now + COOL_DOWN,
+            },
             (State::Closed { failures }, false) => {
                 failures.retain(|t| now.duration_since(*t) < WINDOW);
                 failures.push(now);
                 if failures.len() >= FAILURES_TO_OPEN {
-                    State::Open { until: now + COOL_DOWN }
+                    State::Open {
+                        until: now + COOL_DOWN,
+                    }
                 } else {
                     return;
                 }
@@ -89,7 +101,10 @@ mod tests {
             assert!(b.allow(t0), "call {i} allowed while closed");
             b.record(false, t0);
         }
-        assert!(!b.allow(t0 + Duration::from_secs(1)), "open: refused without calling");
+        assert!(
+            !b.allow(t0 + Duration::from_secs(1)),
+            "open: refused without calling"
+        );
         let later = t0 + COOL_DOWN;
         assert!(b.allow(later), "one probe after the cool-down");
         assert!(!b.allow(later), "only one probe at a time");

@@ -11,8 +11,14 @@ pub struct StaticText {
 
 impl StaticText {
     pub fn from_config(config: &serde_json::Value) -> Result<Self, String> {
-        let text = config.get("text").and_then(|t| t.as_str()).map(str::to_owned);
-        let url = config.get("url").and_then(|t| t.as_str()).map(str::to_owned);
+        let text = config
+            .get("text")
+            .and_then(|t| t.as_str())
+            .map(str::to_owned);
+        let url = config
+            .get("url")
+            .and_then(|t| t.as_str())
+            .map(str::to_owned);
         if text.is_none() && url.is_none() {
             return Err("[product.config] needs text and/or url for the built-in delivery".into());
         }

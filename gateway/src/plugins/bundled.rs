@@ -5,10 +5,22 @@
 pub const BUILD_DIR: &str = env!("STARSGATE_PLUGIN_DIR");
 
 const BUNDLED: &[(&str, &[u8])] = &[
-    ("static-link", include_bytes!(concat!(env!("STARSGATE_PLUGIN_DIR"), "/static_link.wasm"))),
-    ("license-key", include_bytes!(concat!(env!("STARSGATE_PLUGIN_DIR"), "/license_key.wasm"))),
-    ("limited-stock", include_bytes!(concat!(env!("STARSGATE_PLUGIN_DIR"), "/limited_stock.wasm"))),
-    ("access-role", include_bytes!(concat!(env!("STARSGATE_PLUGIN_DIR"), "/access_role.wasm"))),
+    (
+        "static-link",
+        include_bytes!(concat!(env!("STARSGATE_PLUGIN_DIR"), "/static_link.wasm")),
+    ),
+    (
+        "license-key",
+        include_bytes!(concat!(env!("STARSGATE_PLUGIN_DIR"), "/license_key.wasm")),
+    ),
+    (
+        "limited-stock",
+        include_bytes!(concat!(env!("STARSGATE_PLUGIN_DIR"), "/limited_stock.wasm")),
+    ),
+    (
+        "access-role",
+        include_bytes!(concat!(env!("STARSGATE_PLUGIN_DIR"), "/access_role.wasm")),
+    ),
 ];
 
 pub fn get(name: &str) -> Option<&'static [u8]> {

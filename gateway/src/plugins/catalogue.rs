@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::wasm::PluginHost;
-use super::{Breaker, Plugin, StaticText};
+use super::{
+    Breaker, Call, CallContext, Decision, Delivery, OrderView, PaymentView, Plugin, PluginError,
+    StaticText,
+};
 use crate::config::{BotConfig, PluginSource, Product};
 use crate::domain::ProductId;
 
@@ -31,22 +34,43 @@ pub struct LoadError {
 }
 
 impl Catalogue {
-    /// Loads every product's plugin (compiling or reading the compile cache).
+    /// Loads every product's plugin (compiling or reading the compile cache); any failure is an
+    /// error. This is what `starsgate check` uses.
     pub fn load(bot: &BotConfig, host: &Arc<PluginHost>) -> Result<Self, LoadError> {
+        let (catalogue, mut errors) = Self::load_lenient(bot, host);
+        match errors.is_empty() {
+            true => Ok(catalogue),
+            false => Err(errors.remove(0)),
+        }
+    }
+
+    /// Loads every product's plugin; a product whose plugin cannot be loaded gets one that
+    /// refuses every checkout (fail closed), so the rest of the store keeps selling. The errors
+    /// are returned for the caller to report.
+    pub fn load_lenient(bot: &BotConfig, host: &Arc<PluginHost>) -> (Self, Vec<LoadError>) {
         let mut by_product = HashMap::new();
+        let mut errors = Vec::new();
         for product in &bot.products {
-            let plugin = load_product(product, host).map_err(|reason| LoadError {
-                file: bot.file.display().to_string(),
-                product: product.id.to_string(),
-                reason,
-            })?;
+            let plugin = match load_product(product, host) {
+                Ok(p) => p,
+                Err(reason) => {
+                    let unavailable: Arc<dyn Plugin> = Arc::new(Unavailable(reason.clone()));
+                    errors.push(LoadError {
+                        file: bot.file.display().to_string(),
+                        product: product.id.to_string(),
+                        reason,
+                    });
+                    unavailable
+                }
+            };
             let breaker = Arc::new(Breaker::default());
             by_product.insert(product.id.clone(), Entry { plugin, breaker });
         }
-        Ok(Self {
+        let catalogue = Self {
             by_product,
             host: Some(host.clone()),
-        })
+        };
+        (catalogue, errors)
     }
 
     /// The product's current plugin.
@@ -64,8 +88,14 @@ impl Catalogue {
         }
         let old = self.host.as_ref().and_then(|h| h.version(sha));
         match (old, current) {
-            (Some(plugin), Some(entry)) => Some(Entry { plugin, breaker: entry.breaker }),
-            (Some(plugin), None) => Some(Entry { plugin, breaker: Arc::new(Breaker::default()) }),
+            (Some(plugin), Some(entry)) => Some(Entry {
+                plugin,
+                breaker: entry.breaker,
+            }),
+            (Some(plugin), None) => Some(Entry {
+                plugin,
+                breaker: Arc::new(Breaker::default()),
+            }),
             (None, current) => {
                 tracing::warn!(product = %product, sha256 = sha, "The plugin version an order was sold with is gone; using the current one.");
                 current
@@ -81,8 +111,10 @@ fn load_product(product: &Product, host: &PluginHost) -> Result<Arc<dyn Plugin>,
     let loaded = match &plugin.source {
         PluginSource::File(path) => host.load_file(path)?,
         PluginSource::Bundled(name) => {
-            let bytes = super::bundled::get(name).ok_or_else(|| format!("there is no bundled plugin {name:?}"))?;
-            host.load(bytes).map_err(|e| format!("bundled:{name} {e}"))?
+            let bytes = super::bundled::get(name)
+                .ok_or_else(|| format!("there is no bundled plugin {name:?}"))?;
+            host.load(bytes)
+                .map_err(|e| format!("bundled:{name} {e}"))?
         }
     };
     match loaded.sha256() {
@@ -92,5 +124,24 @@ fn load_product(product: &Product, host: &PluginHost) -> Result<Arc<dyn Plugin>,
             other.unwrap_or("?"),
             plugin.sha256
         )),
+    }
+}
+
+/// Stands in for a plugin that could not be loaded: every call fails, so checkouts are refused
+/// with the generic message and nothing is sold that could not be delivered.
+struct Unavailable(String);
+
+impl Plugin for Unavailable {
+    fn sha256(&self) -> Option<&str> {
+        None
+    }
+    fn pre_checkout(&self, _: &CallContext, _: &OrderView) -> Call<Decision> {
+        Call::free(Err(PluginError::Unavailable(self.0.clone())))
+    }
+    fn deliver(&self, _: &CallContext, _: &OrderView, _: &PaymentView) -> Call<Delivery> {
+        Call::free(Err(PluginError::Unavailable(self.0.clone())))
+    }
+    fn refunded(&self, _: &CallContext, _: &OrderView, _: &PaymentView) -> Call<()> {
+        Call::free(Err(PluginError::Unavailable(self.0.clone())))
     }
 }

@@ -107,13 +107,24 @@ impl Fixture {
     pub fn parse(text: &str) -> Result<Self, String> {
         let f: Fixture = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let e = &f.expect;
-        let set = [e.decision.is_some(), e.reject_contains.is_some(), e.items_contain.is_some(), e.error.is_some(), e.ok.is_some()];
+        let set = [
+            e.decision.is_some(),
+            e.reject_contains.is_some(),
+            e.items_contain.is_some(),
+            e.error.is_some(),
+            e.ok.is_some(),
+        ];
         if set.iter().filter(|s| **s).count() != 1 {
-            return Err("expect: give exactly one of decision, reject_contains, items_contain, error, ok".into());
+            return Err(
+                "expect: give exactly one of decision, reject_contains, items_contain, error, ok"
+                    .into(),
+            );
         }
         if let Some(d) = &e.decision {
             if d != "approve" {
-                return Err(format!("expect.decision: only \"approve\" is valid (use reject_contains for rejections), not {d:?}"));
+                return Err(format!(
+                    "expect.decision: only \"approve\" is valid (use reject_contains for rejections), not {d:?}"
+                ));
             }
         }
         Ok(f)
@@ -167,16 +178,24 @@ pub fn run(plugin: &dyn Plugin, f: &Fixture) -> Outcome {
                 .iter()
                 .map(|i| match i {
                     Item::Text { text } => format!("text {text:?}"),
-                    Item::Link { url, label } => format!("link {url} {}", label.as_deref().unwrap_or("")),
+                    Item::Link { url, label } => {
+                        format!("link {url} {}", label.as_deref().unwrap_or(""))
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join("; "))
         }),
-        Hook::Refunded => judge(plugin.refunded(&ctx, &order, &payment), f, |()| Ok("ok".to_owned())),
+        Hook::Refunded => judge(plugin.refunded(&ctx, &order, &payment), f, |()| {
+            Ok("ok".to_owned())
+        }),
     }
 }
 
-fn judge<T>(call: Call<T>, f: &Fixture, describe: impl Fn(&T) -> Result<String, String>) -> Outcome {
+fn judge<T>(
+    call: Call<T>,
+    f: &Fixture,
+    describe: impl Fn(&T) -> Result<String, String>,
+) -> Outcome {
     let e = &f.expect;
     let (output, failure) = match &call.result {
         Err(err) => {
@@ -185,7 +204,10 @@ fn judge<T>(call: Call<T>, f: &Fixture, describe: impl Fn(&T) -> Result<String, 
             (output, failure)
         }
         Ok(value) => match describe(value) {
-            Err(invalid) => (format!("invalid output: {invalid}"), Some(format!("invalid output: {invalid}"))),
+            Err(invalid) => (
+                format!("invalid output: {invalid}"),
+                Some(format!("invalid output: {invalid}")),
+            ),
             Ok(text) => {
                 let failure = if e.error == Some(true) {
                     Some("expected an error".to_owned())

@@ -7,8 +7,8 @@
 //! and every failure becomes a [`PluginError`] the shop can act on.
 
 mod breaker;
-pub mod bundled;
 mod builtin;
+pub mod bundled;
 mod catalogue;
 mod delivery;
 pub mod fixture;
@@ -127,7 +127,12 @@ pub trait Plugin: Send + Sync + 'static {
     /// Content hash of the plugin code, recorded on every order it serves (`None`: built in).
     fn sha256(&self) -> Option<&str>;
     fn pre_checkout(&self, ctx: &CallContext, order: &OrderView) -> Call<Decision>;
-    fn deliver(&self, ctx: &CallContext, order: &OrderView, payment: &PaymentView) -> Call<Delivery>;
+    fn deliver(
+        &self,
+        ctx: &CallContext,
+        order: &OrderView,
+        payment: &PaymentView,
+    ) -> Call<Delivery>;
     /// Called once when a payment is refunded, to revoke what was delivered.
     fn refunded(&self, ctx: &CallContext, order: &OrderView, payment: &PaymentView) -> Call<()>;
 }

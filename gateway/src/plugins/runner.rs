@@ -53,12 +53,18 @@ impl Runner {
         let millis = deadline.as_millis() as u64;
         let call = async {
             let Ok(_permit) = self.permits.clone().acquire_owned().await else {
-                return Call::free(Err(PluginError::Unavailable("the plugin pool is closed".into())));
+                return Call::free(Err(PluginError::Unavailable(
+                    "the plugin pool is closed".into(),
+                )));
             };
             match tokio::task::spawn_blocking(f).await {
                 Ok(call) => call,
-                Err(e) if e.is_panic() => Call::free(Err(PluginError::Trap("the plugin host panicked".into()))),
-                Err(_) => Call::free(Err(PluginError::Unavailable("the plugin call was cancelled".into()))),
+                Err(e) if e.is_panic() => {
+                    Call::free(Err(PluginError::Trap("the plugin host panicked".into())))
+                }
+                Err(_) => Call::free(Err(PluginError::Unavailable(
+                    "the plugin call was cancelled".into(),
+                ))),
             }
         };
         tokio::time::timeout(deadline, call)
@@ -81,7 +87,9 @@ impl Runner {
             )));
         }
         let mut call = self
-            .run(self.limits.pre_checkout_deadline, move || plugin.pre_checkout(&ctx, &order))
+            .run(self.limits.pre_checkout_deadline, move || {
+                plugin.pre_checkout(&ctx, &order)
+            })
             .await;
         if let Ok(Decision::Reject(msg)) = &call.result {
             if let Err(e) = validate_reject_message(msg) {
@@ -102,7 +110,9 @@ impl Runner {
         payment: PaymentView,
     ) -> Call<Delivery> {
         let mut call = self
-            .run(self.limits.deliver_deadline, move || plugin.deliver(&ctx, &order, &payment))
+            .run(self.limits.deliver_deadline, move || {
+                plugin.deliver(&ctx, &order, &payment)
+            })
             .await;
         if let Ok(d) = &call.result {
             if let Err(e) = validate_delivery(d) {
@@ -120,7 +130,9 @@ impl Runner {
         order: OrderView,
         payment: PaymentView,
     ) -> Call<()> {
-        self.run(self.limits.deliver_deadline, move || plugin.refunded(&ctx, &order, &payment))
-            .await
+        self.run(self.limits.deliver_deadline, move || {
+            plugin.refunded(&ctx, &order, &payment)
+        })
+        .await
     }
 }

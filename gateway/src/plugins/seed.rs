@@ -47,6 +47,9 @@ mod tests {
         assert_ne!(k.seed(&["bot", "order-1"]), k.seed(&["bot", "order-2"]));
         // Parts are length-prefixed, so moving a boundary changes the seed.
         assert_ne!(k.seed(&["ab", "c"]), k.seed(&["a", "bc"]));
-        assert_ne!(k.seed(&["bot", "order-1"]), SeedKey::new(b"other").seed(&["bot", "order-1"]));
+        assert_ne!(
+            k.seed(&["bot", "order-1"]),
+            SeedKey::new(b"other").seed(&["bot", "order-1"])
+        );
     }
 }

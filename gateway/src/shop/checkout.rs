@@ -129,13 +129,23 @@ async fn decide(
         v.message = WITHDRAWN.into();
         return Ok(v);
     };
-    let Some(entry) = current.plugins.pinned(&product.id, order.plugin_sha256.as_deref()) else {
-        return Ok(Verdict::refuse("the product has no plugin loaded", Some(order)));
+    let Some(entry) = current
+        .plugins
+        .pinned(&product.id, order.plugin_sha256.as_deref())
+    else {
+        return Ok(Verdict::refuse(
+            "the product has no plugin loaded",
+            Some(order),
+        ));
     };
     let language = q.from.language_code.clone();
     let user = q.from.id.0 as i64;
-    let (ctx, view) = super::plugin_input::for_checkout(store, &product, &order, user, language).await?;
-    let call = store.runner.pre_checkout(entry.plugin, &entry.breaker, ctx, view).await;
+    let (ctx, view) =
+        super::plugin_input::for_checkout(store, &product, &order, user, language).await?;
+    let call = store
+        .runner
+        .pre_checkout(entry.plugin, &entry.breaker, ctx, view)
+        .await;
     super::plugin_input::trace_call(store, product.id.as_str(), "pre-checkout", &call);
     Ok(match call.result {
         Ok(Decision::Approve) => Verdict {

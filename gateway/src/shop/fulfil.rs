@@ -13,9 +13,18 @@ use crate::plugins::PluginError;
 /// Pauses between attempts at a transient plugin failure, before the payment is marked failed.
 const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(200), Duration::from_secs(1)];
 
-pub async fn prepare_delivery(store: &Store, current: &Current, payment: &Payment) -> Result<(), ShopError> {
+pub async fn prepare_delivery(
+    store: &Store,
+    current: &Current,
+    payment: &Payment,
+) -> Result<(), ShopError> {
     let bot = store.id.as_str();
-    if store.ledger.delivery_content(bot, &payment.charge_id).await?.is_some() {
+    if store
+        .ledger
+        .delivery_content(bot, &payment.charge_id)
+        .await?
+        .is_some()
+    {
         store.outbox.notify_one();
         return Ok(());
     }
@@ -24,12 +33,17 @@ pub async fn prepare_delivery(store: &Store, current: &Current, payment: &Paymen
         .as_deref()
         .and_then(|p| ProductId::parse(p).ok())
         .and_then(|id| current.config.product(&id).cloned());
-    let entry = product
-        .as_ref()
-        .and_then(|p| current.plugins.pinned(&p.id, payment.plugin_sha256.as_deref()));
+    let entry = product.as_ref().and_then(|p| {
+        current
+            .plugins
+            .pinned(&p.id, payment.plugin_sha256.as_deref())
+    });
     let (Some(product), Some(entry)) = (product, entry) else {
         let why = "the product or its plugin is no longer configured";
-        store.ledger.set_status(bot, &payment.charge_id, PaymentStatus::DeliveryFailed, why).await?;
+        store
+            .ledger
+            .set_status(bot, &payment.charge_id, PaymentStatus::DeliveryFailed, why)
+            .await?;
         tracing::error!(bot, charge_id = %payment.charge_id, "Cannot prepare a paid delivery: {why}.");
         return Ok(());
     };
@@ -38,7 +52,13 @@ pub async fn prepare_delivery(store: &Store, current: &Current, payment: &Paymen
     let delivery = loop {
         let call = store
             .runner
-            .deliver(entry.plugin.clone(), &entry.breaker, ctx.clone(), order.clone(), view.clone())
+            .deliver(
+                entry.plugin.clone(),
+                &entry.breaker,
+                ctx.clone(),
+                order.clone(),
+                view.clone(),
+            )
             .await;
         trace_call(store, product.id.as_str(), "deliver", &call);
         match call.result {
@@ -54,7 +74,10 @@ pub async fn prepare_delivery(store: &Store, current: &Current, payment: &Paymen
     match delivery {
         Ok(d) => {
             let content = serde_json::to_string(&d).unwrap_or_else(|_| "{\"items\":[]}".into());
-            store.ledger.store_delivery(bot, &payment.charge_id, payment.chat_id, &content).await?;
+            store
+                .ledger
+                .store_delivery(bot, &payment.charge_id, payment.chat_id, &content)
+                .await?;
             crate::crashpoint::hit("delivery_prepared");
             store.outbox.notify_one();
         }
@@ -62,7 +85,12 @@ pub async fn prepare_delivery(store: &Store, current: &Current, payment: &Paymen
             tracing::error!(bot, charge_id = %payment.charge_id, error = %e, "A plugin could not produce a paid delivery.");
             store
                 .ledger
-                .set_status(bot, &payment.charge_id, PaymentStatus::DeliveryFailed, &e.to_string())
+                .set_status(
+                    bot,
+                    &payment.charge_id,
+                    PaymentStatus::DeliveryFailed,
+                    &e.to_string(),
+                )
                 .await?;
         }
     }

@@ -20,11 +20,16 @@ pub(super) async fn for_checkout(
     language_code: Option<String>,
 ) -> Result<(CallContext, OrderView), ShopError> {
     let bot = store.id.as_str();
-    let facts = store.ledger.facts(bot, product.id.as_str(), user_id, None).await?;
+    let facts = store
+        .ledger
+        .facts(bot, product.id.as_str(), user_id, None)
+        .await?;
     let ctx = CallContext {
         config: config_json(product),
         now_unix: now_ms() / 1000,
-        seed: store.seeds.seed(&[bot, product.id.as_str(), &order.order_id]),
+        seed: store
+            .seeds
+            .seed(&[bot, product.id.as_str(), &order.order_id]),
         facts,
     };
     let view = OrderView {
@@ -49,13 +54,20 @@ pub(super) async fn for_payment(
     let bot = store.id.as_str();
     let facts = store
         .ledger
-        .facts(bot, product.id.as_str(), payment.user_id, Some((payment.paid_at, &payment.charge_id)))
+        .facts(
+            bot,
+            product.id.as_str(),
+            payment.user_id,
+            Some((payment.paid_at, &payment.charge_id)),
+        )
         .await?;
     let order_id = payment.order_id.clone().unwrap_or_default();
     let ctx = CallContext {
         config: config_json(product),
         now_unix: payment.paid_at / 1000,
-        seed: store.seeds.seed(&[bot, product.id.as_str(), &order_id, &payment.charge_id]),
+        seed: store
+            .seeds
+            .seed(&[bot, product.id.as_str(), &order_id, &payment.charge_id]),
         facts,
     };
     let amount = u32::try_from(payment.amount).unwrap_or(0);

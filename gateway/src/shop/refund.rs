@@ -108,10 +108,14 @@ async fn run_refund_hook(store: &Store, current: &Current, payment: &Payment) {
         .and_then(|p| ProductId::parse(p).ok())
         .and_then(|id| current.config.product(&id).cloned());
     let Some(product) = product else { return };
-    let Some(entry) = current.plugins.pinned(&product.id, payment.plugin_sha256.as_deref()) else {
+    let Some(entry) = current
+        .plugins
+        .pinned(&product.id, payment.plugin_sha256.as_deref())
+    else {
         return;
     };
-    let (ctx, order, view) = match super::plugin_input::for_payment(store, &product, payment).await {
+    let (ctx, order, view) = match super::plugin_input::for_payment(store, &product, payment).await
+    {
         Ok(input) => input,
         Err(e) => {
             tracing::warn!(bot = %store.id, charge_id = %payment.charge_id, error = %e, "Cannot prepare the refund hook.");
@@ -124,8 +128,16 @@ async fn run_refund_hook(store: &Store, current: &Current, payment: &Payment) {
         Ok(()) => format!("ok; plugin log: {}", call.logs.join(" | ")),
         Err(e) => format!("failed: {e}"),
     };
-    let subject = Subject { charge_id: Some(&payment.charge_id), user_id: Some(payment.user_id), ..Default::default() };
-    if let Err(e) = store.ledger.record_event(store.id.as_str(), EventKind::RefundHook, subject, &detail).await {
+    let subject = Subject {
+        charge_id: Some(&payment.charge_id),
+        user_id: Some(payment.user_id),
+        ..Default::default()
+    };
+    if let Err(e) = store
+        .ledger
+        .record_event(store.id.as_str(), EventKind::RefundHook, subject, &detail)
+        .await
+    {
         tracing::warn!(bot = %store.id, charge_id = %payment.charge_id, error = %e, "Cannot record the refund hook.");
     }
 }

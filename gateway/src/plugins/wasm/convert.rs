@@ -2,7 +2,9 @@
 
 use super::bindings::types;
 use super::limits::{EPOCH_TICK, Hook, Limits};
-use crate::plugins::{API_VERSION, CallContext, Decision, Delivery, Item, OrderView, PaymentView, PluginError};
+use crate::plugins::{
+    API_VERSION, CallContext, Decision, Delivery, Item, OrderView, PaymentView, PluginError,
+};
 
 pub fn context(c: &CallContext) -> types::Context {
     types::Context {
@@ -55,7 +57,10 @@ pub fn delivery(d: types::Delivery) -> Delivery {
             .into_iter()
             .map(|i| match i {
                 types::Item::Text(text) => Item::Text { text },
-                types::Item::Link(l) => Item::Link { url: l.url, label: l.label },
+                types::Item::Link(l) => Item::Link {
+                    url: l.url,
+                    label: l.label,
+                },
             })
             .collect(),
     }
@@ -65,7 +70,9 @@ pub fn delivery(d: types::Delivery) -> Delivery {
 pub fn classify_trap(e: &wasmtime::Error, fuel: u64, limits: &Limits, hook: Hook) -> PluginError {
     if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
         return match trap {
-            wasmtime::Trap::OutOfFuel => PluginError::Trap(format!("ran out of fuel (budget {fuel})")),
+            wasmtime::Trap::OutOfFuel => {
+                PluginError::Trap(format!("ran out of fuel (budget {fuel})"))
+            }
             wasmtime::Trap::Interrupt => {
                 PluginError::Timeout(limits.ticks(hook) * EPOCH_TICK.as_millis() as u64)
             }
@@ -78,7 +85,10 @@ pub fn classify_trap(e: &wasmtime::Error, fuel: u64, limits: &Limits, hook: Hook
     }
     let text = format!("{e:#}");
     if text.contains("growing memory") {
-        return PluginError::Trap(format!("memory limit of {} MiB exceeded", limits.memory_bytes >> 20));
+        return PluginError::Trap(format!(
+            "memory limit of {} MiB exceeded",
+            limits.memory_bytes >> 20
+        ));
     }
     PluginError::Trap(text)
 }

@@ -32,7 +32,8 @@ pub fn engine() -> Result<&'static Engine, String> {
     static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
-            let engine = Engine::new(&config()).map_err(|e| format!("cannot create the WebAssembly engine: {e}"))?;
+            let engine = Engine::new(&config())
+                .map_err(|e| format!("cannot create the WebAssembly engine: {e}"))?;
             let ticker = engine.weak();
             let spawned = std::thread::Builder::new()
                 .name("starsgate-epoch".into())

@@ -45,9 +45,16 @@ pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), LoadE
         ("wasi:filesystem/", "plugins may not read or write files"),
         ("wasi:sockets/", "plugins may not use the network"),
         ("wasi:http/", "plugins may not use the network"),
-        ("wasi:clocks/", "plugins may not read the clock; use the time in the call's context"),
-        ("wasi:random/", "plugins may not use randomness; use the seed in the call's context"),
+        (
+            "wasi:clocks/",
+            "plugins may not read the clock; use the time in the call's context",
+        ),
+        (
+            "wasi:random/",
+            "plugins may not use randomness; use the seed in the call's context",
+        ),
     ];
+    let mut refused: Vec<(String, &str)> = Vec::new();
     for (name, _) in component.component_type().imports(engine) {
         if HARMLESS.iter().any(|p| name.starts_with(p)) {
             continue;
@@ -55,11 +62,25 @@ pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), LoadE
         let why = REFUSED
             .iter()
             .find(|(p, _)| name.starts_with(p))
-            .map(|(_, why)| (*why).to_owned())
-            .unwrap_or_else(|| "not part of the plugin contract".to_owned());
-        return Err(LoadError::ForbiddenImport { import: name.to_owned(), why });
+            .map(|(_, why)| *why)
+            .unwrap_or("not part of the plugin contract");
+        refused.push((name.to_owned(), why));
     }
-    Ok(())
+    if refused.is_empty() {
+        return Ok(());
+    }
+    // Name every refused import, so an author fixes them all in one go.
+    let import = refused
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut reasons: Vec<&str> = refused.iter().map(|(_, w)| *w).collect();
+    reasons.dedup();
+    Err(LoadError::ForbiddenImport {
+        import,
+        why: reasons.join("; "),
+    })
 }
 
 pub fn check_exports(engine: &Engine, component: &Component) -> Result<(), LoadError> {
@@ -68,7 +89,10 @@ pub fn check_exports(engine: &Engine, component: &Component) -> Result<(), LoadE
         .exports(engine)
         .map(|(n, _)| n.to_owned())
         .collect();
-    if exports.iter().any(|n| n.starts_with("starsgate:plugin/handler@0.1.")) {
+    if exports
+        .iter()
+        .any(|n| n.starts_with("starsgate:plugin/handler@0.1."))
+    {
         Ok(())
     } else {
         Err(LoadError::WrongExports(exports.join(", ")))
@@ -108,13 +132,21 @@ pub fn compile_cached(
 }
 
 /// Loads a previously compiled artifact by content hash (a pinned version no longer in config).
-pub fn cached_version(engine: &Engine, sha256: &str, cache_dir: &Path, compat: &str) -> Option<Component> {
+pub fn cached_version(
+    engine: &Engine,
+    sha256: &str,
+    cache_dir: &Path,
+    compat: &str,
+) -> Option<Component> {
     deserialize(engine, &artifact_path(cache_dir, sha256, compat))
 }
 
 fn deserialize(engine: &Engine, path: &Path) -> Option<Component> {
     // Only files this gateway wrote (its cache directory is its own, mode 0700) are trusted.
-    if !matches!(Engine::detect_precompiled_file(path), Ok(Some(Precompiled::Component))) {
+    if !matches!(
+        Engine::detect_precompiled_file(path),
+        Ok(Some(Precompiled::Component))
+    ) {
         return None;
     }
     // SAFETY: the cache directory holds only artifacts written by `compile_cached` above, keyed
@@ -141,7 +173,11 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), LoadErr
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
-    let tmp = dir.join(format!(".{}.{}.tmp", std::process::id(), rand::random::<u32>()));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
     std::fs::write(&tmp, bytes).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
 }

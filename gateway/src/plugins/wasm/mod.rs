@@ -71,8 +71,10 @@ impl PluginHost {
     }
 
     pub fn load_file(&self, path: &Path) -> Result<Arc<WasmPlugin>, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        self.load(&bytes).map_err(|e| format!("{} {e}", path.display()))
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        self.load(&bytes)
+            .map_err(|e| format!("{} {e}", path.display()))
     }
 
     /// A version by content hash: loaded in this process, or compiled by it earlier (the cache).
@@ -131,7 +133,10 @@ impl WasmPlugin {
     fn call<T>(
         &self,
         hook: Hook,
-        f: impl FnOnce(&bindings::Plugin, &mut Store<HostState>) -> wasmtime::Result<Result<T, types::PluginError>>,
+        f: impl FnOnce(
+            &bindings::Plugin,
+            &mut Store<HostState>,
+        ) -> wasmtime::Result<Result<T, types::PluginError>>,
     ) -> Call<T> {
         let fuel = self.limits.fuel(hook);
         let mut store = Store::new(self.engine, HostState::new(self.limits.memory_bytes));
@@ -168,23 +173,41 @@ impl Plugin for WasmPlugin {
     fn pre_checkout(&self, ctx: &CallContext, order: &OrderView) -> Call<Decision> {
         let (ctx, order) = (convert::context(ctx), convert::order(order));
         self.call(Hook::PreCheckout, |p, store| {
-            let r = p.starsgate_plugin_handler().call_pre_checkout(store, &ctx, &order)?;
+            let r = p
+                .starsgate_plugin_handler()
+                .call_pre_checkout(store, &ctx, &order)?;
             Ok(r.map(convert::decision))
         })
     }
 
-    fn deliver(&self, ctx: &CallContext, order: &OrderView, payment: &PaymentView) -> Call<Delivery> {
-        let (ctx, order, payment) = (convert::context(ctx), convert::order(order), convert::payment(payment));
+    fn deliver(
+        &self,
+        ctx: &CallContext,
+        order: &OrderView,
+        payment: &PaymentView,
+    ) -> Call<Delivery> {
+        let (ctx, order, payment) = (
+            convert::context(ctx),
+            convert::order(order),
+            convert::payment(payment),
+        );
         self.call(Hook::Deliver, |p, store| {
-            let r = p.starsgate_plugin_handler().call_deliver(store, &ctx, &order, &payment)?;
+            let r = p
+                .starsgate_plugin_handler()
+                .call_deliver(store, &ctx, &order, &payment)?;
             Ok(r.map(convert::delivery))
         })
     }
 
     fn refunded(&self, ctx: &CallContext, order: &OrderView, payment: &PaymentView) -> Call<()> {
-        let (ctx, order, payment) = (convert::context(ctx), convert::order(order), convert::payment(payment));
+        let (ctx, order, payment) = (
+            convert::context(ctx),
+            convert::order(order),
+            convert::payment(payment),
+        );
         self.call(Hook::Refunded, |p, store| {
-            p.starsgate_plugin_handler().call_refunded(store, &ctx, &order, &payment)
+            p.starsgate_plugin_handler()
+                .call_refunded(store, &ctx, &order, &payment)
         })
     }
 }
