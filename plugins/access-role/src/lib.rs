@@ -35,7 +35,9 @@ impl Config {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         if !role_ok {
-            return Err(config_error("role must be 1-32 characters of a-z, 0-9, _ and -"));
+            return Err(config_error(
+                "role must be 1-32 characters of a-z, 0-9, _ and -",
+            ));
         }
         if config.days == 0 {
             return Err(config_error("days must be at least 1"));
@@ -50,9 +52,11 @@ impl Config {
 /// When access ends: the period Telegram reported for a subscription payment, otherwise
 /// `days` after the payment.
 fn expires_at(payment: &Payment, days: u32) -> i64 {
-    payment
-        .expires_at_unix
-        .unwrap_or_else(|| payment.paid_at_unix.saturating_add(i64::from(days) * 86_400))
+    payment.expires_at_unix.unwrap_or_else(|| {
+        payment
+            .paid_at_unix
+            .saturating_add(i64::from(days) * 86_400)
+    })
 }
 
 fn access_token(role: &str, seed: u64) -> String {
@@ -115,7 +119,9 @@ mod tests {
     #[test]
     fn delivers_token_and_expiry() {
         let delivery = AccessRole::deliver(&context(CONFIG), &order(), &payment()).unwrap();
-        let Item::Text(text) = &delivery.items[0] else { panic!("expected text") };
+        let Item::Text(text) = &delivery.items[0] else {
+            panic!("expected text")
+        };
         assert!(text.contains(&access_token("pro", 1)), "{text}");
         // 1_780_000_000 + 30 days = 1_782_592_000 = 2026-06-27 20:26:40 UTC
         assert!(text.contains("Valid until: 2026-06-27 20:26 UTC"), "{text}");
@@ -124,6 +130,9 @@ mod tests {
 
     #[test]
     fn refund_succeeds() {
-        assert_eq!(AccessRole::refunded(&context(CONFIG), &order(), &payment()), Ok(()));
+        assert_eq!(
+            AccessRole::refunded(&context(CONFIG), &order(), &payment()),
+            Ok(())
+        );
     }
 }

@@ -101,7 +101,10 @@ mod tests {
     fn rejects_at_the_limit() {
         let mut ctx = context(r#"{"prefix":"GAME","max_per_buyer":2}"#);
         ctx.facts.buyer_purchases = 1;
-        assert_eq!(LicenseKey::pre_checkout(&ctx, &order()), Ok(Decision::Approve));
+        assert_eq!(
+            LicenseKey::pre_checkout(&ctx, &order()),
+            Ok(Decision::Approve)
+        );
         ctx.facts.buyer_purchases = 2;
         let decision = LicenseKey::pre_checkout(&ctx, &order()).unwrap();
         assert_eq!(

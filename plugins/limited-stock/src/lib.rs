@@ -26,7 +26,9 @@ impl Config {
     fn load(ctx: &Context) -> Result<Self, Error> {
         let config: Config = ctx.config()?;
         if config.text.is_empty() || config.text.chars().count() > TEXT_MAX_CHARS {
-            return Err(config_error(format!("text must be 1-{TEXT_MAX_CHARS} characters")));
+            return Err(config_error(format!(
+                "text must be 1-{TEXT_MAX_CHARS} characters"
+            )));
         }
         if let Some(url) = &config.url {
             check_url(url).map_err(|e| config_error(format!("url: {}", e.message)))?;
@@ -55,9 +57,14 @@ impl Plugin for LimitedStock {
         // last unit at once; the money is taken by then, so deliver and leave a trace.
         let unit = u64::from(ctx.facts.units_sold) + 1;
         if unit > u64::from(config.stock) {
-            log::warn!("oversold: unit {unit} of {} for order {}", config.stock, order.order_id);
+            log::warn!(
+                "oversold: unit {unit} of {} for order {}",
+                config.stock,
+                order.order_id
+            );
         }
-        let delivery = Delivery::text(config.text).and_text(format!("Unit {unit} of {}", config.stock));
+        let delivery =
+            Delivery::text(config.text).and_text(format!("Unit {unit} of {}", config.stock));
         Ok(match config.url {
             Some(url) => delivery.link(url, ""),
             None => delivery,
@@ -78,7 +85,10 @@ mod tests {
     fn sells_until_stock_is_gone() {
         let mut ctx = context(CONFIG);
         ctx.facts.units_sold = 2;
-        assert_eq!(LimitedStock::pre_checkout(&ctx, &order()), Ok(Decision::Approve));
+        assert_eq!(
+            LimitedStock::pre_checkout(&ctx, &order()),
+            Ok(Decision::Approve)
+        );
         ctx.facts.units_sold = 3;
         let decision = LimitedStock::pre_checkout(&ctx, &order()).unwrap();
         assert_eq!(

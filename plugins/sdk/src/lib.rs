@@ -44,7 +44,8 @@
 //!   printable characters; a delivery has 1-10 items; a text item is 1-4096 characters; a link is
 //!   `https://` and at most 2048 bytes. Violating them counts as a plugin failure.
 //! * **Errors.** Return [`Error::fatal`] for problems that will recur with the same input (bad
-//!   config), [`Error::retry`] for ones that may not. A panic traps and counts as fatal.
+//!   config), [`Error::retry`] for ones that may not. A panic traps (its message goes to the
+//!   log) and counts as a plugin failure, so return errors instead of unwrapping input.
 //! * **Budget.** Calls are limited in fuel (instructions), memory and time; keep work small.
 //! * **Logs** ([`log`]) are capped by the host at 50 lines and 4 KiB per call.
 
@@ -56,7 +57,7 @@ mod seed;
 pub mod testing;
 
 pub use context::config_error;
-pub use seed::{Seed, CODE_ALPHABET};
+pub use seed::{CODE_ALPHABET, Seed};
 
 /// Bindings generated from `plugins/wit/plugin.wit` (the contract). Authors normally use the
 /// re-exports in [`prelude`] instead.
@@ -115,14 +116,27 @@ pub trait Plugin {
 
 impl<P: Plugin> __Guest for P {
     fn pre_checkout(ctx: Context, order: Order) -> Result<Decision, Error> {
+        log_panics();
         <P as Plugin>::pre_checkout(&ctx, &order)
     }
     fn deliver(ctx: Context, order: Order, payment: Payment) -> Result<Delivery, Error> {
+        log_panics();
         <P as Plugin>::deliver(&ctx, &order, &payment)
     }
     fn refunded(ctx: Context, order: Order, payment: Payment) -> Result<(), Error> {
+        log_panics();
         <P as Plugin>::refunded(&ctx, &order, &payment)
     }
+}
+
+/// Sends a panic's message and location to the host log before the instance aborts (a trap).
+/// Without it the message is lost: stderr goes nowhere, and std's default hook would first
+/// read `RUST_BACKTRACE` through a WASI import the gateway does not provide.
+fn log_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| log::error(&format!("plugin {info}"))));
+    });
 }
 
 /// Exports a type implementing [`Plugin`] as the component's `handler`. Use it once, at the
@@ -137,7 +151,7 @@ macro_rules! export_plugin {
 /// Everything a plugin usually needs: `use starsgate_plugin::prelude::*;`
 pub mod prelude {
     pub use crate::{
-        Buyer, Context, Decision, Delivery, Error, Facts, Item, Link, Order, Payment, Plugin,
-        Seed, export_plugin, log,
+        Buyer, Context, Decision, Delivery, Error, Facts, Item, Link, Order, Payment, Plugin, Seed,
+        export_plugin, log,
     };
 }

@@ -60,7 +60,9 @@ pub fn check_delivery(delivery: &Delivery) -> Result<(), Error> {
 /// Checks a link URL: `https://` and at most 2048 bytes.
 pub fn check_url(url: &str) -> Result<(), Error> {
     if !url.starts_with("https://") || url.len() <= "https://".len() {
-        return Err(Error::fatal(format!("a link must be an https:// URL, got {url:?}")));
+        return Err(Error::fatal(format!(
+            "a link must be an https:// URL, got {url:?}"
+        )));
     }
     if url.len() > URL_MAX_BYTES {
         return Err(Error::fatal(format!(

@@ -8,7 +8,9 @@
 //! `log::info("approved")` or `log::info!("approved order {}", order.order_id)`.
 
 pub use crate::bindings::starsgate::plugin::log::Level;
-pub use crate::{__log_debug as debug, __log_error as error, __log_info as info, __log_warn as warn};
+pub use crate::{
+    __log_debug as debug, __log_error as error, __log_info as info, __log_warn as warn,
+};
 
 /// Sends one line to the host at `level`. Off wasm (unit tests on the host) it prints to stderr.
 pub fn write(level: Level, message: &str) {

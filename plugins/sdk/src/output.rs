@@ -8,13 +8,19 @@ impl Error {
     /// gateway does not retry it: a pre-checkout is declined, a delivery is escalated (refund
     /// or manual review).
     pub fn fatal(message: impl Into<String>) -> Self {
-        Error { message: message.into(), retryable: false }
+        Error {
+            message: message.into(),
+            retryable: false,
+        }
     }
 
     /// A failure that may go away if the same call is made again later. Use sparingly: with
     /// no I/O, few things are transient.
     pub fn retry(message: impl Into<String>) -> Self {
-        Error { message: message.into(), retryable: true }
+        Error {
+            message: message.into(),
+            retryable: true,
+        }
     }
 }
 
@@ -49,7 +55,10 @@ impl Delivery {
     pub fn link(mut self, url: impl Into<String>, label: impl Into<String>) -> Self {
         let label = label.into();
         let label = if label.is_empty() { None } else { Some(label) };
-        self.items.push(Item::Link(Link { url: url.into(), label }));
+        self.items.push(Item::Link(Link {
+            url: url.into(),
+            label,
+        }));
         self
     }
 

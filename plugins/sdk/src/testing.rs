@@ -11,7 +11,10 @@ pub fn context(config: &str) -> Context {
         now_unix: 1_780_000_000,
         seed: 1,
         api_version: "0.1.0".to_owned(),
-        facts: Facts { buyer_purchases: 0, units_sold: 0 },
+        facts: Facts {
+            buyer_purchases: 0,
+            units_sold: 0,
+        },
     }
 }
 
@@ -23,7 +26,10 @@ pub fn order() -> Order {
         product_id: "product".to_owned(),
         amount: 50,
         currency: "XTR".to_owned(),
-        buyer: Buyer { user_id: 5001, language_code: None },
+        buyer: Buyer {
+            user_id: 5001,
+            language_code: None,
+        },
     }
 }
 

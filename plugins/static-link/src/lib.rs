@@ -9,9 +9,9 @@
 //! both hooks, so a product that cannot be delivered is never sold.
 
 use serde::Deserialize;
+use starsgate_plugin::config_error;
 use starsgate_plugin::limits::{TEXT_MAX_CHARS, check_url};
 use starsgate_plugin::prelude::*;
-use starsgate_plugin::config_error;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,10 +27,12 @@ impl Config {
     fn load(ctx: &Context) -> Result<Self, Error> {
         let config: Config = ctx.config()?;
         check_url(&config.url).map_err(|e| config_error(format!("url: {}", e.message)))?;
-        if let Some(text) = &config.text {
-            if text.is_empty() || text.chars().count() > TEXT_MAX_CHARS {
-                return Err(config_error(format!("text must be 1-{TEXT_MAX_CHARS} characters")));
-            }
+        if let Some(text) = &config.text
+            && (text.is_empty() || text.chars().count() > TEXT_MAX_CHARS)
+        {
+            return Err(config_error(format!(
+                "text must be 1-{TEXT_MAX_CHARS} characters"
+            )));
         }
         Ok(config)
     }

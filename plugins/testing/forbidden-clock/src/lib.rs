@@ -12,7 +12,10 @@ use starsgate_plugin::prelude::*;
 fn probe() -> Result<String, Error> {
     let now = core::hint::black_box(SystemTime::now());
     match now.duration_since(UNIX_EPOCH) {
-        Ok(since) => Ok(format!("SANDBOX BREACH: wall clock read {} s", since.as_secs())),
+        Ok(since) => Ok(format!(
+            "SANDBOX BREACH: wall clock read {} s",
+            since.as_secs()
+        )),
         Err(e) => Ok(format!("SANDBOX BREACH: wall clock read before 1970 ({e})")),
     }
 }

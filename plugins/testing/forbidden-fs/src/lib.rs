@@ -11,7 +11,10 @@ use starsgate_plugin::prelude::*;
 fn probe() -> Result<String, Error> {
     let path = core::hint::black_box("/etc/passwd");
     match std::fs::read_to_string(path) {
-        Ok(text) => Ok(format!("SANDBOX BREACH: read {} bytes from {path}", text.len())),
+        Ok(text) => Ok(format!(
+            "SANDBOX BREACH: read {} bytes from {path}",
+            text.len()
+        )),
         Err(e) => Err(Error::fatal(format!("filesystem access failed: {e}"))),
     }
 }

@@ -9,7 +9,10 @@ use starsgate_plugin::prelude::*;
 fn probe() -> Result<String, Error> {
     let addr = core::hint::black_box("127.0.0.1:80");
     match std::net::TcpStream::connect(addr) {
-        Ok(stream) => Ok(format!("SANDBOX BREACH: connected to {:?}", stream.peer_addr().ok())),
+        Ok(stream) => Ok(format!(
+            "SANDBOX BREACH: connected to {:?}",
+            stream.peer_addr().ok()
+        )),
         Err(e) => Err(Error::fatal(format!("network access failed: {e}"))),
     }
 }

@@ -9,14 +9,20 @@
 //! | `memory`      | allocates and touches 1 GiB     | same                           | same     |
 //! | `panic`       | panics (a trap)                 | same                           | same     |
 //! | `recursion`   | unbounded non-tail recursion    | same                           | same     |
-//! | `huge-output` | reject with 100 000 characters  | 100 000 text items             | Ok       |
-//! | `huge-text`   | like `huge-output`              | one 10 MiB text item           | Ok       |
+//! | `huge-output` | reject with 100 000 characters  | one 10 MiB text item           | Ok       |
+//! | `many-items`  | like `huge-output`              | 100 000 empty text items       | Ok       |
 //! | `bad-reject`  | reject with an empty message    | a link to `http://` (not https)| Ok       |
 //! | `error`       | plugin-error, retryable false   | same                           | same     |
 //! | `retryable`   | plugin-error, retryable true    | same                           | same     |
 //! | `logs`        | 1000 log lines of 1 KiB, approve| same, then text `ok`           | same, Ok |
 //!
 //! Any other mode (or a config without one) is a non-retryable plugin-error.
+//!
+//! Each mode is shaped to hit one limit and not another: `memory` reserves blocks without
+//! zero-filling them (so it reaches the memory cap, not the fuel budget), `recursion` keeps its
+//! frames in scalars (so it overflows the engine's stack, not the shadow stack in linear
+//! memory), `many-items` uses empty strings (so building 100 000 items stays within fuel and
+//! the gateway's item-count check is what fails).
 
 use core::hint::black_box;
 
@@ -53,11 +59,11 @@ fn run(ctx: &Context, hook: Hook) -> Result<Outcome, Error> {
         }
         "panic" => panic!("hostile plugin: panic mode"),
         "recursion" => Ok(Outcome::Reject(recurse(0).to_string())),
-        "huge-output" | "huge-text" if hook == Hook::PreCheckout => {
+        "huge-output" | "many-items" if hook == Hook::PreCheckout => {
             Ok(Outcome::Reject("x".repeat(100_000)))
         }
-        "huge-output" => Ok(Outcome::Items(vec![Item::Text("x".into()); 100_000])),
-        "huge-text" => Ok(Outcome::Items(vec![Item::Text("x".repeat(10 << 20))])),
+        "huge-output" => Ok(Outcome::Items(vec![Item::Text("x".repeat(10 << 20))])),
+        "many-items" => Ok(Outcome::Items(vec![Item::Text(String::new()); 100_000])),
         "bad-reject" if hook == Hook::PreCheckout => Ok(Outcome::Reject(String::new())),
         "bad-reject" => Ok(Outcome::Items(vec![Item::Link(Link {
             url: "http://example.com/not-https".into(),
@@ -72,7 +78,9 @@ fn run(ctx: &Context, hook: Hook) -> Result<Outcome, Error> {
             }
             Ok(Outcome::Ok)
         }
-        other => Err(Error::fatal(format!("hostile plugin: unknown mode {other:?}"))),
+        other => Err(Error::fatal(format!(
+            "hostile plugin: unknown mode {other:?}"
+        ))),
     }
 }
 
@@ -84,28 +92,30 @@ fn spin() -> ! {
     }
 }
 
-/// Allocates 1 GiB in 1 MiB blocks, writing to every page and keeping every block alive.
+/// Allocates 1 GiB in 1 MiB blocks, writing one byte per 4 KiB page and keeping every block
+/// alive. The blocks are reserved, not zero-filled, so the call reaches the memory cap long
+/// before it could run out of fuel.
 fn hog_memory() {
     let mut blocks: Vec<Vec<u8>> = Vec::new();
     for n in 0..1024u32 {
-        let mut block = vec![0u8; 1 << 20];
-        for page in block.iter_mut().step_by(4096) {
-            *page = n as u8;
+        let mut block: Vec<u8> = Vec::with_capacity(1 << 20);
+        for page in block.spare_capacity_mut().iter_mut().step_by(4096) {
+            page.write(n as u8);
         }
         blocks.push(black_box(block));
     }
     black_box(&blocks);
 }
 
-/// Recursion without a reachable base case; the frame's array and the work after the call keep
-/// it from becoming a loop.
+/// Recursion without a reachable base case. The addition after the call keeps it from being a
+/// tail call; the frame holds only scalars, so it exhausts the engine's native wasm stack
+/// (a stack-overflow trap) rather than the shadow stack in linear memory.
 fn recurse(depth: u64) -> u64 {
-    let frame = black_box([depth; 16]);
     if black_box(depth) == u64::MAX {
         return 0;
     }
-    let below = recurse(black_box(depth + 1));
-    black_box(below.wrapping_add(frame.iter().sum::<u64>()))
+    let below = recurse(depth + 1);
+    below.wrapping_mul(31).wrapping_add(black_box(depth))
 }
 
 struct Hostile;
