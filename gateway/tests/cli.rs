@@ -210,9 +210,21 @@ fn the_demo_runs_offline_and_exits_zero() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}\n{}", stderr(&o));
     assert!(out.contains("Alice has 1 delivery message"), "{out}");
-    assert!(out.contains("Key #1: STARTER-"), "a licence key was delivered: {out}");
-    assert!(out.contains("maximum of 1 keys"), "the per-buyer limit refused: {out}");
-    assert!(out.contains("Sold out: all 2 units are gone"), "the stock ran out: {out}");
-    assert!(out.contains("revoked role pro for user 1001"), "the refund revoked access: {out}");
+    assert!(
+        out.contains("Key #1: STARTER-"),
+        "a licence key was delivered: {out}"
+    );
+    assert!(
+        out.contains("maximum of 1 keys"),
+        "the per-buyer limit refused: {out}"
+    );
+    assert!(
+        out.contains("Sold out: all 2 units are gone"),
+        "the stock ran out: {out}"
+    );
+    assert!(
+        out.contains("revoked role pro for user 1001"),
+        "the refund revoked access: {out}"
+    );
     assert!(out.contains("The ledger (5 payments)"), "{out}");
 }

@@ -9,3 +9,4 @@ mod bots;
 mod buyer_flow;
 mod crash;
 mod guarantees;
+mod plugins;

@@ -31,7 +31,9 @@ impl Config {
     fn load(ctx: &Context) -> Result<Self, Error> {
         let config: Config = ctx.config()?;
         if config.brand.trim().is_empty() || config.brand.chars().count() > 100 {
-            return Err(starsgate_plugin::config_error("brand must be 1-100 characters"));
+            return Err(starsgate_plugin::config_error(
+                "brand must be 1-100 characters",
+            ));
         }
         Ok(config)
     }
@@ -60,8 +62,11 @@ impl Plugin for GiftCard {
     fn deliver(ctx: &Context, order: &Order, _payment: &Payment) -> Result<Delivery, Error> {
         let config = Config::load(ctx)?;
         log::info!("gift card for order {}", order.order_id); // never log the code itself
-        Ok(Delivery::text(format!("Your {} gift card ({} Stars)", config.brand, order.amount))
-            .and_text(card_code(ctx.seed)))
+        Ok(Delivery::text(format!(
+            "Your {} gift card ({} Stars)",
+            config.brand, order.amount
+        ))
+        .and_text(card_code(ctx.seed)))
     }
 }
 

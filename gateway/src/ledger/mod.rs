@@ -48,6 +48,8 @@ pub enum LedgerError {
         from: PaymentStatus,
         to: PaymentStatus,
     },
+    #[error("payment {charge_id} kept changing under us; try again")]
+    Contended { charge_id: String },
     #[error("no payment {charge_id} for bot {bot} in the ledger")]
     UnknownPayment { bot: String, charge_id: String },
 }
@@ -76,6 +78,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "secrets",
         include_str!("../../../migrations/sqlite/0002_secrets.sql"),
     ),
+    (
+        3,
+        "order config",
+        include_str!("../../../migrations/sqlite/0003_order_config.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -87,6 +94,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "secrets",
         include_str!("../../../migrations/postgres/0002_secrets.sql"),
+    ),
+    (
+        3,
+        "order config",
+        include_str!("../../../migrations/postgres/0003_order_config.sql"),
     ),
 ];
 

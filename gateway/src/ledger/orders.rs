@@ -19,6 +19,8 @@ pub struct NewOrder<'a> {
     pub currency: &'a str,
     pub subscription: bool,
     pub plugin_sha256: Option<&'a str>,
+    /// `[product.config]` as JSON, as it is now.
+    pub product_config: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,7 @@ pub struct Order {
     pub currency: String,
     pub subscription: bool,
     pub plugin_sha256: Option<String>,
+    pub product_config: Option<String>,
     pub created_at: i64,
 }
 
@@ -41,8 +44,8 @@ impl Ledger {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO orders (order_id, bot, product, user_id, chat_id, title, price, currency, \
-             subscription, plugin_sha256, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             subscription, plugin_sha256, created_at, product_config) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(o.order_id)
         .bind(o.bot)
@@ -55,6 +58,7 @@ impl Ledger {
         .bind(i64::from(o.subscription))
         .bind(o.plugin_sha256)
         .bind(now_ms())
+        .bind(o.product_config)
         .execute(&mut *tx)
         .await?;
         append(
@@ -76,7 +80,7 @@ impl Ledger {
     pub async fn order(&self, order_id: &str) -> Result<Option<Order>, LedgerError> {
         let row = sqlx::query(
             "SELECT order_id, bot, product, user_id, chat_id, title, price, currency, subscription, \
-             plugin_sha256, created_at FROM orders WHERE order_id = $1",
+             plugin_sha256, created_at, product_config FROM orders WHERE order_id = $1",
         )
         .bind(order_id)
         .fetch_optional(&self.pool)
@@ -94,6 +98,7 @@ impl Ledger {
             subscription: r.try_get::<i64, _>("subscription")? != 0,
             plugin_sha256: r.try_get("plugin_sha256")?,
             created_at: r.try_get("created_at")?,
+            product_config: r.try_get("product_config")?,
         }))
     }
 }

@@ -76,6 +76,8 @@ impl Ledger {
         let rows = sqlx::query(
             "SELECT charge_id, chat_id, content, attempts FROM deliveries \
              WHERE bot = $1 AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2 \
+             AND EXISTS (SELECT 1 FROM payments p WHERE p.bot = deliveries.bot \
+                         AND p.charge_id = deliveries.charge_id AND p.status = 'paid') \
              ORDER BY next_attempt_at LIMIT $3",
         )
         .bind(bot)
@@ -120,14 +122,35 @@ impl Ledger {
         .bind(charge_id)
         .execute(&mut *tx)
         .await?;
-        transition(
+        let sent = transition(
             &mut tx,
             bot,
             charge_id,
             PaymentStatus::Delivered,
             "sent to the buyer",
         )
-        .await?;
+        .await;
+        match sent {
+            Ok(_) => {}
+            // The payment was refunded (or flagged) while its delivery was on the way: the
+            // message did go out, and the outbox must remember that so it never sends it again.
+            Err(LedgerError::Transition { from, .. }) => {
+                let subject = Subject {
+                    charge_id: Some(charge_id),
+                    ..Default::default()
+                };
+                let detail = format!("the delivery went out after the payment became {from}");
+                append(
+                    &mut tx,
+                    bot,
+                    EventKind::DeliveryAttemptFailed,
+                    subject,
+                    &detail,
+                )
+                .await?;
+            }
+            Err(e) => return Err(e),
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -186,14 +209,18 @@ impl Ledger {
         .bind(charge_id)
         .execute(&mut *tx)
         .await?;
-        transition(
+        match transition(
             &mut tx,
             bot,
             charge_id,
             PaymentStatus::DeliveryFailed,
             error,
         )
-        .await?;
+        .await
+        {
+            Ok(_) | Err(LedgerError::Transition { .. }) => {}
+            Err(e) => return Err(e),
+        }
         tx.commit().await?;
         Ok(())
     }

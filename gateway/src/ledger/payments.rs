@@ -104,6 +104,11 @@ async fn fetch_payment(
 
 /// Moves a payment to `to` inside the caller's transaction, checking the transition and recording
 /// it in the history. Returns false (and changes nothing) if it is already there.
+///
+/// The update is conditional on the status just read (`status = $4`). If another process moved
+/// the payment in between (PostgreSQL's READ COMMITTED re-checks the condition and updates no
+/// row), the status is read again and the transition re-checked from there, so a concurrent
+/// delivery can never swallow a refund.
 pub(super) async fn transition(
     conn: &mut AnyConnection,
     bot: &str,
@@ -111,63 +116,66 @@ pub(super) async fn transition(
     to: PaymentStatus,
     detail: &str,
 ) -> Result<bool, LedgerError> {
-    let current =
-        fetch_payment(conn, bot, charge_id)
-            .await?
-            .ok_or_else(|| LedgerError::UnknownPayment {
+    for _ in 0..4 {
+        let current = fetch_payment(conn, bot, charge_id).await?.ok_or_else(|| {
+            LedgerError::UnknownPayment {
                 bot: bot.to_owned(),
                 charge_id: charge_id.to_owned(),
-            })?;
-    if current.status == to {
-        return Ok(false);
+            }
+        })?;
+        if current.status == to {
+            return Ok(false);
+        }
+        if !current.status.can_become(to) {
+            return Err(LedgerError::Transition {
+                charge_id: charge_id.to_owned(),
+                from: current.status,
+                to,
+            });
+        }
+        let stamp = match to {
+            PaymentStatus::Delivered => Some("delivered_at"),
+            PaymentStatus::Refunded => Some("refunded_at"),
+            _ => None,
+        };
+        let sql = match stamp {
+            Some(column) => format!(
+                "UPDATE payments SET status = $1, {column} = $5 \
+                 WHERE bot = $2 AND charge_id = $3 AND status = $4"
+            ),
+            None => {
+                "UPDATE payments SET status = $1 WHERE bot = $2 AND charge_id = $3 AND status = $4"
+                    .to_owned()
+            }
+        };
+        let mut query = sqlx::query(&sql)
+            .bind(to.as_str())
+            .bind(bot)
+            .bind(charge_id)
+            .bind(current.status.as_str());
+        if stamp.is_some() {
+            query = query.bind(now_ms());
+        }
+        if query.execute(&mut *conn).await?.rows_affected() != 1 {
+            continue;
+        }
+        append(
+            conn,
+            bot,
+            EventKind::StatusChanged,
+            Subject {
+                order_id: current.order_id.as_deref(),
+                charge_id: Some(charge_id),
+                user_id: Some(current.user_id),
+            },
+            &format!("{} -> {}: {detail}", current.status, to),
+        )
+        .await?;
+        return Ok(true);
     }
-    if !current.status.can_become(to) {
-        return Err(LedgerError::Transition {
-            charge_id: charge_id.to_owned(),
-            from: current.status,
-            to,
-        });
-    }
-    let stamp = match to {
-        PaymentStatus::Delivered => Some("delivered_at"),
-        PaymentStatus::Refunded => Some("refunded_at"),
-        _ => None,
-    };
-    // `status = $4` makes the update conditional on what we read: two processes racing on the
-    // same payment cannot both apply a transition from the same state.
-    let sql = match stamp {
-        Some(column) => format!(
-            "UPDATE payments SET status = $1, {column} = $5 \
-             WHERE bot = $2 AND charge_id = $3 AND status = $4"
-        ),
-        None => "UPDATE payments SET status = $1 WHERE bot = $2 AND charge_id = $3 AND status = $4"
-            .to_owned(),
-    };
-    let mut query = sqlx::query(&sql)
-        .bind(to.as_str())
-        .bind(bot)
-        .bind(charge_id)
-        .bind(current.status.as_str());
-    if stamp.is_some() {
-        query = query.bind(now_ms());
-    }
-    let done = query.execute(&mut *conn).await?;
-    if done.rows_affected() != 1 {
-        return Ok(false);
-    }
-    append(
-        conn,
-        bot,
-        EventKind::StatusChanged,
-        Subject {
-            order_id: current.order_id.as_deref(),
-            charge_id: Some(charge_id),
-            user_id: Some(current.user_id),
-        },
-        &format!("{} -> {}: {detail}", current.status, to),
-    )
-    .await?;
-    Ok(true)
+    Err(LedgerError::Contended {
+        charge_id: charge_id.to_owned(),
+    })
 }
 
 impl Ledger {

@@ -27,6 +27,7 @@ pub(super) async fn send(
         .plugins
         .get(&product.id)
         .and_then(|e| e.plugin.sha256().map(str::to_owned));
+    let product_config = serde_json::to_string(&product.config).ok();
     store
         .ledger
         .create_order(&NewOrder {
@@ -40,6 +41,7 @@ pub(super) async fn send(
             currency: XTR,
             subscription: product.subscription,
             plugin_sha256: plugin_sha.as_deref(),
+            product_config: product_config.as_deref(),
         })
         .await?;
     let prices = [LabeledPrice::new(

@@ -7,8 +7,12 @@ use crate::config::Product;
 use crate::ledger::{Order, Payment, now_ms};
 use crate::plugins::{Call, CallContext, OrderView, PaymentView};
 
-fn config_json(product: &Product) -> String {
-    serde_json::to_string(&product.config).unwrap_or_else(|_| "{}".into())
+/// The config an order was sold with (a snapshot taken with the invoice).
+fn config_json(product: &Product, order: Option<&Order>) -> String {
+    match order.and_then(|o| o.product_config.clone()) {
+        Some(snapshot) => snapshot,
+        None => serde_json::to_string(&product.config).unwrap_or_else(|_| "{}".into()),
+    }
 }
 
 /// Input for the pre-checkout: facts as of now, a seed stable for the order.
@@ -25,7 +29,7 @@ pub(super) async fn for_checkout(
         .facts(bot, product.id.as_str(), user_id, None)
         .await?;
     let ctx = CallContext {
-        config: config_json(product),
+        config: config_json(product, Some(order)),
         now_unix: now_ms() / 1000,
         seed: store
             .seeds
@@ -62,8 +66,12 @@ pub(super) async fn for_payment(
         )
         .await?;
     let order_id = payment.order_id.clone().unwrap_or_default();
+    let sold = match &payment.order_id {
+        Some(id) => store.ledger.order(id).await?,
+        None => None,
+    };
     let ctx = CallContext {
-        config: config_json(product),
+        config: config_json(product, sold.as_ref()),
         now_unix: payment.paid_at / 1000,
         seed: store
             .seeds

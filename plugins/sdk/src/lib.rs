@@ -8,7 +8,7 @@
 //! * [`Plugin::deliver`]: what does the buyer receive for this payment? (a [`Delivery`])
 //! * [`Plugin::refunded`]: the payment was refunded; revoke access if the plugin manages it.
 //!
-//! ```ignore
+//! ```no_run
 //! use starsgate_plugin::prelude::*;
 //!
 //! struct Guide;

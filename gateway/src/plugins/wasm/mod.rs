@@ -59,7 +59,7 @@ impl PluginHost {
 
     /// Loads a plugin from its bytes; a version already loaded is reused.
     pub fn load(&self, bytes: &[u8]) -> Result<Arc<WasmPlugin>, LoadError> {
-        let sha256 = hex::encode(Sha256::digest(bytes));
+        let sha256 = sha256_hex(bytes);
         if let Some(p) = self.lock().get(&sha256) {
             return Ok(p.clone());
         }
@@ -210,4 +210,9 @@ impl Plugin for WasmPlugin {
                 .call_refunded(store, &ctx, &order, &payment)
         })
     }
+}
+
+/// The content hash plugins are known by.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }

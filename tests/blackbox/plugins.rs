@@ -1,0 +1,300 @@
+//! Plugins inside a running gateway: hostile ones are contained and the buyer gets the right
+//! answer while everything else keeps selling; the bundled ones work end to end; an order is
+//! served by the plugin version it was sold with.
+
+use std::path::Path;
+
+use starsgate::ledger::PaymentStatus;
+use starsgate::plugins::Catalogue;
+use starsgate::plugins::bundled::BUILD_DIR;
+use starsgate::plugins::wasm::{Limits, PluginHost};
+use starsgate_sim::PayOutcome;
+
+use crate::helpers::*;
+
+const GENERIC: &str = "This item can't be bought right now. You have not been charged.";
+const HOSTILE_MODES: &[&str] = &[
+    "loop",
+    "memory",
+    "panic",
+    "recursion",
+    "huge-output",
+    "bad-reject",
+    "error",
+    "retryable",
+];
+
+fn copy_plugin(h: &Harness, name: &str) {
+    let dir = h.dir.path().join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        Path::new(BUILD_DIR).join(format!("{name}.wasm")),
+        dir.join(format!("{name}.wasm")),
+    )
+    .unwrap();
+}
+
+fn arena_bot() -> String {
+    let mut toml = String::from("token_env = \"ARENA_TOKEN\"\nsupport = \"s\"\nterms = \"t\"\n");
+    for mode in HOSTILE_MODES.iter().chain(["ok"].iter()) {
+        toml.push_str(&format!(
+            "[[product]]\nid = \"{mode}\"\ntitle = \"{mode}\"\ndescription = \"hostile: {mode}\"\nprice = 2\nplugin = \"plugins/hostile.wasm\"\n[product.config]\nmode = \"{mode}\"\n"
+        ));
+    }
+    toml
+}
+
+async fn refused(h: &Harness, bot: &str, user: i64, product: &str) -> String {
+    let n = h
+        .sim
+        .messages(&h.token(bot), user)
+        .iter()
+        .filter(|m| m.invoice.is_some())
+        .count();
+    h.say(bot, user, &format!("/buy {product}"));
+    h.wait_for_invoice(bot, user, n + 1).await;
+    match h.pay_latest(bot, user).await {
+        PayOutcome::Rejected { error_message } => error_message,
+        other => panic!("{bot}/{product} should have been refused: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_plugins_are_contained_and_everything_else_keeps_selling() {
+    let mut h = Harness::new(Backend::Sqlite).await;
+    copy_plugin(&h, "hostile");
+    h.add_bot("arena", &arena_bot());
+    let gw = h.start().await;
+    for (i, mode) in HOSTILE_MODES.iter().enumerate() {
+        let message = refused(&h, "arena", 100 + i as i64, mode).await;
+        assert_eq!(
+            message, GENERIC,
+            "{mode}: the buyer sees the generic refusal"
+        );
+    }
+    let answers = h.sim.precheckout_answers(&h.token("arena"));
+    assert_eq!(answers.len(), HOSTILE_MODES.len());
+    for a in &answers {
+        assert!(
+            a.accepted && !a.ok && a.after_ms < 10_000,
+            "answered in time: {a:?}"
+        );
+    }
+    assert!(
+        h.sim.star_transactions(&h.token("arena")).is_empty(),
+        "nobody was charged"
+    );
+    // The same plugin in good mode, another bot, and the ledger are all fine.
+    h.buy("arena", 200, "ok").await;
+    assert_eq!(h.wait_for_deliveries("arena", 200, 1).await.len(), 1);
+    h.buy(GUIDES, 201, "premium-guide").await;
+    h.wait_for_deliveries(GUIDES, 201, 1).await;
+    gw.stop().await;
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_whose_plugin_keeps_failing_is_paused_by_its_breaker() {
+    let mut h = Harness::new(Backend::Sqlite).await;
+    copy_plugin(&h, "hostile");
+    h.add_bot("arena", &arena_bot());
+    let gw = h.start().await;
+    for i in 0..6 {
+        assert_eq!(refused(&h, "arena", 300 + i, "error").await, GENERIC);
+    }
+    let ledger = h.ledger().await;
+    eventually("six refusals in the history", || async {
+        let events = ledger.events("arena", None).await.unwrap();
+        events
+            .iter()
+            .filter(|e| e.kind == "pre_checkout_rejected")
+            .count()
+            == 6
+    })
+    .await;
+    let events = ledger.events("arena", None).await.unwrap();
+    let reasons: Vec<String> = events
+        .iter()
+        .filter(|e| e.kind == "pre_checkout_rejected")
+        .filter_map(|e| e.detail.clone())
+        .collect();
+    assert_eq!(reasons.len(), 6);
+    // Under load a call may also time out; either way it is a plugin failure that counts.
+    assert!(
+        reasons[..5].iter().all(|r| r.contains("plugin failure")),
+        "{reasons:#?}"
+    );
+    assert!(
+        reasons[5].contains("circuit breaker"),
+        "the sixth is refused without calling the plugin: {reasons:#?}"
+    );
+    // Other products of the same plugin are not paused.
+    h.buy("arena", 310, "ok").await;
+    h.wait_for_deliveries("arena", 310, 1).await;
+    gw.stop().await;
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_with_forbidden_imports_is_refused_and_the_store_keeps_selling() {
+    let mut h = Harness::new(Backend::Sqlite).await;
+    copy_plugin(&h, "forbidden_fs");
+    h.add_bot(
+        "mixed",
+        "token_env = \"MIXED_TOKEN\"\nsupport = \"s\"\nterms = \"t\"\n\
+         [[product]]\nid = \"snoop\"\ntitle = \"Snoop\"\ndescription = \"reads files\"\nprice = 3\nplugin = \"plugins/forbidden_fs.wasm\"\n\
+         [[product]]\nid = \"plain\"\ntitle = \"Plain\"\ndescription = \"built in\"\nprice = 4\n[product.config]\ntext = \"plain delivered\"\n",
+    );
+    let gw = h.start().await;
+    assert_eq!(refused(&h, "mixed", 400, "snoop").await, GENERIC);
+    h.buy("mixed", 401, "plain").await;
+    assert!(h.wait_for_deliveries("mixed", 401, 1).await[0].contains("plain delivered"));
+    gw.stop().await;
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_licence_key_is_limited_per_buyer_and_unique_per_payment() {
+    let h = Harness::new(Backend::Sqlite).await;
+    let gw = h.start().await;
+    h.buy(GAMES, 500, "starter-pack").await;
+    let first = h.wait_for_deliveries(GAMES, 500, 1).await;
+    assert_eq!(
+        refused(&h, GAMES, 500, "starter-pack").await,
+        "You already own the maximum of 1 keys for this product."
+    );
+    h.buy(GAMES, 501, "starter-pack").await;
+    let second = h.wait_for_deliveries(GAMES, 501, 1).await;
+    assert!(
+        first[0].contains("Key #1: STARTER-") && second[0].contains("Key #2: STARTER-"),
+        "{first:?} {second:?}"
+    );
+    assert_ne!(
+        first[0].replace("#1", ""),
+        second[0].replace("#2", ""),
+        "each payment gets its own key"
+    );
+    gw.stop().await;
+    h.finish().await;
+}
+
+async fn limited_stock_runs_out_and_a_refund_puts_a_unit_back(backend: Backend) {
+    let h = Harness::new(backend).await;
+    let gw = h.start().await;
+    let (first, _) = h.buy(GAMES, 600, "gold-chest").await;
+    h.buy(GAMES, 601, "gold-chest").await;
+    h.wait_for_deliveries(GAMES, 600, 1).await;
+    h.wait_for_deliveries(GAMES, 601, 1).await;
+    assert!(
+        refused(&h, GAMES, 602, "gold-chest")
+            .await
+            .starts_with("Sold out: all 2 units are gone.")
+    );
+    let store = gw.store(GAMES).unwrap();
+    starsgate::shop::refund(&store, &first, "test")
+        .await
+        .unwrap();
+    h.buy(GAMES, 603, "gold-chest").await;
+    let delivered = h.wait_for_deliveries(GAMES, 603, 1).await;
+    assert!(delivered[0].contains("Unit 2 of 2"), "{delivered:?}");
+    gw.stop().await;
+    h.finish().await;
+}
+
+async fn a_refund_revokes_access_exactly_once(backend: Backend) {
+    let h = Harness::new(backend).await;
+    let gw = h.start().await;
+    let (charge, _) = h.buy(GUIDES, 700, "pro-access").await;
+    let delivered = h.wait_for_deliveries(GUIDES, 700, 1).await;
+    assert!(delivered[0].contains("Access token: pro-"), "{delivered:?}");
+    h.say(GUIDES, GUIDES_ADMIN, &format!("/refund {charge}"));
+    h.say(GUIDES, GUIDES_ADMIN, &format!("/refund {charge}"));
+    h.wait_for(GUIDES, GUIDES_ADMIN, "two answers", |m| m.len() >= 2)
+        .await;
+    let ledger = h.ledger().await;
+    eventually("Telegram's refunded_payment to be processed", || async {
+        h.sim.pending_updates(&h.token(GUIDES)) == 0
+            && ledger
+                .events(GUIDES, Some(&charge))
+                .await
+                .unwrap()
+                .iter()
+                .any(|e| e.kind == "refund_hook")
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let hooks: Vec<String> = ledger
+        .events(GUIDES, Some(&charge))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "refund_hook")
+        .filter_map(|e| e.detail)
+        .collect();
+    assert_eq!(hooks.len(), 1, "the revoke hook ran once: {hooks:?}");
+    assert!(
+        hooks[0].contains("revoked role pro for user 700"),
+        "{hooks:?}"
+    );
+    assert_eq!(
+        payment(&ledger, GUIDES, &charge).await.status,
+        PaymentStatus::Refunded
+    );
+    gw.stop().await;
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_is_served_by_the_plugin_version_it_was_sold_with() {
+    let h = Harness::new(Backend::Sqlite).await;
+    copy_plugin(&h, "hostile");
+    let gw = h.start().await;
+    h.say(GUIDES, 800, "/buy premium-guide");
+    h.wait_for_invoice(GUIDES, 800, 1).await;
+    // The seller swaps the product's plugin while the invoice is open.
+    let mut config = h.config();
+    let guides = config
+        .bots
+        .iter_mut()
+        .find(|b| b.id.as_str() == GUIDES)
+        .unwrap();
+    let product = guides
+        .products
+        .iter_mut()
+        .find(|p| p.id.as_str() == "premium-guide")
+        .unwrap();
+    let old_sha = product.plugin.as_ref().unwrap().sha256.clone();
+    let new_bytes = std::fs::read(h.dir.path().join("plugins/hostile.wasm")).unwrap();
+    product.plugin = Some(starsgate::config::PluginRef {
+        source: starsgate::config::PluginSource::File(h.dir.path().join("plugins/hostile.wasm")),
+        sha256: starsgate::plugins::wasm::sha256_hex(&new_bytes),
+    });
+    product.config = serde_json::json!({"mode": "ok"});
+    let host = PluginHost::new(&config.gateway.plugins.cache_dir, Limits::default()).unwrap();
+    let catalogue = Catalogue::load(guides, &host).unwrap();
+    gw.store(GUIDES).unwrap().replace(guides.clone(), catalogue);
+    let charge = match h.pay_latest(GUIDES, 800).await {
+        PayOutcome::Paid { charge_id, .. } => charge_id,
+        other => panic!("{other:?}"),
+    };
+    let delivered = h.wait_for_deliveries(GUIDES, 800, 1).await;
+    assert!(
+        delivered[0].contains("python-integration.pdf"),
+        "delivered by the old version: {delivered:?}"
+    );
+    let p = payment(&h.ledger().await, GUIDES, &charge).await;
+    assert_eq!(p.plugin_sha256.as_deref(), Some(old_sha.as_str()));
+    // A new order uses the new version.
+    h.say(GUIDES, 801, "/buy premium-guide");
+    h.wait_for_invoice(GUIDES, 801, 1).await;
+    let _ = h.pay_latest(GUIDES, 801).await;
+    let delivered = h.wait_for_deliveries(GUIDES, 801, 1).await;
+    assert!(delivered[0].ends_with("ok"), "{delivered:?}");
+    gw.stop().await;
+    h.finish().await;
+}
+
+crate::on_both_ledgers!(
+    limited_stock_runs_out_and_a_refund_puts_a_unit_back,
+    a_refund_revokes_access_exactly_once
+);
