@@ -119,15 +119,11 @@ async fn a_product_whose_plugin_keeps_failing_is_paused_by_its_breaker() {
         .filter_map(|e| e.detail.clone())
         .collect();
     assert_eq!(reasons.len(), 6);
-    // Under load a call may also time out; either way it is a plugin failure that counts.
-    assert!(
-        reasons[..5].iter().all(|r| r.contains("plugin failure")),
-        "{reasons:#?}"
-    );
-    assert!(
-        reasons[5].contains("circuit breaker"),
-        "the sixth is refused without calling the plugin: {reasons:#?}"
-    );
+    // Events are written after the answer, so under load their order may differ from the
+    // checkouts'; what matters is five calls reached the plugin and one was refused without it.
+    let paused = reasons.iter().filter(|r| r.contains("circuit breaker")).count();
+    let failed = reasons.iter().filter(|r| r.contains("plugin failure") && !r.contains("circuit breaker")).count();
+    assert_eq!((failed, paused), (5, 1), "{reasons:#?}");
     // Other products of the same plugin are not paused.
     h.buy("arena", 310, "ok").await;
     h.wait_for_deliveries("arena", 310, 1).await;
