@@ -121,8 +121,14 @@ async fn a_product_whose_plugin_keeps_failing_is_paused_by_its_breaker() {
     assert_eq!(reasons.len(), 6);
     // Events are written after the answer, so under load their order may differ from the
     // checkouts'; what matters is five calls reached the plugin and one was refused without it.
-    let paused = reasons.iter().filter(|r| r.contains("circuit breaker")).count();
-    let failed = reasons.iter().filter(|r| r.contains("plugin failure") && !r.contains("circuit breaker")).count();
+    let paused = reasons
+        .iter()
+        .filter(|r| r.contains("circuit breaker"))
+        .count();
+    let failed = reasons
+        .iter()
+        .filter(|r| r.contains("plugin failure") && !r.contains("circuit breaker"))
+        .count();
     assert_eq!((failed, paused), (5, 1), "{reasons:#?}");
     // Other products of the same plugin are not paused.
     h.buy("arena", 310, "ok").await;
@@ -293,4 +299,43 @@ async fn an_order_is_served_by_the_plugin_version_it_was_sold_with() {
 crate::on_both_ledgers!(
     limited_stock_runs_out_and_a_refund_puts_a_unit_back,
     a_refund_revokes_access_exactly_once
+);
+
+async fn a_delivery_that_fails_after_payment_is_recorded_as_failed_and_the_buyer_told(
+    backend: Backend,
+) {
+    let mut h = Harness::new(backend).await;
+    copy_plugin(&h, "hostile");
+    h.add_bot(
+        "fragile",
+        "token_env = \"FRAGILE_TOKEN\"\nsupport = \"s\"\nterms = \"t\"\n\
+         [[product]]\nid = \"trap\"\ntitle = \"Trap\"\ndescription = \"fails at delivery\"\nprice = 7\nplugin = \"plugins/hostile.wasm\"\n\
+         [product.config]\nmode = \"panic\"\nat = \"deliver\"\n",
+    );
+    let gw = h.start().await;
+    let (charge, _) = h.buy("fragile", 900, "trap").await;
+    let msgs = h
+        .wait_for("fragile", 900, "a notice", |m| {
+            m.iter().any(|m| {
+                m.text
+                    .as_deref()
+                    .is_some_and(|t| t.contains("preparing your purchase failed"))
+            })
+        })
+        .await;
+    assert!(deliveries(&msgs).is_empty());
+    let ledger = h.ledger().await;
+    let p = payment(&ledger, "fragile", &charge).await;
+    assert_eq!(
+        p.status,
+        PaymentStatus::DeliveryFailed,
+        "recorded, never lost"
+    );
+    assert_eq!(p.amount, 7);
+    gw.stop().await;
+    h.finish().await;
+}
+
+crate::on_both_ledgers!(
+    a_delivery_that_fails_after_payment_is_recorded_as_failed_and_the_buyer_told
 );

@@ -18,6 +18,10 @@
 //!
 //! Any other mode (or a config without one) is a non-retryable plugin-error.
 //!
+//! An optional `"at": "deliver"` (or `"pre-checkout"`, `"refunded"`) confines the misbehaviour
+//! to that hook; the others behave as `ok`. It lets a test get past the checkout and fail the
+//! delivery of a paid order.
+//!
 //! Each mode is shaped to hit one limit and not another: `memory` reserves blocks without
 //! zero-filling them (so it reaches the memory cap, not the fuel budget), `recursion` keeps its
 //! frames in scalars (so it overflows the engine's stack, not the shadow stack in linear
@@ -32,6 +36,8 @@ use starsgate_plugin::prelude::*;
 #[derive(Deserialize)]
 struct Config {
     mode: String,
+    #[serde(default)]
+    at: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -50,7 +56,16 @@ enum Outcome {
 
 fn run(ctx: &Context, hook: Hook) -> Result<Outcome, Error> {
     let config: Config = ctx.config()?;
-    match config.mode.as_str() {
+    let here = match hook {
+        Hook::PreCheckout => "pre-checkout",
+        Hook::Deliver => "deliver",
+        Hook::Refunded => "refunded",
+    };
+    let mode = match config.at.as_deref() {
+        Some(at) if at != here => "ok",
+        _ => config.mode.as_str(),
+    };
+    match mode {
         "ok" => Ok(Outcome::Ok),
         "loop" => spin(),
         "memory" => {
