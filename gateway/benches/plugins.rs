@@ -10,7 +10,8 @@ use starsgate::plugins::wasm::{Limits, PluginHost};
 use starsgate::plugins::{CallContext, Facts, OrderView, PaymentView, Plugin};
 
 fn wasm(name: &str) -> Vec<u8> {
-    std::fs::read(std::path::Path::new(BUILD_DIR).join(format!("{name}.wasm"))).expect("built plugins")
+    std::fs::read(std::path::Path::new(BUILD_DIR).join(format!("{name}.wasm")))
+        .expect("built plugins")
 }
 
 fn ctx() -> CallContext {
@@ -18,7 +19,10 @@ fn ctx() -> CallContext {
         config: r#"{"prefix":"GAME","max_per_buyer":3}"#.into(),
         now_unix: 1_780_000_000,
         seed: 42,
-        facts: Facts { buyer_purchases: 1, units_sold: 10 },
+        facts: Facts {
+            buyer_purchases: 1,
+            units_sold: 10,
+        },
     }
 }
 
@@ -69,7 +73,9 @@ fn calls(c: &mut Criterion) {
         b.iter(|| black_box(plugin.pre_checkout(black_box(&ctx), black_box(&order))))
     });
     c.bench_function("deliver call (new store + instantiate + call)", |b| {
-        b.iter(|| black_box(plugin.deliver(black_box(&ctx), black_box(&order), black_box(&payment))))
+        b.iter(|| {
+            black_box(plugin.deliver(black_box(&ctx), black_box(&order), black_box(&payment)))
+        })
     });
 }
 

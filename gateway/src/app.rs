@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -39,6 +40,7 @@ pub enum AppError {
 
 pub struct App {
     config: Config,
+    holder: String,
     ledger: Ledger,
     stores: Vec<Arc<Store>>,
     _test_proxy: Option<TestEnvProxy>,
@@ -70,6 +72,7 @@ impl App {
         } else {
             None
         };
+        let holder = holder_id(&config.dir);
         let mut stores = Vec::new();
         for bot in &config.bots {
             let url = match (&test_proxy, bot.environment) {
@@ -88,6 +91,7 @@ impl App {
                 clients,
                 runner.clone(),
                 seeds.clone(),
+                holder.clone(),
             )));
         }
         let products: usize = config.bots.iter().map(|b| b.products.len()).sum();
@@ -98,6 +102,7 @@ impl App {
             "Loaded every store and its plugins."
         );
         Ok(Self {
+            holder,
             config,
             ledger,
             stores,
@@ -126,29 +131,158 @@ impl App {
 
     /// Starts every bot in the background; the handle stops them.
     pub fn start(self) -> Running {
-        let intake = CancellationToken::new();
-        let delivery = CancellationToken::new();
+        let shutdown = CancellationToken::new();
         let mut bots = JoinSet::new();
-        let mut outboxes = JoinSet::new();
-        let timeout = self.config.gateway.telegram.poll_timeout;
+        let lease = Lease {
+            holder: self.holder.clone(),
+            duration: self.config.gateway.ledger_lease,
+        };
         for store in &self.stores {
-            outboxes.spawn(outbox::run(store.clone(), delivery.clone()));
-            let (store, stop) = (store.clone(), intake.clone());
-            bots.spawn(async move {
-                ingest::recover(&store).await;
-                let (tx, rx) = mpsc::channel(INGEST_BUFFER);
-                let processor = tokio::spawn(ingest::process(store.clone(), rx));
-                ingest::poll(store, timeout, tx, stop).await;
-                let _ = processor.await;
-            });
+            let runtime = BotRuntime {
+                store: store.clone(),
+                poll_timeout: self.config.gateway.telegram.poll_timeout,
+                reconcile_every: self.config.gateway.reconcile_every,
+                lease: lease.clone(),
+            };
+            bots.spawn(runtime.run(shutdown.clone()));
         }
-        tracing::info!(bots = self.stores.len(), "The gateway is running.");
+        tracing::info!(bots = self.stores.len(), holder = %self.holder, "The gateway is running.");
         Running {
             app: self,
-            intake,
-            delivery,
+            shutdown,
             bots,
-            outboxes,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Lease {
+    holder: String,
+    duration: Duration,
+}
+
+/// One bot's work in this process: while this gateway holds the bot's lease it resumes
+/// unfinished work, polls, processes, delivers and reconciles; if the lease is lost (another
+/// gateway took over after this one stalled) it stops and waits to lead again.
+struct BotRuntime {
+    store: Arc<Store>,
+    poll_timeout: Duration,
+    reconcile_every: Option<Duration>,
+    lease: Lease,
+}
+
+impl BotRuntime {
+    async fn run(self, shutdown: CancellationToken) {
+        let bot = self.store.id.to_string();
+        let lease_ms = self.lease.duration.as_millis() as i64;
+        let retry = self.lease.duration / 3;
+        self.take_over_from_a_dead_self(&bot, lease_ms).await;
+        while !shutdown.is_cancelled() {
+            match self
+                .store
+                .ledger
+                .lease_bot(&bot, &self.lease.holder, lease_ms)
+                .await
+            {
+                Ok(true) => self.lead(&shutdown).await,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(bot, error = %e, "Cannot take the bot's lease; retrying."),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(retry) => {}
+            }
+        }
+        if let Err(e) = self
+            .store
+            .ledger
+            .release_bot(&bot, &self.lease.holder)
+            .await
+        {
+            tracing::warn!(bot, error = %e, "Cannot release the bot's lease; it will expire.");
+        }
+    }
+
+    /// A gateway killed a moment ago left its lease behind. If that holder was this gateway
+    /// (same host and config directory) and its process is gone, take the bot over now instead of
+    /// waiting for the lease to expire, so a restart after a crash resumes at once.
+    async fn take_over_from_a_dead_self(&self, bot: &str, lease_ms: i64) {
+        let Ok(Some(previous)) = self.store.ledger.bot_holder(bot).await else {
+            return;
+        };
+        if previous == self.lease.holder || !holder_is_dead_self(&previous, &self.lease.holder) {
+            return;
+        }
+        if let Ok(true) = self
+            .store
+            .ledger
+            .take_over_bot(bot, &previous, &self.lease.holder, lease_ms)
+            .await
+        {
+            tracing::info!(
+                bot,
+                previous,
+                "Took the bot over from a crashed earlier run of this gateway."
+            );
+        }
+    }
+
+    /// Runs the bot until shutdown or until the lease is lost.
+    async fn lead(&self, shutdown: &CancellationToken) {
+        let bot = self.store.id.to_string();
+        tracing::info!(bot, "This gateway now runs the bot.");
+        let stop = shutdown.child_token();
+        let renew = tokio::spawn(renew_lease(
+            self.store.clone(),
+            self.lease.clone(),
+            stop.clone(),
+        ));
+        ingest::recover(&self.store).await;
+        let outbox = tokio::spawn(outbox::run(self.store.clone(), stop.clone()));
+        let reconcile = self.reconcile_every.map(|every| {
+            tokio::spawn(crate::reconcile::every(
+                self.store.clone(),
+                every,
+                stop.clone(),
+            ))
+        });
+        let (tx, rx) = mpsc::channel(INGEST_BUFFER);
+        let processor = tokio::spawn(ingest::process(self.store.clone(), rx));
+        ingest::poll(self.store.clone(), self.poll_timeout, tx, stop.clone()).await;
+        let _ = processor.await;
+        stop.cancel();
+        let _ = outbox.await;
+        if let Some(r) = reconcile {
+            let _ = r.await;
+        }
+        let _ = renew.await;
+        if !shutdown.is_cancelled() {
+            tracing::warn!(
+                bot,
+                "This gateway lost the bot's lease; another gateway runs it now."
+            );
+        }
+    }
+}
+
+/// Renews the lease at a third of its duration; cancels `stop` if it cannot.
+async fn renew_lease(store: Arc<Store>, lease: Lease, stop: CancellationToken) {
+    let bot = store.id.to_string();
+    let lease_ms = lease.duration.as_millis() as i64;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(lease.duration / 3) => {}
+        }
+        match store.ledger.lease_bot(&bot, &lease.holder, lease_ms).await {
+            Ok(true) => {}
+            Ok(false) => {
+                stop.cancel();
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(bot, error = %e, "Cannot renew the bot's lease; will try again.")
+            }
         }
     }
 }
@@ -156,10 +290,8 @@ impl App {
 /// A started gateway.
 pub struct Running {
     app: App,
-    intake: CancellationToken,
-    delivery: CancellationToken,
+    shutdown: CancellationToken,
     bots: JoinSet<()>,
-    outboxes: JoinSet<()>,
 }
 
 impl Running {
@@ -171,15 +303,72 @@ impl Running {
         self.app.store(bot)
     }
 
-    /// Stops polling, lets processors finish what was stored, stops the outboxes after their
-    /// current send, and closes the ledger.
+    /// Stops polling, lets each bot finish what it stored and the send in flight, gives up the
+    /// leases (so a peer can take over at once) and closes the ledger.
     pub async fn stop(mut self) {
         tracing::info!("Shutting down: no new updates are taken.");
-        self.intake.cancel();
+        self.shutdown.cancel();
         while self.bots.join_next().await.is_some() {}
-        self.delivery.cancel();
-        while self.outboxes.join_next().await.is_some() {}
         self.app.ledger.close().await;
         tracing::info!("The gateway has stopped.");
+    }
+}
+
+/// Identifies this process among gateways sharing a ledger: `host|config dir|pid|random`.
+fn holder_id(config_dir: &std::path::Path) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let dir = std::fs::canonicalize(config_dir).unwrap_or_else(|_| config_dir.to_owned());
+    format!(
+        "{host}|{}|{}|{:08x}",
+        dir.display(),
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+/// True if `previous` was a gateway on this host with this config whose process no longer runs.
+/// A reused pid only makes us wait for the lease to expire: the safe direction.
+fn holder_is_dead_self(previous: &str, me: &str) -> bool {
+    let prefix = |h: &str| h.rsplitn(3, '|').nth(2).map(str::to_owned);
+    let pid = previous
+        .rsplitn(3, '|')
+        .nth(1)
+        .and_then(|p| p.parse::<u32>().ok());
+    match (prefix(previous), prefix(me), pid) {
+        (Some(a), Some(b), Some(pid)) if a == b => {
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holder_is_dead_self;
+
+    #[test]
+    fn only_a_dead_holder_with_our_host_and_config_is_taken_over() {
+        let me = "h|/etc/sg|100|aa";
+        assert!(
+            holder_is_dead_self("h|/etc/sg|999999999|bb", me),
+            "same host and config, no such pid"
+        );
+        assert!(
+            !holder_is_dead_self(&format!("h|/etc/sg|{}|bb", std::process::id()), me),
+            "alive"
+        );
+        assert!(
+            !holder_is_dead_self("other|/etc/sg|999999999|bb", me),
+            "another host"
+        );
+        assert!(
+            !holder_is_dead_self("h|/srv/sg|999999999|bb", me),
+            "another config"
+        );
+        assert!(!holder_is_dead_self("garbage", me));
     }
 }

@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod outbox;
 pub mod plugins;
+pub mod reconcile;
 pub mod shop;
 pub mod telegram;
 pub mod telemetry;

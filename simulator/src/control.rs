@@ -353,6 +353,10 @@ async fn fault(State(shared): SimState, bytes: Bytes) -> Response {
             times,
         },
         "drop" | "502" | "drop_response" => Fault::DropResponse { times },
+        "400" | "bad_request" => Fault::BadRequest {
+            description: "Bad Request: refused by the simulator's control API".into(),
+            times,
+        },
         _ => {
             return fail(
                 StatusCode::BAD_REQUEST,

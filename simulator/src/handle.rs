@@ -96,6 +96,16 @@ impl SimHandle {
     }
 
     /// Moves simulated time forward: dates, update lifetimes and the pre-checkout deadline.
+    /// Loses the next `n` `successful_payment` updates of this bot: the Stars move and the star
+    /// transaction exists, but the bot never receives the update (as when a gateway is down for
+    /// longer than Telegram keeps updates).
+    pub fn lose_next_payment_updates(&self, token: &str, n: u32) {
+        let mut world = self.shared.world();
+        if let Some((bot, _)) = world.bot(token) {
+            bot.lose_payment_updates = n;
+        }
+    }
+
     pub fn advance_time(&self, secs: i64) {
         self.shared.clock.advance(secs);
     }

@@ -96,6 +96,12 @@ async fn with_faults(
                 Err(ApiError::too_many_requests(retry_after)),
             );
         }
+        Some(Fault::BadRequest { description, .. }) => {
+            return (
+                canonical_name(method),
+                Err(ApiError::new(400, &description)),
+            );
+        }
         Some(Fault::ServerError { .. }) => {
             return (
                 canonical_name(method),

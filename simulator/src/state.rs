@@ -151,6 +151,9 @@ pub(crate) struct BotState {
     /// Unconfirmed updates, ordered by update_id.
     pub queue: Vec<Queued>,
     pub next_seq: u64,
+    /// The next this-many `successful_payment` updates are lost before the bot sees them (the
+    /// money still moves): what reconciliation exists for.
+    pub lose_payment_updates: u32,
     /// Every update ever queued, so a test can make Telegram repeat one.
     pub history: BTreeMap<i64, Value>,
     /// None or empty = Telegram's default set.
@@ -190,6 +193,7 @@ impl BotState {
             next_update_id: rand::rng().random_range(100_000_000..900_000_000),
             queue: Vec::new(),
             next_seq: 0,
+            lose_payment_updates: 0,
             history: BTreeMap::new(),
             allowed_updates: None,
             webhook: None,

@@ -51,6 +51,9 @@ pub enum Fault {
     /// The call is handled (its effects happen) but the answer is lost: 502 Bad Gateway.
     /// This is the case that breaks naive "retry on error" code.
     DropResponse { times: u32 },
+    /// 400 with this description (e.g. `"Bad Request: message is too long"`); the call is not
+    /// handled. For testing what a client does when Telegram refuses a request outright.
+    BadRequest { description: String, times: u32 },
 }
 
 impl Fault {
@@ -59,7 +62,8 @@ impl Fault {
             Fault::TooManyRequests { times, .. }
             | Fault::ServerError { times }
             | Fault::Slow { times, .. }
-            | Fault::DropResponse { times } => *times,
+            | Fault::DropResponse { times }
+            | Fault::BadRequest { times, .. } => *times,
         }
     }
 }

@@ -142,6 +142,28 @@ impl Harness {
         );
     }
 
+    /// Sets a key in `gateway.toml` (the file the example config wrote), e.g.
+    /// `set_gateway("ledger", "lease_secs", "2")`.
+    pub fn set_gateway(&self, section: &str, key: &str, value: &str) {
+        let path = self.dir.path().join("gateway.toml");
+        let text = std::fs::read_to_string(&path).expect("gateway.toml");
+        let header = format!("[{section}]\n");
+        let text = if text.contains(&header) {
+            text.replacen(&header, &format!("{header}{key} = {value}\n"), 1)
+        } else {
+            format!("{text}\n{header}{key} = {value}\n")
+        };
+        std::fs::write(&path, text).expect("write gateway.toml");
+    }
+
+    /// Replaces a line in a bot file (or appends it before the first product).
+    pub fn set_bot_key(&self, bot: &str, key: &str, value: &str) {
+        let path = self.dir.path().join("bots").join(format!("{bot}.toml"));
+        let text = std::fs::read_to_string(&path).expect("bot file");
+        let text = text.replacen("[[product]]", &format!("{key} = {value}\n\n[[product]]"), 1);
+        std::fs::write(&path, text).expect("write bot file");
+    }
+
     /// The token of a bot by its id.
     pub fn token(&self, bot: &str) -> String {
         let var = format!("{}_BOT_TOKEN", bot.to_uppercase());
@@ -175,11 +197,18 @@ impl Harness {
 
     /// Starts the real `starsgate run` binary on this config.
     pub fn spawn_process(&self, crash_at: Option<&str>) -> Child {
+        self.spawn_process_with(crash_at, &[])
+    }
+
+    pub fn spawn_process_with(&self, crash_at: Option<&str>, env: &[(&str, &str)]) -> Child {
         let mut cmd = Command::new(starsgate_binary());
         cmd.arg("run").arg("--config").arg(self.dir.path());
         cmd.env("STARSGATE_LOG", "info");
         for (var, token) in &self.tokens {
             cmd.env(var, token);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
         }
         match crash_at {
             Some(point) => cmd.env("STARSGATE_CRASH_AT", point),
@@ -335,4 +364,18 @@ pub fn starsgate_binary() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// A payment's status, or `None` while the ledger has not recorded it yet.
+pub async fn status(
+    ledger: &Ledger,
+    bot: &str,
+    charge: &str,
+) -> Option<starsgate::ledger::PaymentStatus> {
+    ledger
+        .payment(bot, charge)
+        .await
+        .ok()
+        .flatten()
+        .map(|p| p.status)
 }

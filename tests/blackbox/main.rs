@@ -9,4 +9,5 @@ mod bots;
 mod buyer_flow;
 mod crash;
 mod guarantees;
+mod money;
 mod plugins;

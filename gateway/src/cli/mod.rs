@@ -4,6 +4,7 @@
 mod check;
 mod ledger;
 mod plugin_test;
+mod reconcile;
 mod refund;
 mod run;
 mod sim;
@@ -60,6 +61,13 @@ enum Command {
         bot: String,
         #[arg(long)]
         charge: String,
+    },
+    /// Compare the ledger with getStarTransactions and repair what is missing.
+    Reconcile {
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
+        #[arg(long)]
+        bot: Option<String>,
     },
     /// Read the ledger.
     Ledger {
@@ -171,6 +179,7 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             )
             .await
         }
+        Command::Reconcile { config, bot } => reconcile::reconcile(&config, bot.as_deref()).await,
         Command::Stats { config, bot } => ledger::stats(&config, bot.as_deref()).await,
     }
 }

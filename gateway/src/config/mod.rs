@@ -54,6 +54,8 @@ impl Config {
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     pub ledger_url: LedgerUrl,
+    pub ledger_lease: Duration,
+    pub reconcile_every: Option<Duration>,
     pub telegram: TelegramConfig,
     pub webhook: WebhookConfig,
     pub plugins: PluginsConfig,
@@ -170,6 +172,17 @@ pub struct BotConfig {
     pub terms: String,
     pub greeting: Option<String>,
     pub products: Vec<Product>,
+    pub delivery_attempts: u32,
+    pub on_delivery_failure: OnDeliveryFailure,
+}
+
+/// What happens to a paid order whose delivery cannot be completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDeliveryFailure {
+    /// Hold it as `needs_review` for the seller.
+    Review,
+    /// Refund the buyer automatically.
+    Refund,
 }
 
 impl BotConfig {

@@ -18,11 +18,17 @@ pub struct RawGateway {
 #[serde(deny_unknown_fields, default)]
 pub struct RawLedger {
     pub url: String,
+    /// How long a gateway's claim on a bot lasts without renewal (several gateways, one ledger).
+    pub lease_secs: u64,
+    /// How often each bot is reconciled with getStarTransactions; 0 turns it off.
+    pub reconcile_every_secs: u64,
 }
 impl Default for RawLedger {
     fn default() -> Self {
         Self {
             url: "sqlite://data/ledger.db".into(),
+            lease_secs: 15,
+            reconcile_every_secs: 600,
         }
     }
 }
@@ -118,8 +124,22 @@ pub struct RawBot {
     /// First line of the `/start` answer; the catalogue follows it.
     #[serde(default)]
     pub greeting: Option<String>,
+    /// Failed attempts at sending a delivery before giving up on it.
+    #[serde(default = "default_attempts")]
+    pub delivery_attempts: u32,
+    /// What happens to a paid order that cannot be delivered: "review" or "refund".
+    #[serde(default = "default_on_failure")]
+    pub on_delivery_failure: String,
     #[serde(default, rename = "product")]
     pub products: Vec<RawProduct>,
+}
+
+fn default_attempts() -> u32 {
+    8
+}
+
+fn default_on_failure() -> String {
+    "review".into()
 }
 
 fn default_environment() -> String {

@@ -123,12 +123,24 @@ fn load_gateway(file: &Path, problems: &mut Problems) -> Option<GatewayConfig> {
         .as_deref()
         .and_then(|a| parse_addr(a, "admin.listen", &mut problem));
 
+    if !(2..=300).contains(&raw.ledger.lease_secs) {
+        problem("ledger.lease_secs", "must be 2-300 seconds".into());
+    }
+    if raw.ledger.reconcile_every_secs != 0 && raw.ledger.reconcile_every_secs < 10 {
+        problem(
+            "ledger.reconcile_every_secs",
+            "must be 0 (off) or at least 10 seconds".into(),
+        );
+    }
     let plugin_limits = plugin_limits(&raw.plugins, &mut problem);
     if problems.0.len() > before {
         return None;
     }
     Some(GatewayConfig {
         ledger_url: LedgerUrl::new(&raw.ledger.url),
+        ledger_lease: Duration::from_secs(raw.ledger.lease_secs),
+        reconcile_every: (raw.ledger.reconcile_every_secs > 0)
+            .then(|| Duration::from_secs(raw.ledger.reconcile_every_secs)),
         telegram: TelegramConfig {
             api_url: api_url?,
             mode: mode?,
@@ -316,6 +328,20 @@ pub fn load_bot(
             );
         }
     }
+    let on_delivery_failure = match raw.on_delivery_failure.as_str() {
+        "review" => Some(OnDeliveryFailure::Review),
+        "refund" => Some(OnDeliveryFailure::Refund),
+        other => {
+            problem(
+                "on_delivery_failure",
+                format!("must be \"review\" or \"refund\", not {other:?}"),
+            );
+            None
+        }
+    };
+    if !(1..=50).contains(&raw.delivery_attempts) {
+        problem("delivery_attempts", "must be 1-50".into());
+    }
     let mut seen = HashSet::new();
     let mut products = Vec::new();
     for (i, p) in raw.products.iter().enumerate() {
@@ -345,6 +371,8 @@ pub fn load_bot(
         terms: raw.terms,
         greeting: raw.greeting,
         products,
+        delivery_attempts: raw.delivery_attempts,
+        on_delivery_failure: on_delivery_failure?,
     })
 }
 

@@ -56,3 +56,30 @@ impl Ledger {
         Ok(row.try_get("value")?)
     }
 }
+
+impl Ledger {
+    /// How far reconciliation has read this bot's star transactions.
+    pub async fn reconcile_offset(&self, bot: &str) -> Result<i64, LedgerError> {
+        let row = sqlx::query("SELECT next_offset FROM reconcile_state WHERE bot = $1")
+            .bind(bot)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("next_offset")?,
+            None => 0,
+        })
+    }
+
+    pub async fn set_reconcile_offset(&self, bot: &str, offset: i64) -> Result<(), LedgerError> {
+        sqlx::query(
+            "INSERT INTO reconcile_state (bot, next_offset, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (bot) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at",
+        )
+        .bind(bot)
+        .bind(offset)
+        .bind(super::now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

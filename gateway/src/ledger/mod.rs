@@ -6,6 +6,7 @@
 mod events;
 mod facts;
 mod inbox;
+mod leases;
 mod orders;
 mod outbox;
 mod payments;
@@ -83,6 +84,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "order config",
         include_str!("../../../migrations/sqlite/0003_order_config.sql"),
     ),
+    (
+        4,
+        "claims and reconcile",
+        include_str!("../../../migrations/sqlite/0004_claims_and_reconcile.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -99,6 +105,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "order config",
         include_str!("../../../migrations/postgres/0003_order_config.sql"),
+    ),
+    (
+        4,
+        "claims and reconcile",
+        include_str!("../../../migrations/postgres/0004_claims_and_reconcile.sql"),
     ),
 ];
 

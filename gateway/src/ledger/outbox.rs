@@ -190,13 +190,15 @@ impl Ledger {
         Ok(())
     }
 
-    /// Gives up sending (the buyer blocked the bot, or retries ran out). The content is kept, so
-    /// an operator can still resend it or refund.
-    pub async fn delivery_failed(
+    /// Gives up sending (the buyer blocked the bot, or retries ran out) and moves the payment to
+    /// `status` (`delivery_failed` or `needs_review`). The content is kept, so an operator can
+    /// still resend it or refund.
+    pub async fn delivery_given_up(
         &self,
         bot: &str,
         charge_id: &str,
         error: &str,
+        status: PaymentStatus,
     ) -> Result<(), LedgerError> {
         let mut tx = self.begin().await?;
         sqlx::query(
@@ -209,15 +211,7 @@ impl Ledger {
         .bind(charge_id)
         .execute(&mut *tx)
         .await?;
-        match transition(
-            &mut tx,
-            bot,
-            charge_id,
-            PaymentStatus::DeliveryFailed,
-            error,
-        )
-        .await
-        {
+        match transition(&mut tx, bot, charge_id, status, error).await {
             Ok(_) | Err(LedgerError::Transition { .. }) => {}
             Err(e) => return Err(e),
         }

@@ -26,8 +26,11 @@ const BACKOFF: [Duration; 5] = [
     Duration::from_secs(120),
     Duration::from_secs(600),
 ];
-/// Transient failures in a row before a delivery is given up as failed.
-pub const MAX_ATTEMPTS: i64 = 12;
+/// How long a claim on a delivery lasts at least: longer than one send can take (the API
+/// client's timeout is 15 s), so a gateway that stalls and wakes up mid-send cannot race another.
+/// A gateway that died holding claims has them released when its successor takes over, or they
+/// expire after this long.
+const CLAIM: Duration = Duration::from_secs(20);
 /// How often to look at the ledger when nothing wakes us (another process may have added work).
 const IDLE_POLL: Duration = Duration::from_secs(5);
 
@@ -78,6 +81,18 @@ async fn next_wake(store: &Store, bot: &str) -> Duration {
 /// Sends one delivery. Returns a pause for the whole bot when Telegram asked us to slow down.
 async fn send(store: &Store, d: &DueDelivery) -> Option<Duration> {
     let bot = store.id.as_str();
+    match store
+        .ledger
+        .claim_delivery(bot, &d.charge_id, &store.holder, CLAIM.as_millis() as i64)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return None, // another gateway is sending it
+        Err(e) => {
+            tracing::warn!(bot, charge_id = %d.charge_id, error = %e, "Cannot claim a delivery; will retry.");
+            return None;
+        }
+    }
     let (text, markup) = render(&d.content);
     let mut req = store.clients.api.send_message(ChatId(d.chat_id), text);
     if let Some(m) = markup {
@@ -107,9 +122,20 @@ async fn send(store: &Store, d: &DueDelivery) -> Option<Duration> {
                 log_ledger_error(bot, &d.charge_id, r);
                 return Some(wait);
             }
-            Failure::Unreachable(why) | Failure::Rejected(why) => {
-                tracing::warn!(bot, charge_id = %d.charge_id, reason = %why, "A delivery cannot be sent; the content is kept.");
-                ledger.delivery_failed(bot, &d.charge_id, &why).await
+            Failure::Unreachable(why) => {
+                tracing::warn!(bot, charge_id = %d.charge_id, reason = %why, "The buyer cannot be reached; the content is kept.");
+                ledger
+                    .delivery_given_up(
+                        bot,
+                        &d.charge_id,
+                        &why,
+                        crate::ledger::PaymentStatus::DeliveryFailed,
+                    )
+                    .await
+            }
+            Failure::Rejected(why) => {
+                let reason = format!("Telegram refused the delivery message: {why}");
+                crate::shop::give_up(store, &d.charge_id, d.chat_id, &reason).await
             }
             Failure::Transient(why) => retry_later(store, d, &why).await,
             Failure::Unauthorized => retry_later(store, d, "the bot token was refused").await,
@@ -125,9 +151,10 @@ async fn retry_later(
     why: &str,
 ) -> Result<(), crate::ledger::LedgerError> {
     let bot = store.id.as_str();
-    if d.attempts + 1 >= MAX_ATTEMPTS {
-        tracing::error!(bot, charge_id = %d.charge_id, reason = why, "A delivery failed too often; giving up.");
-        return store.ledger.delivery_failed(bot, &d.charge_id, why).await;
+    let limit = i64::from(store.current().config.delivery_attempts);
+    if d.attempts + 1 >= limit {
+        let reason = format!("sending failed {limit} times; the last error: {why}");
+        return crate::shop::give_up(store, &d.charge_id, d.chat_id, &reason).await;
     }
     let step = BACKOFF[(d.attempts as usize).min(BACKOFF.len() - 1)];
     tracing::warn!(bot, charge_id = %d.charge_id, reason = why, retry_in_s = step.as_secs(), "A delivery failed; will retry.");

@@ -82,24 +82,8 @@ pub async fn prepare_delivery(
             store.outbox.notify_one();
         }
         Err(e) => {
-            tracing::error!(bot, charge_id = %payment.charge_id, error = %e, "A plugin could not produce a paid delivery.");
-            store
-                .ledger
-                .set_status(
-                    bot,
-                    &payment.charge_id,
-                    PaymentStatus::DeliveryFailed,
-                    &e.to_string(),
-                )
-                .await?;
-            // The buyer paid: say so, and that a person will sort it out.
-            let notice = "We received your payment, but preparing your purchase failed. Nothing is \
-                          lost: the seller has been told and will deliver or refund it. \
-                          /paysupport reaches them.";
-            let chat = teloxide_core::types::ChatId(payment.chat_id);
-            if let Err(e) = super::catalogue::say(store, chat, notice).await {
-                tracing::warn!(bot, charge_id = %payment.charge_id, error = %e, "Could not tell the buyer.");
-            }
+            let reason = format!("the plugin could not produce the delivery: {e}");
+            super::give_up(store, &payment.charge_id, payment.chat_id, &reason).await?;
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 mod catalogue;
 mod checkout;
 mod fulfil;
+mod give_up;
 mod invoice;
 mod payment;
 mod plugin_input;
@@ -17,7 +18,9 @@ use teloxide_core::types::{Update, UpdateKind};
 use tokio::sync::Notify;
 
 pub use fulfil::prepare_delivery;
-pub use refund::{RefundError, RefundOutcome, refund};
+pub use give_up::give_up;
+pub use payment::{PaidFacts, settle};
+pub use refund::{RefundError, RefundOutcome, record_refund, refund};
 
 use crate::config::BotConfig;
 use crate::domain::BotId;
@@ -39,6 +42,8 @@ pub struct Store {
     pub runner: Runner,
     /// Keys the seeds handed to plugins.
     pub seeds: SeedKey,
+    /// This gateway's name among those sharing the ledger (for leases and delivery claims).
+    pub holder: String,
     /// Woken whenever a delivery is stored, so the outbox sends it at once.
     pub outbox: Arc<Notify>,
 }
@@ -73,6 +78,7 @@ impl Store {
         clients: BotClients,
         runner: Runner,
         seeds: SeedKey,
+        holder: String,
     ) -> Self {
         Self {
             id: config.id.clone(),
@@ -81,6 +87,7 @@ impl Store {
             clients,
             runner,
             seeds,
+            holder,
             outbox: Arc::new(Notify::new()),
         }
     }

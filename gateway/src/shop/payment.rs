@@ -8,6 +8,20 @@ use super::{Current, ShopError, Store, catalogue::say, fulfil};
 use crate::domain::{ChargeId, OrderId, XTR};
 use crate::ledger::{NewPayment, PaymentStatus, Recorded};
 
+/// A payment as Telegram reported it, by a `successful_payment` message or (when that never
+/// arrived) by getStarTransactions during reconciliation.
+#[derive(Debug, Clone)]
+pub struct PaidFacts<'a> {
+    pub charge: &'a ChargeId,
+    pub payload: &'a str,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub user_id: i64,
+    pub chat_id: i64,
+    pub provider_charge_id: Option<&'a str>,
+    pub update_id: Option<i64>,
+}
+
 pub(super) async fn on_successful_payment(
     store: &Store,
     current: &Current,
@@ -31,16 +45,39 @@ pub(super) async fn on_successful_payment(
         .as_ref()
         .map(|u| u.id.0 as i64)
         .unwrap_or(msg.chat.id.0);
-    let order = match OrderId::parse(&paid.invoice_payload) {
+    let facts = PaidFacts {
+        charge: &charge,
+        payload: &paid.invoice_payload,
+        amount: i64::from(paid.total_amount),
+        currency: &paid.currency,
+        user_id,
+        chat_id: msg.chat.id.0,
+        provider_charge_id: Some(paid.provider_payment_charge_id.as_str())
+            .filter(|s| !s.is_empty()),
+        update_id: Some(update_id),
+    };
+    settle(store, current, &facts).await
+}
+
+/// Records a payment once, checks the money against its order, and prepares the delivery.
+pub async fn settle(
+    store: &Store,
+    current: &Current,
+    paid: &PaidFacts<'_>,
+) -> Result<String, ShopError> {
+    let bot = store.id.as_str();
+    let charge = paid.charge;
+    let user_id = paid.user_id;
+    let order = match OrderId::parse(paid.payload) {
         Some(id) => store.ledger.order(id.as_str()).await?,
         None => None,
     };
     let order = order.filter(|o| o.bot == bot);
-    let amount = i64::from(paid.total_amount);
+    let amount = paid.amount;
     let review_reason = match &order {
         None => Some(format!(
             "payload {:?} is not an order of this bot",
-            paid.invoice_payload
+            paid.payload
         )),
         Some(_) if paid.currency != XTR => Some(format!("paid in {}, not {XTR}", paid.currency)),
         Some(o) if amount != o.price => Some(format!(
@@ -55,16 +92,15 @@ pub(super) async fn on_successful_payment(
             bot,
             charge_id: charge.as_str(),
             order_id: order.as_ref().map(|o| o.order_id.as_str()),
-            payload: &paid.invoice_payload,
+            payload: paid.payload,
             user_id,
-            chat_id: msg.chat.id.0,
+            chat_id: paid.chat_id,
             product: order.as_ref().map(|o| o.product.as_str()),
             amount,
-            currency: &paid.currency,
-            provider_charge_id: Some(paid.provider_payment_charge_id.as_str())
-                .filter(|s| !s.is_empty()),
+            currency: paid.currency,
+            provider_charge_id: paid.provider_charge_id,
             plugin_sha256: order.as_ref().and_then(|o| o.plugin_sha256.as_deref()),
-            update_id: Some(update_id),
+            update_id: paid.update_id,
             review_reason: review_reason.clone(),
         })
         .await?;
@@ -78,7 +114,7 @@ pub(super) async fn on_successful_payment(
             );
             let text = "We received your payment, but it does not match the order, so a person will check it \
                         before anything is delivered. Nothing is lost. /paysupport reaches the seller.";
-            say(store, msg.chat.id, text).await?;
+            say(store, teloxide_core::types::ChatId(paid.chat_id), text).await?;
             Ok("recorded: needs review".into())
         }
         (Recorded::New(_), _) => {

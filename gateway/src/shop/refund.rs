@@ -79,13 +79,20 @@ pub(super) async fn on_refunded_payment(
     current: &Current,
     r: &RefundedPayment,
 ) -> Result<String, ShopError> {
-    let bot = store.id.as_str();
     let charge_id = r.telegram_payment_charge_id.0.as_str();
-    if !store
-        .ledger
-        .record_refund(bot, charge_id, "refunded_payment from Telegram")
-        .await?
-    {
+    Ok(record_refund(store, current, charge_id, "refunded_payment from Telegram").await?)
+}
+
+/// Records a refund Telegram reports (a `refunded_payment` message, or reconciliation) and runs
+/// the plugin's refund hook if this is the first time the ledger hears of it.
+pub async fn record_refund(
+    store: &Store,
+    current: &Current,
+    charge_id: &str,
+    source: &str,
+) -> Result<String, LedgerError> {
+    let bot = store.id.as_str();
+    if !store.ledger.record_refund(bot, charge_id, source).await? {
         return Ok("refund repeat: already recorded".into());
     }
     match store.ledger.payment(bot, charge_id).await? {

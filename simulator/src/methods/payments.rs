@@ -197,6 +197,10 @@ pub(crate) fn settle(
         &name,
         json!({ "successful_payment": payment }),
     );
+    if bot.lose_payment_updates > 0 {
+        bot.lose_payment_updates -= 1;
+        bot.queue.retain(|q| q.update_id != update_id);
+    }
     Settled {
         charge_id,
         update_id,

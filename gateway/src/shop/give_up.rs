@@ -1,0 +1,57 @@
+//! What happens to a paid order that cannot be delivered, per the bot's `on_delivery_failure`:
+//! held for the seller (`needs_review`) or refunded automatically. Used by the outbox when
+//! retries run out and by delivery preparation when the plugin keeps failing.
+
+use teloxide_core::types::ChatId;
+
+use super::{Store, catalogue::say, refund};
+use crate::config::OnDeliveryFailure;
+use crate::ledger::{LedgerError, PaymentStatus};
+
+pub async fn give_up(
+    store: &Store,
+    charge_id: &str,
+    chat_id: i64,
+    reason: &str,
+) -> Result<(), LedgerError> {
+    let bot = store.id.as_str();
+    let policy = store.current().config.on_delivery_failure;
+    store
+        .ledger
+        .delivery_given_up(bot, charge_id, reason, PaymentStatus::NeedsReview)
+        .await?;
+    let notice = match policy {
+        OnDeliveryFailure::Review => {
+            tracing::error!(
+                bot,
+                charge_id,
+                reason,
+                "A paid order cannot be delivered; it is held for review."
+            );
+            "We received your payment, but delivering your purchase failed. Nothing is lost: the seller \
+             has been told and will deliver or refund it. /paysupport reaches them."
+        }
+        OnDeliveryFailure::Refund => {
+            match refund(store, charge_id, &format!("automatic: {reason}")).await {
+                Ok(_) => {
+                    tracing::warn!(
+                        bot,
+                        charge_id,
+                        reason,
+                        "A paid order could not be delivered and was refunded."
+                    );
+                    "We could not deliver your purchase, so your Stars have been refunded. Sorry about that."
+                }
+                Err(e) => {
+                    tracing::error!(bot, charge_id, error = %e, "An automatic refund failed; the order is held for review.");
+                    "We received your payment, but delivering your purchase failed. Nothing is lost: the \
+                 seller has been told and will deliver or refund it. /paysupport reaches them."
+                }
+            }
+        }
+    };
+    if let Err(e) = say(store, ChatId(chat_id), notice).await {
+        tracing::warn!(bot, charge_id, error = %e, "Could not tell the buyer about a failed delivery.");
+    }
+    Ok(())
+}
