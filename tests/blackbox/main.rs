@@ -11,3 +11,4 @@ mod crash;
 mod guarantees;
 mod money;
 mod plugins;
+mod soak;

@@ -8,6 +8,8 @@ use teloxide_core::types::{
 
 use super::{Current, ShopError, Store, invoice, refund, tg};
 use crate::domain::ProductId;
+use crate::telegram::with_retry;
+use teloxide_core::requests::Request;
 
 /// Callback data of a buy button: `buy:<product-id>` (at most 36 bytes, within Telegram's 64).
 const BUY_PREFIX: &str = "buy:";
@@ -116,13 +118,15 @@ pub(super) async fn on_callback(
     let answer = store.clients.api.answer_callback_query(q.id.clone());
     match product {
         Some(product) if product.on_sale => {
-            answer.await.map_err(tg("answerCallbackQuery"))?;
+            with_retry(|| answer.send_ref())
+                .await
+                .map_err(tg("answerCallbackQuery"))?;
             invoice::send(store, current, &product, user, chat).await?;
             Ok(format!("invoice sent: {}", product.id))
         }
         _ => {
-            answer
-                .text("That product is no longer for sale.")
+            let answer = answer.text("That product is no longer for sale.");
+            with_retry(|| answer.send_ref())
                 .await
                 .map_err(tg("answerCallbackQuery"))?;
             Ok("answered: stale button".into())
@@ -162,21 +166,20 @@ async fn send_catalogue(store: &Store, current: &Current, chat: ChatId) -> Resul
     if rows.is_empty() {
         text = "Nothing is for sale right now. Please come back later.".into();
     }
-    store
+    let request = store
         .clients
         .api
         .send_message(chat, text)
-        .reply_markup(InlineKeyboardMarkup::new(rows))
+        .reply_markup(InlineKeyboardMarkup::new(rows));
+    with_retry(|| request.send_ref())
         .await
         .map_err(tg("sendMessage"))?;
     Ok(())
 }
 
 pub(super) async fn say(store: &Store, chat: ChatId, text: &str) -> Result<(), ShopError> {
-    store
-        .clients
-        .api
-        .send_message(chat, text)
+    let request = store.clients.api.send_message(chat, text);
+    with_retry(|| request.send_ref())
         .await
         .map_err(tg("sendMessage"))?;
     Ok(())

@@ -11,6 +11,8 @@ use super::{Current, ShopError, Store, tg};
 use crate::config::Product;
 use crate::domain::{OrderId, XTR};
 use crate::ledger::NewOrder;
+use crate::telegram::with_retry;
+use teloxide_core::requests::Request;
 
 /// Telegram accepts exactly this subscription period (30 days).
 pub const SUBSCRIPTION_PERIOD_SECS: u32 = 2_592_000;
@@ -50,7 +52,7 @@ pub(super) async fn send(
     )];
     let api = &store.clients.api;
     if product.subscription {
-        let link = api
+        let request = api
             .create_invoice_link(
                 product.title.as_str(),
                 product.description.as_str(),
@@ -58,7 +60,8 @@ pub(super) async fn send(
                 XTR,
                 prices,
             )
-            .subscription_period(Seconds::from_seconds(SUBSCRIPTION_PERIOD_SECS))
+            .subscription_period(Seconds::from_seconds(SUBSCRIPTION_PERIOD_SECS));
+        let link = with_retry(|| request.send_ref())
             .await
             .map_err(tg("createInvoiceLink"))?;
         let button = match reqwest::Url::parse(&link) {
@@ -68,29 +71,32 @@ pub(super) async fn send(
             ),
             Err(_) => InlineKeyboardButton::callback("Link unavailable, try /start again", "noop"),
         };
-        api.send_message(
-            chat,
-            format!(
-                "{} — {} every 30 days.\n{}",
-                product.title.as_str(),
-                product.price,
-                link
-            ),
-        )
-        .reply_markup(InlineKeyboardMarkup::new([[button]]))
-        .await
-        .map_err(tg("sendMessage"))?;
+        let request = api
+            .send_message(
+                chat,
+                format!(
+                    "{} — {} every 30 days.\n{}",
+                    product.title.as_str(),
+                    product.price,
+                    link
+                ),
+            )
+            .reply_markup(InlineKeyboardMarkup::new([[button]]));
+        with_retry(|| request.send_ref())
+            .await
+            .map_err(tg("sendMessage"))?;
     } else {
-        api.send_invoice(
+        let request = api.send_invoice(
             chat,
             product.title.as_str(),
             product.description.as_str(),
             order_id.as_str(),
             XTR,
             prices,
-        )
-        .await
-        .map_err(tg("sendInvoice"))?;
+        );
+        with_retry(|| request.send_ref())
+            .await
+            .map_err(tg("sendInvoice"))?;
     }
     tracing::info!(bot = %store.id, order = %order_id, product = %product.id, "Sent an invoice.");
     Ok(())

@@ -3,12 +3,14 @@
 
 mod errors;
 mod raw_updates;
+mod retry;
 mod test_env;
 
 use std::time::Duration;
 
 pub use errors::{Failure, classify, describe, is_already_refunded, redact};
 pub use raw_updates::{ALLOWED_UPDATES, GetUpdatesRaw, update_kind};
+pub use retry::with_retry;
 pub use test_env::TestEnvProxy;
 
 use teloxide_core::Bot;
