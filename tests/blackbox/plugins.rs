@@ -301,7 +301,7 @@ crate::on_both_ledgers!(
     a_refund_revokes_access_exactly_once
 );
 
-async fn a_delivery_that_fails_after_payment_is_recorded_as_failed_and_the_buyer_told(
+async fn a_plugin_failing_after_payment_holds_the_order_for_review_and_tells_the_buyer(
     backend: Backend,
 ) {
     let mut h = Harness::new(backend).await;
@@ -319,7 +319,7 @@ async fn a_delivery_that_fails_after_payment_is_recorded_as_failed_and_the_buyer
             m.iter().any(|m| {
                 m.text
                     .as_deref()
-                    .is_some_and(|t| t.contains("preparing your purchase failed"))
+                    .is_some_and(|t| t.contains("delivering your purchase failed"))
             })
         })
         .await;
@@ -337,5 +337,5 @@ async fn a_delivery_that_fails_after_payment_is_recorded_as_failed_and_the_buyer
 }
 
 crate::on_both_ledgers!(
-    a_delivery_that_fails_after_payment_is_recorded_as_failed_and_the_buyer_told
+    a_plugin_failing_after_payment_holds_the_order_for_review_and_tells_the_buyer
 );

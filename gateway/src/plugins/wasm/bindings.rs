@@ -5,4 +5,4 @@ wasmtime::component::bindgen!({
     path: "../plugins/wit",
 });
 
-pub use starsgate::plugin::{log, types};
+pub use self::starsgate::plugin::{log, types};
