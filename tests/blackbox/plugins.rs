@@ -328,8 +328,8 @@ async fn a_plugin_failing_after_payment_holds_the_order_for_review_and_tells_the
     let p = payment(&ledger, "fragile", &charge).await;
     assert_eq!(
         p.status,
-        PaymentStatus::DeliveryFailed,
-        "recorded, never lost"
+        PaymentStatus::NeedsReview,
+        "recorded, never lost, held for the seller"
     );
     assert_eq!(p.amount, 7);
     gw.stop().await;
