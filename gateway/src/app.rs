@@ -6,6 +6,7 @@
 //! stop the outboxes after their send in flight. Nothing stored is lost either way; a restart
 //! resumes from the ledger.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +15,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, Environment, Problems};
+use crate::config::{Config, Environment, Mode, Problems};
 use crate::ingest;
+use crate::ingest::webhook;
 use crate::ledger::{Ledger, LedgerError};
 use crate::outbox;
 use crate::plugins::wasm::PluginHost;
@@ -36,6 +38,8 @@ pub enum AppError {
     Proxy(std::io::Error),
     #[error("{0}")]
     PluginHost(String),
+    #[error("{0}")]
+    Webhook(String),
 }
 
 pub struct App {
@@ -123,35 +127,95 @@ impl App {
     }
 
     /// Runs every bot until `signal` completes, then shuts down gracefully.
-    pub async fn run(self, signal: impl Future<Output = ()>) {
-        let running = self.start();
+    pub async fn run(self, signal: impl Future<Output = ()>) -> Result<(), AppError> {
+        let running = self.start().await?;
         signal.await;
         running.stop().await;
+        Ok(())
     }
 
-    /// Starts every bot in the background; the handle stops them.
-    pub fn start(self) -> Running {
+    /// Starts every bot in the background; the handle stops them. In webhook mode this binds the
+    /// webhook listener first (an error if the address is taken).
+    pub async fn start(self) -> Result<Running, AppError> {
         let shutdown = CancellationToken::new();
         let mut bots = JoinSet::new();
+        let mut wakes = HashMap::new();
+        let mut webhook_addr = None;
+        let gateway = &self.config.gateway;
+        if gateway.telegram.mode == Mode::Webhook {
+            let master = gateway.webhook.secret.clone().ok_or_else(|| {
+                AppError::Webhook(
+                    "webhook mode needs the master secret (webhook.secret_env)".into(),
+                )
+            })?;
+            let mut endpoints = HashMap::new();
+            for store in &self.stores {
+                let wake = Arc::new(tokio::sync::Notify::new());
+                wakes.insert(store.id.to_string(), wake.clone());
+                let secret = webhook::secret_token(&master, store.id.as_str());
+                endpoints.insert(
+                    store.id.to_string(),
+                    webhook::Endpoint {
+                        store: store.clone(),
+                        secret,
+                        wake,
+                    },
+                );
+            }
+            let listener = tokio::net::TcpListener::bind(gateway.webhook.listen)
+                .await
+                .map_err(|e| {
+                    AppError::Webhook(format!("webhook.listen {}: {e}", gateway.webhook.listen))
+                })?;
+            webhook_addr = listener.local_addr().ok();
+            let app = webhook::router(endpoints);
+            let stop = shutdown.clone();
+            bots.spawn(async move {
+                let serve = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { stop.cancelled().await });
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "The webhook listener failed.");
+                }
+            });
+        }
         let lease = Lease {
             holder: self.holder.clone(),
             duration: self.config.gateway.ledger_lease,
         };
         for store in &self.stores {
+            let intake = match (&gateway.webhook.public_url, wakes.remove(store.id.as_str())) {
+                (Some(public), Some(wake)) if gateway.telegram.mode == Mode::Webhook => {
+                    Intake::Webhook {
+                        url: webhook::url_for(public, store.id.as_str()),
+                        secret: gateway
+                            .webhook
+                            .secret
+                            .as_ref()
+                            .map(|m| webhook::secret_token(m, store.id.as_str()))
+                            .unwrap_or_default(),
+                        max_connections: gateway.webhook.max_connections,
+                        wake,
+                    }
+                }
+                _ => Intake::Polling {
+                    timeout: gateway.telegram.poll_timeout,
+                },
+            };
             let runtime = BotRuntime {
                 store: store.clone(),
-                poll_timeout: self.config.gateway.telegram.poll_timeout,
-                reconcile_every: self.config.gateway.reconcile_every,
+                intake,
+                reconcile_every: gateway.reconcile_every,
                 lease: lease.clone(),
             };
             bots.spawn(runtime.run(shutdown.clone()));
         }
         tracing::info!(bots = self.stores.len(), holder = %self.holder, "The gateway is running.");
-        Running {
+        Ok(Running {
             app: self,
             shutdown,
             bots,
-        }
+            webhook_addr,
+        })
     }
 }
 
@@ -161,12 +225,25 @@ struct Lease {
     duration: Duration,
 }
 
+/// How updates reach a bot.
+enum Intake {
+    Polling {
+        timeout: Duration,
+    },
+    Webhook {
+        url: url::Url,
+        secret: String,
+        max_connections: u8,
+        wake: Arc<tokio::sync::Notify>,
+    },
+}
+
 /// One bot's work in this process: while this gateway holds the bot's lease it resumes
 /// unfinished work, polls, processes, delivers and reconciles; if the lease is lost (another
 /// gateway took over after this one stalled) it stops and waits to lead again.
 struct BotRuntime {
     store: Arc<Store>,
-    poll_timeout: Duration,
+    intake: Intake,
     reconcile_every: Option<Duration>,
     lease: Lease,
 }
@@ -246,10 +323,27 @@ impl BotRuntime {
                 stop.clone(),
             ))
         });
-        let (tx, rx) = mpsc::channel(INGEST_BUFFER);
-        let processor = tokio::spawn(ingest::process(self.store.clone(), rx));
-        ingest::poll(self.store.clone(), self.poll_timeout, tx, stop.clone()).await;
-        let _ = processor.await;
+        match &self.intake {
+            Intake::Polling { timeout } => {
+                let (tx, rx) = mpsc::channel(INGEST_BUFFER);
+                let processor = tokio::spawn(ingest::process(self.store.clone(), rx));
+                ingest::poll(self.store.clone(), *timeout, tx, stop.clone()).await;
+                let _ = processor.await;
+            }
+            Intake::Webhook {
+                url,
+                secret,
+                max_connections,
+                wake,
+            } => {
+                if webhook::register(&self.store, url.clone(), secret, *max_connections, &stop)
+                    .await
+                {
+                    self.store.mark_ready();
+                    ingest::inbox_loop(self.store.clone(), wake.clone(), stop.clone()).await;
+                }
+            }
+        }
         stop.cancel();
         let _ = outbox.await;
         if let Some(r) = reconcile {
@@ -292,6 +386,7 @@ pub struct Running {
     app: App,
     shutdown: CancellationToken,
     bots: JoinSet<()>,
+    webhook_addr: Option<std::net::SocketAddr>,
 }
 
 impl Running {
@@ -301,6 +396,11 @@ impl Running {
 
     pub fn store(&self, bot: &str) -> Option<Arc<Store>> {
         self.app.store(bot)
+    }
+
+    /// Where the webhook listener is bound (webhook mode).
+    pub fn webhook_addr(&self) -> Option<std::net::SocketAddr> {
+        self.webhook_addr
     }
 
     /// Stops polling, lets each bot finish what it stored and the send in flight, gives up the

@@ -86,7 +86,7 @@ pub async fn run() -> Result<(), String> {
         "Two stores run in one gateway: @guides_store_bot and @games_store_bot, one SQLite ledger.\n"
     );
     let app = App::build(config).await.map_err(|e| e.to_string())?;
-    let running = app.start();
+    let running = app.start().await.map_err(|e| e.to_string())?;
     let result = scenes(&sim, &running).await;
     let ledger = running.ledger().clone();
     if result.is_ok() {

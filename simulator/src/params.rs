@@ -40,9 +40,15 @@ impl Params {
             "application/json" => absorb_json(&mut map, body)?,
             "application/x-www-form-urlencoded" => absorb_form(&mut map, body),
             "multipart/form-data" => {
-                return Err(ApiError::bad(
-                    "multipart/form-data is not supported by the simulator; send JSON or a form",
-                ));
+                let boundary = content_type
+                    .and_then(|c| {
+                        c.split(';')
+                            .filter_map(|p| p.trim().strip_prefix("boundary="))
+                            .next()
+                    })
+                    .map(|b| b.trim_matches('"').to_owned())
+                    .ok_or_else(|| ApiError::bad("multipart body without a boundary"))?;
+                absorb_multipart(&mut map, body, &boundary)?;
             }
             // Clients that forget the header: accept whichever encoding parses.
             _ => {
@@ -150,6 +156,44 @@ fn absorb_json(map: &mut Map<String, Value>, body: &[u8]) -> ApiResult<()> {
     }
 }
 
+/// `multipart/form-data`, which clients use when a method may carry a file (teloxide sends
+/// setWebhook this way for its optional certificate). Text parts become values like form
+/// fields; file parts are recorded by their file name (the simulator keeps no files).
+fn absorb_multipart(map: &mut Map<String, Value>, body: &[u8], boundary: &str) -> ApiResult<()> {
+    let delimiter = format!("--{boundary}");
+    let text = String::from_utf8_lossy(body);
+    for part in text.split(delimiter.as_str()).skip(1) {
+        if part.starts_with("--") {
+            break; // the closing delimiter
+        }
+        let part = part.strip_prefix("\r\n").unwrap_or(part);
+        let Some((headers, content)) = part.split_once("\r\n\r\n") else {
+            return Err(ApiError::bad("malformed multipart part"));
+        };
+        let content = content.strip_suffix("\r\n").unwrap_or(content);
+        let disposition = headers
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
+            .ok_or_else(|| ApiError::bad("multipart part without a content-disposition"))?;
+        let attribute = |key: &str| {
+            disposition
+                .split(';')
+                .filter_map(|p| p.trim().strip_prefix(&format!("{key}=")))
+                .next()
+                .map(|v| v.trim_matches('"').to_owned())
+        };
+        let Some(name) = attribute("name") else {
+            return Err(ApiError::bad("multipart part without a name"));
+        };
+        let value = match attribute("filename") {
+            Some(file) => Value::String(format!("<file {file}>")),
+            None => decode_form_value(content),
+        };
+        map.insert(name, value);
+    }
+    Ok(())
+}
+
 fn absorb_form(map: &mut Map<String, Value>, raw: &[u8]) {
     for (key, value) in url::form_urlencoded::parse(raw) {
         map.insert(key.into_owned(), decode_form_value(&value));
@@ -170,6 +214,23 @@ fn decode_form_value(value: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multipart_bodies_are_read_like_forms() {
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"url\"\r\n\r\nhttp://h/telegram/a\r\n\
+                    --XyZ\r\nContent-Disposition: form-data; name=\"allowed_updates\"\r\n\r\n[\"message\"]\r\n\
+                    --XyZ\r\nContent-Disposition: form-data; name=\"certificate\"; filename=\"c.pem\"\r\n\
+                    Content-Type: application/octet-stream\r\n\r\nPEM\r\n--XyZ--\r\n";
+        let p = Params::parse(
+            Some("multipart/form-data; boundary=XyZ"),
+            None,
+            body.as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(p.0["url"], "http://h/telegram/a");
+        assert_eq!(p.0["allowed_updates"], serde_json::json!(["message"]));
+        assert_eq!(p.0["certificate"], "<file c.pem>");
+    }
 
     #[test]
     fn form_values_holding_json_are_decoded() {

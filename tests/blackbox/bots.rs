@@ -64,7 +64,12 @@ async fn a_bot_whose_token_is_refused_does_not_hold_back_the_others() {
     {
         bot.token = starsgate::config::BotToken::parse(&forged).unwrap();
     }
-    let gw = starsgate::App::build(config).await.unwrap().start();
+    let gw = starsgate::App::build(config)
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
     h.buy(GAMES, GINA, "starter-pack").await;
     h.wait_for_deliveries(GAMES, GINA, 1).await;
     assert!(

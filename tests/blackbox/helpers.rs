@@ -101,6 +101,9 @@ pub struct Harness {
 impl Harness {
     /// A simulator and the example deployment (`guides` and `games`) on a fresh ledger.
     pub async fn new(backend: Backend) -> Self {
+        if std::env::var("STARSGATE_TEST_LOG").is_ok() {
+            starsgate::telemetry::init("debug");
+        }
         let sim = Simulator::start(([127, 0, 0, 1], 0).into())
             .await
             .expect("start the simulator");
@@ -142,18 +145,57 @@ impl Harness {
         );
     }
 
-    /// Sets a key in `gateway.toml` (the file the example config wrote), e.g.
+    /// Sets a key in `gateway.toml` (replacing it if the section has it), e.g.
     /// `set_gateway("ledger", "lease_secs", "2")`.
     pub fn set_gateway(&self, section: &str, key: &str, value: &str) {
         let path = self.dir.path().join("gateway.toml");
         let text = std::fs::read_to_string(&path).expect("gateway.toml");
-        let header = format!("[{section}]\n");
-        let text = if text.contains(&header) {
-            text.replacen(&header, &format!("{header}{key} = {value}\n"), 1)
-        } else {
-            format!("{text}\n{header}{key} = {value}\n")
-        };
-        std::fs::write(&path, text).expect("write gateway.toml");
+        let header = format!("[{section}]");
+        let mut out = Vec::new();
+        let (mut in_section, mut done) = (false, false);
+        for line in text.lines() {
+            if line.starts_with('[') {
+                if in_section && !done {
+                    out.push(format!("{key} = {value}"));
+                    done = true;
+                }
+                in_section = line.trim() == header;
+            } else if in_section && line.split('=').next().map(str::trim) == Some(key) {
+                out.push(format!("{key} = {value}"));
+                done = true;
+                continue;
+            }
+            out.push(line.to_owned());
+        }
+        if in_section && !done {
+            out.push(format!("{key} = {value}"));
+            done = true;
+        }
+        if !done {
+            out.push(header);
+            out.push(format!("{key} = {value}"));
+        }
+        std::fs::write(&path, out.join("\n") + "\n").expect("write gateway.toml");
+    }
+
+    /// Makes a secret available under an environment variable name (for this config only).
+    pub fn set_secret(&mut self, var: &str, value: &str) {
+        self.tokens.insert(var.to_owned(), value.to_owned());
+    }
+
+    /// Switches the deployment to webhook mode on a free loopback port; returns the base URL.
+    pub fn use_webhooks(&mut self) -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        self.set_gateway("telegram", "mode", "\"webhook\"");
+        self.set_gateway("webhook", "listen", &format!("\"127.0.0.1:{port}\""));
+        self.set_gateway("webhook", "public_url", &format!("\"{base}\""));
+        self.set_secret("STARSGATE_WEBHOOK_SECRET", "test-master-secret-0123456789");
+        base
     }
 
     /// Replaces a line in a bot file (or appends it before the first product).
@@ -186,6 +228,8 @@ impl Harness {
             .await
             .expect("build the app")
             .start()
+            .await
+            .expect("start the app")
     }
 
     /// A separate connection to the ledger, for assertions.

@@ -12,3 +12,4 @@ mod guarantees;
 mod money;
 mod plugins;
 mod soak;
+mod webhook;

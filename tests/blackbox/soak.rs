@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use starsgate::ledger::PaymentStatus;
-use starsgate_sim::{Fault, PayOutcome};
+use starsgate_sim::Fault;
 use tokio::sync::Semaphore;
 
 use crate::helpers::*;

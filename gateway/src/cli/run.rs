@@ -14,7 +14,7 @@ pub async fn run(dir: &Path) -> Result<(), Failure> {
         ))
     })?;
     let app = App::build(config).await?;
-    app.run(shutdown_signal()).await;
+    app.run(shutdown_signal()).await?;
     Ok(())
 }
 

@@ -104,7 +104,28 @@ pub struct WebhookConfig {
     pub listen: SocketAddr,
     pub public_url: Option<url::Url>,
     pub secret_env: String,
+    /// The master secret (from `secret_env`); each bot's secret_token is derived from it.
+    pub secret: Option<Secret>,
     pub max_connections: u8,
+}
+
+/// A secret read from the environment; never printed.
+#[derive(Clone)]
+pub struct Secret(SecretString);
+
+impl Secret {
+    pub fn new(value: &str) -> Self {
+        Self(SecretString::from(value.to_owned()))
+    }
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +138,10 @@ pub struct PluginsConfig {
 pub struct AdminConfig {
     pub listen: Option<SocketAddr>,
     pub token_env: String,
+    /// The bearer token for the admin API (from `token_env`); without it the API answers 401.
+    pub token: Option<Secret>,
+    /// Per-bot metric labels only up to this many bots; above it metrics aggregate as bot="all".
+    pub per_bot_metrics_max: usize,
 }
 
 /// Which Telegram a bot lives in. Test-environment bots are made with the test @BotFather and

@@ -101,12 +101,14 @@ impl Default for RawPlugins {
 pub struct RawAdmin {
     pub listen: Option<String>,
     pub token_env: String,
+    pub per_bot_metrics_max: usize,
 }
 impl Default for RawAdmin {
     fn default() -> Self {
         Self {
             listen: None,
             token_env: "STARSGATE_ADMIN_TOKEN".into(),
+            per_bot_metrics_max: 50,
         }
     }
 }

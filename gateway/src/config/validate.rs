@@ -24,7 +24,7 @@ fn env_overrides() -> Env {
 pub(super) fn load(dir: &Path, secrets: &Secrets<'_>) -> Result<Config, Problems> {
     let mut problems = Problems::default();
     let gateway_file = dir.join("gateway.toml");
-    let gateway = load_gateway(&gateway_file, &mut problems);
+    let gateway = load_gateway(&gateway_file, secrets, &mut problems);
     let bots = load_bots(dir, secrets, &mut problems);
     match gateway {
         Some(gateway) if problems.is_empty() => Ok(Config {
@@ -38,13 +38,18 @@ pub(super) fn load(dir: &Path, secrets: &Secrets<'_>) -> Result<Config, Problems
 
 pub(super) fn gateway_only(dir: &Path) -> Result<GatewayConfig, Problems> {
     let mut problems = Problems::default();
-    match load_gateway(&dir.join("gateway.toml"), &mut problems) {
+    let env = |name: &str| std::env::var(name).ok();
+    match load_gateway(&dir.join("gateway.toml"), &env, &mut problems) {
         Some(g) if problems.is_empty() => Ok(g),
         _ => Err(problems),
     }
 }
 
-fn load_gateway(file: &Path, problems: &mut Problems) -> Option<GatewayConfig> {
+fn load_gateway(
+    file: &Path,
+    secrets: &Secrets<'_>,
+    problems: &mut Problems,
+) -> Option<GatewayConfig> {
     let mut figment = Figment::new();
     if file.exists() {
         figment = figment.merge(Toml::file_exact(file));
@@ -108,6 +113,26 @@ fn load_gateway(file: &Path, problems: &mut Problems) -> Option<GatewayConfig> {
             None
         }
     };
+    let webhook_secret = secrets(&raw.webhook.secret_env).map(|s| Secret::new(s.trim()));
+    if mode == Some(Mode::Webhook) {
+        match &webhook_secret {
+            None => problem(
+                "webhook.secret_env",
+                format!(
+                    "environment variable {} is not set (webhook mode needs a master secret)",
+                    raw.webhook.secret_env
+                ),
+            ),
+            Some(s) if s.expose().len() < 16 => problem(
+                "webhook.secret_env",
+                format!("${} must be at least 16 characters", raw.webhook.secret_env),
+            ),
+            Some(_) => {}
+        }
+    }
+    let admin_token = secrets(&raw.admin.token_env)
+        .map(|s| Secret::new(s.trim()))
+        .filter(|s| !s.expose().is_empty());
     if mode == Some(Mode::Webhook) && public_url.is_none() {
         problem(
             "webhook.public_url",
@@ -150,6 +175,7 @@ fn load_gateway(file: &Path, problems: &mut Problems) -> Option<GatewayConfig> {
             listen: listen?,
             public_url,
             secret_env: raw.webhook.secret_env,
+            secret: webhook_secret,
             max_connections: raw.webhook.max_connections,
         },
         plugins: PluginsConfig {
@@ -159,6 +185,8 @@ fn load_gateway(file: &Path, problems: &mut Problems) -> Option<GatewayConfig> {
         admin: AdminConfig {
             listen: admin_listen,
             token_env: raw.admin.token_env,
+            token: admin_token,
+            per_bot_metrics_max: raw.admin.per_bot_metrics_max,
         },
     })
 }

@@ -5,7 +5,8 @@
 mod backoff;
 mod poller;
 mod processor;
+pub mod webhook;
 
 pub use backoff::Backoff;
 pub use poller::poll;
-pub use processor::{process, recover};
+pub use processor::{handle_update, inbox_loop, process, recover};

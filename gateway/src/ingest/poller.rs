@@ -135,6 +135,7 @@ async fn introduce(store: &Store, shutdown: &CancellationToken) -> bool {
         };
         match result {
             Ok(me) => {
+                store.mark_ready();
                 tracing::info!(bot, username = %me.username(), "The bot is online and polling.");
                 return true;
             }

@@ -115,3 +115,52 @@ async fn handle_in_span(store: &Store, update: &StoredUpdate) {
         }
     }
 }
+
+/// Handles one stored update (public for the webhook listener's pre-checkout fast path).
+pub async fn handle_update(store: &Store, update: &StoredUpdate) {
+    handle_one(store, update).await
+}
+
+/// In webhook mode the inbox is the queue: any gateway may have stored an update, and the one
+/// that runs the bot processes them in order. Pre-checkout queries are answered by the gateway
+/// that received them; one still unanswered here after Telegram's deadline is marked expired.
+pub async fn inbox_loop(
+    store: Arc<Store>,
+    wake: Arc<tokio::sync::Notify>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let bot = store.id.to_string();
+    loop {
+        let batch = match store.ledger.pending_updates(&bot, 100).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(bot, error = %e, "Cannot read the inbox; retrying.");
+                Vec::new()
+            }
+        };
+        let mut progressed = false;
+        for update in &batch {
+            if update.kind == "pre_checkout_query" {
+                let age = crate::ledger::now_ms() - update.received_at;
+                if age > crate::shop::PRE_CHECKOUT_DEADLINE.as_millis() as i64 {
+                    let _ = store
+                        .ledger
+                        .mark_processed(&bot, update.update_id, "expired: not answered in time")
+                        .await;
+                    progressed = true;
+                }
+                continue;
+            }
+            handle_one(&store, update).await;
+            progressed = true;
+        }
+        if progressed {
+            continue;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}

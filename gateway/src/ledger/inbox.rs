@@ -144,3 +144,33 @@ impl Ledger {
         })
     }
 }
+
+impl Ledger {
+    /// Keeps a webhook body that is not a readable update (its text, lossily decoded).
+    pub async fn dead_letter(
+        &self,
+        bot: &str,
+        reason: &str,
+        body: &[u8],
+    ) -> Result<(), LedgerError> {
+        sqlx::query(
+            "INSERT INTO dead_letters (bot, received_at, reason, body) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(bot)
+        .bind(now_ms())
+        .bind(reason)
+        .bind(String::from_utf8_lossy(body).as_ref())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// How many dead letters a bot has (for tests and the admin API).
+    pub async fn dead_letters(&self, bot: &str) -> Result<i64, LedgerError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM dead_letters WHERE bot = $1")
+            .bind(bot)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+}

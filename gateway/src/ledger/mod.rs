@@ -89,6 +89,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "claims and reconcile",
         include_str!("../../../migrations/sqlite/0004_claims_and_reconcile.sql"),
     ),
+    (
+        5,
+        "dead letters",
+        include_str!("../../../migrations/sqlite/0005_dead_letters.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -110,6 +115,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "claims and reconcile",
         include_str!("../../../migrations/postgres/0004_claims_and_reconcile.sql"),
+    ),
+    (
+        5,
+        "dead letters",
+        include_str!("../../../migrations/postgres/0005_dead_letters.sql"),
     ),
 ];
 

@@ -44,6 +44,8 @@ pub struct Store {
     pub seeds: SeedKey,
     /// This gateway's name among those sharing the ledger (for leases and delivery claims).
     pub holder: String,
+    /// Set once the bot is introduced to Telegram (polling) or its webhook registered.
+    ready: std::sync::atomic::AtomicBool,
     /// Woken whenever a delivery is stored, so the outbox sends it at once.
     pub outbox: Arc<Notify>,
 }
@@ -88,8 +90,18 @@ impl Store {
             runner,
             seeds,
             holder,
+            ready: std::sync::atomic::AtomicBool::new(false),
             outbox: Arc::new(Notify::new()),
         }
+    }
+
+    pub fn mark_ready(&self) {
+        self.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the bot is connected to Telegram (for `/readyz`).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The store's config and plugins as of now; hold the `Arc` for the length of one update so

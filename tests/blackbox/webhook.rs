@@ -1,0 +1,287 @@
+//! Webhook mode: many bots on one listener, secrets, bad bodies, a ledger that is down, restarts.
+
+use std::time::Duration;
+
+use starsgate::config::Secret;
+use starsgate::ingest::webhook::secret_token;
+
+use crate::helpers::*;
+use crate::on_both_ledgers;
+
+const MASTER: &str = "test-master-secret-0123456789";
+
+async fn post(url: &str, secret: Option<&str>, body: Vec<u8>) -> u16 {
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(s) = secret {
+        req = req.header("X-Telegram-Bot-Api-Secret-Token", s);
+    }
+    req.send()
+        .await
+        .expect("the webhook listener answers")
+        .status()
+        .as_u16()
+}
+
+async fn two_bots_on_one_webhook_listener_sell_and_deliver(backend: Backend) {
+    let mut h = Harness::new(backend).await;
+    let base = h.use_webhooks();
+    let gw = h.start().await;
+    assert_eq!(
+        gw.webhook_addr().map(|a| format!("http://{a}")),
+        Some(base.clone())
+    );
+    h.buy(GUIDES, 2001, "premium-guide").await;
+    h.buy(GAMES, 2002, "starter-pack").await;
+    h.wait_for_deliveries(GUIDES, 2001, 1).await;
+    h.wait_for_deliveries(GAMES, 2002, 1).await;
+    for bot in [GUIDES, GAMES] {
+        let token = h.token(bot);
+        let set: Vec<_> = h
+            .sim
+            .calls(&token)
+            .into_iter()
+            .filter(|c| c.method == "setWebhook")
+            .collect();
+        assert!(!set.is_empty(), "{bot}: setWebhook was called");
+        let p = &set[0].params;
+        assert_eq!(p["url"], format!("{base}/telegram/{bot}"));
+        assert!(
+            p["max_connections"] == 40 || p["max_connections"] == "40",
+            "{p}"
+        );
+        let allowed = p["allowed_updates"].to_string();
+        assert!(
+            allowed.contains("pre_checkout_query")
+                && allowed.contains("callback_query")
+                && allowed.contains("message"),
+            "{allowed}"
+        );
+        assert!(
+            p.get("drop_pending_updates").is_none_or(|v| v == false),
+            "never drops pending updates: {p}"
+        );
+        let expected = secret_token(&Secret::new(MASTER), bot);
+        assert_eq!(
+            h.sim.webhook_secret(&token).as_deref(),
+            Some(expected.as_str())
+        );
+        assert!(
+            h.sim.calls(&token).iter().all(|c| c.method != "getUpdates"),
+            "no polling in webhook mode"
+        );
+    }
+    gw.stop().await;
+    assert!(
+        h.sim
+            .calls(&h.token(GUIDES))
+            .iter()
+            .all(|c| c.method != "deleteWebhook"),
+        "the webhook is not deleted on shutdown: other gateways may serve it"
+    );
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_right_secret_passes_and_every_wrong_one_fails() {
+    let mut h = Harness::new(Backend::Sqlite).await;
+    let base = h.use_webhooks();
+    let gw = h.start().await;
+    h.say(GUIDES, 2101, "/start"); // the buyer has a chat with the bot
+    h.wait_for(GUIDES, 2101, "the catalogue", |m| !m.is_empty())
+        .await;
+    let url = format!("{base}/telegram/{GUIDES}");
+    let body = |id: i64| {
+        serde_json::to_vec(&serde_json::json!({"update_id": id, "message": {
+        "message_id": 1, "date": 1_780_000_000, "text": "/terms",
+        "from": {"id": 2101, "is_bot": false, "first_name": "W"},
+        "chat": {"id": 2101, "type": "private", "first_name": "W"}}}))
+        .unwrap()
+    };
+    let right = secret_token(&Secret::new(MASTER), GUIDES);
+    let other_bot = secret_token(&Secret::new(MASTER), GAMES);
+    let other_master = secret_token(&Secret::new("another-master-secret-xyz"), GUIDES);
+    assert_eq!(post(&url, None, body(1)).await, 401, "no secret");
+    assert_eq!(
+        post(&url, Some("wrong"), body(2)).await,
+        401,
+        "a wrong secret"
+    );
+    assert_eq!(
+        post(&url, Some(&other_bot), body(3)).await,
+        401,
+        "another bot's secret"
+    );
+    assert_eq!(
+        post(&url, Some(&other_master), body(4)).await,
+        401,
+        "a secret from another master"
+    );
+    assert_eq!(
+        post(&url, Some(&right[..right.len() - 1]), body(5)).await,
+        401,
+        "a prefix of the secret"
+    );
+    assert_eq!(
+        post(&format!("{base}/telegram/nobody"), Some(&right), body(6)).await,
+        404
+    );
+    let ledger = h.ledger().await;
+    assert!(ledger.pending_updates(GUIDES, 10).await.unwrap().is_empty());
+    assert_eq!(
+        ledger.update_outcome(GUIDES, 1).await.unwrap(),
+        None,
+        "a refused update is not stored"
+    );
+    assert_eq!(
+        post(&url, Some(&right), body(7)).await,
+        200,
+        "the right secret"
+    );
+    let outcome = wait_for_outcome(&ledger, GUIDES, 7).await;
+    assert_eq!(outcome, "answered: terms");
+    gw.stop().await;
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_and_malformed_bodies_are_refused_or_kept_as_dead_letters() {
+    let mut h = Harness::new(Backend::Sqlite).await;
+    let base = h.use_webhooks();
+    let gw = h.start().await;
+    let url = format!("{base}/telegram/{GAMES}");
+    let secret = secret_token(&Secret::new(MASTER), GAMES);
+    assert_eq!(
+        post(&url, Some(&secret), vec![b'x'; 2 << 20]).await,
+        413,
+        "over the size limit"
+    );
+    assert_eq!(
+        post(
+            &url,
+            Some(&secret),
+            b"{\"update_id\": 5, \"message\": {".to_vec()
+        )
+        .await,
+        200,
+        "truncated JSON is acknowledged"
+    );
+    assert_eq!(
+        post(&url, Some(&secret), b"{\"hello\": 1}".to_vec()).await,
+        200,
+        "no update_id"
+    );
+    let ledger = h.ledger().await;
+    assert_eq!(
+        ledger.dead_letters(GAMES).await.unwrap(),
+        2,
+        "both kept for a person to read"
+    );
+    // The bot still works.
+    h.buy(GAMES, 2201, "starter-pack").await;
+    h.wait_for_deliveries(GAMES, 2201, 1).await;
+    gw.stop().await;
+    h.finish().await;
+}
+
+async fn a_ledger_that_is_down_gets_5xx_and_telegram_retries_until_stored(backend: Backend) {
+    use sqlx::Connection;
+    let mut h = Harness::new(backend).await;
+    h.use_webhooks();
+    let gw = h.start().await;
+    let token = h.token(GUIDES);
+    h.say(GUIDES, 2301, "/terms");
+    h.wait_for(GUIDES, 2301, "the terms", |m| m.len() == 1)
+        .await;
+    // Hold the inbox's table locked for longer than the listener waits to store.
+    let lock: Box<dyn std::any::Any + Send> = match backend {
+        Backend::Sqlite => {
+            let mut c = sqlx::sqlite::SqliteConnection::connect(&h.ledger.url)
+                .await
+                .unwrap();
+            sqlx::query("BEGIN EXCLUSIVE")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            Box::new(c)
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::postgres::PgConnection::connect(&h.ledger.url)
+                .await
+                .unwrap();
+            sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+            sqlx::query("LOCK TABLE updates IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            Box::new(c)
+        }
+    };
+    h.say(GUIDES, 2301, "/paysupport");
+    eventually("a 5xx answer to Telegram", || async {
+        h.sim
+            .webhook_attempts(&token)
+            .iter()
+            .any(|a| a.status.is_some_and(|s| s >= 500))
+    })
+    .await;
+    assert_eq!(
+        h.sim.messages(&token, 2301).len(),
+        1,
+        "nothing processed before it is stored"
+    );
+    drop(lock);
+    h.wait_for(
+        GUIDES,
+        2301,
+        "the support text after Telegram's retry",
+        |m| m.len() == 2,
+    )
+    .await;
+    eventually("nothing pending at Telegram", || async {
+        h.sim.pending_updates(&token) == 0
+    })
+    .await;
+    gw.stop().await;
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_does_not_drop_pending_updates() {
+    let mut h = Harness::new(Backend::Sqlite).await;
+    h.use_webhooks();
+    let gw = h.start().await;
+    let token = h.token(GUIDES);
+    h.say(GUIDES, 2401, "/terms");
+    h.wait_for(GUIDES, 2401, "the terms", |m| m.len() == 1)
+        .await;
+    gw.stop().await;
+    // While the gateway is down, the buyer writes; Telegram keeps the update and retries.
+    h.say(GUIDES, 2401, "/paysupport");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.sim.pending_updates(&token), 1);
+    let gw = h.start().await;
+    h.wait_for(GUIDES, 2401, "the answer after the restart", |m| {
+        m.len() == 2
+    })
+    .await;
+    let dropped = h.sim.calls(&token).iter().any(|c| {
+        c.method == "setWebhook"
+            && c.params
+                .get("drop_pending_updates")
+                .is_some_and(|v| v == true)
+    });
+    assert!(
+        !dropped,
+        "a restart never asks Telegram to drop pending updates"
+    );
+    gw.stop().await;
+    h.finish().await;
+}
+
+on_both_ledgers!(
+    two_bots_on_one_webhook_listener_sell_and_deliver,
+    a_ledger_that_is_down_gets_5xx_and_telegram_retries_until_stored,
+);
