@@ -88,15 +88,22 @@ impl App {
             for e in errors {
                 tracing::error!(bot = %bot.id, error = %e, "A plugin cannot be loaded; its product refuses every checkout until it is fixed.");
             }
-            stores.push(Arc::new(Store::new(
-                bot.clone(),
-                plugins,
-                ledger.clone(),
-                clients,
-                runner.clone(),
-                seeds.clone(),
-                holder.clone(),
-            )));
+            stores.push(Arc::new(
+                Store::new(
+                    bot.clone(),
+                    plugins,
+                    ledger.clone(),
+                    clients,
+                    runner.clone(),
+                    seeds.clone(),
+                    holder.clone(),
+                )
+                .with_metrics_label(crate::admin::metrics::bot_label(
+                    bot.id.as_str(),
+                    config.bots.len(),
+                    config.gateway.admin.per_bot_metrics_max,
+                )),
+            ));
         }
         let products: usize = config.bots.iter().map(|b| b.products.len()).sum();
         tracing::info!(
@@ -141,7 +148,29 @@ impl App {
         let mut bots = JoinSet::new();
         let mut wakes = HashMap::new();
         let mut webhook_addr = None;
+        let mut admin_addr = None;
         let gateway = &self.config.gateway;
+        crate::admin::metrics::install();
+        if let Some(listen) = gateway.admin.listen {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| AppError::Webhook(format!("admin.listen {listen}: {e}")))?;
+            admin_addr = listener.local_addr().ok();
+            let state = crate::admin::AdminState {
+                ledger: self.ledger.clone(),
+                stores: Arc::new(self.stores.clone()),
+                token: gateway.admin.token.clone(),
+            };
+            let app = crate::admin::router(state);
+            let stop = shutdown.clone();
+            bots.spawn(async move {
+                let serve = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { stop.cancelled().await });
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "The admin listener failed.");
+                }
+            });
+        }
         if gateway.telegram.mode == Mode::Webhook {
             let master = gateway.webhook.secret.clone().ok_or_else(|| {
                 AppError::Webhook(
@@ -215,6 +244,7 @@ impl App {
             shutdown,
             bots,
             webhook_addr,
+            admin_addr,
         })
     }
 }
@@ -387,6 +417,7 @@ pub struct Running {
     shutdown: CancellationToken,
     bots: JoinSet<()>,
     webhook_addr: Option<std::net::SocketAddr>,
+    admin_addr: Option<std::net::SocketAddr>,
 }
 
 impl Running {
@@ -396,6 +427,11 @@ impl Running {
 
     pub fn store(&self, bot: &str) -> Option<Arc<Store>> {
         self.app.store(bot)
+    }
+
+    /// Where the admin listener is bound (when `admin.listen` is set).
+    pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.admin_addr
     }
 
     /// Where the webhook listener is bound (webhook mode).

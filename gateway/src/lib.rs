@@ -6,6 +6,7 @@
 //! [`plugins`] (per-product decision and delivery) → [`outbox`] (delivery, retried until sent) →
 //! [`telegram`] (the Bot API client). [`app`] wires one runtime per bot; [`cli`] is the command line.
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -8,6 +8,7 @@ mod reconcile;
 mod refund;
 mod run;
 mod sim;
+mod webhook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,11 @@ enum Command {
         #[arg(long)]
         bot: Option<String>,
     },
+    /// Webhook state at Telegram.
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
     /// Read the ledger.
     Ledger {
         #[command(subcommand)]
@@ -92,6 +98,15 @@ enum PluginCommand {
         /// Fixture files (JSON), see the README's "Write a plugin".
         #[arg(required = true)]
         fixtures: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WebhookCommand {
+    /// getWebhookInfo per bot: URL, pending updates, last error.
+    Status {
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
     },
 }
 
@@ -180,6 +195,9 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             .await
         }
         Command::Reconcile { config, bot } => reconcile::reconcile(&config, bot.as_deref()).await,
+        Command::Webhook {
+            command: WebhookCommand::Status { config },
+        } => webhook::status(&config).await,
         Command::Stats { config, bot } => ledger::stats(&config, bot.as_deref()).await,
     }
 }

@@ -102,6 +102,10 @@ pub async fn poll(
                 }
             }
         };
+        for u in &fresh {
+            metrics::counter!("starsgate_updates_total", "bot" => store.metrics_label.clone(), "kind" => u.kind.clone())
+                .increment(1);
+        }
         if fresh
             .iter()
             .any(|u| u.body.contains("\"successful_payment\""))

@@ -139,8 +139,9 @@ async fn receive(
             return StatusCode::SERVICE_UNAVAILABLE;
         }
     };
-    metrics::counter!("starsgate_updates_total").increment(1);
     if let Some(update) = fresh.into_iter().next() {
+        metrics::counter!("starsgate_updates_total", "bot" => store.metrics_label.clone(), "kind" => update.kind.clone())
+            .increment(1);
         if update.kind == "pre_checkout_query" {
             let store = store.clone();
             tokio::spawn(async move { super::processor::handle_update(&store, &update).await });

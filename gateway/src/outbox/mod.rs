@@ -45,6 +45,8 @@ pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
                 Vec::new()
             }
         };
+        metrics::gauge!("starsgate_outbox_due", "bot" => store.metrics_label.clone())
+            .set(due.len() as f64);
         let mut pause = None;
         for d in &due {
             if shutdown.is_cancelled() {
@@ -99,6 +101,12 @@ async fn send(store: &Store, d: &DueDelivery) -> Option<Duration> {
         req = req.reply_markup(m);
     }
     let result = req.await;
+    let outcome = if result.is_ok() {
+        "sent"
+    } else {
+        "failed_attempt"
+    };
+    metrics::counter!("starsgate_deliveries_total", "bot" => store.metrics_label.clone(), "result" => outcome).increment(1);
     let ledger = &store.ledger;
     let record = match result {
         Ok(_) => {

@@ -67,6 +67,12 @@ pub(super) async fn on_pre_checkout(
     )
     .await;
     let user = q.from.id.0 as i64;
+    let label = store.metrics_label.clone();
+    let seconds = (now_ms().saturating_sub(received_ms)).max(0) as f64 / 1000.0;
+    metrics::histogram!("starsgate_precheckout_seconds", "bot" => label.clone()).record(seconds);
+    let answer = if verdict.ok { "approved" } else { "refused" };
+    metrics::counter!("starsgate_precheckouts_total", "bot" => label, "answer" => answer)
+        .increment(1);
     tracing::info!(
         bot = %store.id, user, ok = verdict.ok, reason = %verdict.reason,
         "Answered a pre-checkout query."

@@ -101,3 +101,49 @@ pub(super) async fn send(
     tracing::info!(bot = %store.id, order = %order_id, product = %product.id, "Sent an invoice.");
     Ok(())
 }
+
+/// An invoice link for a product, for selling outside a Telegram chat (a website, the admin
+/// API). The order belongs to no chat; the payment brings the payer's. Returns (order id, link).
+pub async fn link(store: &Store, product: &Product) -> Result<(String, String), ShopError> {
+    let current = store.current();
+    let order_id = OrderId::generate();
+    let plugin_sha = current
+        .plugins
+        .get(&product.id)
+        .and_then(|e| e.plugin.sha256().map(str::to_owned));
+    let product_config = serde_json::to_string(&product.config).ok();
+    store
+        .ledger
+        .create_order(&NewOrder {
+            order_id: order_id.as_str(),
+            bot: store.id.as_str(),
+            product: product.id.as_str(),
+            user_id: 0,
+            chat_id: 0,
+            title: product.title.as_str(),
+            price: i64::from(product.price.get()),
+            currency: XTR,
+            subscription: product.subscription,
+            plugin_sha256: plugin_sha.as_deref(),
+            product_config: product_config.as_deref(),
+        })
+        .await?;
+    let prices = [LabeledPrice::new(
+        product.title.as_str(),
+        product.price.get(),
+    )];
+    let mut request = store.clients.api.create_invoice_link(
+        product.title.as_str(),
+        product.description.as_str(),
+        order_id.as_str(),
+        XTR,
+        prices,
+    );
+    if product.subscription {
+        request = request.subscription_period(Seconds::from_seconds(SUBSCRIPTION_PERIOD_SECS));
+    }
+    let link = with_retry(|| request.send_ref())
+        .await
+        .map_err(tg("createInvoiceLink"))?;
+    Ok((order_id.to_string(), link))
+}

@@ -6,7 +6,7 @@ mod catalogue;
 mod checkout;
 mod fulfil;
 mod give_up;
-mod invoice;
+pub mod invoice;
 mod payment;
 mod plugin_input;
 mod refund;
@@ -44,6 +44,8 @@ pub struct Store {
     pub seeds: SeedKey,
     /// This gateway's name among those sharing the ledger (for leases and delivery claims).
     pub holder: String,
+    /// The `bot` label on this bot's metrics (see `admin::metrics::bot_label`).
+    pub metrics_label: String,
     /// Set once the bot is introduced to Telegram (polling) or its webhook registered.
     ready: std::sync::atomic::AtomicBool,
     /// Woken whenever a delivery is stored, so the outbox sends it at once.
@@ -82,6 +84,7 @@ impl Store {
         seeds: SeedKey,
         holder: String,
     ) -> Self {
+        let metrics_label = config.id.to_string();
         Self {
             id: config.id.clone(),
             current: RwLock::new(Arc::new(Current { config, plugins })),
@@ -89,10 +92,17 @@ impl Store {
             clients,
             runner,
             seeds,
+            metrics_label,
             holder,
             ready: std::sync::atomic::AtomicBool::new(false),
             outbox: Arc::new(Notify::new()),
         }
+    }
+
+    /// Sets the metrics label (a deployment with many bots aggregates them as "all").
+    pub fn with_metrics_label(mut self, label: String) -> Self {
+        self.metrics_label = label;
+        self
     }
 
     pub fn mark_ready(&self) {

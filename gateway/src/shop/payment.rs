@@ -106,6 +106,12 @@ pub async fn settle(
         .await?;
     crate::crashpoint::hit("payment_recorded");
     let payment = recorded.payment().clone();
+    let result = match (&recorded, payment.status) {
+        (Recorded::New(_), PaymentStatus::NeedsReview) => "needs_review",
+        (Recorded::New(_), _) => "new",
+        (Recorded::Repeat(_), _) => "repeat",
+    };
+    metrics::counter!("starsgate_payments_total", "bot" => store.metrics_label.clone(), "result" => result).increment(1);
     match (&recorded, payment.status) {
         (Recorded::New(_), PaymentStatus::NeedsReview) => {
             tracing::warn!(

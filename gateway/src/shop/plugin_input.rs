@@ -99,7 +99,19 @@ pub(super) async fn for_payment(
 }
 
 /// Sends a call's logs and cost to our own logs, tagged with bot and product.
-pub(super) fn trace_call<T>(store: &Store, product: &str, hook: &str, call: &Call<T>) {
+pub(super) fn trace_call<T>(store: &Store, product: &str, hook: &'static str, call: &Call<T>) {
+    metrics::histogram!("starsgate_plugin_fuel", "hook" => hook).record(call.fuel_used as f64);
+    if let Err(e) = &call.result {
+        let kind = match e {
+            crate::plugins::PluginError::Failed { .. } => "error",
+            crate::plugins::PluginError::Trap(_) => "trap",
+            crate::plugins::PluginError::Timeout(_) => "timeout",
+            crate::plugins::PluginError::InvalidOutput(_) => "invalid_output",
+            crate::plugins::PluginError::Unavailable(_) => "unavailable",
+        };
+        metrics::counter!("starsgate_plugin_failures_total", "hook" => hook, "kind" => kind)
+            .increment(1);
+    }
     for line in &call.logs {
         tracing::info!(bot = %store.id, product, hook, plugin_log = %line, "A plugin logged a line.");
     }

@@ -70,6 +70,7 @@ pub async fn refund(
     if store.ledger.record_refund(bot, charge_id, source).await? {
         run_refund_hook(store, &store.current(), &payment).await;
     }
+    metrics::counter!("starsgate_refunds_total", "bot" => store.metrics_label.clone()).increment(1);
     tracing::info!(bot, charge_id, source, "Refunded a payment.");
     Ok(outcome)
 }

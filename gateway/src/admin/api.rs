@@ -1,0 +1,183 @@
+//! The admin API: `Authorization: Bearer <token>` with the token from `admin.token_env`, compared
+//! in constant time. Without a configured token every call is refused.
+//!
+//! | call | does |
+//! |---|---|
+//! | `GET /admin/payments?bot=&since=YYYY-MM-DD` | payments, as `ledger export` |
+//! | `POST /admin/refund {"bot","charge_id"}` | the one refund path |
+//! | `POST /admin/invoice-link {"bot","product"}` | an invoice link for a shop outside Telegram |
+//! | `GET /admin/stats?bot=` | revenue and counts per bot and product |
+
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use super::AdminState;
+use crate::domain::ProductId;
+use crate::ledger::ExportFilter;
+use crate::shop::{RefundError, refund};
+
+pub fn routes() -> Router<AdminState> {
+    Router::new()
+        .route("/admin/payments", get(payments))
+        .route("/admin/refund", post(refund_charge))
+        .route("/admin/invoice-link", post(invoice_link))
+        .route("/admin/stats", get(stats))
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(json!({ "ok": false, "error": message.into() })),
+    )
+        .into_response()
+}
+
+/// Proof that the caller presented the admin token.
+struct Admin;
+
+impl FromRequestParts<AdminState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, Response> {
+        let Some(token) = &state.token else {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "the admin API is off: set the admin token variable",
+            ));
+        };
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+            Ok(Admin)
+        } else {
+            tracing::warn!("Refused an admin API call with a wrong or missing token.");
+            Err(error(
+                StatusCode::UNAUTHORIZED,
+                "a valid bearer token is required",
+            ))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PaymentsQuery {
+    bot: Option<String>,
+    since: Option<String>,
+}
+
+async fn payments(
+    _: Admin,
+    State(state): State<AdminState>,
+    Query(q): Query<PaymentsQuery>,
+) -> Response {
+    let since_ms = match q.since.as_deref() {
+        None => None,
+        Some(s) => match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(d) => d
+                .and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc().timestamp_millis()),
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("since: {s:?} is not a date like 2026-01-31"),
+                );
+            }
+        },
+    };
+    match state
+        .ledger
+        .export(&ExportFilter {
+            bot: q.bot,
+            since_ms,
+        })
+        .await
+    {
+        Ok(records) => Json(json!({ "ok": true, "payments": records })).into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct RefundBody {
+    bot: String,
+    charge_id: String,
+}
+
+async fn refund_charge(
+    _: Admin,
+    State(state): State<AdminState>,
+    body: Result<Json<RefundBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let Some(store) = state.store(&body.bot) else {
+        return error(StatusCode::NOT_FOUND, format!("no bot {:?}", body.bot));
+    };
+    match refund(&store, &body.charge_id, "admin API").await {
+        Ok(outcome) => Json(json!({ "ok": true, "outcome": outcome.to_string() })).into_response(),
+        Err(e @ RefundError::UnknownCharge(_)) => error(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e @ RefundError::Telegram(_)) => error(StatusCode::BAD_GATEWAY, e.to_string()),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct LinkBody {
+    bot: String,
+    product: String,
+}
+
+async fn invoice_link(
+    _: Admin,
+    State(state): State<AdminState>,
+    body: Result<Json<LinkBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let Some(store) = state.store(&body.bot) else {
+        return error(StatusCode::NOT_FOUND, format!("no bot {:?}", body.bot));
+    };
+    let product = ProductId::parse(&body.product)
+        .ok()
+        .and_then(|id| store.current().config.product(&id).cloned())
+        .filter(|p| p.on_sale);
+    let Some(product) = product else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("bot {} sells no product {:?}", body.bot, body.product),
+        );
+    };
+    match crate::shop::invoice::link(&store, &product).await {
+        Ok((order_id, link)) => {
+            Json(json!({ "ok": true, "order_id": order_id, "link": link })).into_response()
+        }
+        Err(e) => error(StatusCode::BAD_GATEWAY, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct StatsQuery {
+    bot: Option<String>,
+}
+
+async fn stats(_: Admin, State(state): State<AdminState>, Query(q): Query<StatsQuery>) -> Response {
+    match state.ledger.stats(q.bot.as_deref()).await {
+        Ok(stats) => Json(json!({ "ok": true, "stats": stats })).into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}

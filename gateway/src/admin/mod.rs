@@ -1,0 +1,67 @@
+//! The admin listener (`[admin] listen`): health and readiness for load balancers, Prometheus
+//! metrics, and a bearer-token API for operators and shops outside Telegram. It binds where the
+//! operator says (by default nowhere; `127.0.0.1:9090` in the example) and never serves a token.
+
+mod api;
+pub mod metrics;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::config::Secret;
+use crate::ledger::Ledger;
+use crate::shop::Store;
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub ledger: Ledger,
+    pub stores: Arc<Vec<Arc<Store>>>,
+    pub token: Option<Secret>,
+}
+
+impl AdminState {
+    fn store(&self, bot: &str) -> Option<Arc<Store>> {
+        self.stores.iter().find(|s| s.id.as_str() == bot).cloned()
+    }
+}
+
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(|| async { metrics::render() }))
+        .merge(api::routes())
+        .with_state(state)
+}
+
+/// Ready when the ledger answers and every bot is connected (introduced or webhook registered)
+/// by some gateway: this one if it holds the bot's lease.
+async fn ready(State(state): State<AdminState>) -> Response {
+    if !state.ledger.ping().await {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the ledger does not answer\n",
+        )
+            .into_response();
+    }
+    let waiting: Vec<&str> = state
+        .stores
+        .iter()
+        .filter(|s| !s.is_ready())
+        .map(|s| s.id.as_str())
+        .collect();
+    if waiting.is_empty() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        let text = format!(
+            "not ready: bots not connected yet: {}\n",
+            waiting.join(", ")
+        );
+        (StatusCode::SERVICE_UNAVAILABLE, text).into_response()
+    }
+}
