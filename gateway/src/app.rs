@@ -6,6 +6,7 @@
 //! stop the outboxes after their send in flight. Nothing stored is lost either way; a restart
 //! resumes from the ledger.
 
+use axum::serve::ListenerExt;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -54,7 +55,9 @@ impl App {
     /// Connects the ledger (running migrations) and prepares every store. Nothing talks to
     /// Telegram yet.
     pub async fn build(config: Config) -> Result<Self, AppError> {
-        let ledger = Ledger::connect(&config.gateway.ledger_url).await?;
+        let ledger =
+            Ledger::connect_with(&config.gateway.ledger_url, config.gateway.ledger_sync_full)
+                .await?;
         let plugins = &config.gateway.plugins;
         let runner = Runner::new(plugins.limits.runner);
         let host = PluginHost::new(&plugins.cache_dir, plugins.limits.limits)
@@ -164,8 +167,13 @@ impl App {
             let app = crate::admin::router(state);
             let stop = shutdown.clone();
             bots.spawn(async move {
-                let serve = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { stop.cancelled().await });
+                let serve = axum::serve(
+                    listener.tap_io(|tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    }),
+                    app,
+                )
+                .with_graceful_shutdown(async move { stop.cancelled().await });
                 if let Err(e) = serve.await {
                     tracing::error!(error = %e, "The admin listener failed.");
                 }
@@ -200,8 +208,13 @@ impl App {
             let app = webhook::router(endpoints);
             let stop = shutdown.clone();
             bots.spawn(async move {
-                let serve = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { stop.cancelled().await });
+                let serve = axum::serve(
+                    listener.tap_io(|tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    }),
+                    app,
+                )
+                .with_graceful_shutdown(async move { stop.cancelled().await });
                 if let Err(e) = serve.await {
                     tracing::error!(error = %e, "The webhook listener failed.");
                 }

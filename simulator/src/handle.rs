@@ -1,5 +1,6 @@
 //! Starting the simulator, configuring it, and looking inside it.
 
+use axum::serve::ListenerExt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
@@ -27,9 +28,14 @@ impl Simulator {
         let app = http::router(shared.clone());
         let cancel = shared.cancel.clone();
         let server = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { cancel.cancelled().await })
-                .await;
+            let served = axum::serve(
+                listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                }),
+                app,
+            )
+            .with_graceful_shutdown(async move { cancel.cancelled().await })
+            .await;
             if let Err(e) = served {
                 tracing::warn!("telegram simulator stopped serving: {e}");
             }

@@ -41,6 +41,29 @@ enum Command {
     /// Offline demo: the built-in Telegram simulator, the example stores, buyers playing through
     /// purchase, a repeated payment, a refused checkout and a refund.
     Demo,
+    /// Load benchmark: the simulator and a gateway in this process, many bots, buyers through the
+    /// whole purchase; prints throughput and latency percentiles.
+    Bench {
+        #[arg(long, default_value_t = 100)]
+        bots: usize,
+        #[arg(long, default_value_t = 5000)]
+        orders: usize,
+        /// Buyers in flight at once.
+        #[arg(long, default_value_t = 200)]
+        concurrency: usize,
+        /// Poll instead of webhooks.
+        #[arg(long)]
+        polling: bool,
+        /// A ledger URL (default: a fresh SQLite file).
+        #[arg(long)]
+        ledger: Option<String>,
+        /// SQLite synchronous mode: full or normal.
+        #[arg(long, default_value = "full")]
+        synchronous: String,
+        /// Instead: this many idle bots; report readiness time and memory.
+        #[arg(long)]
+        idle: Option<usize>,
+    },
     /// Run the Telegram simulator alone, for trying stores and plugins by hand.
     Sim {
         #[arg(long, default_value = "127.0.0.1:8081")]
@@ -168,6 +191,25 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Run { config } => run::run(&config).await,
         Command::Check { config } => check::check(&config),
         Command::Demo => crate::demo::run().await.map_err(Failure),
+        Command::Bench {
+            bots,
+            orders,
+            concurrency,
+            polling,
+            ledger,
+            synchronous,
+            idle,
+        } => crate::bench::run(crate::bench::BenchOptions {
+            bots,
+            orders,
+            concurrency,
+            webhook: !polling,
+            ledger_url: ledger,
+            synchronous,
+            idle,
+        })
+        .await
+        .map_err(Failure),
         Command::Sim { listen, bots } => sim::sim(listen, &bots).await,
         Command::Plugin {
             command: PluginCommand::Test { plugin, fixtures },

@@ -54,6 +54,8 @@ impl Config {
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     pub ledger_url: LedgerUrl,
+    /// SQLite `synchronous = FULL` (true, the default) or `NORMAL`.
+    pub ledger_sync_full: bool,
     pub ledger_lease: Duration,
     pub reconcile_every: Option<Duration>,
     pub telegram: TelegramConfig,

@@ -22,6 +22,9 @@ pub struct RawLedger {
     pub lease_secs: u64,
     /// How often each bot is reconciled with getStarTransactions; 0 turns it off.
     pub reconcile_every_secs: u64,
+    /// SQLite only: "full" (a commit survives power loss) or "normal" (survives a crash of the
+    /// process, not of the machine; several times faster).
+    pub sqlite_synchronous: String,
 }
 impl Default for RawLedger {
     fn default() -> Self {
@@ -29,6 +32,7 @@ impl Default for RawLedger {
             url: "sqlite://data/ledger.db".into(),
             lease_secs: 15,
             reconcile_every_secs: 600,
+            sqlite_synchronous: "full".into(),
         }
     }
 }

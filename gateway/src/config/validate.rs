@@ -148,6 +148,15 @@ fn load_gateway(
         .as_deref()
         .and_then(|a| parse_addr(a, "admin.listen", &mut problem));
 
+    if !matches!(raw.ledger.sqlite_synchronous.as_str(), "full" | "normal") {
+        problem(
+            "ledger.sqlite_synchronous",
+            format!(
+                "must be \"full\" or \"normal\", not {:?}",
+                raw.ledger.sqlite_synchronous
+            ),
+        );
+    }
     if !(2..=300).contains(&raw.ledger.lease_secs) {
         problem("ledger.lease_secs", "must be 2-300 seconds".into());
     }
@@ -163,6 +172,7 @@ fn load_gateway(
     }
     Some(GatewayConfig {
         ledger_url: LedgerUrl::new(&raw.ledger.url),
+        ledger_sync_full: raw.ledger.sqlite_synchronous == "full",
         ledger_lease: Duration::from_secs(raw.ledger.lease_secs),
         reconcile_every: (raw.ledger.reconcile_every_secs > 0)
             .then(|| Duration::from_secs(raw.ledger.reconcile_every_secs)),

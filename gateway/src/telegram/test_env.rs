@@ -3,6 +3,7 @@
 //! that path. This loopback proxy (the teloxide maintainers' suggestion, teloxide#1039) rewrites
 //! each request to the test path and relays the answer unchanged.
 
+use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -39,7 +40,13 @@ impl TestEnvProxy {
             .route("/{bot}/{method}", post(forward))
             .with_state(state);
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            let _ = axum::serve(
+                listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                }),
+                app,
+            )
+            .await;
         });
         let url = url::Url::parse(&format!("http://{addr}/"))
             .map_err(|e| std::io::Error::other(e.to_string()))?;

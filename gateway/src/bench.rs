@@ -1,0 +1,260 @@
+//! `starsgate bench`: the load harness. It starts the built-in simulator and a gateway in this
+//! process, configures many bots (webhook mode by default, a fresh SQLite ledger unless told
+//! otherwise), and plays buyers through the complete purchase: command → invoice → pre-checkout
+//! → payment → delivery. It prints throughput and latency percentiles. `--idle N` instead
+//! measures N configured bots standing idle: time until all are ready, and resident memory.
+//!
+//! Every order counted is durable: it is counted when the ledger says delivered.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use starsgate_sim::{InvoiceRef, PayOutcome, SimHandle, Simulator};
+use tokio::sync::Semaphore;
+
+use crate::App;
+use crate::config::Config;
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub bots: usize,
+    pub orders: usize,
+    pub concurrency: usize,
+    pub webhook: bool,
+    pub ledger_url: Option<String>,
+    pub synchronous: String,
+    pub idle: Option<usize>,
+}
+
+fn token(i: usize) -> String {
+    format!("{}:bench-token-{i}", 900_000 + i)
+}
+
+fn write_config(
+    dir: &std::path::Path,
+    api: &url::Url,
+    bots: usize,
+    opts: &BenchOptions,
+    webhook_port: u16,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir.join("bots"))?;
+    let ledger = opts
+        .ledger_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.join("ledger.db").display()));
+    let mode = if opts.webhook { "webhook" } else { "polling" };
+    std::fs::write(
+        dir.join("gateway.toml"),
+        format!(
+            "[ledger]\nurl = \"{ledger}\"\nreconcile_every_secs = 0\nsqlite_synchronous = \"{}\"\n\n\
+             [telegram]\napi_url = \"{api}\"\nmode = \"{mode}\"\npoll_timeout_secs = 10\n\n\
+             [webhook]\nlisten = \"127.0.0.1:{webhook_port}\"\npublic_url = \"http://127.0.0.1:{webhook_port}\"\n\
+             max_connections = 100\n\n[plugins]\ncache_dir = \"{}\"\n\n[admin]\nper_bot_metrics_max = 10\n",
+            opts.synchronous,
+            dir.join("plugin-cache").display()
+        ),
+    )?;
+    for i in 0..bots {
+        std::fs::write(
+            dir.join("bots").join(format!("b{i:04}.toml")),
+            format!(
+                "token_env = \"B{i:04}\"\nsupport = \"s\"\nterms = \"t\"\n\
+                 [[product]]\nid = \"item\"\ntitle = \"Item {i}\"\ndescription = \"A bench item\"\nprice = 5\n\
+                 [product.config]\ntext = \"your item from bot {i}\"\n"
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+pub async fn run(opts: BenchOptions) -> Result<(), String> {
+    crate::telemetry::init("warn");
+    let sim = Simulator::start(([127, 0, 0, 1], 0).into())
+        .await
+        .map_err(|e| format!("cannot start the simulator: {e}"))?;
+    let bots = opts.idle.unwrap_or(opts.bots).max(1);
+    let mut tokens: HashMap<String, String> =
+        (0..bots).map(|i| (format!("B{i:04}"), token(i))).collect();
+    tokens.insert(
+        "STARSGATE_WEBHOOK_SECRET".into(),
+        "bench-master-secret-not-for-production".into(),
+    );
+    for i in 0..bots {
+        sim.add_bot(&token(i), &format!("bench_{i}_bot"));
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    write_config(dir.path(), &sim.api_url(), bots, &opts, port).map_err(|e| e.to_string())?;
+    let config = Config::load_with_secrets(dir.path(), &|name| tokens.get(name).cloned())
+        .map_err(|p| format!("bench config:\n{p}"))?;
+    let rss_before = rss_mib();
+    let started = Instant::now();
+    let app = App::build(config).await.map_err(|e| e.to_string())?;
+    let running = app.start().await.map_err(|e| e.to_string())?;
+    let stores: Vec<_> = (0..bots)
+        .filter_map(|i| running.store(&format!("b{i:04}")))
+        .collect();
+    while !stores.iter().all(|s| s.is_ready()) {
+        if started.elapsed() > Duration::from_secs(120) {
+            return Err("the bots did not become ready within 120 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ready_in = started.elapsed();
+    if opts.idle.is_some() {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        println!(
+            "idle: {bots} bots ({} mode) ready in {:.2} s; resident memory {:.0} MiB (simulator included; {:.0} MiB before the gateway started)",
+            if opts.webhook { "webhook" } else { "polling" },
+            ready_in.as_secs_f64(),
+            rss_mib(),
+            rss_before
+        );
+        running.stop().await;
+        sim.shutdown().await;
+        return Ok(());
+    }
+    let result = drive(&sim, &opts, bots).await;
+    let ledger = running.ledger().clone();
+    let delivered_all = Instant::now();
+    loop {
+        let payments = ledger.payments(None).await.map_err(|e| e.to_string())?;
+        let done = payments
+            .iter()
+            .filter(|p| p.status == crate::ledger::PaymentStatus::Delivered)
+            .count();
+        if done >= opts.orders {
+            break;
+        }
+        if delivered_all.elapsed() > Duration::from_secs(60) {
+            return Err(format!(
+                "only {done} of {} orders were delivered",
+                opts.orders
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (elapsed, mut e2e) = result?;
+    let mut pre: Vec<f64> = (0..bots)
+        .flat_map(|i| sim.precheckout_answers(&token(i)))
+        .map(|a| a.after_ms as f64)
+        .collect();
+    pre.sort_by(f64::total_cmp);
+    e2e.sort_by(f64::total_cmp);
+    println!(
+        "bench: {} orders over {bots} bots ({} mode, {} concurrent buyers, ledger {}, synchronous={}):",
+        opts.orders,
+        if opts.webhook { "webhook" } else { "polling" },
+        opts.concurrency,
+        if opts.ledger_url.is_some() {
+            "as given"
+        } else {
+            "SQLite"
+        },
+        opts.synchronous
+    );
+    println!(
+        "  throughput: {:.0} complete paid orders/s ({:.1} s for all, each durable in the ledger)",
+        opts.orders as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "  pre-checkout answered after: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        percentile(&pre, 0.5),
+        percentile(&pre, 0.99),
+        pre.last().copied().unwrap_or(0.0)
+    );
+    println!(
+        "  one order end to end (command to delivery): p50 {:.0} ms, p99 {:.0} ms",
+        percentile(&e2e, 0.5),
+        percentile(&e2e, 0.99)
+    );
+    println!(
+        "  bots ready in {:.2} s; resident memory {:.0} MiB",
+        ready_in.as_secs_f64(),
+        rss_mib()
+    );
+    running.stop().await;
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// Plays `orders` buyers, `concurrency` at a time, spread over the bots; returns the total time
+/// and each order's end-to-end latency in ms.
+async fn drive(
+    sim: &SimHandle,
+    opts: &BenchOptions,
+    bots: usize,
+) -> Result<(Duration, Vec<f64>), String> {
+    let gate = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..opts.orders {
+        let (sim, gate) = (sim.clone(), gate.clone());
+        let token = token(n % bots);
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await.map_err(|e| e.to_string())?;
+            let user = 10_000_000 + n as i64;
+            let t0 = Instant::now();
+            sim.send_text(&token, user, "/buy item");
+            let wait = Duration::from_secs(30);
+            let msgs = sim
+                .wait_for_messages(
+                    &token,
+                    user,
+                    |m| m.iter().any(|m| m.invoice.is_some()),
+                    wait,
+                )
+                .await;
+            if !msgs.iter().any(|m| m.invoice.is_some()) {
+                return Err(format!("no invoice for buyer {user}"));
+            }
+            match sim.pay(&token, user, &InvoiceRef::Latest).await {
+                Ok(PayOutcome::Paid { .. }) => {}
+                other => return Err(format!("buyer {user}: {other:?}")),
+            }
+            let delivered = |m: &[starsgate_sim::SentMessage]| {
+                m.iter().any(|m| {
+                    m.text
+                        .as_deref()
+                        .is_some_and(|t| t.starts_with("Thank you"))
+                })
+            };
+            let msgs = sim.wait_for_messages(&token, user, delivered, wait).await;
+            if !delivered(&msgs) {
+                return Err(format!("no delivery for buyer {user}"));
+            }
+            Ok(t0.elapsed().as_secs_f64() * 1000.0)
+        });
+    }
+    let mut latencies = Vec::with_capacity(opts.orders);
+    while let Some(done) = tasks.join_next().await {
+        latencies.push(done.map_err(|e| e.to_string())??);
+    }
+    Ok((started.elapsed(), latencies))
+}
