@@ -224,7 +224,10 @@ impl Harness {
 
     /// Starts the gateway in this process.
     pub async fn start(&self) -> Running {
-        App::build(self.config())
+        let tokens = self.tokens.clone();
+        let secrets: starsgate::app::SecretSource =
+            std::sync::Arc::new(move |name: &str| tokens.get(name).cloned());
+        App::build_with_secrets(self.config(), secrets)
             .await
             .expect("build the app")
             .start()

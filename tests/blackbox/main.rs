@@ -12,5 +12,6 @@ mod crash;
 mod guarantees;
 mod money;
 mod plugins;
+mod reload;
 mod soak;
 mod webhook;

@@ -7,6 +7,7 @@
 //! | `POST /admin/refund {"bot","charge_id"}` | the one refund path |
 //! | `POST /admin/invoice-link {"bot","product"}` | an invoice link for a shop outside Telegram |
 //! | `GET /admin/stats?bot=` | revenue and counts per bot and product |
+//! | `GET /admin/reload` | what the last reload (SIGHUP, `starsgate reload`) applied and rejected |
 
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
@@ -29,6 +30,7 @@ pub fn routes() -> Router<AdminState> {
         .route("/admin/refund", post(refund_charge))
         .route("/admin/invoice-link", post(invoice_link))
         .route("/admin/stats", get(stats))
+        .route("/admin/reload", get(last_reload))
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -180,4 +182,13 @@ async fn stats(_: Admin, State(state): State<AdminState>, Query(q): Query<StatsQ
         Ok(stats) => Json(json!({ "ok": true, "stats": stats })).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
+}
+
+async fn last_reload(_: Admin, State(state): State<AdminState>) -> Response {
+    let last = state
+        .last_reload
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    Json(json!({ "ok": true, "last_reload": last })).into_response()
 }

@@ -20,13 +20,23 @@ use crate::shop::Store;
 #[derive(Clone)]
 pub struct AdminState {
     pub ledger: Ledger,
-    pub stores: Arc<Vec<Arc<Store>>>,
+    pub stores: crate::app::Registry,
     pub token: Option<Secret>,
+    /// The report of the last configuration reload, if any.
+    pub last_reload: Arc<std::sync::Mutex<Option<crate::app::ReloadReport>>>,
 }
 
 impl AdminState {
     fn store(&self, bot: &str) -> Option<Arc<Store>> {
-        self.stores.iter().find(|s| s.id.as_str() == bot).cloned()
+        let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
+        stores.iter().find(|s| s.id.as_str() == bot).cloned()
+    }
+
+    fn snapshot(&self) -> Vec<Arc<Store>> {
+        self.stores
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -49,8 +59,8 @@ async fn ready(State(state): State<AdminState>) -> Response {
         )
             .into_response();
     }
-    let waiting: Vec<&str> = state
-        .stores
+    let stores = state.snapshot();
+    let waiting: Vec<&str> = stores
         .iter()
         .filter(|s| !s.is_ready())
         .map(|s| s.id.as_str())

@@ -38,6 +38,11 @@ enum Command {
         #[arg(long, default_value = "config")]
         config: PathBuf,
     },
+    /// Re-read the configuration in the running gateway (SIGHUP); prints any problems first.
+    Reload {
+        #[arg(long, default_value = "config")]
+        config: PathBuf,
+    },
     /// Offline demo: the built-in Telegram simulator, the example stores, buyers playing through
     /// purchase, a repeated payment, a refused checkout and a refund.
     Demo,
@@ -191,6 +196,7 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Run { config } => run::run(&config).await,
         Command::Check { config } => check::check(&config),
         Command::Demo => crate::demo::run().await.map_err(Failure),
+        Command::Reload { config } => run::reload(&config),
         Command::Bench {
             bots,
             orders,

@@ -22,8 +22,15 @@ pub type Secrets<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
 /// Reads only `gateway.toml` (plus overrides): enough for ledger tools that need no bot tokens.
 pub fn load_gateway(dir: &Path) -> Result<GatewayConfig, Problems> {
-    validate::gateway_only(dir)
+    validate::gateway_only(dir, &|name| std::env::var(name).ok())
 }
+
+/// Like [`load_gateway`], reading secrets through `secrets`.
+pub fn load_gateway_with(dir: &Path, secrets: &Secrets<'_>) -> Result<GatewayConfig, Problems> {
+    validate::gateway_only(dir, secrets)
+}
+
+pub use validate::load_bot;
 
 /// The whole deployment: process settings and every store.
 #[derive(Debug, Clone)]

@@ -36,10 +36,9 @@ pub(super) fn load(dir: &Path, secrets: &Secrets<'_>) -> Result<Config, Problems
     }
 }
 
-pub(super) fn gateway_only(dir: &Path) -> Result<GatewayConfig, Problems> {
+pub(super) fn gateway_only(dir: &Path, secrets: &Secrets<'_>) -> Result<GatewayConfig, Problems> {
     let mut problems = Problems::default();
-    let env = |name: &str| std::env::var(name).ok();
-    match load_gateway(&dir.join("gateway.toml"), &env, &mut problems) {
+    match load_gateway(&dir.join("gateway.toml"), secrets, &mut problems) {
         Some(g) if problems.is_empty() => Ok(g),
         _ => Err(problems),
     }

@@ -49,6 +49,7 @@ pub fn secret_token(master: &Secret, bot: &str) -> String {
 }
 
 /// What the listener knows of one bot.
+#[derive(Clone)]
 pub struct Endpoint {
     pub store: Arc<Store>,
     pub secret: String,
@@ -56,13 +57,14 @@ pub struct Endpoint {
     pub wake: Arc<Notify>,
 }
 
-type Endpoints = Arc<HashMap<String, Endpoint>>;
+/// The bots the listener serves; reload adds and removes them.
+pub type Endpoints = Arc<std::sync::RwLock<HashMap<String, Endpoint>>>;
 
-pub fn router(endpoints: HashMap<String, Endpoint>) -> Router {
+pub fn router(endpoints: Endpoints) -> Router {
     Router::new()
         .route("/telegram/{bot}", post(receive))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(Arc::new(endpoints))
+        .with_state(endpoints)
 }
 
 async fn receive(
@@ -71,14 +73,18 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let Some(endpoint) = endpoints.get(&bot) else {
+    let found = endpoints.read().ok().and_then(|map| {
+        map.get(&bot)
+            .map(|e| (e.store.clone(), e.secret.clone(), e.wake.clone()))
+    });
+    let Some((store, secret, wake)) = found else {
         return StatusCode::NOT_FOUND;
     };
     let given = headers
         .get(SECRET_HEADER)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    if !bool::from(given.ct_eq(endpoint.secret.as_bytes())) {
+    if !bool::from(given.ct_eq(secret.as_bytes())) {
         tracing::warn!(
             bot,
             "Refused a webhook call with a wrong or missing secret."
@@ -86,7 +92,7 @@ async fn receive(
         metrics::counter!("starsgate_webhook_rejected_total").increment(1);
         return StatusCode::UNAUTHORIZED;
     }
-    let store = &endpoint.store;
+    let store = &store;
     let value: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
     let Some(update_id) = value
         .as_ref()
@@ -146,7 +152,7 @@ async fn receive(
             let store = store.clone();
             tokio::spawn(async move { super::processor::handle_update(&store, &update).await });
         } else {
-            endpoint.wake.notify_one();
+            wake.notify_one();
         }
     }
     StatusCode::OK

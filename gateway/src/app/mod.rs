@@ -1,0 +1,423 @@
+//! The application: one ledger, one plugin host and runner, and per bot an independent runtime
+//! ([`runtime`]: lease, recovery, intake, processing, outbox, reconciliation). A bot that fails
+//! (revoked token, 429s, a slow plugin) only ever holds up its own tasks. Bots can be added,
+//! changed and removed while the others keep selling ([`reload`]).
+//!
+//! Shutdown stops intake, lets each bot finish what it stored and the send in flight, releases
+//! the leases (so a peer takes over at once) and closes the ledger. Nothing stored is lost either
+//! way; a restart resumes from the ledger.
+
+mod reload;
+mod runtime;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+
+use axum::serve::ListenerExt;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use reload::ReloadReport;
+
+use crate::config::{BotConfig, Config, Environment, Mode, Problems};
+use crate::ingest::webhook;
+use crate::ledger::{Ledger, LedgerError};
+use crate::plugins::wasm::PluginHost;
+use crate::plugins::{Catalogue, Runner, SeedKey};
+use crate::shop::Store;
+use crate::telegram::{BotClients, TestEnvProxy};
+use runtime::{BotRuntime, Intake, Lease, holder_id};
+
+/// Updates buffered between a bot's poller and its processor; a full buffer pauses polling.
+const INGEST_BUFFER: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("the configuration has problems:\n{0}")]
+    Config(Problems),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("cannot start the test-environment proxy: {0}")]
+    Proxy(std::io::Error),
+    #[error("{0}")]
+    PluginHost(String),
+    #[error("{0}")]
+    Webhook(String),
+}
+
+/// Where secrets (bot tokens) are looked up: the process environment, or a test's map.
+pub type SecretSource = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+pub struct App {
+    config: Config,
+    holder: String,
+    ledger: Ledger,
+    host: Arc<PluginHost>,
+    runner: Runner,
+    seeds: SeedKey,
+    stores: Vec<Arc<Store>>,
+    test_proxy: Option<TestEnvProxy>,
+    secrets: SecretSource,
+}
+
+impl App {
+    /// Connects the ledger (running migrations) and prepares every store. Nothing talks to
+    /// Telegram yet. Secrets are read from the environment on reload.
+    pub async fn build(config: Config) -> Result<Self, AppError> {
+        Self::build_with_secrets(config, Arc::new(|name: &str| std::env::var(name).ok())).await
+    }
+
+    /// Like [`App::build`], with the secrets a reload will read bot files with.
+    pub async fn build_with_secrets(
+        config: Config,
+        secrets: SecretSource,
+    ) -> Result<Self, AppError> {
+        let ledger =
+            Ledger::connect_with(&config.gateway.ledger_url, config.gateway.ledger_sync_full)
+                .await?;
+        let plugins = &config.gateway.plugins;
+        let runner = Runner::new(plugins.limits.runner);
+        let host = PluginHost::new(&plugins.cache_dir, plugins.limits.limits)
+            .map_err(AppError::PluginHost)?;
+        let seeds = SeedKey::new(ledger.secret("plugin_seed").await?.as_bytes());
+        let started = std::time::Instant::now();
+        let needs_proxy = config
+            .bots
+            .iter()
+            .any(|b| b.environment == Environment::Test);
+        let test_proxy = if needs_proxy {
+            Some(
+                TestEnvProxy::start(&config.gateway.telegram.api_url)
+                    .await
+                    .map_err(AppError::Proxy)?,
+            )
+        } else {
+            None
+        };
+        let holder = holder_id(&config.dir);
+        let mut app = Self {
+            holder,
+            ledger,
+            host,
+            runner,
+            seeds,
+            stores: Vec::new(),
+            test_proxy,
+            secrets,
+            config,
+        };
+        let bots = app.config.bots.clone();
+        for bot in &bots {
+            let (store, _) = app.make_store(bot, bots.len()).await?;
+            app.stores.push(store);
+        }
+        let products: usize = bots.iter().map(|b| b.products.len()).sum();
+        tracing::info!(
+            bots = bots.len(),
+            products,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "Loaded every store and its plugins."
+        );
+        Ok(app)
+    }
+
+    /// A store for a bot, with its plugins (a product whose plugin cannot load refuses checkouts;
+    /// the load errors are returned too).
+    async fn make_store(
+        &mut self,
+        bot: &BotConfig,
+        total: usize,
+    ) -> Result<(Arc<Store>, Vec<String>), AppError> {
+        if bot.environment == Environment::Test && self.test_proxy.is_none() {
+            let proxy = TestEnvProxy::start(&self.config.gateway.telegram.api_url)
+                .await
+                .map_err(AppError::Proxy)?;
+            self.test_proxy = Some(proxy);
+        }
+        let url = match (&self.test_proxy, bot.environment) {
+            (Some(proxy), Environment::Test) => &proxy.url,
+            _ => &self.config.gateway.telegram.api_url,
+        };
+        let clients = BotClients::new(&bot.token, url, self.config.gateway.telegram.poll_timeout);
+        let (plugins, errors) = Catalogue::load_lenient(bot, &self.host);
+        let errors: Vec<String> = errors.into_iter().map(|e| e.to_string()).collect();
+        for e in &errors {
+            tracing::error!(bot = %bot.id, error = %e, "A plugin cannot be loaded; its product refuses every checkout until it is fixed.");
+        }
+        let label = crate::admin::metrics::bot_label(
+            bot.id.as_str(),
+            total,
+            self.config.gateway.admin.per_bot_metrics_max,
+        );
+        let store = Store::new(
+            bot.clone(),
+            plugins,
+            self.ledger.clone(),
+            clients,
+            self.runner.clone(),
+            self.seeds.clone(),
+            self.holder.clone(),
+        )
+        .with_metrics_label(label);
+        Ok((Arc::new(store), errors))
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn stores(&self) -> &[Arc<Store>] {
+        &self.stores
+    }
+
+    pub fn store(&self, bot: &str) -> Option<Arc<Store>> {
+        self.stores.iter().find(|s| s.id.as_str() == bot).cloned()
+    }
+
+    /// Runs every bot until `signal` completes, then shuts down gracefully.
+    pub async fn run(self, signal: impl Future<Output = ()>) -> Result<(), AppError> {
+        let running = self.start().await?;
+        signal.await;
+        running.stop().await;
+        Ok(())
+    }
+
+    /// Starts every bot in the background; the handle reloads and stops them. Binds the admin
+    /// and (in webhook mode) webhook listeners first: an error if an address is taken.
+    pub async fn start(self) -> Result<Running, AppError> {
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let gateway = self.config.gateway.clone();
+        let registry: Registry = Arc::new(RwLock::new(self.stores.clone()));
+        let last_reload = Arc::new(std::sync::Mutex::new(None));
+        crate::admin::metrics::install();
+        let mut admin_addr = None;
+        if let Some(listen) = gateway.admin.listen {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| AppError::Webhook(format!("admin.listen {listen}: {e}")))?;
+            admin_addr = listener.local_addr().ok();
+            let state = crate::admin::AdminState {
+                ledger: self.ledger.clone(),
+                stores: registry.clone(),
+                token: gateway.admin.token.clone(),
+                last_reload: last_reload.clone(),
+            };
+            serve(
+                &mut tasks,
+                listener,
+                crate::admin::router(state),
+                &shutdown,
+                "admin",
+            );
+        }
+        let mut webhook_addr = None;
+        let endpoints: webhook::Endpoints = Arc::new(RwLock::new(HashMap::new()));
+        if gateway.telegram.mode == Mode::Webhook {
+            if gateway.webhook.secret.is_none() {
+                return Err(AppError::Webhook(
+                    "webhook mode needs the master secret (webhook.secret_env)".into(),
+                ));
+            }
+            let listener = tokio::net::TcpListener::bind(gateway.webhook.listen)
+                .await
+                .map_err(|e| {
+                    AppError::Webhook(format!("webhook.listen {}: {e}", gateway.webhook.listen))
+                })?;
+            webhook_addr = listener.local_addr().ok();
+            serve(
+                &mut tasks,
+                listener,
+                webhook::router(endpoints.clone()),
+                &shutdown,
+                "webhook",
+            );
+        }
+        let running = Running {
+            ledger: self.ledger.clone(),
+            app: tokio::sync::Mutex::new(self),
+            shutdown,
+            tasks: tokio::sync::Mutex::new(tasks),
+            bots: tokio::sync::Mutex::new(BTreeMap::new()),
+            registry,
+            last_reload,
+            endpoints,
+            webhook_addr,
+            admin_addr,
+        };
+        let stores = running.app.lock().await.stores.clone();
+        let holder = running.app.lock().await.holder.clone();
+        for store in stores {
+            running.launch(store).await;
+        }
+        tracing::info!(bots = running.bots.lock().await.len(), holder = %holder, "The gateway is running.");
+        Ok(running)
+    }
+}
+
+fn serve(
+    tasks: &mut JoinSet<()>,
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    stop: &CancellationToken,
+    what: &'static str,
+) {
+    let stop = stop.clone();
+    tasks.spawn(async move {
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let serve = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await });
+        if let Err(e) = serve.await {
+            tracing::error!(listener = what, error = %e, "A listener failed.");
+        }
+    });
+}
+
+/// The stores the listeners can see, updated by reload.
+pub type Registry = Arc<RwLock<Vec<Arc<Store>>>>;
+
+/// A bot running in this gateway.
+struct BotEntry {
+    store: Arc<Store>,
+    /// Cancelled to retire the bot: intake stops, stored work and deliveries are finished.
+    retire: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// A started gateway.
+pub struct Running {
+    ledger: Ledger,
+    app: tokio::sync::Mutex<App>,
+    shutdown: CancellationToken,
+    tasks: tokio::sync::Mutex<JoinSet<()>>,
+    bots: tokio::sync::Mutex<BTreeMap<String, BotEntry>>,
+    registry: Registry,
+    last_reload: Arc<std::sync::Mutex<Option<ReloadReport>>>,
+    endpoints: webhook::Endpoints,
+    webhook_addr: Option<std::net::SocketAddr>,
+    admin_addr: Option<std::net::SocketAddr>,
+}
+
+impl Running {
+    /// Starts a bot's runtime (and its webhook endpoint).
+    async fn launch(&self, store: Arc<Store>) {
+        let app = self.app.lock().await;
+        self.launch_locked(&app, store).await;
+    }
+
+    /// [`Running::launch`] for a caller that holds the app already (reload).
+    async fn launch_locked(&self, app: &App, store: Arc<Store>) {
+        let gateway = &app.config.gateway;
+        let intake = match (&gateway.webhook.public_url, &gateway.webhook.secret) {
+            (Some(public), Some(master)) if gateway.telegram.mode == Mode::Webhook => {
+                let wake = Arc::new(tokio::sync::Notify::new());
+                let secret = webhook::secret_token(master, store.id.as_str());
+                let endpoint = webhook::Endpoint {
+                    store: store.clone(),
+                    secret: secret.clone(),
+                    wake: wake.clone(),
+                };
+                if let Ok(mut map) = self.endpoints.write() {
+                    map.insert(store.id.to_string(), endpoint);
+                }
+                Intake::Webhook {
+                    url: webhook::url_for(public, store.id.as_str()),
+                    secret,
+                    max_connections: gateway.webhook.max_connections,
+                    wake,
+                }
+            }
+            _ => Intake::Polling {
+                timeout: gateway.telegram.poll_timeout,
+            },
+        };
+        let runtime = BotRuntime {
+            store: store.clone(),
+            intake,
+            reconcile_every: gateway.reconcile_every,
+            lease: Lease {
+                holder: app.holder.clone(),
+                duration: gateway.ledger_lease,
+            },
+        };
+        let retire = self.shutdown.child_token();
+        let task = tokio::spawn(runtime.run(self.shutdown.clone(), retire.clone()));
+        self.bots.lock().await.insert(
+            store.id.to_string(),
+            BotEntry {
+                store,
+                retire,
+                task,
+            },
+        );
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The running store of a bot.
+    pub fn store(&self, bot: &str) -> Option<Arc<Store>> {
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        registry.iter().find(|s| s.id.as_str() == bot).cloned()
+    }
+
+    /// Where the admin listener is bound (when `admin.listen` is set).
+    pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.admin_addr
+    }
+
+    /// Where the webhook listener is bound (webhook mode).
+    pub fn webhook_addr(&self) -> Option<std::net::SocketAddr> {
+        self.webhook_addr
+    }
+
+    /// Retires a bot: intake stops, stored work and pending deliveries are finished in the
+    /// background, then it stops. In webhook mode its webhook is deleted (pending updates kept).
+    async fn retire(&self, bot: &str) {
+        let Some(entry) = self.bots.lock().await.remove(bot) else {
+            return;
+        };
+        if let Ok(mut map) = self.endpoints.write() {
+            map.remove(bot);
+        }
+        entry.retire.cancel();
+        let store = entry.store.clone();
+        let webhook = self.webhook_addr.is_some();
+        self.tasks.lock().await.spawn(async move {
+            let _ = entry.task.await;
+            if webhook {
+                use teloxide_core::prelude::*;
+                if let Err(e) = store.clients.api.delete_webhook().await {
+                    tracing::warn!(bot = %store.id, error = %crate::telegram::describe(&e), "Could not delete a retired bot's webhook.");
+                }
+            }
+            tracing::info!(bot = %store.id, "A removed bot finished its work and stopped.");
+        });
+    }
+
+    /// Re-reads the configuration and applies it bot by bot (see [`reload`]).
+    pub async fn reload(&self) -> ReloadReport {
+        let report = reload::reload(self).await;
+        *self.last_reload.lock().unwrap_or_else(|p| p.into_inner()) = Some(report.clone());
+        report
+    }
+
+    /// Stops intake, lets each bot finish what it stored and the send in flight, gives up the
+    /// leases (so a peer can take over at once) and closes the ledger.
+    pub async fn stop(self) {
+        tracing::info!("Shutting down: no new updates are taken.");
+        self.shutdown.cancel();
+        let bots = std::mem::take(&mut *self.bots.lock().await);
+        for (_, entry) in bots {
+            let _ = entry.task.await;
+        }
+        let mut tasks = self.tasks.lock().await;
+        while tasks.join_next().await.is_some() {}
+        self.ledger.close().await;
+        tracing::info!("The gateway has stopped.");
+    }
+}

@@ -1,0 +1,191 @@
+//! Live configuration: re-read `config/` and apply it bot by bot while every other bot keeps
+//! selling (SIGHUP, or `starsgate reload`).
+//!
+//! - A new bot file starts that bot.
+//! - A changed bot file swaps the bot's products, texts, admins and plugins at once; open
+//!   invoices keep the price, plugin version and config they were sent with (the order has them).
+//! - A removed bot file retires the bot: intake stops, stored updates and pending deliveries are
+//!   finished, then it stops (in webhook mode its webhook is deleted; pending updates stay at
+//!   Telegram for when it comes back).
+//! - A file that fails validation (exactly as `starsgate check` validates it, plugins included)
+//!   changes nothing for that bot; the problems are logged and returned.
+//! - Gateway-wide settings are not applied live; a change is reported as needing a restart.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::Running;
+use crate::config::{GatewayConfig, Problems, load_bot, load_gateway_with};
+use crate::plugins::Catalogue;
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ReloadReport {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: Vec<String>,
+    /// Problems, as `file: key: reason`; the bots they belong to were left as they were.
+    pub rejected: Vec<String>,
+    /// Gateway settings that changed and only take effect after a restart.
+    pub needs_restart: Vec<String>,
+}
+
+impl fmt::Display for ReloadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "none".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        write!(
+            f,
+            "added: {}; changed: {}; removed: {}; unchanged: {}",
+            list(&self.added),
+            list(&self.changed),
+            list(&self.removed),
+            list(&self.unchanged)
+        )?;
+        if !self.needs_restart.is_empty() {
+            write!(
+                f,
+                "; needs a restart to apply: {}",
+                self.needs_restart.join(", ")
+            )?;
+        }
+        for problem in &self.rejected {
+            write!(f, "\nrejected: {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The settings a running gateway cannot change, by name, with a printable value.
+fn fixed_settings(g: &GatewayConfig) -> Vec<(&'static str, String)> {
+    vec![
+        ("ledger.url", g.ledger_url.expose().to_owned()),
+        ("ledger.lease_secs", g.ledger_lease.as_secs().to_string()),
+        ("ledger.sqlite_synchronous", g.ledger_sync_full.to_string()),
+        ("telegram.api_url", g.telegram.api_url.to_string()),
+        ("telegram.mode", format!("{:?}", g.telegram.mode)),
+        ("webhook.listen", g.webhook.listen.to_string()),
+        ("webhook.public_url", format!("{:?}", g.webhook.public_url)),
+        ("admin.listen", format!("{:?}", g.admin.listen)),
+        (
+            "plugins.cache_dir",
+            g.plugins.cache_dir.display().to_string(),
+        ),
+        ("plugins limits", format!("{:?}", g.plugins.limits)),
+    ]
+}
+
+pub(super) async fn reload(running: &Running) -> ReloadReport {
+    let mut report = ReloadReport::default();
+    let mut app = running.app.lock().await;
+    let dir = app.config.dir.clone();
+    let secrets = app.secrets.clone();
+    let lookup = |name: &str| secrets(name);
+    match load_gateway_with(&dir, &lookup) {
+        Ok(new) => {
+            let old = fixed_settings(&app.config.gateway);
+            for ((name, before), (_, after)) in old.iter().zip(fixed_settings(&new)) {
+                if *before != after {
+                    report.needs_restart.push((*name).to_owned());
+                }
+            }
+        }
+        Err(problems) => report
+            .rejected
+            .extend(problems.iter().map(ToString::to_string)),
+    }
+    let bots_dir = dir.join("bots");
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&bots_dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect(),
+        Err(e) => {
+            report.rejected.push(format!(
+                "{}: -: cannot read the bots directory: {e}",
+                bots_dir.display()
+            ));
+            return report; // nothing can be judged; change nothing
+        }
+    };
+    files.sort();
+    // Bots whose file still exists (valid or not) are kept; only a vanished file retires a bot.
+    let mut present = BTreeSet::new();
+    for file in &files {
+        if let Some(stem) = file.file_stem().and_then(|s| s.to_str()) {
+            present.insert(stem.to_owned());
+        }
+        let mut problems = Problems::default();
+        let Some(bot) = load_bot(&dir, file, &lookup, &mut problems) else {
+            report
+                .rejected
+                .extend(problems.iter().map(ToString::to_string));
+            continue;
+        };
+        let id = bot.id.to_string();
+        let existing = running.bots.lock().await.get(&id).map(|e| e.store.clone());
+        match existing {
+            None => match app.make_store(&bot, files.len()).await {
+                Ok((store, errors)) if errors.is_empty() => {
+                    app.config.bots.push(bot);
+                    running.launch_locked(&app, store).await;
+                    report.added.push(id);
+                }
+                Ok((_, errors)) => report.rejected.extend(errors),
+                Err(e) => report.rejected.push(format!("{}: -: {e}", file.display())),
+            },
+            Some(store) => {
+                let current = store.current();
+                let same_token = current.config.token.expose() == bot.token.expose();
+                if same_token && format!("{:?}", current.config) == format!("{:?}", bot) {
+                    report.unchanged.push(id);
+                    continue;
+                }
+                if !same_token || current.config.environment != bot.environment {
+                    report.rejected.push(format!(
+                        "{}: token_env: a bot's token or environment changes only with a restart of that bot; remove the file, reload, and add it back",
+                        file.display()
+                    ));
+                    continue;
+                }
+                match Catalogue::load(&bot, &app.host) {
+                    Ok(catalogue) => {
+                        store.replace(bot.clone(), catalogue);
+                        if let Some(old) = app.config.bots.iter_mut().find(|b| b.id == bot.id) {
+                            *old = bot;
+                        }
+                        report.changed.push(id);
+                    }
+                    Err(e) => report.rejected.push(e.to_string()),
+                }
+            }
+        }
+    }
+    let running_ids: Vec<String> = running.bots.lock().await.keys().cloned().collect();
+    for id in running_ids.into_iter().filter(|id| !present.contains(id)) {
+        running.retire(&id).await;
+        app.config.bots.retain(|b| b.id.as_str() != id);
+        report.removed.push(id);
+    }
+    let stores: Vec<_> = running
+        .bots
+        .lock()
+        .await
+        .values()
+        .map(|e| e.store.clone())
+        .collect();
+    *running.registry.write().unwrap_or_else(|p| p.into_inner()) = stores;
+    for problem in &report.rejected {
+        tracing::error!(problem = %problem, "A configuration change was rejected; that bot is unchanged.");
+    }
+    tracing::info!(report = %report, "Reloaded the configuration.");
+    report
+}
