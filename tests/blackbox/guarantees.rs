@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use serde_json::json;
-use sqlx::Connection;
 use starsgate::ledger::PaymentStatus;
 
 use crate::helpers::*;
@@ -71,33 +70,6 @@ async fn a_repeat_after_a_restart_still_delivers_once(backend: Backend) {
     h.finish().await;
 }
 
-/// Holds a write lock on the inbox from outside, as a stalled disk or a busy database would.
-async fn lock_inbox(h: &Harness) -> Box<dyn std::any::Any + Send> {
-    match h.backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::sqlite::SqliteConnection::connect(&h.ledger.url)
-                .await
-                .unwrap();
-            sqlx::query("BEGIN EXCLUSIVE")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            Box::new(conn)
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::postgres::PgConnection::connect(&h.ledger.url)
-                .await
-                .unwrap();
-            sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
-            sqlx::query("LOCK TABLE updates IN ACCESS EXCLUSIVE MODE")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            Box::new(conn)
-        }
-    }
-}
-
 async fn an_update_is_not_confirmed_to_telegram_until_it_is_stored(backend: Backend) {
     let h = Harness::new(backend).await;
     let gw = h.start().await;
@@ -105,7 +77,7 @@ async fn an_update_is_not_confirmed_to_telegram_until_it_is_stored(backend: Back
     h.say(GUIDES, ALICE, "/terms");
     h.wait_for(GUIDES, ALICE, "the terms", |m| m.len() == 1)
         .await;
-    let lock = lock_inbox(&h).await;
+    let lock = hold_inbox_lock(&h).await;
     h.say(GUIDES, ALICE, "/paysupport");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(

@@ -426,3 +426,30 @@ pub async fn status(
         .flatten()
         .map(|p| p.status)
 }
+
+/// Holds a write lock on the inbox from outside, as a stalled disk or a busy database would.
+pub async fn hold_inbox_lock(h: &Harness) -> Box<dyn std::any::Any + Send> {
+    match h.backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::sqlite::SqliteConnection::connect(&h.ledger.url)
+                .await
+                .unwrap();
+            sqlx::query("BEGIN EXCLUSIVE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            Box::new(conn)
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::postgres::PgConnection::connect(&h.ledger.url)
+                .await
+                .unwrap();
+            sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+            sqlx::query("LOCK TABLE updates IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            Box::new(conn)
+        }
+    }
+}

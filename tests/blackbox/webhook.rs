@@ -130,7 +130,10 @@ async fn the_right_secret_passes_and_every_wrong_one_fails() {
     );
     let ledger = h.ledger().await;
     let pending = ledger.pending_updates(GUIDES, 100).await.unwrap();
-    assert!(pending.iter().all(|u| u.update_id > 6), "a refused update is never stored: {pending:?}");
+    assert!(
+        pending.iter().all(|u| u.update_id > 6),
+        "a refused update is never stored: {pending:?}"
+    );
     assert_eq!(
         ledger.update_outcome(GUIDES, 1).await.unwrap(),
         None,
@@ -188,7 +191,6 @@ async fn oversized_and_malformed_bodies_are_refused_or_kept_as_dead_letters() {
 }
 
 async fn a_ledger_that_is_down_gets_5xx_and_telegram_retries_until_stored(backend: Backend) {
-    use sqlx::Connection;
     let mut h = Harness::new(backend).await;
     h.use_webhooks();
     let gw = h.start().await;
@@ -197,29 +199,7 @@ async fn a_ledger_that_is_down_gets_5xx_and_telegram_retries_until_stored(backen
     h.wait_for(GUIDES, 2301, "the terms", |m| m.len() == 1)
         .await;
     // Hold the inbox's table locked for longer than the listener waits to store.
-    let lock: Box<dyn std::any::Any + Send> = match backend {
-        Backend::Sqlite => {
-            let mut c = sqlx::sqlite::SqliteConnection::connect(&h.ledger.url)
-                .await
-                .unwrap();
-            sqlx::query("BEGIN EXCLUSIVE")
-                .execute(&mut c)
-                .await
-                .unwrap();
-            Box::new(c)
-        }
-        Backend::Postgres => {
-            let mut c = sqlx::postgres::PgConnection::connect(&h.ledger.url)
-                .await
-                .unwrap();
-            sqlx::query("BEGIN").execute(&mut c).await.unwrap();
-            sqlx::query("LOCK TABLE updates IN ACCESS EXCLUSIVE MODE")
-                .execute(&mut c)
-                .await
-                .unwrap();
-            Box::new(c)
-        }
-    };
+    let lock = hold_inbox_lock(&h).await;
     h.say(GUIDES, 2301, "/paysupport");
     eventually("a 5xx answer to Telegram", || async {
         h.sim

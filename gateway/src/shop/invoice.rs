@@ -14,16 +14,15 @@ use crate::ledger::NewOrder;
 use crate::telegram::with_retry;
 use teloxide_core::requests::Request;
 
-/// Telegram accepts exactly this subscription period (30 days).
-pub const SUBSCRIPTION_PERIOD_SECS: u32 = 2_592_000;
-
-pub(super) async fn send(
+/// Records an order for `product` as it is now: price, title, plugin version and plugin config,
+/// so a later change to the product never changes what this invoice sells.
+async fn record_order(
     store: &Store,
     current: &Current,
     product: &Product,
     user_id: i64,
-    chat: ChatId,
-) -> Result<(), ShopError> {
+    chat_id: i64,
+) -> Result<OrderId, ShopError> {
     let order_id = OrderId::generate();
     let plugin_sha = current
         .plugins
@@ -37,7 +36,7 @@ pub(super) async fn send(
             bot: store.id.as_str(),
             product: product.id.as_str(),
             user_id,
-            chat_id: chat.0,
+            chat_id,
             title: product.title.as_str(),
             price: i64::from(product.price.get()),
             currency: XTR,
@@ -46,6 +45,20 @@ pub(super) async fn send(
             product_config: product_config.as_deref(),
         })
         .await?;
+    Ok(order_id)
+}
+
+/// Telegram accepts exactly this subscription period (30 days).
+pub const SUBSCRIPTION_PERIOD_SECS: u32 = 2_592_000;
+
+pub(super) async fn send(
+    store: &Store,
+    current: &Current,
+    product: &Product,
+    user_id: i64,
+    chat: ChatId,
+) -> Result<(), ShopError> {
+    let order_id = record_order(store, current, product, user_id, chat.0).await?;
     let prices = [LabeledPrice::new(
         product.title.as_str(),
         product.price.get(),
@@ -105,29 +118,7 @@ pub(super) async fn send(
 /// An invoice link for a product, for selling outside a Telegram chat (a website, the admin
 /// API). The order belongs to no chat; the payment brings the payer's. Returns (order id, link).
 pub async fn link(store: &Store, product: &Product) -> Result<(String, String), ShopError> {
-    let current = store.current();
-    let order_id = OrderId::generate();
-    let plugin_sha = current
-        .plugins
-        .get(&product.id)
-        .and_then(|e| e.plugin.sha256().map(str::to_owned));
-    let product_config = serde_json::to_string(&product.config).ok();
-    store
-        .ledger
-        .create_order(&NewOrder {
-            order_id: order_id.as_str(),
-            bot: store.id.as_str(),
-            product: product.id.as_str(),
-            user_id: 0,
-            chat_id: 0,
-            title: product.title.as_str(),
-            price: i64::from(product.price.get()),
-            currency: XTR,
-            subscription: product.subscription,
-            plugin_sha256: plugin_sha.as_deref(),
-            product_config: product_config.as_deref(),
-        })
-        .await?;
+    let order_id = record_order(store, &store.current(), product, 0, 0).await?;
     let prices = [LabeledPrice::new(
         product.title.as_str(),
         product.price.get(),
