@@ -7,6 +7,7 @@
 //! - a refund the ledger lacks (made elsewhere, or whose answer was lost) is recorded and the
 //!   plugin's refund hook runs;
 //! - an amount that disagrees is flagged for review.
+//!
 //! It runs at start (resolving refunds left in an unknown state by a crash), every
 //! `ledger.reconcile_every_secs`, and on demand with `starsgate reconcile`.
 
@@ -173,11 +174,11 @@ async fn check(store: &Store, tx: &Value, report: &mut Report) -> Result<(), Rec
         }
     } else if partner("receiver").is_some() {
         // A refund carries the id of the payment it returns.
-        if let Some(p) = store.ledger.payment(bot, id).await? {
-            if p.status != PaymentStatus::Refunded {
-                record_refund(store, &store.current(), id, "reconciliation").await?;
-                report.refunds.push(id.to_owned());
-            }
+        if let Some(p) = store.ledger.payment(bot, id).await?
+            && p.status != PaymentStatus::Refunded
+        {
+            record_refund(store, &store.current(), id, "reconciliation").await?;
+            report.refunds.push(id.to_owned());
         }
     }
     Ok(())

@@ -394,6 +394,7 @@ async fn two_gateways_on_one_ledger_with_one_killed_deliver_every_charge_once() 
     assert_eq!(ledger.payments(None).await.unwrap().len(), charges.len());
     let _ = second.kill();
     let _ = second.wait();
+    let _ = first.wait(); // already reaped after the kill; keeps the process handle accounted for
     h.finish().await;
 }
 

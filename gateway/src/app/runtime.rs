@@ -228,7 +228,7 @@ pub(super) fn holder_id(config_dir: &std::path::Path) -> String {
 fn holder_is_dead_self(previous: &str, me: &str) -> bool {
     let prefix = |h: &str| h.rsplitn(3, '|').nth(2).map(str::to_owned);
     let pid = previous
-        .rsplitn(3, '|')
+        .rsplit('|')
         .nth(1)
         .and_then(|p| p.parse::<u32>().ok());
     match (prefix(previous), prefix(me), pid) {

@@ -12,13 +12,13 @@ use crate::config::Config;
 pub async fn reconcile(dir: &Path, bot: Option<&str>) -> Result<(), Failure> {
     let config =
         Config::load(dir).map_err(|p| Failure(format!("the configuration has problems:\n{p}")))?;
-    if let Some(b) = bot {
-        if config.bots.iter().all(|c| c.id.as_str() != b) {
-            return Err(Failure(format!(
-                "--bot: there is no bot {b:?} in {}",
-                dir.display()
-            )));
-        }
+    if let Some(b) = bot
+        && config.bots.iter().all(|c| c.id.as_str() != b)
+    {
+        return Err(Failure(format!(
+            "--bot: there is no bot {b:?} in {}",
+            dir.display()
+        )));
     }
     let app = App::build(config).await?;
     let mut failed = 0;

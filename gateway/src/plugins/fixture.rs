@@ -120,12 +120,12 @@ impl Fixture {
                     .into(),
             );
         }
-        if let Some(d) = &e.decision {
-            if d != "approve" {
-                return Err(format!(
-                    "expect.decision: only \"approve\" is valid (use reject_contains for rejections), not {d:?}"
-                ));
-            }
+        if let Some(d) = &e.decision
+            && d != "approve"
+        {
+            return Err(format!(
+                "expect.decision: only \"approve\" is valid (use reject_contains for rejections), not {d:?}"
+            ));
         }
         Ok(f)
     }

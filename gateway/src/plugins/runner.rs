@@ -91,10 +91,10 @@ impl Runner {
                 plugin.pre_checkout(&ctx, &order)
             })
             .await;
-        if let Ok(Decision::Reject(msg)) = &call.result {
-            if let Err(e) = validate_reject_message(msg) {
-                call.result = Err(PluginError::InvalidOutput(e));
-            }
+        if let Ok(Decision::Reject(msg)) = &call.result
+            && let Err(e) = validate_reject_message(msg)
+        {
+            call.result = Err(PluginError::InvalidOutput(e));
         }
         breaker.record(call.result.is_ok(), Instant::now());
         call
@@ -114,10 +114,10 @@ impl Runner {
                 plugin.deliver(&ctx, &order, &payment)
             })
             .await;
-        if let Ok(d) = &call.result {
-            if let Err(e) = validate_delivery(d) {
-                call.result = Err(PluginError::InvalidOutput(e));
-            }
+        if let Ok(d) = &call.result
+            && let Err(e) = validate_delivery(d)
+        {
+            call.result = Err(PluginError::InvalidOutput(e));
         }
         breaker.record(call.result.is_ok(), Instant::now());
         call

@@ -116,10 +116,10 @@ pub fn compile_cached(
         return Err(LoadError::NotAComponent);
     }
     let path = artifact_path(cache_dir, sha256, compat);
-    if path.exists() {
-        if let Some(component) = deserialize(engine, &path) {
-            return Ok((component, true));
-        }
+    if path.exists()
+        && let Some(component) = deserialize(engine, &path)
+    {
+        return Ok((component, true));
     }
     let compiled = engine
         .precompile_component(bytes)
