@@ -9,6 +9,7 @@
 //! | `GET /admin/stats?bot=` | revenue and counts per bot and product |
 //! | `GET /admin/reload` | what the last reload (SIGHUP, `starsgate reload`) applied and rejected |
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -110,6 +111,20 @@ async fn payments(
     }
 }
 
+/// A JSON body naming a bot: 400 if the body is malformed, 404 if there is no such bot.
+fn bot_call<T>(
+    state: &AdminState,
+    body: Result<Json<T>, JsonRejection>,
+    bot: impl Fn(&T) -> &String,
+) -> Result<(T, std::sync::Arc<crate::shop::Store>), Response> {
+    let Json(body) = body.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let name = bot(&body).clone();
+    let store = state
+        .store(&name)
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no bot {name:?}")))?;
+    Ok((body, store))
+}
+
 #[derive(Deserialize)]
 struct RefundBody {
     bot: String,
@@ -119,14 +134,11 @@ struct RefundBody {
 async fn refund_charge(
     _: Admin,
     State(state): State<AdminState>,
-    body: Result<Json<RefundBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<RefundBody>, JsonRejection>,
 ) -> Response {
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
-    let Some(store) = state.store(&body.bot) else {
-        return error(StatusCode::NOT_FOUND, format!("no bot {:?}", body.bot));
+    let (body, store) = match bot_call(&state, body, |b| &b.bot) {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     match refund(&store, &body.charge_id, "admin API").await {
         Ok(outcome) => Json(json!({ "ok": true, "outcome": outcome.to_string() })).into_response(),
@@ -145,14 +157,11 @@ struct LinkBody {
 async fn invoice_link(
     _: Admin,
     State(state): State<AdminState>,
-    body: Result<Json<LinkBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<LinkBody>, JsonRejection>,
 ) -> Response {
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
-    let Some(store) = state.store(&body.bot) else {
-        return error(StatusCode::NOT_FOUND, format!("no bot {:?}", body.bot));
+    let (body, store) = match bot_call(&state, body, |b| &b.bot) {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let product = ProductId::parse(&body.product)
         .ok()
