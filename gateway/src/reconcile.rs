@@ -145,6 +145,10 @@ async fn check(store: &Store, tx: &Value, report: &mut Report) -> Result<(), Rec
                     chat_id: user_id,
                     provider_charge_id: None,
                     update_id: None,
+                    // getStarTransactions does not say; a renewal found here extends nothing
+                    // until its own successful_payment arrives.
+                    is_renewal: false,
+                    expires_at: None,
                 };
                 settle(store, &store.current(), &facts).await?;
                 report.recorded.push(id.to_owned());

@@ -14,4 +14,5 @@ mod money;
 mod plugins;
 mod reload;
 mod soak;
+mod subscriptions;
 mod webhook;

@@ -19,6 +19,7 @@ pub enum EventKind {
     RefundRecorded,
     /// A plugin's refund hook ran (detail: its outcome and log lines).
     RefundHook,
+    SubscriptionChanged,
     UpdateUnreadable,
 }
 
@@ -36,6 +37,7 @@ impl EventKind {
             Self::StatusChanged => "status_changed",
             Self::RefundRecorded => "refund_recorded",
             Self::RefundHook => "refund_hook",
+            Self::SubscriptionChanged => "subscription_changed",
             Self::UpdateUnreadable => "update_unreadable",
         }
     }

@@ -11,8 +11,9 @@ mod orders;
 mod outbox;
 mod payments;
 mod refunds;
-mod report;
+pub mod report;
 pub mod status;
+mod subscriptions;
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -29,6 +30,7 @@ pub use outbox::DueDelivery;
 pub use payments::{NewPayment, Payment, Recorded};
 pub use report::{ExportFilter, ExportRecord, ProductStats};
 pub use status::PaymentStatus;
+pub use subscriptions::Subscription;
 
 use crate::config::LedgerUrl;
 
@@ -94,6 +96,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "dead letters",
         include_str!("../../../migrations/sqlite/0005_dead_letters.sql"),
     ),
+    (
+        6,
+        "subscriptions",
+        include_str!("../../../migrations/sqlite/0006_subscriptions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -120,6 +127,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "dead letters",
         include_str!("../../../migrations/postgres/0005_dead_letters.sql"),
+    ),
+    (
+        6,
+        "subscriptions",
+        include_str!("../../../migrations/postgres/0006_subscriptions.sql"),
     ),
 ];
 

@@ -25,6 +25,10 @@ pub struct NewPayment<'a> {
     /// Set when the money does not match the order (guarantee 4): the payment is recorded as
     /// `needs_review` and never delivered silently.
     pub review_reason: Option<String>,
+    /// A subscription renewal (not its first payment).
+    pub is_renewal: bool,
+    /// Until when a subscription charge pays (unix ms).
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +48,8 @@ pub struct Payment {
     pub paid_at: i64,
     pub delivered_at: Option<i64>,
     pub refunded_at: Option<i64>,
+    pub is_renewal: bool,
+    pub expires_at: Option<i64>,
 }
 
 /// Whether `record_payment` wrote a new row or found the charge already recorded.
@@ -62,7 +68,8 @@ impl Recorded {
 }
 
 pub(super) const PAYMENT_COLUMNS: &str = "bot, charge_id, order_id, payload, user_id, chat_id, \
-     product, amount, currency, status, review_reason, plugin_sha256, paid_at, delivered_at, refunded_at";
+     product, amount, currency, status, review_reason, plugin_sha256, paid_at, delivered_at, refunded_at, \
+     is_renewal, expires_at";
 
 pub(super) fn payment_from_row(r: &AnyRow) -> Result<Payment, LedgerError> {
     let status: String = r.try_get("status")?;
@@ -84,6 +91,8 @@ pub(super) fn payment_from_row(r: &AnyRow) -> Result<Payment, LedgerError> {
         paid_at: r.try_get("paid_at")?,
         delivered_at: r.try_get("delivered_at")?,
         refunded_at: r.try_get("refunded_at")?,
+        is_renewal: r.try_get::<i64, _>("is_renewal")? != 0,
+        expires_at: r.try_get("expires_at")?,
     })
 }
 
@@ -190,8 +199,9 @@ impl Ledger {
         };
         let inserted = sqlx::query(
             "INSERT INTO payments (bot, charge_id, order_id, payload, user_id, chat_id, product, \
-             amount, currency, provider_charge_id, status, review_reason, plugin_sha256, paid_at, update_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             amount, currency, provider_charge_id, status, review_reason, plugin_sha256, paid_at, update_id, \
+             is_renewal, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
              ON CONFLICT (bot, charge_id) DO NOTHING",
         )
         .bind(p.bot)
@@ -209,6 +219,8 @@ impl Ledger {
         .bind(p.plugin_sha256)
         .bind(now_ms())
         .bind(p.update_id)
+        .bind(i64::from(p.is_renewal))
+        .bind(p.expires_at)
         .execute(&mut *tx)
         .await?
         .rows_affected()

@@ -57,6 +57,10 @@ pub(super) async fn on_message(
             send_catalogue(store, current, chat).await?;
             Ok("answered: catalogue".into())
         }
+        "subscriptions" => {
+            super::memberships::list(store, current, user, chat).await?;
+            Ok("answered: subscriptions".into())
+        }
         "paysupport" => {
             say(store, chat, &bot.support).await?;
             Ok("answered: paysupport".into())
@@ -109,6 +113,9 @@ pub(super) async fn on_callback(
         .regular_message()
         .map(|m| m.chat.id)
         .unwrap_or(ChatId(user));
+    if let Some(outcome) = super::memberships::on_button(store, current, q).await? {
+        return Ok(outcome);
+    }
     let product = q
         .data
         .as_deref()
@@ -135,7 +142,9 @@ pub(super) async fn on_callback(
 }
 
 fn help(current: &Current) -> String {
-    let mut text = String::from("/start shows what is for sale, /buy <product> buys it.\n");
+    let mut text = String::from(
+        "/start shows what is for sale, /buy <product> buys it, /subscriptions shows your memberships.\n",
+    );
     text.push_str("/paysupport helps with a payment, /terms shows the terms of sale.");
     if !current.config.admins.is_empty() {
         text.push_str("\nAdmins: /stats, /refund <charge-id>.");

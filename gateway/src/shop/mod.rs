@@ -7,6 +7,7 @@ mod checkout;
 mod fulfil;
 mod give_up;
 pub mod invoice;
+mod memberships;
 mod payment;
 mod plugin_input;
 mod refund;

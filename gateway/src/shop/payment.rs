@@ -20,6 +20,10 @@ pub struct PaidFacts<'a> {
     pub chat_id: i64,
     pub provider_charge_id: Option<&'a str>,
     pub update_id: Option<i64>,
+    /// A subscription renewal (Telegram's `is_recurring` without `is_first_recurring`).
+    pub is_renewal: bool,
+    /// Until when a subscription charge pays (`subscription_expiration_date`), unix ms.
+    pub expires_at: Option<i64>,
 }
 
 pub(super) async fn on_successful_payment(
@@ -55,6 +59,10 @@ pub(super) async fn on_successful_payment(
         provider_charge_id: Some(paid.provider_payment_charge_id.as_str())
             .filter(|s| !s.is_empty()),
         update_id: Some(update_id),
+        is_renewal: paid.is_recurring && !paid.is_first_recurring,
+        expires_at: paid
+            .subscription_expiration_date
+            .map(|d| d.timestamp_millis()),
     };
     settle(store, current, &facts).await
 }
@@ -102,9 +110,22 @@ pub async fn settle(
             plugin_sha256: order.as_ref().and_then(|o| o.plugin_sha256.as_deref()),
             update_id: paid.update_id,
             review_reason: review_reason.clone(),
+            is_renewal: paid.is_renewal,
+            expires_at: paid.expires_at,
         })
         .await?;
     crate::crashpoint::hit("payment_recorded");
+    if let (Recorded::New(p), Some(until)) = (&recorded, paid.expires_at)
+        && let Some(product) = p
+            .product
+            .as_deref()
+            .filter(|_| p.status != PaymentStatus::NeedsReview)
+    {
+        store
+            .ledger
+            .subscription_paid(bot, p.user_id, product, &p.charge_id, until)
+            .await?;
+    }
     let payment = recorded.payment().clone();
     let result = match (&recorded, payment.status) {
         (Recorded::New(_), PaymentStatus::NeedsReview) => "needs_review",

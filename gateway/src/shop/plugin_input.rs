@@ -92,8 +92,8 @@ pub(super) async fn for_payment(
         charge_id: payment.charge_id.clone(),
         paid_at_unix: payment.paid_at / 1000,
         amount,
-        is_renewal: false,
-        expires_at_unix: None,
+        is_renewal: payment.is_renewal,
+        expires_at_unix: payment.expires_at.map(|ms| ms / 1000),
     };
     Ok((ctx, order, view))
 }
