@@ -132,32 +132,13 @@ async fn a_buyer_stops_and_restarts_the_renewal_from_subscriptions() {
         !ledger.subscriptions(CLUB, MEMBER).await.unwrap().is_empty()
     })
     .await;
-    let before = h.sim.messages(&token, MEMBER).len();
-    h.say(CLUB, MEMBER, "/subscriptions");
-    let msgs = h
-        .wait_for(CLUB, MEMBER, "the list", |m| m.len() > before)
-        .await;
-    let list = msgs.last().unwrap();
-    assert!(
-        list.text
-            .as_deref()
-            .unwrap_or("")
-            .contains("Pro membership: renews on"),
-        "{list:?}"
-    );
-    h.sim
-        .press_button(&token, MEMBER, list.message_id, "sub-cancel:pro")
-        .unwrap();
-    eventually("the renewal stopped at Telegram", || async {
-        h.sim
-            .subscriptions(&token)
-            .first()
-            .is_some_and(|s| s.is_canceled)
-    })
-    .await;
-    eventually("the ledger to say cancelled", || async {
-        ledger.subscriptions(CLUB, MEMBER).await.unwrap()[0].state == "cancelled"
-    })
+    press_in_subscriptions(
+        &h,
+        &ledger,
+        "Pro membership: renews on",
+        "sub-cancel:pro",
+        true,
+    )
     .await;
     let outcome = h.sim.renew_subscription(
         &token,
@@ -167,33 +148,44 @@ async fn a_buyer_stops_and_restarts_the_renewal_from_subscriptions() {
         outcome.is_err() || !matches!(outcome, Ok(PayOutcome::Paid { .. })),
         "a cancelled subscription does not renew: {outcome:?}"
     );
+    press_in_subscriptions(&h, &ledger, "renewal stopped", "sub-resume:pro", false).await;
+    gw.stop().await;
+    h.finish().await;
+}
+
+/// Opens `/subscriptions`, checks the list says `shows`, presses `button`, and waits until both
+/// Telegram and the ledger agree the renewal is off (`cancelled`) or on again.
+async fn press_in_subscriptions(
+    h: &Harness,
+    ledger: &starsgate::ledger::Ledger,
+    shows: &str,
+    button: &str,
+    cancelled: bool,
+) {
+    let token = h.token(CLUB);
     let before = h.sim.messages(&token, MEMBER).len();
     h.say(CLUB, MEMBER, "/subscriptions");
     let msgs = h
-        .wait_for(CLUB, MEMBER, "the list again", |m| m.len() > before)
+        .wait_for(CLUB, MEMBER, "the list", |m| m.len() > before)
         .await;
     let list = msgs.last().unwrap();
     assert!(
-        list.text
-            .as_deref()
-            .unwrap_or("")
-            .contains("renewal stopped"),
+        list.text.as_deref().unwrap_or("").contains(shows),
         "{list:?}"
     );
     h.sim
-        .press_button(&token, MEMBER, list.message_id, "sub-resume:pro")
+        .press_button(&token, MEMBER, list.message_id, button)
         .unwrap();
-    eventually("renewing again", || async {
+    eventually("Telegram to agree", || async {
         h.sim
             .subscriptions(&token)
             .first()
-            .is_some_and(|s| !s.is_canceled)
+            .is_some_and(|s| s.is_canceled == cancelled)
     })
     .await;
-    eventually("the ledger to say active", || async {
-        ledger.subscriptions(CLUB, MEMBER).await.unwrap()[0].state == "active"
+    let state = if cancelled { "cancelled" } else { "active" };
+    eventually("the ledger to agree", || async {
+        ledger.subscriptions(CLUB, MEMBER).await.unwrap()[0].state == state
     })
     .await;
-    gw.stop().await;
-    h.finish().await;
 }

@@ -175,6 +175,16 @@ async fn send_catalogue(store: &Store, current: &Current, chat: ChatId) -> Resul
     if rows.is_empty() {
         text = "Nothing is for sale right now. Please come back later.".into();
     }
+    say_with_buttons(store, chat, text, rows).await
+}
+
+/// A message with inline buttons (one row each), retried briefly like every buyer-facing reply.
+pub(super) async fn say_with_buttons(
+    store: &Store,
+    chat: ChatId,
+    text: String,
+    rows: Vec<Vec<InlineKeyboardButton>>,
+) -> Result<(), ShopError> {
     let request = store
         .clients
         .api

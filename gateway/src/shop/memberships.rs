@@ -5,8 +5,7 @@
 use teloxide_core::prelude::*;
 use teloxide_core::requests::Request;
 use teloxide_core::types::{
-    CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, TelegramTransactionId,
-    UserId,
+    CallbackQuery, ChatId, InlineKeyboardButton, TelegramTransactionId, UserId,
 };
 
 use super::{Current, ShopError, Store, tg};
@@ -16,6 +15,11 @@ use crate::telegram::with_retry;
 
 const CANCEL: &str = "sub-cancel:";
 const RESUME: &str = "sub-resume:";
+
+/// `2026-12-26 08:03:00 UTC`: an expiry as a buyer reads it.
+fn readable(ms: i64) -> String {
+    rfc3339(ms).replace('T', " ").replace('Z', " UTC")
+}
 
 fn title(current: &Current, product: &str) -> String {
     ProductId::parse(product)
@@ -48,7 +52,7 @@ pub(super) async fn list(
     let mut rows = Vec::new();
     for s in &subs {
         let name = title(current, &s.product);
-        let until = rfc3339(s.expires_at).replace('T', " ").replace('Z', " UTC");
+        let until = readable(s.expires_at);
         let line = match s.state.as_str() {
             "active" => {
                 rows.push(vec![InlineKeyboardButton::callback(
@@ -68,15 +72,7 @@ pub(super) async fn list(
         };
         text.push_str(&format!("\n• {name}: {line}"));
     }
-    let request = store
-        .clients
-        .api
-        .send_message(chat, text)
-        .reply_markup(InlineKeyboardMarkup::new(rows));
-    with_retry(|| request.send_ref())
-        .await
-        .map_err(tg("sendMessage"))?;
-    Ok(())
+    super::catalogue::say_with_buttons(store, chat, text, rows).await
 }
 
 /// Handles a cancel or re-enable button; `None` if the button is not one of these.
@@ -115,7 +111,7 @@ pub(super) async fn on_button(
                         .ledger
                         .set_subscription_state(bot, user, product, state, by)
                         .await?;
-                    let until = rfc3339(s.expires_at).replace('T', " ").replace('Z', " UTC");
+                    let until = readable(s.expires_at);
                     if cancel {
                         format!(
                             "Renewal stopped. {} stays yours until {until}.",
