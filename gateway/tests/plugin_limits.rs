@@ -90,15 +90,13 @@ fn an_infinite_loop_with_unlimited_fuel_is_stopped_by_the_epoch_deadline() {
         ..Limits::default()
     });
     let p = hostile(&host);
-    let started = std::time::Instant::now();
     let call = p.pre_checkout(&ctx("loop"), &order());
     assert!(
         matches!(call.result, Err(PluginError::Timeout(50))),
         "{:?}",
         call.result
     );
-    // Not a timing assertion on our code's speed: a sanity bound that the epoch, not fuel, ended it.
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Timeout (not OutOfFuel) shows the epoch deadline, not fuel, ended the loop.
     still_serves(&p);
 }
 
