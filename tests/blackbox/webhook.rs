@@ -56,7 +56,8 @@ async fn two_bots_on_one_webhook_listener_sell_and_deliver(backend: Backend) {
         assert!(
             allowed.contains("pre_checkout_query")
                 && allowed.contains("callback_query")
-                && allowed.contains("message"),
+                && allowed.contains("message")
+                && allowed.contains("subscription"),
             "{allowed}"
         );
         assert!(
@@ -186,6 +187,26 @@ async fn oversized_and_malformed_bodies_are_refused_or_kept_as_dead_letters() {
     // The bot still works.
     h.buy(GAMES, 2201, "starter-pack").await;
     h.wait_for_deliveries(GAMES, 2201, 1).await;
+    gw.stop().await;
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_kind_from_a_future_bot_api_is_stored_and_ignored() {
+    let mut h = Harness::new(Backend::Sqlite).await;
+    let base = h.use_webhooks();
+    let gw = h.start().await;
+    let url = format!("{base}/telegram/{GAMES}");
+    let secret = secret_token(&Secret::new(MASTER), GAMES);
+    let body =
+        br#"{"update_id": 900001, "gift_wrapped": {"user": {"id": 2202}, "colour": "gold"}}"#;
+    assert_eq!(post(&url, Some(&secret), body.to_vec()).await, 200);
+    let ledger = h.ledger().await;
+    let outcome = wait_for_outcome(&ledger, GAMES, 900001).await;
+    assert!(outcome.starts_with("ignored"), "{outcome}");
+    // The bot still works.
+    h.buy(GAMES, 2202, "starter-pack").await;
+    h.wait_for_deliveries(GAMES, 2202, 1).await;
     gw.stop().await;
     h.finish().await;
 }

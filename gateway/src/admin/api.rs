@@ -7,6 +7,8 @@
 //! | `POST /admin/refund {"bot","charge_id"}` | the one refund path |
 //! | `POST /admin/invoice-link {"bot","product"}` | an invoice link for a shop outside Telegram |
 //! | `GET /admin/stats?bot=` | revenue and counts per bot and product |
+//! | `GET /admin/subscriptions?bot=&user_id=` | a buyer's memberships in a bot |
+//! | `POST /admin/subscriptions/cancel {"bot","user_id","product"}` | stops a membership's renewal (it runs to the end of its period) |
 //! | `GET /admin/reload` | what the last reload (SIGHUP, `starsgate reload`) applied and rejected |
 
 use axum::extract::rejection::JsonRejection;
@@ -23,7 +25,7 @@ use subtle::ConstantTimeEq;
 use super::AdminState;
 use crate::domain::ProductId;
 use crate::ledger::ExportFilter;
-use crate::shop::{RefundError, refund};
+use crate::shop::{RefundError, RenewalError, refund, set_renewal};
 
 pub fn routes() -> Router<AdminState> {
     Router::new()
@@ -31,6 +33,8 @@ pub fn routes() -> Router<AdminState> {
         .route("/admin/refund", post(refund_charge))
         .route("/admin/invoice-link", post(invoice_link))
         .route("/admin/stats", get(stats))
+        .route("/admin/subscriptions", get(subscriptions))
+        .route("/admin/subscriptions/cancel", post(cancel_subscription))
         .route("/admin/reload", get(last_reload))
 }
 
@@ -180,6 +184,69 @@ async fn invoice_link(
             Json(json!({ "ok": true, "order_id": order_id, "link": link })).into_response()
         }
         Err(e) => error(StatusCode::BAD_GATEWAY, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct SubscriptionsQuery {
+    bot: String,
+    user_id: i64,
+}
+
+async fn subscriptions(
+    _: Admin,
+    State(state): State<AdminState>,
+    Query(q): Query<SubscriptionsQuery>,
+) -> Response {
+    match state.ledger.subscriptions(&q.bot, q.user_id).await {
+        Ok(subs) => {
+            let subs: Vec<_> = subs
+                .iter()
+                .map(|s| {
+                    json!({
+                        "product": s.product,
+                        "state": s.state,
+                        "expires_at": crate::ledger::report::rfc3339(s.expires_at),
+                        "first_charge_id": s.first_charge_id,
+                        "last_charge_id": s.last_charge_id,
+                    })
+                })
+                .collect();
+            Json(json!({ "ok": true, "subscriptions": subs })).into_response()
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct CancelBody {
+    bot: String,
+    user_id: i64,
+    product: String,
+}
+
+async fn cancel_subscription(
+    _: Admin,
+    State(state): State<AdminState>,
+    body: Result<Json<CancelBody>, JsonRejection>,
+) -> Response {
+    let (body, store) = match bot_call(&state, body, |b| &b.bot) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let by = "an admin stopped the renewal (admin API)";
+    match set_renewal(&store, body.user_id, &body.product, true, by).await {
+        Ok(s) => Json(json!({
+            "ok": true,
+            "state": s.state,
+            "runs_until": crate::ledger::report::rfc3339(s.expires_at),
+        }))
+        .into_response(),
+        Err(e @ (RenewalError::NoSuchMembership { .. } | RenewalError::Expired)) => {
+            error(StatusCode::NOT_FOUND, e.to_string())
+        }
+        Err(e @ RenewalError::Telegram(_)) => error(StatusCode::BAD_GATEWAY, e.to_string()),
+        Err(e @ RenewalError::Ledger(_)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
 

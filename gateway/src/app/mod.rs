@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use reload::ReloadReport;
 
+use crate::clock::Clock;
 use crate::config::{BotConfig, Config, Environment, Mode, Problems};
 use crate::ingest::webhook;
 use crate::ledger::{Ledger, LedgerError};
@@ -59,6 +60,7 @@ pub struct App {
     stores: Vec<Arc<Store>>,
     test_proxy: Option<TestEnvProxy>,
     secrets: SecretSource,
+    clock: Clock,
 }
 
 impl App {
@@ -106,6 +108,7 @@ impl App {
             test_proxy,
             secrets,
             config,
+            clock: Clock::default(),
         };
         let bots = app.config.bots.clone();
         for bot in &bots {
@@ -159,12 +162,18 @@ impl App {
             self.seeds.clone(),
             self.holder.clone(),
         )
-        .with_metrics_label(label);
+        .with_metrics_label(label)
+        .with_clock(self.clock.clone());
         Ok((Arc::new(store), errors))
     }
 
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// The clock memberships expire by (see [`Clock`]); shared by every store.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn stores(&self) -> &[Arc<Store>] {
@@ -236,6 +245,7 @@ impl App {
         }
         let running = Running {
             ledger: self.ledger.clone(),
+            clock: self.clock.clone(),
             app: tokio::sync::Mutex::new(self),
             shutdown,
             tasks: tokio::sync::Mutex::new(tasks),
@@ -299,6 +309,7 @@ pub struct Running {
     endpoints: webhook::Endpoints,
     webhook_addr: Option<std::net::SocketAddr>,
     admin_addr: Option<std::net::SocketAddr>,
+    clock: Clock,
 }
 
 impl Running {
@@ -363,6 +374,11 @@ impl Running {
     pub fn store(&self, bot: &str) -> Option<Arc<Store>> {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
         registry.iter().find(|s| s.id.as_str() == bot).cloned()
+    }
+
+    /// The clock memberships expire by; tests and the demo move it to cross a 30-day period.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Where the admin listener is bound (when `admin.listen` is set).

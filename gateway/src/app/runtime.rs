@@ -124,6 +124,7 @@ impl BotRuntime {
         ));
         ingest::recover(&self.store).await;
         let outbox = tokio::spawn(outbox::run(self.store.clone(), stop.clone()));
+        let lapsed = tokio::spawn(crate::shop::sweep_lapsed(self.store.clone(), stop.clone()));
         let reconcile = self.reconcile_every.map(|every| {
             tokio::spawn(crate::reconcile::every(
                 self.store.clone(),
@@ -158,6 +159,7 @@ impl BotRuntime {
         stop.cancel();
         let _ = retired.await;
         let _ = outbox.await;
+        let _ = lapsed.await;
         if let Some(r) = reconcile {
             let _ = r.await;
         }

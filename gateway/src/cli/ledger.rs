@@ -68,13 +68,20 @@ pub async fn stats(dir: &Path, bot: Option<&str>) -> Result<(), Failure> {
     let ledger = open(dir).await?;
     let stats = ledger.stats(bot).await?;
     println!(
-        "{:<16} {:<20} {:>8} {:>9} {:>8} {:>7} {:>10}",
-        "bot", "product", "payments", "delivered", "refunded", "review", "net stars"
+        "{:<16} {:<20} {:>8} {:>8} {:>9} {:>8} {:>7} {:>10}",
+        "bot", "product", "payments", "renewals", "delivered", "refunded", "review", "net stars"
     );
     for s in &stats {
         println!(
-            "{:<16} {:<20} {:>8} {:>9} {:>8} {:>7} {:>10}",
-            s.bot, s.product, s.payments, s.delivered, s.refunded, s.needs_review, s.net_revenue
+            "{:<16} {:<20} {:>8} {:>8} {:>9} {:>8} {:>7} {:>10}",
+            s.bot,
+            s.product,
+            s.payments,
+            s.renewals,
+            s.delivered,
+            s.refunded,
+            s.needs_review,
+            s.net_revenue
         );
     }
     if stats.is_empty() {

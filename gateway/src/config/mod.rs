@@ -208,6 +208,8 @@ pub struct BotConfig {
     pub products: Vec<Product>,
     pub delivery_attempts: u32,
     pub on_delivery_failure: OnDeliveryFailure,
+    /// How long a membership keeps access after its period ends unrenewed (`subscription_grace_hours`).
+    pub subscription_grace: std::time::Duration,
 }
 
 /// What happens to a paid order whose delivery cannot be completed.

@@ -136,12 +136,20 @@ pub struct RawBot {
     /// What happens to a paid order that cannot be delivered: "review" or "refund".
     #[serde(default = "default_on_failure")]
     pub on_delivery_failure: String,
+    /// Hours a membership keeps its access after its paid period ends without a renewal, before
+    /// it expires and the plugin's revoke hook runs.
+    #[serde(default = "default_grace_hours")]
+    pub subscription_grace_hours: u32,
     #[serde(default, rename = "product")]
     pub products: Vec<RawProduct>,
 }
 
 fn default_attempts() -> u32 {
     8
+}
+
+fn default_grace_hours() -> u32 {
+    24
 }
 
 fn default_on_failure() -> String {

@@ -13,6 +13,9 @@ use sha2::{Digest, Sha256};
 use super::raw::{RawBot, RawGateway, RawProduct};
 use super::*;
 
+/// A grace period longer than the 30-day subscription period would overlap the next one.
+const MAX_GRACE_HOURS: u32 = 720;
+
 /// Environment overrides look like `STARSGATE_LEDGER__URL`. Only names with a `__` are overrides,
 /// so `STARSGATE_WEBHOOK_SECRET` (a secret named by the config) is never mistaken for one.
 fn env_overrides() -> Env {
@@ -379,6 +382,12 @@ pub fn load_bot(
     if !(1..=50).contains(&raw.delivery_attempts) {
         problem("delivery_attempts", "must be 1-50".into());
     }
+    if raw.subscription_grace_hours > MAX_GRACE_HOURS {
+        problem(
+            "subscription_grace_hours",
+            format!("must be 0-{MAX_GRACE_HOURS} (at most one 30-day period)"),
+        );
+    }
     let mut seen = HashSet::new();
     let mut products = Vec::new();
     for (i, p) in raw.products.iter().enumerate() {
@@ -410,6 +419,7 @@ pub fn load_bot(
         products,
         delivery_attempts: raw.delivery_attempts,
         on_delivery_failure: on_delivery_failure?,
+        subscription_grace: Duration::from_secs(u64::from(raw.subscription_grace_hours) * 3600),
     })
 }
 

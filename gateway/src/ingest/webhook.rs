@@ -168,23 +168,20 @@ pub async fn register(
     max_connections: u8,
     stop: &tokio_util::sync::CancellationToken,
 ) -> bool {
-    use teloxide_core::prelude::*;
-    use teloxide_core::types::AllowedUpdate;
+    use teloxide_core::requests::{JsonRequest, Request};
     let bot = store.id.to_string();
     let mut backoff = super::Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     loop {
-        let request = store
-            .clients
-            .api
-            .set_webhook(url.clone())
-            .secret_token(secret.to_owned())
-            .max_connections(max_connections)
-            .allowed_updates([
-                AllowedUpdate::Message,
-                AllowedUpdate::CallbackQuery,
-                AllowedUpdate::PreCheckoutQuery,
-            ]);
-        let pause = match request.await {
+        let request = JsonRequest::new(
+            store.clients.api.clone(),
+            crate::telegram::SetWebhookRaw {
+                url: url.to_string(),
+                secret_token: secret.to_owned(),
+                max_connections,
+                allowed_updates: crate::telegram::ALLOWED_UPDATES.to_vec(),
+            },
+        );
+        let pause = match request.send().await {
             Ok(_) => {
                 tracing::info!(bot, url = %url, "The webhook is registered.");
                 return true;

@@ -19,6 +19,8 @@ pub enum EventKind {
     RefundRecorded,
     /// A plugin's refund hook ran (detail: its outcome and log lines).
     RefundHook,
+    /// A plugin's revoke hook ran because a membership lapsed (detail as for `RefundHook`).
+    ExpiryHook,
     SubscriptionChanged,
     UpdateUnreadable,
 }
@@ -37,6 +39,7 @@ impl EventKind {
             Self::StatusChanged => "status_changed",
             Self::RefundRecorded => "refund_recorded",
             Self::RefundHook => "refund_hook",
+            Self::ExpiryHook => "expiry_hook",
             Self::SubscriptionChanged => "subscription_changed",
             Self::UpdateUnreadable => "update_unreadable",
         }

@@ -34,6 +34,8 @@ pub struct ProductStats {
     pub bot: String,
     pub product: String,
     pub payments: i64,
+    /// Of `payments`, how many were subscription renewals (each renewal is its own payment).
+    pub renewals: i64,
     pub delivered: i64,
     pub refunded: i64,
     pub needs_review: i64,
@@ -91,6 +93,7 @@ impl Ledger {
                         bot: p.bot.clone(),
                         product,
                         payments: 0,
+                        renewals: 0,
                         delivered: 0,
                         refunded: 0,
                         needs_review: 0,
@@ -101,6 +104,7 @@ impl Ledger {
             };
             let s = &mut out[i];
             s.payments += 1;
+            s.renewals += i64::from(p.is_renewal);
             match p.status {
                 PaymentStatus::Delivered => s.delivered += 1,
                 PaymentStatus::Refunded => s.refunded += 1,

@@ -86,8 +86,14 @@ pub(super) async fn on_message(
             let mut reply = String::from("Sales so far:\n");
             for s in &stats {
                 reply.push_str(&format!(
-                    "• {}: {} paid, {} delivered, {} refunded, {} to review, {} ⭐ net\n",
-                    s.product, s.payments, s.delivered, s.refunded, s.needs_review, s.net_revenue
+                    "• {}: {} paid ({} renewals), {} delivered, {} refunded, {} to review, {} ⭐ net\n",
+                    s.product,
+                    s.payments,
+                    s.renewals,
+                    s.delivered,
+                    s.refunded,
+                    s.needs_review,
+                    s.net_revenue
                 ));
             }
             if stats.is_empty() {

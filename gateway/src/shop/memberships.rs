@@ -8,20 +8,16 @@ use teloxide_core::types::{
     CallbackQuery, ChatId, InlineKeyboardButton, TelegramTransactionId, UserId,
 };
 
+use super::lapse::readable;
 use super::{Current, ShopError, Store, tg};
 use crate::domain::ProductId;
-use crate::ledger::report::rfc3339;
+use crate::ledger::Subscription;
 use crate::telegram::with_retry;
 
 const CANCEL: &str = "sub-cancel:";
 const RESUME: &str = "sub-resume:";
 
-/// `2026-12-26 08:03:00 UTC`: an expiry as a buyer reads it.
-fn readable(ms: i64) -> String {
-    rfc3339(ms).replace('T', " ").replace('Z', " UTC")
-}
-
-fn title(current: &Current, product: &str) -> String {
+pub(super) fn title(current: &Current, product: &str) -> String {
     ProductId::parse(product)
         .ok()
         .and_then(|id| {
@@ -75,6 +71,69 @@ pub(super) async fn list(
     super::catalogue::say_with_buttons(store, chat, text, rows).await
 }
 
+/// Why a membership's renewal could not be switched.
+#[derive(Debug, thiserror::Error)]
+pub enum RenewalError {
+    #[error("user {user} has no membership {product:?} in this bot")]
+    NoSuchMembership { user: i64, product: String },
+    #[error("the membership has expired; only a new payment brings it back")]
+    Expired,
+    /// Redacted already (see `telegram::describe`).
+    #[error("Telegram refused editUserStarSubscription: {0}")]
+    Telegram(String),
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+}
+
+/// Stops (`cancel`) or restarts a membership's renewal at Telegram, then records it. Used by the
+/// buyer's buttons and by the admin API; `by` says who, for the ledger's history.
+pub async fn set_renewal(
+    store: &Store,
+    user: i64,
+    product: &str,
+    cancel: bool,
+    by: &str,
+) -> Result<Subscription, RenewalError> {
+    let bot = store.id.as_str();
+    let subs = store.ledger.subscriptions(bot, user).await?;
+    let sub = subs
+        .into_iter()
+        .find(|s| s.product == product)
+        .ok_or_else(|| RenewalError::NoSuchMembership {
+            user,
+            product: product.to_owned(),
+        })?;
+    if sub.state == "expired" {
+        return Err(RenewalError::Expired);
+    }
+    let charge = TelegramTransactionId(sub.last_charge_id.clone());
+    let request =
+        store
+            .clients
+            .api
+            .edit_user_star_subscription(UserId(user as u64), charge, cancel);
+    if let Err(e) = with_retry(|| request.send_ref()).await {
+        let error = crate::telegram::describe(&e);
+        tracing::warn!(
+            bot,
+            user,
+            product,
+            error,
+            "editUserStarSubscription failed."
+        );
+        return Err(RenewalError::Telegram(error));
+    }
+    let state = if cancel { "cancelled" } else { "active" };
+    store
+        .ledger
+        .set_subscription_state(bot, user, product, state, by)
+        .await?;
+    Ok(Subscription {
+        state: state.to_owned(),
+        ..sub
+    })
+}
+
 /// Handles a cancel or re-enable button; `None` if the button is not one of these.
 pub(super) async fn on_button(
     store: &Store,
@@ -88,45 +147,28 @@ pub(super) async fn on_button(
         _ => return Ok(None),
     };
     let user = q.from.id.0 as i64;
-    let bot = store.id.as_str();
-    let subs = store.ledger.subscriptions(bot, user).await?;
-    let answer = match subs.iter().find(|s| s.product == product) {
-        None => "That membership is not yours or no longer exists.".to_owned(),
-        Some(s) => {
-            let charge = TelegramTransactionId(s.last_charge_id.clone());
-            let request =
-                store
-                    .clients
-                    .api
-                    .edit_user_star_subscription(UserId(user as u64), charge, cancel);
-            match with_retry(|| request.send_ref()).await {
-                Ok(_) => {
-                    let state = if cancel { "cancelled" } else { "active" };
-                    let by = if cancel {
-                        "the buyer stopped the renewal"
-                    } else {
-                        "the buyer renewed again"
-                    };
-                    store
-                        .ledger
-                        .set_subscription_state(bot, user, product, state, by)
-                        .await?;
-                    let until = readable(s.expires_at);
-                    if cancel {
-                        format!(
-                            "Renewal stopped. {} stays yours until {until}.",
-                            title(current, product)
-                        )
-                    } else {
-                        format!("{} will renew again on {until}.", title(current, product))
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(bot, user, product, error = %crate::telegram::describe(&e), "editUserStarSubscription failed.");
-                    "Telegram did not accept that just now; please try again.".to_owned()
-                }
-            }
+    let by = if cancel {
+        "the buyer stopped the renewal"
+    } else {
+        "the buyer renewed again"
+    };
+    let name = title(current, product);
+    let answer = match set_renewal(store, user, product, cancel, by).await {
+        Ok(s) if cancel => format!(
+            "Renewal stopped. {name} stays yours until {}.",
+            readable(s.expires_at)
+        ),
+        Ok(s) => format!("{name} will renew again on {}.", readable(s.expires_at)),
+        Err(RenewalError::NoSuchMembership { .. }) => {
+            "That membership is not yours or no longer exists.".to_owned()
         }
+        Err(RenewalError::Expired) => {
+            format!("{name} has ended; /start {product} buys it again.")
+        }
+        Err(RenewalError::Telegram(_)) => {
+            "Telegram did not accept that just now; please try again.".to_owned()
+        }
+        Err(RenewalError::Ledger(e)) => return Err(e.into()),
     };
     let request = store
         .clients

@@ -7,7 +7,8 @@ mod checkout;
 mod fulfil;
 mod give_up;
 pub mod invoice;
-mod memberships;
+mod lapse;
+pub mod memberships;
 mod payment;
 mod plugin_input;
 mod refund;
@@ -20,9 +21,12 @@ use tokio::sync::Notify;
 
 pub use fulfil::prepare_delivery;
 pub use give_up::give_up;
+pub use lapse::{EXPIRY_SWEEP_EVERY, expire_lapsed, sweep as sweep_lapsed};
+pub use memberships::{RenewalError, set_renewal};
 pub use payment::{PaidFacts, settle};
 pub use refund::{RefundError, RefundOutcome, record_refund, refund};
 
+use crate::clock::Clock;
 use crate::config::BotConfig;
 use crate::domain::BotId;
 use crate::ledger::{Ledger, LedgerError, StoredUpdate};
@@ -51,6 +55,8 @@ pub struct Store {
     ready: std::sync::atomic::AtomicBool,
     /// Woken whenever a delivery is stored, so the outbox sends it at once.
     pub outbox: Arc<Notify>,
+    /// What memberships expire by (see [`Clock`]).
+    pub clock: Clock,
 }
 
 /// The parts of a store that change together on reload.
@@ -97,7 +103,14 @@ impl Store {
             holder,
             ready: std::sync::atomic::AtomicBool::new(false),
             outbox: Arc::new(Notify::new()),
+            clock: Clock::default(),
         }
+    }
+
+    /// Shares the gateway's membership clock.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Sets the metrics label (a deployment with many bots aggregates them as "all").
@@ -136,6 +149,11 @@ impl Store {
     /// Handles one stored update and returns a short outcome for the inbox. An update that cannot
     /// be read is reported as `Err(Unreadable)` by the caller, not here.
     pub async fn handle(&self, update: &StoredUpdate) -> Result<String, ShopError> {
+        if update.kind == "subscription" {
+            let current = self.current();
+            return lapse::on_subscription_update(self, &current, update.update_id, &update.body)
+                .await;
+        }
         let parsed: Update = match serde_json::from_str(&update.body) {
             Ok(u) => u,
             Err(e) => {

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use teloxide_core::prelude::*;
+use teloxide_core::requests::Request;
 use teloxide_core::types::{RefundedPayment, TelegramTransactionId, UserId};
 
 use super::{Current, ShopError, Store};
@@ -68,7 +69,7 @@ pub async fn refund(
         Err(e) => return Err(RefundError::Telegram(crate::telegram::describe(&e))),
     };
     if store.ledger.record_refund(bot, charge_id, source).await? {
-        run_refund_hook(store, &store.current(), &payment).await;
+        refund_recorded(store, &store.current(), &payment).await?;
     }
     metrics::counter!("starsgate_refunds_total", "bot" => store.metrics_label.clone()).increment(1);
     tracing::info!(bot, charge_id, source, "Refunded a payment.");
@@ -97,7 +98,7 @@ pub async fn record_refund(
         return Ok("refund repeat: already recorded".into());
     }
     match store.ledger.payment(bot, charge_id).await? {
-        Some(payment) => run_refund_hook(store, current, &payment).await,
+        Some(payment) => refund_recorded(store, current, &payment).await?,
         None => tracing::warn!(
             bot,
             charge_id,
@@ -107,9 +108,43 @@ pub async fn record_refund(
     Ok("refund recorded".into())
 }
 
-/// Runs the plugin's refund hook once and records how it went (with the plugin's log lines) in
-/// the payment's history.
-async fn run_refund_hook(store: &Store, current: &Current, payment: &Payment) {
+/// What follows a refund the first time the ledger records it: the plugin's revoke hook runs,
+/// and a membership whose latest charge this was ends now (its renewal is stopped at Telegram
+/// too, so the buyer is not charged again for access they no longer have).
+async fn refund_recorded(
+    store: &Store,
+    current: &Current,
+    payment: &Payment,
+) -> Result<(), LedgerError> {
+    run_revoke_hook(store, current, payment, EventKind::RefundHook).await;
+    let bot = store.id.as_str();
+    if let Some(sub) = store
+        .ledger
+        .subscription_refunded(bot, &payment.charge_id)
+        .await?
+        && sub.state != "cancelled"
+    {
+        let request = store.clients.api.edit_user_star_subscription(
+            UserId(payment.user_id as u64),
+            TelegramTransactionId(payment.charge_id.clone()),
+            true,
+        );
+        if let Err(e) = crate::telegram::with_retry(|| request.send_ref()).await {
+            tracing::warn!(bot, charge_id = %payment.charge_id, error = %crate::telegram::describe(&e), "Could not stop the renewal of a refunded membership.");
+        }
+    }
+    Ok(())
+}
+
+/// Runs the plugin's revoke hook (`refunded` in the 0.1 contract) for a payment whose access
+/// ends, once, and records how it went (with the plugin's log lines) in the payment's history.
+/// `kind` says why: a refund, or a membership that lapsed.
+pub(super) async fn run_revoke_hook(
+    store: &Store,
+    current: &Current,
+    payment: &Payment,
+    kind: EventKind,
+) {
     let product = payment
         .product
         .as_deref()
@@ -126,7 +161,7 @@ async fn run_refund_hook(store: &Store, current: &Current, payment: &Payment) {
     {
         Ok(input) => input,
         Err(e) => {
-            tracing::warn!(bot = %store.id, charge_id = %payment.charge_id, error = %e, "Cannot prepare the refund hook.");
+            tracing::warn!(bot = %store.id, charge_id = %payment.charge_id, error = %e, "Cannot prepare the revoke hook.");
             return;
         }
     };
@@ -143,9 +178,9 @@ async fn run_refund_hook(store: &Store, current: &Current, payment: &Payment) {
     };
     if let Err(e) = store
         .ledger
-        .record_event(store.id.as_str(), EventKind::RefundHook, subject, &detail)
+        .record_event(store.id.as_str(), kind, subject, &detail)
         .await
     {
-        tracing::warn!(bot = %store.id, charge_id = %payment.charge_id, error = %e, "Cannot record the refund hook.");
+        tracing::warn!(bot = %store.id, charge_id = %payment.charge_id, error = %e, "Cannot record the revoke hook.");
     }
 }

@@ -9,7 +9,14 @@ use teloxide_core::requests::Payload;
 
 /// The update kinds a store needs. Telegram discards updates of kinds not listed when they are
 /// created, so `pre_checkout_query` missing here would make every checkout time out.
-pub const ALLOWED_UPDATES: &[&str] = &["message", "callback_query", "pre_checkout_query"];
+/// `subscription` (Bot API 10.2: a buyer cancelled, re-enabled, or a renewal failed) has no
+/// teloxide type, which is why both getUpdates and setWebhook are sent as raw payloads here.
+pub const ALLOWED_UPDATES: &[&str] = &[
+    "message",
+    "callback_query",
+    "pre_checkout_query",
+    "subscription",
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GetUpdatesRaw {
@@ -34,4 +41,19 @@ pub fn update_kind(update: &serde_json::Value) -> String {
         .as_object()
         .and_then(|o| o.keys().find(|k| k.as_str() != "update_id").cloned())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// setWebhook with `allowed_updates` as plain strings: teloxide's `AllowedUpdate` cannot name
+/// `subscription`. Sent as JSON (no certificate upload), never with `drop_pending_updates`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetWebhookRaw {
+    pub url: String,
+    pub secret_token: String,
+    pub max_connections: u8,
+    pub allowed_updates: Vec<&'static str>,
+}
+
+impl Payload for SetWebhookRaw {
+    type Output = bool;
+    const NAME: &'static str = "SetWebhook";
 }

@@ -1,0 +1,146 @@
+//! How memberships end, or nearly do. Telegram reports a buyer's cancel or re-enable and a failed
+//! renewal in the Bot API 10.2 `subscription` update (which teloxide does not type, so it is read
+//! from the stored raw JSON); the expiry sweep ends every membership whose paid period plus the
+//! bot's grace period has passed without a renewal, and runs the plugin's revoke hook once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use teloxide_core::types::ChatId;
+use tokio_util::sync::CancellationToken;
+
+use super::{Current, ShopError, Store, catalogue::say, memberships::title, refund};
+use crate::ledger::report::rfc3339;
+use crate::ledger::{EventKind, LedgerError};
+
+/// How often the lease holder looks for lapsed memberships (and at once when the clock moves).
+pub const EXPIRY_SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// `Update.subscription` (BotSubscriptionUpdated, Bot API 10.2).
+#[derive(Debug, Deserialize)]
+struct SubscriptionUpdate {
+    subscription: Changed,
+}
+
+#[derive(Debug, Deserialize)]
+struct Changed {
+    user: UserRef,
+    invoice_payload: String,
+    state: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct UserRef {
+    id: i64,
+}
+
+/// Applies a stored `subscription` update. Unknown states and memberships this bot never sold
+/// are recorded as ignored: a future Bot API must not be able to stop a chat.
+pub(super) async fn on_subscription_update(
+    store: &Store,
+    current: &Current,
+    update_id: i64,
+    body: &str,
+) -> Result<String, ShopError> {
+    let bot = store.id.as_str();
+    let changed = match serde_json::from_str::<SubscriptionUpdate>(body) {
+        Ok(u) => u.subscription,
+        Err(e) => {
+            store
+                .ledger
+                .mark_unreadable(bot, update_id, &format!("subscription: {e}"))
+                .await?;
+            return Ok("unreadable: subscription update".into());
+        }
+    };
+    let user = changed.user.id;
+    let Some(sub) = store
+        .ledger
+        .subscription_by_payload(bot, user, &changed.invoice_payload)
+        .await?
+    else {
+        return Ok("ignored: not a membership sold by this bot".into());
+    };
+    let (state, why) = match changed.state.as_str() {
+        "canceled" => ("cancelled", "the buyer stopped the renewal in Telegram"),
+        "active" => ("active", "the buyer turned the renewal back on in Telegram"),
+        "failed" => ("failed", "a renewal payment failed"),
+        other => return Ok(format!("ignored: unknown subscription state {other:?}")),
+    };
+    let moved = store
+        .ledger
+        .set_subscription_state(bot, user, &sub.product, state, why)
+        .await?;
+    if !moved {
+        return Ok(format!("subscription already {}", sub.state));
+    }
+    tracing::info!(bot, user, product = %sub.product, state, "A membership changed at Telegram.");
+    if state == "failed" {
+        let grace = current.config.subscription_grace.as_millis() as i64;
+        let until = readable(sub.expires_at.saturating_add(grace));
+        let name = title(current, &sub.product);
+        let text = format!(
+            "Your renewal of {name} did not go through. It stays yours until {until}; \
+             after that, /start {} buys it again.",
+            sub.product
+        );
+        say(store, ChatId(user), &text).await?;
+    }
+    Ok(format!("subscription {state}"))
+}
+
+/// Expires the memberships of this bot that lapsed (paid period + grace passed without a
+/// renewal), runs the plugin's revoke hook for each once, and tells the buyer.
+pub async fn expire_lapsed(store: &Store) -> Result<usize, LedgerError> {
+    let bot = store.id.as_str();
+    let current = store.current();
+    let grace = current.config.subscription_grace.as_millis() as i64;
+    let expired = store
+        .ledger
+        .expire_due(bot, store.clock.now_ms(), grace)
+        .await?;
+    for sub in &expired {
+        tracing::info!(bot, user = sub.user_id, product = %sub.product, charge_id = %sub.last_charge_id, "A membership lapsed; revoking its access.");
+        metrics::counter!("starsgate_subscriptions_expired_total", "bot" => store.metrics_label.clone())
+            .increment(1);
+        match store.ledger.payment(bot, &sub.last_charge_id).await? {
+            Some(payment) => {
+                refund::run_revoke_hook(store, &current, &payment, EventKind::ExpiryHook).await
+            }
+            None => {
+                tracing::warn!(bot, charge_id = %sub.last_charge_id, "A lapsed membership's latest charge is not in the ledger.")
+            }
+        }
+        let text = format!(
+            "Your membership {} has ended. /start {} joins again.",
+            title(&current, &sub.product),
+            sub.product
+        );
+        if let Err(e) = say(store, ChatId(sub.user_id), &text).await {
+            tracing::warn!(bot, user = sub.user_id, error = %e, "Could not tell a buyer their membership ended.");
+        }
+    }
+    Ok(expired.len())
+}
+
+/// Runs [`expire_lapsed`] every [`EXPIRY_SWEEP_EVERY`], and at once whenever the membership
+/// clock is moved, until `stop`.
+pub async fn sweep(store: Arc<Store>, stop: CancellationToken) {
+    let mut moved = store.clock.watch();
+    loop {
+        if let Err(e) = expire_lapsed(&store).await {
+            tracing::warn!(bot = %store.id, error = %e, "Cannot sweep lapsed memberships; trying again later.");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = moved.changed() => {}
+            _ = tokio::time::sleep(EXPIRY_SWEEP_EVERY) => {}
+        }
+    }
+}
+
+/// `2026-12-26 08:03:00 UTC`: a time as a buyer reads it.
+pub(super) fn readable(ms: i64) -> String {
+    rfc3339(ms).replace('T', " ").replace('Z', " UTC")
+}
