@@ -305,45 +305,6 @@ impl SimHandle {
             }
         }
     }
-
-    /// Telegram renews a subscription at the end of its period: a new charge and a
-    /// `successful_payment` with `is_recurring` (no pre-checkout query). Refused when the bot
-    /// canceled it. `charge_id` may be any charge of the subscription.
-    pub fn renew_subscription(&self, token: &str, charge_id: &str) -> Result<PayOutcome, SimError> {
-        let now = self.shared.clock.unix();
-        let mut world = self.shared.world();
-        let (bot, reg) = world
-            .bot(token)
-            .ok_or_else(|| SimError::UnknownBot(token.to_owned()))?;
-        let charge = bot
-            .charges
-            .get(charge_id)
-            .ok_or_else(|| SimError::UnknownCharge(charge_id.to_owned()))?;
-        let index = charge
-            .subscription
-            .ok_or_else(|| SimError::NotASubscription(charge_id.to_owned()))?;
-        let sub = bot
-            .subscriptions
-            .get(index)
-            .ok_or_else(|| SimError::NotASubscription(charge_id.to_owned()))?;
-        if sub.is_canceled {
-            return Err(SimError::SubscriptionCanceled(charge_id.to_owned()));
-        }
-        let (user_id, amount, payload) = (sub.user_id, sub.amount, sub.payload.clone());
-        let settled = payments::settle(
-            bot,
-            reg,
-            now,
-            user_id,
-            amount,
-            &payload,
-            Paying::Renewal(index),
-        );
-        Ok(PayOutcome::Paid {
-            charge_id: settled.charge_id,
-            update_id: settled.update_id,
-        })
-    }
 }
 
 fn find_invoice(

@@ -4,12 +4,11 @@
 //! Answers are `{"ok":true,"result":...}`; mistakes are `{"ok":false,"description":...}` with
 //! 400 (malformed request) or 404 (unknown bot, user, message, charge...).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,6 +19,20 @@ use serde_json::{Value, json};
 use crate::handle::SimHandle;
 use crate::state::Shared;
 use crate::types::{Fault, InvoiceRef, SimError};
+
+/// Unwraps a `Result<_, Denied>` or answers the call with the denial. Defined above the
+/// submodules so that they can use it too.
+macro_rules! try_resp {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(denied) => return denied.into_response(),
+        }
+    };
+}
+
+mod inspect;
+mod subscriptions;
 
 type SimState = State<Arc<Shared>>;
 
@@ -36,15 +49,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/sim/repeat", post(repeat))
         .route("/sim/inject", post(inject))
         .route("/sim/refund", post(refund))
-        .route("/sim/renew", post(renew))
         .route("/sim/fault", post(fault))
         .route("/sim/advance", post(advance))
-        .route("/sim/messages", get(messages))
-        .route("/sim/invoices", get(invoices))
-        .route("/sim/transactions", get(transactions))
-        .route("/sim/calls", get(calls))
-        .route("/sim/subscriptions", get(subscriptions))
-        .route("/sim/pending", get(pending))
+        .merge(subscriptions::routes())
+        .merge(inspect::routes())
 }
 
 const HELP: &str = "starsgate Telegram simulator: Bot API at /bot<token>/<method>\n\
@@ -57,9 +65,12 @@ POST /sim/pay {token, user_id, message_id? | link?}   (neither: the latest invoi
 POST /sim/repeat {token, update_id, same_id}\n\
 POST /sim/inject {token, update}   (a raw update body, e.g. {\"message\": {...}})\n\
 POST /sim/refund {token, charge_id}\n\
-POST /sim/renew {token, charge_id}\n\
+POST /sim/renew {token, charge_id}   (renews now: outcome paid or renewal_failed)\n\
+POST /sim/fail-renewal {token, charge_id}   (its next renewal fails: no charge, state failed)\n\
+POST /sim/subscription/cancel {token, charge_id}   (the buyer cancels: state canceled)\n\
+POST /sim/subscription/reenable {token, charge_id}   (the buyer re-enables: state active)\n\
 POST /sim/fault {token, method, kind: 429|5xx|slow|drop, retry_after?, millis?, times}\n\
-POST /sim/advance {secs}\n\
+POST /sim/advance {secs}   (subscriptions whose period ends renew, fail or expire)\n\
 GET  /sim/messages?token=&chat_id=\n\
 GET  /sim/invoices?token=\n\
 GET  /sim/transactions?token=\n\
@@ -109,7 +120,10 @@ fn sim_denied(e: &SimError) -> Denied {
         SimError::NotAnInvoice(_)
         | SimError::AlreadyRefunded(_)
         | SimError::NotASubscription(_)
-        | SimError::SubscriptionCanceled(_) => StatusCode::BAD_REQUEST,
+        | SimError::SubscriptionCanceled(_)
+        | SimError::SubscriptionEnded { .. }
+        | SimError::SubscriptionNotCanceled(_)
+        | SimError::CanceledByBot(_) => StatusCode::BAD_REQUEST,
     };
     Denied(status, e.to_string())
 }
@@ -126,24 +140,6 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Denied> {
         .map_err(|e| Denied(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }
 
-fn query(raw: Option<String>) -> HashMap<String, String> {
-    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
-}
-
-fn query_param(q: &HashMap<String, String>, name: &str) -> Result<String, Denied> {
-    q.get(name)
-        .filter(|v| !v.is_empty())
-        .cloned()
-        .ok_or_else(|| {
-            Denied(
-                StatusCode::BAD_REQUEST,
-                format!("query parameter {name:?} is required"),
-            )
-        })
-}
-
 /// Bot-scoped control calls 404 on unknown tokens rather than returning empty lists, so a typo
 /// in a curl command is noticed.
 fn known_bot(shared: &Shared, token: &str) -> Result<(), Denied> {
@@ -152,15 +148,6 @@ fn known_bot(shared: &Shared, token: &str) -> Result<(), Denied> {
     } else {
         Err(sim_denied(&SimError::UnknownBot(token.to_owned())))
     }
-}
-
-macro_rules! try_resp {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(denied) => return denied.into_response(),
-        }
-    };
 }
 
 #[derive(Deserialize)]
@@ -319,11 +306,6 @@ async fn refund(State(shared): SimState, bytes: Bytes) -> Response {
     )
 }
 
-async fn renew(State(shared): SimState, bytes: Bytes) -> Response {
-    let req: ChargeReq = try_resp!(body(&bytes));
-    reply(SimHandle::from_shared(shared).renew_subscription(&req.token, &req.charge_id))
-}
-
 #[derive(Deserialize)]
 struct FaultReq {
     token: String,
@@ -379,49 +361,4 @@ async fn advance(State(shared): SimState, bytes: Bytes) -> Response {
     let sim = SimHandle::from_shared(shared);
     sim.advance_time(req.secs);
     ok(json!({ "now": sim.now() }))
-}
-
-/// Shared prologue of the GET endpoints: the query and a known bot token.
-fn bot_query(
-    shared: &Shared,
-    raw: Option<String>,
-) -> Result<(HashMap<String, String>, String), Denied> {
-    let q = query(raw);
-    let token = query_param(&q, "token")?;
-    known_bot(shared, &token)?;
-    Ok((q, token))
-}
-
-async fn messages(State(shared): SimState, RawQuery(raw): RawQuery) -> Response {
-    let (q, token) = try_resp!(bot_query(&shared, raw));
-    let chat_id = try_resp!(query_param(&q, "chat_id"));
-    let Ok(chat_id) = chat_id.parse::<i64>() else {
-        return fail(StatusCode::BAD_REQUEST, "chat_id must be an integer");
-    };
-    ok(SimHandle::from_shared(shared).messages(&token, chat_id))
-}
-
-async fn invoices(State(shared): SimState, RawQuery(raw): RawQuery) -> Response {
-    let (_, token) = try_resp!(bot_query(&shared, raw));
-    ok(SimHandle::from_shared(shared).invoices(&token))
-}
-
-async fn transactions(State(shared): SimState, RawQuery(raw): RawQuery) -> Response {
-    let (_, token) = try_resp!(bot_query(&shared, raw));
-    ok(SimHandle::from_shared(shared).star_transactions(&token))
-}
-
-async fn calls(State(shared): SimState, RawQuery(raw): RawQuery) -> Response {
-    let (_, token) = try_resp!(bot_query(&shared, raw));
-    ok(SimHandle::from_shared(shared).calls(&token))
-}
-
-async fn subscriptions(State(shared): SimState, RawQuery(raw): RawQuery) -> Response {
-    let (_, token) = try_resp!(bot_query(&shared, raw));
-    ok(SimHandle::from_shared(shared).subscriptions(&token))
-}
-
-async fn pending(State(shared): SimState, RawQuery(raw): RawQuery) -> Response {
-    let (_, token) = try_resp!(bot_query(&shared, raw));
-    ok(SimHandle::from_shared(shared).pending_updates(&token))
 }

@@ -10,6 +10,7 @@ use tokio::time::{Instant, sleep_until};
 use crate::faults;
 use crate::http;
 use crate::state::Shared;
+use crate::subscriptions;
 use crate::types::{
     ApiCall, BotInfo, Fault, PreCheckoutAnswer, SentInvoice, SentMessage, SubscriptionInfo,
     WebhookAttempt,
@@ -101,7 +102,6 @@ impl SimHandle {
         faults::arm(slots, method, fault);
     }
 
-    /// Moves simulated time forward: dates, update lifetimes and the pre-checkout deadline.
     /// Loses the next `n` `successful_payment` updates of this bot: the Stars move and the star
     /// transaction exists, but the bot never receives the update (as when a gateway is down for
     /// longer than Telegram keeps updates).
@@ -112,8 +112,18 @@ impl SimHandle {
         }
     }
 
+    /// Moves simulated time forward: dates, update lifetimes and the pre-checkout deadline.
+    ///
+    /// Subscriptions move with it, because that is when Telegram acts on them: each period that
+    /// ends in the jump renews a running subscription (a new charge and a `successful_payment`
+    /// dated when it came due, expiring one period later), fails it if
+    /// [`SimHandle::fail_next_renewal`] was armed, or lets a canceled one expire. The world stays
+    /// locked from the clock move until all of that is queued, so nobody observes the new time
+    /// with renewals still missing.
     pub fn advance_time(&self, secs: i64) {
+        let mut world = self.shared.world();
         self.shared.clock.advance(secs);
+        subscriptions::run_due(&mut world, self.shared.clock.unix());
     }
 
     /// Simulated unix time.
@@ -170,6 +180,7 @@ impl SimHandle {
                     charge_ids: s.charge_ids.clone(),
                     expires_at: s.expires_at,
                     is_canceled: s.is_canceled,
+                    state: s.state().to_owned(),
                 })
                 .collect()
         })

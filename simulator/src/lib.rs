@@ -12,7 +12,15 @@
 //! - getUpdates semantics: confirmation by offset, long polling, `allowed_updates` applied when
 //!   an update is created, 409 conflicts;
 //! - webhook delivery with the secret header, per-chat ordering and retries until a 2xx;
-//! - unique charge ids, refunds (`CHARGE_ALREADY_REFUNDED`), star transactions and balance;
+//! - unique charge ids, refunds (`CHARGE_ALREADY_REFUNDED`, also of a renewal's charge), star
+//!   transactions and balance;
+//! - subscriptions over time: when `advance_time` crosses the end of a 30-day period, a
+//!   running subscription renews (a new charge, a `successful_payment` with `is_recurring`
+//!   and the next `subscription_expiration_date`), a canceled one expires, and one armed with
+//!   `fail_next_renewal` fails; a failed renewal and the buyer canceling or re-enabling in the
+//!   app (`cancel_subscription_as_buyer`, `reenable_subscription_as_buyer`) reach the bot as
+//!   the Bot API 10.2 `subscription` update, which gateways built on older client libraries
+//!   must survive without a type for it;
 //! - injected faults: 429 with retry_after, 5xx, slow answers and lost answers.
 //!
 //! ```no_run
@@ -41,6 +49,7 @@ mod params;
 mod queue;
 mod shapes;
 mod state;
+mod subscriptions;
 mod types;
 
 pub use handle::{SimHandle, Simulator};

@@ -43,6 +43,9 @@ pub(crate) enum Kind {
     Message,
     CallbackQuery,
     PreCheckoutQuery,
+    /// Bot API 10.2 `BotSubscriptionUpdated`: the user canceled or re-enabled a subscription, or
+    /// a renewal failed. In Telegram's default set, so a bot gets it unless it lists types.
+    Subscription,
 }
 
 impl Kind {
@@ -51,6 +54,7 @@ impl Kind {
             Kind::Message => "message",
             Kind::CallbackQuery => "callback_query",
             Kind::PreCheckoutQuery => "pre_checkout_query",
+            Kind::Subscription => "subscription",
         }
     }
 }
@@ -199,9 +203,12 @@ fn lane_of(update: &Value, field: &str) -> Lane {
     let body = &update[field];
     let chat = body["chat"]["id"].as_i64();
     let from = body["from"]["id"].as_i64();
+    // BotSubscriptionUpdated names its user `user`; it shares the user's private-chat lane so a
+    // repeated copy stays behind the payments it follows.
+    let user = body["user"]["id"].as_i64();
     match field {
         "pre_checkout_query" => Lane::PreCheckout(from.unwrap_or_default()),
         "callback_query" => Lane::Chat(from.unwrap_or_default()),
-        _ => Lane::Chat(chat.or(from).unwrap_or_default()),
+        _ => Lane::Chat(chat.or(from).or(user).unwrap_or_default()),
     }
 }

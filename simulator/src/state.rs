@@ -309,6 +309,52 @@ pub(crate) struct Subscription {
     pub amount: i64,
     pub period: i64,
     pub charge_ids: Vec<String>,
+    /// When the paid period ends: the moment Telegram charges the next renewal.
     pub expires_at: i64,
+    /// Renewal is off (by the bot with editUserStarSubscription, or by the buyer).
     pub is_canceled: bool,
+    /// Who turned renewal off. Telegram lets the buyer re-enable only what the buyer canceled;
+    /// a subscription the bot canceled comes back only through the bot.
+    pub canceled_by_bot: bool,
+    /// `fail_next_renewal` was armed: the next renewal attempt fails instead of charging.
+    pub fail_next_renewal: bool,
+    /// Set once the subscription stopped for good; it never renews again.
+    pub ended: Option<Ended>,
+}
+
+/// How a subscription stopped for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// A renewal payment failed.
+    Failed,
+    /// Its period ran out while renewal was canceled.
+    Expired,
+}
+
+impl Subscription {
+    pub(crate) fn new(user_id: i64, payload: &str, amount: i64, period: i64, now: i64) -> Self {
+        Subscription {
+            user_id,
+            payload: payload.to_owned(),
+            amount,
+            period,
+            charge_ids: Vec::new(),
+            expires_at: now,
+            is_canceled: false,
+            canceled_by_bot: false,
+            fail_next_renewal: false,
+            ended: None,
+        }
+    }
+
+    /// What `SubscriptionInfo::state` shows: an ending outranks the canceled flag, because a
+    /// lapsed or failed subscription stays stopped whatever the flag says.
+    pub(crate) fn state(&self) -> &'static str {
+        match self.ended {
+            Some(Ended::Failed) => "failed",
+            Some(Ended::Expired) => "expired",
+            None if self.is_canceled => "canceled",
+            None => "active",
+        }
+    }
 }

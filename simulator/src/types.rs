@@ -36,6 +36,11 @@ pub enum PayOutcome {
     /// No answer within Telegram's 10 s deadline (or the query was filtered out by
     /// `allowed_updates`): the buyer's checkout spinner times out and nothing is charged.
     NoAnswer,
+    /// A subscription renewal Telegram attempted but could not charge (armed with
+    /// `SimHandle::fail_next_renewal`): no Stars moved, no `successful_payment`; the bot got a
+    /// `subscription` update with state `"failed"` (`update_id`, which `allowed_updates` may
+    /// have discarded) and the subscription no longer renews.
+    RenewalFailed { update_id: i64 },
 }
 
 /// A misbehaviour of "Telegram" for the next `times` calls of a method.
@@ -131,9 +136,15 @@ pub struct SubscriptionInfo {
     pub period: i64,
     /// Every charge of this subscription, first payment first.
     pub charge_ids: Vec<String>,
+    /// Unix time the paid period ends, when the next renewal is due.
     pub expires_at: i64,
-    /// Set by editUserStarSubscription(is_canceled = true).
+    /// Renewal is off: set by editUserStarSubscription(is_canceled = true) or by the buyer
+    /// (`cancel_subscription_as_buyer`). Stays set once a canceled subscription has expired.
     pub is_canceled: bool,
+    /// What the simulator thinks of it: `"active"` (renews), `"canceled"` (paid up to
+    /// `expires_at`, will not renew), `"failed"` (a renewal payment failed; stopped for good) or
+    /// `"expired"` (the period ran out while canceled; stopped for good).
+    pub state: String,
 }
 
 /// One push of an update to the bot's webhook.
@@ -168,8 +179,17 @@ pub enum SimError {
     AlreadyRefunded(String),
     #[error("charge {0:?} does not belong to a subscription")]
     NotASubscription(String),
-    #[error("the subscription of charge {0:?} was canceled, so it does not renew")]
+    #[error("the subscription of charge {0:?} is canceled, so it does not renew")]
     SubscriptionCanceled(String),
+    #[error("the subscription of charge {charge_id:?} has stopped for good (state {state:?})")]
+    SubscriptionEnded { charge_id: String, state: String },
+    #[error("the subscription of charge {0:?} is not canceled, so there is nothing to re-enable")]
+    SubscriptionNotCanceled(String),
+    #[error(
+        "the bot canceled the subscription of charge {0:?}: only the bot can turn renewal back \
+         on (editUserStarSubscription with is_canceled=false)"
+    )]
+    CanceledByBot(String),
     #[error("the simulator is shutting down")]
     ShuttingDown,
 }

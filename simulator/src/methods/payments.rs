@@ -90,7 +90,13 @@ pub(super) fn edit_user_star_subscription(ctx: &Ctx<'_>) -> ApiResult {
         if owner != user_id {
             return Err(ApiError::bad("USER_ID_INVALID"));
         }
+        // No `subscription` update: Telegram tells the bot only about changes the user made.
         if let Some(subscription) = bot.subscriptions.get_mut(index) {
+            // Canceling what the buyer already canceled changes nothing, so the buyer may still
+            // re-enable it; only a cancel that turns renewal off makes it the bot's.
+            if !is_canceled || !subscription.is_canceled {
+                subscription.canceled_by_bot = is_canceled;
+            }
             subscription.is_canceled = is_canceled;
         }
         Ok(Value::Bool(true))
@@ -111,12 +117,18 @@ pub(crate) struct Settled {
 pub(crate) enum Paying {
     /// An ordinary invoice, or the first payment of a subscription when `period` is set.
     Invoice { period: Option<i64> },
-    /// A renewal of an existing subscription (index into `BotState::subscriptions`).
-    Renewal(usize),
+    /// A renewal of an existing subscription (`index` into `BotState::subscriptions`), charged
+    /// at `due`. A renewal that came due during an `advance_time` jump is dated when it came
+    /// due, so the transaction and the message carry the date Telegram would have given them.
+    Renewal { index: usize, due: i64 },
 }
 
 /// Moves the Stars: a new charge id, an incoming transaction and the `successful_payment`
 /// service message in the buyer's chat.
+///
+/// `now` is when the simulator queues the update, and Telegram's 24 h update lifetime runs from
+/// then even for a renewal dated earlier: a clock jump is instantaneous, so the bot never had a
+/// chance to fetch the update in between and must not find it already dropped.
 pub(crate) fn settle(
     bot: &mut BotState,
     reg: &mut Registry,
@@ -136,27 +148,22 @@ pub(crate) fn settle(
         "telegram_payment_charge_id": charge_id,
         "provider_payment_charge_id": "",
     });
-    let (subscription, first) = match paying {
-        Paying::Invoice { period: None } => (None, false),
+    let (subscription, first, date) = match paying {
+        Paying::Invoice { period: None } => (None, false, now),
         Paying::Invoice {
             period: Some(period),
         } => {
-            bot.subscriptions.push(Subscription {
-                user_id,
-                payload: payload.to_owned(),
-                amount,
-                period,
-                charge_ids: Vec::new(),
-                expires_at: now,
-                is_canceled: false,
-            });
-            (Some(bot.subscriptions.len() - 1), true)
+            bot.subscriptions
+                .push(Subscription::new(user_id, payload, amount, period, now));
+            (Some(bot.subscriptions.len() - 1), true, now)
         }
-        Paying::Renewal(index) => (Some(index), false),
+        Paying::Renewal { index, due } => (Some(index), false, due),
     };
     let mut period = None;
     if let Some(sub) = subscription.and_then(|i| bot.subscriptions.get_mut(i)) {
-        sub.expires_at = sub.expires_at.max(now) + sub.period;
+        // A renewal on time extends from the old expiry (no gap, no overlap); one made after
+        // a lapse (a manual renewal of an overdue subscription) starts from the payment.
+        sub.expires_at = sub.expires_at.max(date) + sub.period;
         sub.charge_ids.push(charge_id.clone());
         period = Some(sub.period);
         payment["subscription_expiration_date"] = json!(sub.expires_at);
@@ -177,7 +184,7 @@ pub(crate) fn settle(
     bot.transactions.push(json!({
         "id": charge_id,
         "amount": amount,
-        "date": now,
+        "date": date,
         "source": source,
     }));
     bot.charges.insert(
@@ -192,6 +199,7 @@ pub(crate) fn settle(
     );
     let update_id = service_message(
         bot,
+        date,
         now,
         user_id,
         &name,
@@ -255,11 +263,26 @@ pub(crate) fn refund(
             "telegram_payment_charge_id": charge_id,
         }
     });
-    Ok(service_message(bot, now, charge.user_id, &name, refunded))
+    Ok(service_message(
+        bot,
+        now,
+        now,
+        charge.user_id,
+        &name,
+        refunded,
+    ))
 }
 
-/// Queues a payment service message in the buyer's private chat with the bot.
-fn service_message(bot: &mut BotState, now: i64, user_id: i64, name: &str, fields: Value) -> i64 {
+/// Queues a payment service message in the buyer's private chat with the bot, dated `date`
+/// and queued at `now`.
+fn service_message(
+    bot: &mut BotState,
+    date: i64,
+    now: i64,
+    user_id: i64,
+    name: &str,
+    fields: Value,
+) -> i64 {
     let chat = bot.chat_mut(user_id);
     // Paying opens the chat even when the buyer came through a link and never wrote.
     chat.started = true;
@@ -268,7 +291,7 @@ fn service_message(bot: &mut BotState, now: i64, user_id: i64, name: &str, field
         message_id,
         shapes::user(user_id, name),
         shapes::private_chat(user_id, name),
-        now,
+        date,
         fields,
     );
     bot.push_update(now, Kind::Message, Lane::Chat(user_id), message)

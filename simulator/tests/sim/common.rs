@@ -1,10 +1,12 @@
 //! Helpers: a simulator with one bot, and a raw HTTP Bot API client.
 
 use serde_json::{Value, json};
-use starsgate_sim::{SimHandle, Simulator};
+use starsgate_sim::{InvoiceRef, PayOutcome, SimHandle, Simulator};
 
 pub const TOKEN: &str = "111:AAAshop";
 pub const BUYER: i64 = 4242;
+/// The only subscription period Telegram accepts: 30 days.
+pub const PERIOD: i64 = 2_592_000;
 
 pub struct Env {
     pub sim: SimHandle,
@@ -92,6 +94,31 @@ impl Env {
             }),
         )
         .await
+    }
+
+    /// The buyer subscribes through an invoice link for `amount` Stars a period; returns the
+    /// first charge id. Every update up to and including the first payment is confirmed.
+    pub async fn subscribe(&self, amount: i64, payload: &str) -> String {
+        let link = self
+            .ok(
+                "createInvoiceLink",
+                json!({
+                    "title": "Pro", "description": "30 days of Pro", "payload": payload,
+                    "currency": "XTR", "prices": [{ "label": "Pro", "amount": amount }],
+                    "subscription_period": PERIOD,
+                }),
+            )
+            .await;
+        let target = InvoiceRef::Link(link.as_str().unwrap().to_owned());
+        let (outcome, _) = tokio::join!(
+            self.sim.pay(TOKEN, BUYER, &target),
+            self.answer_next_pre_checkout(true, None)
+        );
+        let PayOutcome::Paid { charge_id, .. } = outcome.unwrap() else {
+            panic!("the subscription was not paid");
+        };
+        self.drain().await;
+        charge_id
     }
 
     /// Plays the gateway's side of a checkout: waits for the pre-checkout query and answers it.

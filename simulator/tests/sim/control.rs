@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{BUYER, Env, TOKEN};
+use crate::common::{BUYER, Env, PERIOD, TOKEN};
 
 async fn post(env: &Env, path: &str, body: Value) -> (u16, Value) {
     let response = env
@@ -153,4 +153,66 @@ async fn control_api_mistakes_are_readable_errors() {
     assert_eq!(status, 404);
     let (status, _) = get(&env, &format!("messages?token={TOKEN}")).await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn the_control_api_renews_fails_cancels_and_re_enables_subscriptions() {
+    let env = Env::start().await;
+    let (_, help) = {
+        let response = env
+            .http
+            .get(format!("{}sim", env.sim.api_url()))
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    };
+    for route in [
+        "POST /sim/fail-renewal",
+        "POST /sim/subscription/cancel",
+        "POST /sim/subscription/reenable",
+    ] {
+        assert!(help.contains(route), "help lists {route}: {help}");
+    }
+    let first = env.subscribe(100, "sub-1").await;
+    let charge = json!({ "token": TOKEN, "charge_id": first });
+
+    let (status, canceled) = post(&env, "subscription/cancel", charge.clone()).await;
+    assert_eq!(status, 200, "{canceled}");
+    assert!(canceled["result"]["update_id"].is_i64());
+    let (status, again) = post(&env, "subscription/cancel", charge.clone()).await;
+    assert_eq!((status, &again["ok"]), (400, &json!(false)));
+    let (status, _) = post(&env, "subscription/reenable", charge.clone()).await;
+    assert_eq!(status, 200);
+    let (_, renewed) = post(&env, "renew", charge.clone()).await;
+    assert_eq!(renewed["result"]["outcome"], "paid");
+    let (status, armed) = post(&env, "fail-renewal", charge.clone()).await;
+    assert_eq!((status, &armed["result"]), (200, &json!(true)));
+    // Fetched before the jump: Telegram drops updates nobody fetched within 24 hours.
+    let mut updates = env.drain().await;
+    let (status, _) = post(&env, "advance", json!({ "secs": 2 * PERIOD })).await;
+    assert_eq!(status, 200);
+
+    updates.extend(env.drain().await);
+    let states: Vec<&Value> = updates
+        .iter()
+        .filter_map(|u| u.get("subscription"))
+        .map(|s| &s["state"])
+        .collect();
+    assert_eq!(
+        states,
+        [&json!("canceled"), &json!("active"), &json!("failed")]
+    );
+    let (_, subs) = get(&env, &format!("subscriptions?token={TOKEN}")).await;
+    assert_eq!(subs["result"][0]["state"], "failed");
+    assert_eq!(subs["result"][0]["charge_ids"].as_array().unwrap().len(), 2);
+    let (status, _) = post(&env, "renew", charge.clone()).await;
+    assert_eq!(status, 400, "a failed subscription does not renew");
+    let (status, _) = post(
+        &env,
+        "fail-renewal",
+        json!({ "token": TOKEN, "charge_id": "stxnope" }),
+    )
+    .await;
+    assert_eq!(status, 404);
 }

@@ -7,6 +7,7 @@ mod faults;
 mod invoices;
 mod messages;
 mod payments;
+mod subscriptions;
 mod teloxide;
 mod updates;
 mod webhook;

@@ -373,6 +373,7 @@ async fn a_subscription_link_pays_with_recurring_fields_and_can_be_canceled() {
     assert_eq!(env.ok("editUserStarSubscription", cancel).await, true);
     let subs = env.sim.subscriptions(TOKEN);
     assert!(subs[0].is_canceled);
+    assert_eq!(subs[0].state, "canceled");
     assert_eq!(subs[0].charge_ids, vec![charge_id.clone(), second]);
     assert!(matches!(
         env.sim.renew_subscription(TOKEN, &charge_id),

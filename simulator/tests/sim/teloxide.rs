@@ -175,6 +175,38 @@ async fn teloxide_parses_every_update_kind_and_method_result() {
     };
     assert!(sp.successful_payment.is_recurring && sp.successful_payment.is_first_recurring);
     assert!(sp.successful_payment.subscription_expiration_date.is_some());
+
+    // A period later Telegram renews it: recurring, but not the first payment.
+    env.sim.advance_time(2_592_000);
+    let UpdateKind::Message(renewed) = next(&bot, &mut offset).await.kind else {
+        panic!("not a message")
+    };
+    let MessageKind::SuccessfulPayment(sp) = &renewed.kind else {
+        panic!("not a payment: {:?}", renewed.kind)
+    };
+    assert!(sp.successful_payment.is_recurring && !sp.successful_payment.is_first_recurring);
+    assert!(sp.successful_payment.subscription_expiration_date.is_some());
+
+    // The buyer cancels: a Bot API 10.2 `subscription` update. teloxide-core 0.13 has no type
+    // for it, so it must come out as `UpdateKind::Error` holding the raw update, without failing
+    // the batch it arrives in (the message behind it still parses).
+    let canceled = env
+        .sim
+        .cancel_subscription_as_buyer(TOKEN, &charge_id)
+        .unwrap();
+    env.sim.send_text(TOKEN, BUYER, "still here");
+    let batch = bot.get_updates().offset(offset).await.unwrap();
+    assert_eq!(batch.len(), 2);
+    assert_eq!(i64::from(batch[0].id.0), canceled);
+    let UpdateKind::Error(raw) = &batch[0].kind else {
+        panic!("a subscription update parsed as {:?}", batch[0].kind)
+    };
+    assert_eq!(raw["subscription"]["state"], "canceled");
+    assert_eq!(raw["subscription"]["user"]["id"], BUYER);
+    assert!(matches!(&batch[1].kind, UpdateKind::Message(m) if m.text() == Some("still here")));
+    offset = batch[1].id.0 as i32 + 1;
+    bot.get_updates().offset(offset).await.unwrap();
+
     bot.edit_user_star_subscription(UserId(BUYER as u64), charge_id.into(), true)
         .await
         .unwrap();
