@@ -109,6 +109,7 @@ const BOB: i64 = 1002;
 const CAROL: i64 = 1003;
 const DAVE: i64 = 1004;
 const ERIN: i64 = 1005;
+const FRANK: i64 = 1006;
 
 async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), String> {
     // 1. Catalogue, buy button, invoice, payment, delivery.
@@ -216,6 +217,54 @@ async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), St
         println!(
             "   the plugin's refund hook ran once: {}",
             hook.detail.clone().unwrap_or_default()
+        );
+    }
+    membership(sim, running).await
+}
+
+/// 6. A monthly membership: bought through an invoice link, renewed by Telegram 30 days later.
+async fn membership(sim: &SimHandle, running: &crate::app::Running) -> Result<(), String> {
+    println!("\n6. Frank joins the monthly Pro membership; 30 days later Telegram renews it.");
+    sim.add_user(FRANK, "Frank");
+    sim.send_text(GUIDES, FRANK, "/buy pro-monthly");
+    wait(|| async {
+        sim.invoices(GUIDES)
+            .iter()
+            .any(|i| i.subscription_period.is_some())
+    })
+    .await?;
+    paid(pay(sim, GUIDES, FRANK).await?, "Frank")?;
+    let text = delivered(sim, GUIDES, FRANK, 1).await?;
+    println!("   bot delivers (access-role plugin): {}", indent(&text));
+    sim.advance_time(30 * 86_400 + 60);
+    let text = delivered(sim, GUIDES, FRANK, 2).await?;
+    println!(
+        "   30 days pass; Telegram charges the renewal and the bot delivers again: {}",
+        indent(&text)
+    );
+    sim.send_text(GUIDES, FRANK, "/subscriptions");
+    let listed = |m: &SentMessage| {
+        m.text
+            .as_deref()
+            .is_some_and(|t| t.starts_with("Your memberships"))
+    };
+    let msgs = wait_for(sim, GUIDES, FRANK, |m| m.iter().any(listed)).await?;
+    let list = msgs
+        .iter()
+        .rev()
+        .find(|m| listed(m))
+        .and_then(|m| m.text.clone())
+        .unwrap_or_default();
+    println!("   Frank sends /subscriptions: {}", indent(&list));
+    let subs = running
+        .ledger()
+        .subscriptions("guides", FRANK)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(s) = subs.first() {
+        println!(
+            "   ledger: membership {} is {}, first charge {}, latest charge {}.",
+            s.product, s.state, s.first_charge_id, s.last_charge_id
         );
     }
     Ok(())
@@ -353,8 +402,8 @@ async fn print_ledger(ledger: &Ledger, sim: &SimHandle) -> Result<(), String> {
     println!("Telegram's star transactions (payments and refunds): {telegram}.");
     for s in ledger.stats(None).await.map_err(|e| e.to_string())? {
         println!(
-            "  {} / {}: {} paid, {} delivered, {} refunded, net {} ⭐",
-            s.bot, s.product, s.payments, s.delivered, s.refunded, s.net_revenue
+            "  {} / {}: {} paid ({} renewals), {} delivered, {} refunded, net {} ⭐",
+            s.bot, s.product, s.payments, s.renewals, s.delivered, s.refunded, s.net_revenue
         );
     }
     Ok(())

@@ -52,7 +52,7 @@ fn check_accepts_the_example_config() {
     let dir = example_config();
     let o = starsgate(&["check", "--config", dir.to_str().unwrap()], TOKENS);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("OK: 2 bot(s), 5 product(s)"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("OK: 2 bot(s), 6 product(s)"));
 }
 
 #[test]
@@ -226,5 +226,13 @@ fn the_demo_runs_offline_and_exits_zero() {
         out.contains("revoked role pro for user 1001"),
         "the refund revoked access: {out}"
     );
-    assert!(out.contains("The ledger (5 payments)"), "{out}");
+    assert!(
+        out.contains("30 days pass; Telegram charges the renewal"),
+        "a membership renewed: {out}"
+    );
+    assert!(
+        out.contains("guides / pro-monthly: 2 paid (1 renewals)"),
+        "the renewal counted: {out}"
+    );
+    assert!(out.contains("The ledger (7 payments)"), "{out}");
 }

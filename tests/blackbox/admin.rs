@@ -46,6 +46,11 @@ async fn no_token_or_a_wrong_token_gets_401() {
         (reqwest::Method::GET, "/admin/stats"),
         (reqwest::Method::POST, "/admin/refund"),
         (reqwest::Method::POST, "/admin/invoice-link"),
+        (
+            reqwest::Method::GET,
+            "/admin/subscriptions?bot=guides&user_id=1",
+        ),
+        (reqwest::Method::POST, "/admin/subscriptions/cancel"),
     ] {
         let url = format!("{base}{path}");
         let body = Some(json!({"bot": GUIDES, "charge_id": "x", "product": "premium-guide"}));
@@ -71,6 +76,44 @@ async fn no_token_or_a_wrong_token_gets_401() {
     }
     let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(health.status().as_u16(), 200, "health needs no token");
+    gw.stop().await;
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_cancels_a_buyers_membership_through_the_api() {
+    let (h, gw, base) = with_admin().await;
+    let token = h.token(GUIDES);
+    h.say(GUIDES, 3101, "/buy pro-monthly");
+    eventually("an invoice link", || async {
+        !h.sim.invoices(&token).is_empty()
+    })
+    .await;
+    h.pay_latest(GUIDES, 3101).await;
+    h.wait_for_deliveries(GUIDES, 3101, 1).await;
+    let list = format!("{base}/admin/subscriptions?bot={GUIDES}&user_id=3101");
+    eventually("the membership listed", || async {
+        let (_, body) = call(reqwest::Method::GET, &list, Some(TOKEN), None).await;
+        body["subscriptions"][0]["state"] == "active"
+    })
+    .await;
+    let url = format!("{base}/admin/subscriptions/cancel");
+    let cancel = json!({"bot": GUIDES, "user_id": 3101, "product": "pro-monthly"});
+    let (status, body) = call(reqwest::Method::POST, &url, Some(TOKEN), Some(cancel)).await;
+    assert_eq!(
+        (status, body["state"].clone()),
+        (200, json!("cancelled")),
+        "{body}"
+    );
+    assert!(
+        h.sim.subscriptions(&token)[0].is_canceled,
+        "Telegram stops the renewal"
+    );
+    let (_, body) = call(reqwest::Method::GET, &list, Some(TOKEN), None).await;
+    assert_eq!(body["subscriptions"][0]["state"], "cancelled", "{body}");
+    let other = json!({"bot": GUIDES, "user_id": 3102, "product": "pro-monthly"});
+    let (status, _) = call(reqwest::Method::POST, &url, Some(TOKEN), Some(other)).await;
+    assert_eq!(status, 404, "a buyer without that membership");
     gw.stop().await;
     h.finish().await;
 }

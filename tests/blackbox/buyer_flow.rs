@@ -40,7 +40,12 @@ async fn start_lists_every_product_with_a_buy_button() {
     let data = buttons(catalogue.reply_markup.as_ref().unwrap());
     assert_eq!(
         data,
-        ["buy:premium-guide", "buy:starter-pack", "buy:pro-access"]
+        [
+            "buy:premium-guide",
+            "buy:starter-pack",
+            "buy:pro-access",
+            "buy:pro-monthly"
+        ]
     );
     gw.stop().await;
     h.finish().await;
