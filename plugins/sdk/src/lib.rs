@@ -6,7 +6,8 @@
 //! * [`Plugin::pre_checkout`]: may this order be paid? ([`Decision::Approve`] or a
 //!   [`Decision::Reject`] message shown to the buyer; Telegram waits for the answer.)
 //! * [`Plugin::deliver`]: what does the buyer receive for this payment? (a [`Delivery`])
-//! * [`Plugin::refunded`]: the payment was refunded; revoke access if the plugin manages it.
+//! * [`Plugin::refunded`]: the revoke hook: the payment was refunded, or the membership it paid
+//!   for lapsed without a renewal; revoke access if the plugin manages it.
 //!
 //! ```no_run
 //! use starsgate_plugin::prelude::*;
@@ -106,8 +107,9 @@ pub trait Plugin {
     /// one; `ctx.seed` is stable for this payment.
     fn deliver(ctx: &Context, order: &Order, payment: &Payment) -> Result<Delivery, Error>;
 
-    /// The payment was refunded. Override it to revoke access the plugin manages (and log what
-    /// was revoked); the default does nothing.
+    /// The revoke hook: the payment was refunded, or (for a subscription) the membership lapsed
+    /// without a renewal and `payment` is its latest charge. Override it to revoke access the
+    /// plugin manages (and log what was revoked); the default does nothing. Runs once per ending.
     fn refunded(ctx: &Context, order: &Order, payment: &Payment) -> Result<(), Error> {
         let _ = (ctx, order, payment);
         Ok(())
