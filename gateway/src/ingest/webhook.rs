@@ -125,13 +125,11 @@ async fn receive(
     };
     let stored = tokio::time::timeout(
         STORE_TIMEOUT,
-        store
-            .ledger
-            .store_updates(&bot, std::slice::from_ref(&update)),
+        store.ledger.store_update_grouped(&bot, update.clone()),
     )
     .await;
     let fresh = match stored {
-        Ok(Ok(fresh)) => fresh,
+        Ok(Ok(new)) => new.then_some(update),
         Ok(Err(e)) => {
             tracing::error!(bot, update_id, error = %e, "Cannot store a webhook update; Telegram will retry.");
             return StatusCode::SERVICE_UNAVAILABLE;

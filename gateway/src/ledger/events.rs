@@ -114,7 +114,7 @@ impl super::Ledger {
         )
         .bind(bot)
         .bind(charge_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         rows.iter()
             .map(|r| {

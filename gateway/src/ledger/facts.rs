@@ -29,7 +29,7 @@ impl Ledger {
         .bind(user_id)
         .bind(paid_at)
         .bind(charge)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reads)
         .await?;
         let units: i64 = row.try_get("units")?;
         let mine: i64 = row.try_get("mine")?;
@@ -51,7 +51,7 @@ impl Ledger {
         .await?;
         let row = sqlx::query("SELECT value FROM secrets WHERE name = $1")
             .bind(name)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reads)
             .await?;
         Ok(row.try_get("value")?)
     }
@@ -62,7 +62,7 @@ impl Ledger {
     pub async fn reconcile_offset(&self, bot: &str) -> Result<i64, LedgerError> {
         let row = sqlx::query("SELECT next_offset FROM reconcile_state WHERE bot = $1")
             .bind(bot)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await?;
         Ok(match row {
             Some(r) => r.try_get("next_offset")?,

@@ -63,7 +63,7 @@ impl Ledger {
         )
         .bind(bot)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         rows.iter()
             .map(|r| {
@@ -136,7 +136,7 @@ impl Ledger {
         let row = sqlx::query("SELECT outcome FROM updates WHERE bot = $1 AND update_id = $2")
             .bind(bot)
             .bind(update_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await?;
         Ok(match row {
             Some(r) => r.try_get("outcome")?,
@@ -169,7 +169,7 @@ impl Ledger {
     pub async fn dead_letters(&self, bot: &str) -> Result<i64, LedgerError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM dead_letters WHERE bot = $1")
             .bind(bot)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reads)
             .await?;
         Ok(row.try_get("n")?)
     }

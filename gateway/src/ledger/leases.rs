@@ -68,7 +68,7 @@ impl Ledger {
         use sqlx::Row;
         let row = sqlx::query("SELECT holder FROM bot_leases WHERE bot = $1")
             .bind(bot)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await?;
         Ok(match row {
             Some(r) => Some(r.try_get("holder")?),

@@ -5,6 +5,7 @@
 
 mod events;
 mod facts;
+mod group_commit;
 mod inbox;
 mod leases;
 mod orders;
@@ -53,6 +54,9 @@ pub enum LedgerError {
     },
     #[error("payment {charge_id} kept changing under us; try again")]
     Contended { charge_id: String },
+    /// A grouped write failed (the text of the underlying error, shared by the whole group).
+    #[error("the ledger could not store a batch: {0}")]
+    Batch(String),
     #[error("no payment {charge_id} for bot {bot} in the ledger")]
     UnknownPayment { bot: String, charge_id: String },
 }
@@ -66,8 +70,15 @@ pub enum Backend {
 /// A handle to the ledger; cheap to clone (a connection pool inside).
 #[derive(Clone, Debug)]
 pub struct Ledger {
+    /// Writes (and reads inside write transactions). One connection for SQLite.
     pool: AnyPool,
+    /// Plain reads. For SQLite a few more connections: in WAL mode readers never wait for the
+    /// writer, so looking up an order or the inbox does not queue behind a commit's fsync. For
+    /// PostgreSQL (and an in-memory SQLite database) the same pool as `pool`.
+    reads: AnyPool,
     backend: Backend,
+    /// Group commit for webhook ingest (see [`group_commit`]).
+    inbox_writer: group_commit::InboxWriter,
 }
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -101,6 +112,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "subscriptions",
         include_str!("../../../migrations/sqlite/0006_subscriptions.sql"),
     ),
+    (
+        7,
+        "subscription expiry",
+        include_str!("../../../migrations/sqlite/0007_subscription_expiry.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -133,6 +149,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "subscriptions",
         include_str!("../../../migrations/postgres/0006_subscriptions.sql"),
     ),
+    (
+        7,
+        "subscription expiry",
+        include_str!("../../../migrations/postgres/0007_subscription_expiry.sql"),
+    ),
 ];
 
 impl Ledger {
@@ -157,35 +178,24 @@ impl Ledger {
             url = prepare_sqlite_url(&url)?;
         }
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            // SQLite runs one writer at a time anyway. With several connections the others wait
-            // in SQLite's busy handler, which sleeps in growing steps (a checkout answered after
-            // 733 ms in the load bench); one connection makes them queue in order instead
-            // (worst case 169 ms at the same load). PostgreSQL writes in parallel.
-            .max_connections(if backend == Backend::Sqlite { 1 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        let sync = if sync_full {
-                            "PRAGMA synchronous = FULL"
-                        } else {
-                            "PRAGMA synchronous = NORMAL"
-                        };
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            sync,
-                            "PRAGMA busy_timeout = 10000",
-                        ] {
-                            conn.execute(pragma).await?;
-                        }
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
-        let ledger = Self { pool, backend };
+        // SQLite runs one writer at a time anyway. With several writing connections the others
+        // wait in SQLite's busy handler, which sleeps in growing steps (a checkout answered after
+        // 733 ms in the load bench); one connection makes them queue in order instead (worst
+        // case 169 ms at the same load). PostgreSQL writes in parallel.
+        let writers = if backend == Backend::Sqlite { 1 } else { 16 };
+        let pool = connect_pool(&options, backend, sync_full, writers).await?;
+        let separate_readers = backend == Backend::Sqlite && !url.contains(":memory:");
+        let reads = if separate_readers {
+            connect_pool(&options, backend, sync_full, SQLITE_READERS).await?
+        } else {
+            pool.clone()
+        };
+        let ledger = Self {
+            pool,
+            reads,
+            backend,
+            inbox_writer: Default::default(),
+        };
         ledger.migrate().await?;
         Ok(ledger)
     }
@@ -234,8 +244,44 @@ impl Ledger {
     }
 
     pub async fn close(&self) {
+        self.reads.close().await;
         self.pool.close().await;
     }
+}
+
+/// Reader connections for a SQLite ledger (WAL lets them read while the one writer commits).
+const SQLITE_READERS: u32 = 4;
+
+async fn connect_pool(
+    options: &AnyConnectOptions,
+    backend: Backend,
+    sync_full: bool,
+    connections: u32,
+) -> Result<AnyPool, LedgerError> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    let sync = if sync_full {
+                        "PRAGMA synchronous = FULL"
+                    } else {
+                        "PRAGMA synchronous = NORMAL"
+                    };
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        sync,
+                        "PRAGMA busy_timeout = 10000",
+                    ] {
+                        conn.execute(pragma).await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options.clone())
+        .await?)
 }
 
 fn prepare_sqlite_url(url: &str) -> Result<String, LedgerError> {

@@ -83,7 +83,7 @@ impl Ledger {
              plugin_sha256, created_at, product_config FROM orders WHERE order_id = $1",
         )
         .bind(order_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await?;
         let Some(r) = row else { return Ok(None) };
         Ok(Some(Order {

@@ -83,7 +83,7 @@ impl Ledger {
         .bind(bot)
         .bind(now_ms())
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         rows.iter()
             .map(|r| {
@@ -104,7 +104,7 @@ impl Ledger {
              WHERE bot = $1 AND sent_at IS NULL AND failed_at IS NULL",
         )
         .bind(bot)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reads)
         .await?;
         Ok(row.try_get("next")?)
     }
@@ -228,7 +228,7 @@ impl Ledger {
         let row = sqlx::query("SELECT content FROM deliveries WHERE bot = $1 AND charge_id = $2")
             .bind(bot)
             .bind(charge_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await?;
         Ok(match row {
             Some(r) => Some(r.try_get("content")?),

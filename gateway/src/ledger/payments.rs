@@ -271,7 +271,7 @@ impl Ledger {
         bot: &str,
         charge_id: &str,
     ) -> Result<Option<Payment>, LedgerError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.reads.acquire().await?;
         fetch_payment(&mut conn, bot, charge_id).await
     }
 
@@ -298,7 +298,7 @@ impl Ledger {
              ORDER BY paid_at"
         ))
         .bind(bot)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         rows.iter().map(payment_from_row).collect()
     }
@@ -309,7 +309,7 @@ impl Ledger {
             "SELECT {PAYMENT_COLUMNS} FROM payments WHERE ($1 IS NULL OR bot = $1) ORDER BY paid_at, charge_id"
         ))
         .bind(bot)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         rows.iter().map(payment_from_row).collect()
     }

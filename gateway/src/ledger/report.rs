@@ -57,7 +57,7 @@ impl Ledger {
         ))
         .bind(filter.bot.as_deref())
         .bind(filter.since_ms.unwrap_or(i64::MIN))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         rows.iter()
             .map(|r| {

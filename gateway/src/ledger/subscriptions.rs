@@ -120,7 +120,7 @@ impl Ledger {
         ))
         .bind(bot)
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         rows.iter().map(from_row).collect()
     }
@@ -140,7 +140,7 @@ impl Ledger {
         .bind(bot)
         .bind(user_id)
         .bind(payload)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await?;
         row.as_ref().map(from_row).transpose()
     }
@@ -161,7 +161,7 @@ impl Ledger {
         ))
         .bind(bot)
         .bind(cutoff)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         let mut expired = Vec::new();
         for row in &due {
