@@ -287,3 +287,62 @@ on_both_ledgers!(
     two_bots_on_one_webhook_listener_sell_and_deliver,
     a_ledger_that_is_down_gets_5xx_and_telegram_retries_until_stored,
 );
+
+on_both_ledgers!(concurrent_webhook_updates_are_committed_together_and_each_stored_once);
+
+/// Group commit: many requests at once (two bots, some of them redeliveries) are each answered
+/// only once stored, every update is processed, and a redelivery is not stored twice.
+async fn concurrent_webhook_updates_are_committed_together_and_each_stored_once(backend: Backend) {
+    let mut h = Harness::new(backend).await;
+    let base = h.use_webhooks();
+    let gw = h.start().await;
+    let body = |id: i64, user: i64| {
+        serde_json::to_vec(&serde_json::json!({"update_id": id, "message": {
+            "message_id": id, "date": 1_780_000_000, "text": "/terms",
+            "from": {"id": user, "is_bot": false, "first_name": "G"},
+            "chat": {"id": user, "type": "private", "first_name": "G"}}}))
+        .unwrap()
+    };
+    // The buyers have chats with both bots.
+    let mut before = std::collections::HashMap::new();
+    for bot in [GUIDES, GAMES] {
+        for u in 2400..2406 {
+            h.say(bot, u, "/start");
+            let m = h.wait_for(bot, u, "the catalogue", |m| !m.is_empty()).await;
+            before.insert((bot, u), m.len());
+        }
+    }
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..120i64 {
+        for bot in [GUIDES, GAMES] {
+            let url = format!("{base}/telegram/{bot}");
+            let secret = secret_token(&Secret::new(MASTER), bot);
+            // Every update twice: Telegram redelivers what it thinks was not received.
+            for _ in 0..2 {
+                let (url, secret, body) =
+                    (url.clone(), secret.clone(), body(800_000 + i, 2400 + i % 6));
+                calls.spawn(async move { post(&url, Some(&secret), body).await });
+            }
+        }
+    }
+    while let Some(status) = calls.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    let ledger = h.ledger().await;
+    for bot in [GUIDES, GAMES] {
+        for i in 0..120 {
+            let outcome = wait_for_outcome(&ledger, bot, 800_000 + i).await;
+            assert!(outcome.starts_with("answered"), "{outcome}");
+        }
+    }
+    // One answer per update, not per request.
+    for bot in [GUIDES, GAMES] {
+        let token = h.token(bot);
+        let answers: usize = (2400..2406)
+            .map(|u| h.sim.messages(&token, u).len() - before[&(bot, u)])
+            .sum();
+        assert_eq!(answers, 120, "{bot}");
+    }
+    gw.stop().await;
+    h.finish().await;
+}
