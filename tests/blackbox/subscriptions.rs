@@ -284,6 +284,16 @@ async fn a_failed_renewal_lapses_after_the_grace_period_and_access_is_revoked_on
         2,
         "no charge, no delivery"
     );
+    h.say(CLUB, MEMBER, "/subscriptions");
+    h.wait_for(CLUB, MEMBER, "the list", |m| {
+        m.iter().any(|m| {
+            m.text
+                .as_deref()
+                .unwrap_or("")
+                .contains("Pro membership: the last renewal failed; yours until")
+        })
+    })
+    .await;
 
     // Within the grace period the membership still holds.
     let clock = gw.clock();

@@ -64,7 +64,16 @@ pub(super) async fn list(
                 )]);
                 format!("renewal stopped; runs until {until}")
             }
-            other => format!("{other} since {until}"),
+            "failed" => {
+                let grace = current.config.subscription_grace.as_millis() as i64;
+                format!(
+                    "the last renewal failed; yours until {}. /start {} buys it again",
+                    readable(s.expires_at.saturating_add(grace)),
+                    s.product
+                )
+            }
+            "expired" => format!("ended; /start {} buys it again", s.product),
+            other => format!("{other}, paid until {until}"),
         };
         text.push_str(&format!("\n• {name}: {line}"));
     }
