@@ -129,13 +129,7 @@ async fn a_buyer_stops_and_restarts_the_renewal_from_subscriptions() {
     h.add_bot(CLUB, &club_bot());
     let gw = h.start().await;
     let token = h.token(CLUB);
-    h.say(CLUB, MEMBER, "/buy pro");
-    eventually("an invoice link", || async {
-        !h.sim.invoices(&token).is_empty()
-    })
-    .await;
-    h.pay_latest(CLUB, MEMBER).await;
-    h.wait_for_deliveries(CLUB, MEMBER, 1).await;
+    join(&h).await;
     let ledger = h.ledger().await;
     eventually("the subscription", || async {
         !ledger.subscriptions(CLUB, MEMBER).await.unwrap().is_empty()
