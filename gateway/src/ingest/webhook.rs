@@ -123,11 +123,8 @@ async fn receive(
         body: value.to_string(),
         received_at: now_ms(),
     };
-    let stored = tokio::time::timeout(
-        STORE_TIMEOUT,
-        store.ledger.store_update_grouped(&bot, update.clone()),
-    )
-    .await;
+    let stored =
+        tokio::time::timeout(STORE_TIMEOUT, store.ledger.store_update(&bot, &update)).await;
     let fresh = match stored {
         Ok(Ok(new)) => new.then_some(update),
         Ok(Err(e)) => {

@@ -98,8 +98,9 @@ impl super::Ledger {
         subject: Subject<'_>,
         detail: &str,
     ) -> Result<(), LedgerError> {
-        let mut conn = self.pool.acquire().await?;
-        append(&mut conn, bot, kind, subject, detail).await
+        let mut tx = self.begin().await?;
+        append(&mut tx, bot, kind, subject, detail).await?;
+        tx.commit().await
     }
 
     pub async fn events(

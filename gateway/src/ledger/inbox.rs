@@ -51,6 +51,19 @@ impl Ledger {
         Ok(fresh)
     }
 
+    /// Stores one update durably (committed together with whatever else is being written at the
+    /// same moment, see `group_commit`). Returns whether it was new (false for a redelivery).
+    pub async fn store_update(
+        &self,
+        bot: &str,
+        update: &StoredUpdate,
+    ) -> Result<bool, LedgerError> {
+        Ok(!self
+            .store_updates(bot, std::slice::from_ref(update))
+            .await?
+            .is_empty())
+    }
+
     /// Updates stored but not yet processed, oldest first: the work a restart resumes.
     pub async fn pending_updates(
         &self,
@@ -83,6 +96,7 @@ impl Ledger {
         update_id: i64,
         outcome: &str,
     ) -> Result<(), LedgerError> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE updates SET processed_at = $1, outcome = $2 \
              WHERE bot = $3 AND update_id = $4 AND processed_at IS NULL",
@@ -91,9 +105,9 @@ impl Ledger {
         .bind(outcome)
         .bind(bot)
         .bind(update_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        tx.commit().await
     }
 
     /// Marks an update that could not be read as processed and records why, keeping its body:
@@ -153,6 +167,7 @@ impl Ledger {
         reason: &str,
         body: &[u8],
     ) -> Result<(), LedgerError> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO dead_letters (bot, received_at, reason, body) VALUES ($1, $2, $3, $4)",
         )
@@ -160,9 +175,9 @@ impl Ledger {
         .bind(now_ms())
         .bind(reason)
         .bind(String::from_utf8_lossy(body).as_ref())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        tx.commit().await
     }
 
     /// How many dead letters a bot has (for tests and the admin API).

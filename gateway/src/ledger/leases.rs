@@ -19,6 +19,7 @@ impl Ledger {
         lease_ms: i64,
     ) -> Result<bool, LedgerError> {
         let now = now_ms();
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "INSERT INTO bot_leases (bot, holder, until) VALUES ($1, $2, $3) \
              ON CONFLICT (bot) DO UPDATE SET holder = excluded.holder, until = excluded.until \
@@ -28,8 +29,9 @@ impl Ledger {
         .bind(holder)
         .bind(now + lease_ms)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -42,6 +44,7 @@ impl Ledger {
         holder: &str,
         lease_ms: i64,
     ) -> Result<bool, LedgerError> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE bot_leases SET holder = $1, until = $2 WHERE bot = $3 AND holder = $4",
         )
@@ -49,7 +52,7 @@ impl Ledger {
         .bind(now_ms() + lease_ms)
         .bind(bot)
         .bind(dead)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
             return Ok(false);
@@ -58,8 +61,9 @@ impl Ledger {
         sqlx::query("UPDATE deliveries SET claimed_until = NULL WHERE bot = $1 AND claimed_by = $2 AND sent_at IS NULL")
             .bind(bot)
             .bind(dead)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -78,12 +82,13 @@ impl Ledger {
 
     /// Gives a lease up (a graceful stop), so another gateway can take the bot at once.
     pub async fn release_bot(&self, bot: &str, holder: &str) -> Result<(), LedgerError> {
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM bot_leases WHERE bot = $1 AND holder = $2")
             .bind(bot)
             .bind(holder)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        tx.commit().await
     }
 
     /// Claims a due delivery for `holder` for `claim_ms`; true if this gateway may send it now.
@@ -95,6 +100,7 @@ impl Ledger {
         claim_ms: i64,
     ) -> Result<bool, LedgerError> {
         let now = now_ms();
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE deliveries SET claimed_by = $1, claimed_until = $2 \
              WHERE bot = $3 AND charge_id = $4 AND sent_at IS NULL AND failed_at IS NULL \
@@ -105,8 +111,9 @@ impl Ledger {
         .bind(bot)
         .bind(charge_id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -77,8 +77,8 @@ pub struct Ledger {
     /// PostgreSQL (and an in-memory SQLite database) the same pool as `pool`.
     reads: AnyPool,
     backend: Backend,
-    /// Group commit for webhook ingest (see [`group_commit`]).
-    inbox_writer: group_commit::InboxWriter,
+    /// Group commit for SQLite writes (see [`group_commit`]).
+    writer: group_commit::GroupWriter,
 }
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -194,7 +194,7 @@ impl Ledger {
             pool,
             reads,
             backend,
-            inbox_writer: Default::default(),
+            writer: Default::default(),
         };
         ledger.migrate().await?;
         Ok(ledger)
@@ -227,15 +227,6 @@ impl Ledger {
 
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    /// Starts a write transaction. SQLite gets `BEGIN IMMEDIATE` so two writers queue on the
-    /// busy timeout instead of one failing with "database is locked" when it upgrades.
-    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, LedgerError> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
     }
 
     /// True when the database answers a trivial query.
