@@ -13,7 +13,8 @@
 //!   only when a real `COMMIT` that includes it has succeeded. If that `COMMIT` fails, every
 //!   write in the group gets the error (none of them is durable, so none may be acknowledged).
 //! - Whoever waits for a commit and gets the commit lock first commits the whole waiting list
-//!   (a leader, no background task to outlive a runtime). Nothing waits on purpose: a lone write
+//!   (a leader; the `COMMIT` itself runs in a task of its own so that a leader that gives up, say
+//!   on a timeout, cannot interrupt it). Nothing waits on purpose: a lone write
 //!   commits at once; under load a group is whatever ran during the previous commit's fsync.
 //!
 //! Within a group, later writes see earlier ones' uncommitted rows, which is harmless: they
@@ -33,6 +34,11 @@ use super::{Backend, Ledger, LedgerError};
 struct Group {
     /// The writer connection, held from the group's `BEGIN` to its `COMMIT`.
     conn: Option<PoolConnection<Any>>,
+    /// A transaction is open on `conn`.
+    open: bool,
+    /// A `BEGIN` on `conn` was interrupted (its caller cancelled): it may have opened a
+    /// transaction after all, so the next one ends it first.
+    interrupted: bool,
     /// A write was dropped without committing: its savepoint must be undone before anyone else
     /// writes or the group commits.
     dirty: bool,
@@ -101,21 +107,23 @@ impl Ledger {
 /// Makes the group ready for another write: undoes a dropped write, or opens a new group.
 async fn prepare(pool: &AnyPool, group: &mut Group) -> Result<(), sqlx::Error> {
     if group.dirty {
-        undo_dropped(group).await?;
+        let conn = connection(group);
+        conn.execute(UNDO).await?;
+        conn.execute(RELEASE).await?;
+        group.dirty = false;
     }
-    if group.conn.is_none() {
-        let mut conn = pool.acquire().await?;
-        conn.execute("BEGIN IMMEDIATE").await?;
-        group.conn = Some(conn);
+    if !group.open {
+        if group.conn.is_none() {
+            group.conn = Some(pool.acquire().await?);
+        }
+        if group.interrupted {
+            let _ = connection(group).execute("ROLLBACK").await;
+        }
+        group.interrupted = true;
+        connection(group).execute("BEGIN IMMEDIATE").await?;
+        group.interrupted = false;
+        group.open = true;
     }
-    Ok(())
-}
-
-async fn undo_dropped(group: &mut Group) -> Result<(), sqlx::Error> {
-    let conn = connection(group);
-    conn.execute(UNDO).await?;
-    conn.execute(RELEASE).await?;
-    group.dirty = false;
     Ok(())
 }
 
@@ -126,38 +134,49 @@ fn connection(group: &mut Group) -> &mut AnyConnection {
         .expect("a group holds its connection from BEGIN to COMMIT")
 }
 
-/// Abandons the open group after an error that may have ended its transaction: rolls back what
-/// is left, returns the connection and fails every write waiting on it.
+/// Abandons the group after an error that may have ended its transaction: fails every write
+/// waiting on it (none of them is durable), rolls back what is left and closes the connection,
+/// so the next group starts on a fresh one whatever state this one was left in.
 async fn fail_group(group: &mut Group, error: &str) {
-    if let Some(mut conn) = group.conn.take() {
-        let _ = conn.execute("ROLLBACK").await;
-    }
-    group.dirty = false;
     for waiter in group.waiting.drain(..) {
         let _ = waiter.send(Err(error.to_owned()));
     }
+    group.open = false;
+    group.dirty = false;
+    group.interrupted = false;
+    if let Some(mut conn) = group.conn.take() {
+        conn.close_on_drop();
+        let _ = conn.execute("ROLLBACK").await;
+    }
 }
 
-/// Commits the open group, if any, and answers everyone waiting on it.
+/// Commits the open group, if any, and answers everyone waiting on it. Runs in a task of its
+/// own, so a waiter that gives up cannot interrupt a `COMMIT` that others depend on.
 async fn commit_group(group: &mut Group) {
-    if group.dirty
-        && let Err(e) = undo_dropped(group).await
-    {
-        return fail_group(group, &e.to_string()).await;
-    }
-    let Some(mut conn) = group.conn.take() else {
+    if !group.open {
         return;
-    };
-    match conn.execute("COMMIT").await {
+    }
+    if group.dirty {
+        let conn = connection(group);
+        let undone = match conn.execute(UNDO).await {
+            Ok(_) => conn.execute(RELEASE).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = undone {
+            return fail_group(group, &e.to_string()).await;
+        }
+        group.dirty = false;
+    }
+    match connection(group).execute("COMMIT").await {
         Ok(_) => {
+            group.open = false;
+            // Back to the pool between groups, for the few callers that use it directly.
+            group.conn = None;
             for waiter in group.waiting.drain(..) {
                 let _ = waiter.send(Ok(()));
             }
         }
-        Err(e) => {
-            group.conn = Some(conn);
-            fail_group(group, &e.to_string()).await;
-        }
+        Err(e) => fail_group(group, &e.to_string()).await,
     }
 }
 
@@ -186,7 +205,11 @@ impl WriteTx {
                             if let Ok(outcome) = answer.try_recv() {
                                 return settle(Ok(outcome));
                             }
-                            commit_group(&mut *writer.group.lock().await).await;
+                            let group = writer.group.clone();
+                            let committed = tokio::spawn(async move {
+                                commit_group(&mut *group.lock_owned().await).await
+                            });
+                            let _ = committed.await;
                         }
                     }
                 }
@@ -321,5 +344,35 @@ mod tests {
             .await
             .expect("stored after the failure");
         assert_eq!(secrets(&ledger).await, ["w-first", "w-second", "w-third"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_given_up_while_the_database_is_locked_does_not_stall_later_writes() {
+        use sqlx::Connection;
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let ledger = ledger(&dir).await;
+        let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+        let mut other = sqlx::sqlite::SqliteConnection::connect(&url)
+            .await
+            .expect("a second connection");
+        sqlx::query("BEGIN EXCLUSIVE")
+            .execute(&mut other)
+            .await
+            .expect("the lock");
+        // The write waits in BEGIN behind the other process's lock; its caller gives up.
+        let gave_up = tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            write_secret(&ledger, "w-abandoned", true),
+        )
+        .await;
+        assert!(gave_up.is_err(), "the write waited for the lock");
+        sqlx::query("ROLLBACK")
+            .execute(&mut other)
+            .await
+            .expect("unlocked");
+        write_secret(&ledger, "w-after", true)
+            .await
+            .expect("the next write succeeds");
+        assert_eq!(secrets(&ledger).await, ["w-after"]);
     }
 }
