@@ -8,8 +8,10 @@
 //! - One transaction is open on the writer connection at a time: the *group*. Each write runs
 //!   inside it in its own `SAVEPOINT`, holding the group's lock only while its statements run.
 //! - A write that fails, or is dropped without committing, is rolled back to its savepoint by
-//!   whoever takes the lock next; the other writes in the group are untouched.
-//! - [`WriteTx::commit`] releases the savepoint, joins the group's waiting list and returns
+//!   whoever takes the lock next; the other writes in the group are untouched. Savepoints are
+//!   never committed (that would cost a statement per write): they nest, the innermost one is
+//!   always the last write's, and `COMMIT` ends them all.
+//! - [`WriteTx::commit`] joins the group's waiting list and returns
 //!   only when a real `COMMIT` that includes it has succeeded. If that `COMMIT` fails, every
 //!   write in the group gets the error (none of them is durable, so none may be acknowledged).
 //! - Whoever waits for a commit and gets the commit lock first commits the whole waiting list
@@ -42,7 +44,7 @@ struct Group {
     /// A write was dropped without committing: its savepoint must be undone before anyone else
     /// writes or the group commits.
     dirty: bool,
-    /// Writes whose savepoint is released, each waiting for the `COMMIT` that makes it durable.
+    /// Writes that asked to commit, each waiting for the `COMMIT` that makes it durable.
     waiting: Vec<oneshot::Sender<Result<(), String>>>,
 }
 
@@ -71,11 +73,10 @@ pub(super) enum WriteTx {
 pub(super) struct Grouped {
     guard: OwnedMutexGuard<Group>,
     writer: GroupWriter,
-    released: bool,
+    committed: bool,
 }
 
 const SAVEPOINT: &str = "SAVEPOINT starsgate_write";
-const RELEASE: &str = "RELEASE SAVEPOINT starsgate_write";
 const UNDO: &str = "ROLLBACK TO SAVEPOINT starsgate_write";
 
 impl Ledger {
@@ -97,7 +98,7 @@ impl Ledger {
                 Ok(WriteTx::Grouped(Grouped {
                     guard,
                     writer: self.writer.clone(),
-                    released: false,
+                    committed: false,
                 }))
             }
         }
@@ -107,9 +108,7 @@ impl Ledger {
 /// Makes the group ready for another write: undoes a dropped write, or opens a new group.
 async fn prepare(pool: &AnyPool, group: &mut Group) -> Result<(), sqlx::Error> {
     if group.dirty {
-        let conn = connection(group);
-        conn.execute(UNDO).await?;
-        conn.execute(RELEASE).await?;
+        connection(group).execute(UNDO).await?;
         group.dirty = false;
     }
     if !group.open {
@@ -157,12 +156,7 @@ async fn commit_group(group: &mut Group) {
         return;
     }
     if group.dirty {
-        let conn = connection(group);
-        let undone = match conn.execute(UNDO).await {
-            Ok(_) => conn.execute(RELEASE).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = undone {
+        if let Err(e) = connection(group).execute(UNDO).await {
             return fail_group(group, &e.to_string()).await;
         }
         group.dirty = false;
@@ -187,13 +181,7 @@ impl WriteTx {
             WriteTx::Plain(tx) => Ok(tx.commit().await?),
             WriteTx::Grouped(mut grouped) => {
                 let (reply, mut answer) = oneshot::channel();
-                if let Err(e) = connection(&mut grouped.guard).execute(RELEASE).await {
-                    // The savepoint may be gone with the whole transaction: abandon the group.
-                    grouped.released = true;
-                    fail_group(&mut grouped.guard, &e.to_string()).await;
-                    return Err(e.into());
-                }
-                grouped.released = true;
+                grouped.committed = true;
                 grouped.guard.waiting.push(reply);
                 let writer = grouped.writer.clone();
                 drop(grouped);
@@ -232,7 +220,7 @@ fn settle(
 
 impl Drop for Grouped {
     fn drop(&mut self) {
-        if !self.released {
+        if !self.committed {
             self.guard.dirty = true;
         }
     }
@@ -374,5 +362,36 @@ mod tests {
             .await
             .expect("the next write succeeds");
         assert_eq!(secrets(&ledger).await, ["w-after"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_dropped_between_two_others_in_one_group_undoes_only_itself() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let ledger = ledger(&dir).await;
+        // Hold the commit back so that all three writes land in one group.
+        let hold = ledger.writer.committing.clone().lock_owned().await;
+        let first = tokio::spawn({
+            let ledger = ledger.clone();
+            async move { write_secret(&ledger, "w1", true).await }
+        });
+        while ledger.writer.group.lock().await.waiting.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        write_secret(&ledger, "w2", false).await.expect("dropped");
+        let third = tokio::spawn({
+            let ledger = ledger.clone();
+            async move { write_secret(&ledger, "w3", true).await }
+        });
+        while ledger.writer.group.lock().await.waiting.len() < 2 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            secrets(&ledger).await.is_empty(),
+            "nothing is visible before the commit"
+        );
+        drop(hold);
+        first.await.expect("ran").expect("the first write commits");
+        third.await.expect("ran").expect("the third write commits");
+        assert_eq!(secrets(&ledger).await, ["w1", "w3"]);
     }
 }
