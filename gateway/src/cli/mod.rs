@@ -205,17 +205,21 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             ledger,
             synchronous,
             idle,
-        } => crate::bench::run(crate::bench::BenchOptions {
-            bots,
-            orders,
-            concurrency,
-            webhook: !polling,
-            ledger_url: ledger,
-            synchronous,
-            idle,
-        })
-        .await
-        .map_err(Failure),
+        } => {
+            // Quiet by default (logging every order would be measured too); STARSGATE_LOG opts in.
+            crate::telemetry::init("off");
+            crate::bench::run(crate::bench::BenchOptions {
+                bots,
+                orders,
+                concurrency,
+                webhook: !polling,
+                ledger_url: ledger,
+                synchronous,
+                idle,
+            })
+            .await
+            .map_err(Failure)
+        }
         Command::Sim { listen, bots } => sim::sim(listen, &bots).await,
         Command::Plugin {
             command: PluginCommand::Test { plugin, fixtures },

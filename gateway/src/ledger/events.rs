@@ -98,7 +98,7 @@ impl super::Ledger {
         subject: Subject<'_>,
         detail: &str,
     ) -> Result<(), LedgerError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_single().await?;
         append(&mut tx, bot, kind, subject, detail).await?;
         tx.commit().await
     }

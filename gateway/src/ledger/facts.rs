@@ -42,7 +42,7 @@ impl Ledger {
     /// A secret generated on first use and kept in the ledger, hex-encoded.
     pub async fn secret(&self, name: &str) -> Result<String, LedgerError> {
         let fresh: [u8; 32] = rand::random();
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_single().await?;
         sqlx::query(
             "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
         )
@@ -73,7 +73,7 @@ impl Ledger {
     }
 
     pub async fn set_reconcile_offset(&self, bot: &str, offset: i64) -> Result<(), LedgerError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_single().await?;
         sqlx::query(
             "INSERT INTO reconcile_state (bot, next_offset, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (bot) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at",

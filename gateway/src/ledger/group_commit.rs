@@ -44,6 +44,9 @@ struct Group {
     /// A write was dropped without committing: its savepoint must be undone before anyone else
     /// writes or the group commits.
     dirty: bool,
+    /// A write without a savepoint (see [`Ledger::begin_single`]) was dropped without
+    /// committing: it cannot be undone alone, so the whole group is abandoned.
+    broken: bool,
     /// Writes that asked to commit, each waiting for the `COMMIT` that makes it durable.
     waiting: Vec<oneshot::Sender<Result<(), String>>>,
 }
@@ -74,15 +77,31 @@ pub(super) struct Grouped {
     guard: OwnedMutexGuard<Group>,
     writer: GroupWriter,
     committed: bool,
+    /// False for a single-statement write, which has no savepoint of its own.
+    savepoint: bool,
 }
 
 const SAVEPOINT: &str = "SAVEPOINT starsgate_write";
 const UNDO: &str = "ROLLBACK TO SAVEPOINT starsgate_write";
+const ABANDONED: &str =
+    "a write in the same group was abandoned without a savepoint, so the group was rolled back";
 
 impl Ledger {
     /// Starts a write transaction. On SQLite it joins the current group (see the module docs);
     /// on PostgreSQL it is a transaction of its own.
     pub(super) async fn begin(&self) -> Result<WriteTx, LedgerError> {
+        self.begin_write(true).await
+    }
+
+    /// Starts a write of exactly one statement. On SQLite it skips the savepoint, a statement
+    /// per write saved: a failing statement undoes itself, and a write dropped without
+    /// committing (after an error or a cancelled caller) abandons its whole group instead, whose
+    /// other writes then fail and are retried by their callers.
+    pub(super) async fn begin_single(&self) -> Result<WriteTx, LedgerError> {
+        self.begin_write(false).await
+    }
+
+    async fn begin_write(&self, savepoint: bool) -> Result<WriteTx, LedgerError> {
         match self.backend {
             Backend::Postgres => Ok(WriteTx::Plain(self.pool.begin().await?)),
             Backend::Sqlite => {
@@ -91,7 +110,7 @@ impl Ledger {
                     fail_group(&mut guard, &e.to_string()).await;
                     return Err(e.into());
                 }
-                if let Err(e) = connection(&mut guard).execute(SAVEPOINT).await {
+                if savepoint && let Err(e) = connection(&mut guard).execute(SAVEPOINT).await {
                     fail_group(&mut guard, &e.to_string()).await;
                     return Err(e.into());
                 }
@@ -99,6 +118,7 @@ impl Ledger {
                     guard,
                     writer: self.writer.clone(),
                     committed: false,
+                    savepoint,
                 }))
             }
         }
@@ -107,6 +127,9 @@ impl Ledger {
 
 /// Makes the group ready for another write: undoes a dropped write, or opens a new group.
 async fn prepare(pool: &AnyPool, group: &mut Group) -> Result<(), sqlx::Error> {
+    if group.broken {
+        fail_group(group, ABANDONED).await;
+    }
     if group.dirty {
         connection(group).execute(UNDO).await?;
         group.dirty = false;
@@ -142,6 +165,7 @@ async fn fail_group(group: &mut Group, error: &str) {
     }
     group.open = false;
     group.dirty = false;
+    group.broken = false;
     group.interrupted = false;
     if let Some(mut conn) = group.conn.take() {
         conn.close_on_drop();
@@ -154,6 +178,9 @@ async fn fail_group(group: &mut Group, error: &str) {
 async fn commit_group(group: &mut Group) {
     if !group.open {
         return;
+    }
+    if group.broken {
+        return fail_group(group, ABANDONED).await;
     }
     if group.dirty {
         if let Err(e) = connection(group).execute(UNDO).await {
@@ -221,7 +248,11 @@ fn settle(
 impl Drop for Grouped {
     fn drop(&mut self) {
         if !self.committed {
-            self.guard.dirty = true;
+            if self.savepoint {
+                self.guard.dirty = true;
+            } else {
+                self.guard.broken = true;
+            }
         }
     }
 }
@@ -393,5 +424,37 @@ mod tests {
         first.await.expect("ran").expect("the first write commits");
         third.await.expect("ran").expect("the third write commits");
         assert_eq!(secrets(&ledger).await, ["w1", "w3"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_single_statement_write_abandons_its_group_and_nobody_is_told_ok() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let ledger = ledger(&dir).await;
+        let hold = ledger.writer.committing.clone().lock_owned().await;
+        let first = tokio::spawn({
+            let ledger = ledger.clone();
+            async move { write_secret(&ledger, "w1", true).await }
+        });
+        while ledger.writer.group.lock().await.waiting.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        {
+            let mut tx = ledger.begin_single().await.expect("begun");
+            sqlx::query("INSERT INTO secrets (name, value) VALUES ('w2', 'x')")
+                .execute(&mut *tx)
+                .await
+                .expect("inserted");
+            // Dropped here without committing: there is no savepoint to undo it alone.
+        }
+        drop(hold);
+        let first = first.await.expect("ran");
+        assert!(
+            first.is_err(),
+            "a write in an abandoned group is not reported durable"
+        );
+        write_secret(&ledger, "w3", true)
+            .await
+            .expect("the next group commits");
+        assert_eq!(secrets(&ledger).await, ["w3"]);
     }
 }

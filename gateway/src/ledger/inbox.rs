@@ -32,18 +32,7 @@ impl Ledger {
         let mut tx = self.begin().await?;
         let mut fresh = Vec::new();
         for u in updates {
-            let done = sqlx::query(
-                "INSERT INTO updates (bot, update_id, kind, body, received_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (bot, update_id) DO NOTHING",
-            )
-            .bind(bot)
-            .bind(u.update_id)
-            .bind(&u.kind)
-            .bind(&u.body)
-            .bind(u.received_at)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 1 {
+            if insert_update(&mut tx, bot, u).await? {
                 fresh.push(u.clone());
             }
         }
@@ -96,7 +85,7 @@ impl Ledger {
         update_id: i64,
         outcome: &str,
     ) -> Result<(), LedgerError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_single().await?;
         sqlx::query(
             "UPDATE updates SET processed_at = $1, outcome = $2 \
              WHERE bot = $3 AND update_id = $4 AND processed_at IS NULL",
@@ -159,6 +148,26 @@ impl Ledger {
     }
 }
 
+/// Inserts one update unless it is already stored; true if it was new.
+async fn insert_update(
+    conn: &mut sqlx::AnyConnection,
+    bot: &str,
+    u: &StoredUpdate,
+) -> Result<bool, LedgerError> {
+    let done = sqlx::query(
+        "INSERT INTO updates (bot, update_id, kind, body, received_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (bot, update_id) DO NOTHING",
+    )
+    .bind(bot)
+    .bind(u.update_id)
+    .bind(&u.kind)
+    .bind(&u.body)
+    .bind(u.received_at)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 impl Ledger {
     /// Keeps a webhook body that is not a readable update (its text, lossily decoded).
     pub async fn dead_letter(
@@ -167,7 +176,7 @@ impl Ledger {
         reason: &str,
         body: &[u8],
     ) -> Result<(), LedgerError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_single().await?;
         sqlx::query(
             "INSERT INTO dead_letters (bot, received_at, reason, body) VALUES ($1, $2, $3, $4)",
         )

@@ -19,7 +19,7 @@ impl Ledger {
         lease_ms: i64,
     ) -> Result<bool, LedgerError> {
         let now = now_ms();
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_single().await?;
         let done = sqlx::query(
             "INSERT INTO bot_leases (bot, holder, until) VALUES ($1, $2, $3) \
              ON CONFLICT (bot) DO UPDATE SET holder = excluded.holder, until = excluded.until \
@@ -82,7 +82,7 @@ impl Ledger {
 
     /// Gives a lease up (a graceful stop), so another gateway can take the bot at once.
     pub async fn release_bot(&self, bot: &str, holder: &str) -> Result<(), LedgerError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_single().await?;
         sqlx::query("DELETE FROM bot_leases WHERE bot = $1 AND holder = $2")
             .bind(bot)
             .bind(holder)
@@ -100,7 +100,7 @@ impl Ledger {
         claim_ms: i64,
     ) -> Result<bool, LedgerError> {
         let now = now_ms();
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_single().await?;
         let done = sqlx::query(
             "UPDATE deliveries SET claimed_by = $1, claimed_until = $2 \
              WHERE bot = $3 AND charge_id = $4 AND sent_at IS NULL AND failed_at IS NULL \
