@@ -89,6 +89,22 @@ fn rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// CPU time this process has used so far (user + system), from `/proc/self/stat`, whose
+/// figures are in USER_HZ ticks: 100 per second on Linux.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may contain spaces) end with ')'.
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let user: f64 = fields.get(11)?.parse().ok()?;
+            let system: f64 = fields.get(12)?.parse().ok()?;
+            Some((user + system) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 pub async fn run(opts: BenchOptions) -> Result<(), String> {
     crate::telemetry::init("warn");
     let sim = Simulator::start(([127, 0, 0, 1], 0).into())
@@ -139,6 +155,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), String> {
         sim.shutdown().await;
         return Ok(());
     }
+    let cpu_before = cpu_seconds();
     let result = drive(&sim, &opts, bots).await;
     let ledger = running.ledger().clone();
     let delivered_all = Instant::now();
@@ -159,6 +176,7 @@ pub async fn run(opts: BenchOptions) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let cpu = cpu_seconds() - cpu_before;
     let (elapsed, mut e2e) = result?;
     let mut pre: Vec<f64> = (0..bots)
         .flat_map(|i| sim.precheckout_answers(&token(i)))
@@ -193,6 +211,11 @@ pub async fn run(opts: BenchOptions) -> Result<(), String> {
         "  one order end to end (command to delivery): p50 {:.0} ms, p99 {:.0} ms",
         percentile(&e2e, 0.5),
         percentile(&e2e, 0.99)
+    );
+    println!(
+        "  CPU: {:.2} ms per order, {:.0}% of one core on average (gateway, simulator and buyers together)",
+        cpu * 1000.0 / opts.orders as f64,
+        cpu * 100.0 / elapsed.as_secs_f64()
     );
     println!(
         "  bots ready in {:.2} s; resident memory {:.0} MiB",

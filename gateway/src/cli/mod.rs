@@ -205,21 +205,17 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             ledger,
             synchronous,
             idle,
-        } => {
-            // Quiet by default (logging every order would be measured too); STARSGATE_LOG opts in.
-            crate::telemetry::init("off");
-            crate::bench::run(crate::bench::BenchOptions {
-                bots,
-                orders,
-                concurrency,
-                webhook: !polling,
-                ledger_url: ledger,
-                synchronous,
-                idle,
-            })
-            .await
-            .map_err(Failure)
-        }
+        } => crate::bench::run(crate::bench::BenchOptions {
+            bots,
+            orders,
+            concurrency,
+            webhook: !polling,
+            ledger_url: ledger,
+            synchronous,
+            idle,
+        })
+        .await
+        .map_err(Failure),
         Command::Sim { listen, bots } => sim::sim(listen, &bots).await,
         Command::Plugin {
             command: PluginCommand::Test { plugin, fixtures },
