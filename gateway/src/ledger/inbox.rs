@@ -47,10 +47,10 @@ impl Ledger {
         bot: &str,
         update: &StoredUpdate,
     ) -> Result<bool, LedgerError> {
-        Ok(!self
-            .store_updates(bot, std::slice::from_ref(update))
-            .await?
-            .is_empty())
+        let mut tx = self.begin_single().await?;
+        let fresh = insert_update(&mut tx, bot, update).await?;
+        tx.commit().await?;
+        Ok(fresh)
     }
 
     /// Updates stored but not yet processed, oldest first: the work a restart resumes.
