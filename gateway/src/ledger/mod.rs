@@ -54,8 +54,9 @@ pub enum LedgerError {
     },
     #[error("payment {charge_id} kept changing under us; try again")]
     Contended { charge_id: String },
-    /// A grouped write failed (the text of the underlying error, shared by the whole group).
-    #[error("the ledger could not store a batch: {0}")]
+    /// A grouped write was not committed (the text of the underlying error, shared by every
+    /// write in the group).
+    #[error("the ledger could not commit a group of writes: {0}")]
     Batch(String),
     #[error("no payment {charge_id} for bot {bot} in the ledger")]
     UnknownPayment { bot: String, charge_id: String },
@@ -77,7 +78,7 @@ pub struct Ledger {
     /// PostgreSQL (and an in-memory SQLite database) the same pool as `pool`.
     reads: AnyPool,
     backend: Backend,
-    /// Group commit for SQLite writes (see [`group_commit`]).
+    /// Group commit (see [`group_commit`]).
     writer: group_commit::GroupWriter,
 }
 
