@@ -406,27 +406,34 @@ mod tests {
         assert_eq!(secrets(&ledger).await, ["w-after"]);
     }
 
+    /// Starts a write that commits, on a task of its own (it waits while a test holds the commit).
+    fn spawn_write(
+        ledger: &Ledger,
+        name: &'static str,
+    ) -> tokio::task::JoinHandle<Result<(), LedgerError>> {
+        let ledger = ledger.clone();
+        tokio::spawn(async move { write_secret(&ledger, name, true).await })
+    }
+
+    /// Waits until `waiting` writes are queued for the held-back commit: later writes then land
+    /// in the same group.
+    async fn until_waiting(ledger: &Ledger, waiting: usize) {
+        while ledger.writer.group.lock().await.waiting.len() < waiting {
+            tokio::task::yield_now().await;
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_dropped_between_two_others_in_one_group_undoes_only_itself() {
         let dir = tempfile::tempdir().expect("a temp dir");
         let ledger = ledger(&dir).await;
         // Hold the commit back so that all three writes land in one group.
         let hold = ledger.writer.committing.clone().lock_owned().await;
-        let first = tokio::spawn({
-            let ledger = ledger.clone();
-            async move { write_secret(&ledger, "w1", true).await }
-        });
-        while ledger.writer.group.lock().await.waiting.is_empty() {
-            tokio::task::yield_now().await;
-        }
+        let first = spawn_write(&ledger, "w1");
+        until_waiting(&ledger, 1).await;
         write_secret(&ledger, "w2", false).await.expect("dropped");
-        let third = tokio::spawn({
-            let ledger = ledger.clone();
-            async move { write_secret(&ledger, "w3", true).await }
-        });
-        while ledger.writer.group.lock().await.waiting.len() < 2 {
-            tokio::task::yield_now().await;
-        }
+        let third = spawn_write(&ledger, "w3");
+        until_waiting(&ledger, 2).await;
         assert!(
             secrets(&ledger).await.is_empty(),
             "nothing is visible before the commit"
@@ -442,13 +449,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temp dir");
         let ledger = ledger(&dir).await;
         let hold = ledger.writer.committing.clone().lock_owned().await;
-        let first = tokio::spawn({
-            let ledger = ledger.clone();
-            async move { write_secret(&ledger, "w1", true).await }
-        });
-        while ledger.writer.group.lock().await.waiting.is_empty() {
-            tokio::task::yield_now().await;
-        }
+        let first = spawn_write(&ledger, "w1");
+        until_waiting(&ledger, 1).await;
         {
             let mut tx = ledger.begin_single().await.expect("begun");
             sqlx::query("INSERT INTO secrets (name, value) VALUES ('w2', 'x')")
