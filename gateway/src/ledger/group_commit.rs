@@ -57,7 +57,8 @@ struct Group {
     waiting: Vec<oneshot::Sender<Result<(), String>>>,
 }
 
-/// The group-commit writer of a SQLite ledger. Cheap to clone.
+/// The group-commit writer: every write on SQLite, single-statement writes on PostgreSQL.
+/// Cheap to clone.
 #[derive(Clone, Default)]
 pub(super) struct GroupWriter {
     group: Arc<Mutex<Group>>,
@@ -132,8 +133,9 @@ impl Ledger {
     }
 }
 
-/// Makes the group ready for another write: undoes a dropped write, or opens a new group.
-async fn prepare(pool: &AnyPool, backend: Backend, group: &mut Group) -> Result<(), sqlx::Error> {
+/// Deals with a write dropped without committing: undoes it to its savepoint, or abandons the
+/// group when it had none.
+async fn undo_dropped(group: &mut Group) -> Result<(), sqlx::Error> {
     if group.broken {
         fail_group(group, ABANDONED).await;
     }
@@ -141,6 +143,12 @@ async fn prepare(pool: &AnyPool, backend: Backend, group: &mut Group) -> Result<
         connection(group).execute(UNDO).await?;
         group.dirty = false;
     }
+    Ok(())
+}
+
+/// Makes the group ready for another write: undoes a dropped write, or opens a new group.
+async fn prepare(pool: &AnyPool, backend: Backend, group: &mut Group) -> Result<(), sqlx::Error> {
+    undo_dropped(group).await?;
     if !group.open {
         if group.conn.is_none() {
             group.conn = Some(pool.acquire().await?);
@@ -187,17 +195,11 @@ async fn fail_group(group: &mut Group, error: &str) {
 /// Commits the open group, if any, and answers everyone waiting on it. Runs in a task of its
 /// own, so a waiter that gives up cannot interrupt a `COMMIT` that others depend on.
 async fn commit_group(group: &mut Group) {
+    if let Err(e) = undo_dropped(group).await {
+        return fail_group(group, &e.to_string()).await;
+    }
     if !group.open {
         return;
-    }
-    if group.broken {
-        return fail_group(group, ABANDONED).await;
-    }
-    if group.dirty {
-        if let Err(e) = connection(group).execute(UNDO).await {
-            return fail_group(group, &e.to_string()).await;
-        }
-        group.dirty = false;
     }
     match connection(group).execute("COMMIT").await {
         Ok(_) => {
