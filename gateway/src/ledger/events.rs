@@ -3,6 +3,7 @@
 
 use sqlx::AnyConnection;
 
+use super::coalesce::{Shape, placeholders};
 use super::{LedgerError, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +99,12 @@ impl super::Ledger {
         subject: Subject<'_>,
         detail: &str,
     ) -> Result<(), LedgerError> {
+        if let Some(c) = &self.coalesce {
+            let event = NewEvent::new(bot, kind, subject.clone(), detail);
+            if let Ok(done) = c.events.submit(event).await {
+                return done;
+            }
+        }
         let mut tx = self.begin_single().await?;
         append(&mut tx, bot, kind, subject, detail).await?;
         tx.commit().await
@@ -129,5 +136,54 @@ impl super::Ledger {
                 })
             })
             .collect()
+    }
+}
+
+/// An event that is not part of another write (see `Ledger::record_event`).
+pub(super) struct NewEvent {
+    pub at: i64,
+    pub bot: String,
+    pub kind: EventKind,
+    pub order_id: Option<String>,
+    pub charge_id: Option<String>,
+    pub user_id: Option<i64>,
+    pub detail: String,
+}
+
+impl NewEvent {
+    pub fn new(bot: &str, kind: EventKind, subject: Subject<'_>, detail: &str) -> Self {
+        Self {
+            at: now_ms(),
+            bot: bot.to_owned(),
+            kind,
+            order_id: subject.order_id.map(str::to_owned),
+            charge_id: subject.charge_id.map(str::to_owned),
+            user_id: subject.user_id,
+            detail: detail.to_owned(),
+        }
+    }
+}
+
+impl Shape for NewEvent {
+    type Out = ();
+
+    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, sqlx::Error> {
+        let sql = format!(
+            "INSERT INTO events (at, bot, kind, order_id, charge_id, user_id, detail) VALUES {}",
+            placeholders(rows.len(), 7, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for e in rows {
+            query = query
+                .bind(e.at)
+                .bind(e.bot.as_str())
+                .bind(e.kind.as_str())
+                .bind(e.order_id.as_deref())
+                .bind(e.charge_id.as_deref())
+                .bind(e.user_id)
+                .bind(e.detail.as_str());
+        }
+        query.execute(&mut *conn).await?;
+        Ok(vec![(); rows.len()])
     }
 }

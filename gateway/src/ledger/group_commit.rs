@@ -215,30 +215,41 @@ async fn commit_group(group: &mut Group) {
 }
 
 impl WriteTx {
-    /// Commits this write; returns once it is durable.
-    pub(super) async fn commit(self) -> Result<(), LedgerError> {
-        match self {
-            WriteTx::Plain(tx) => Ok(tx.commit().await?),
+    /// Commits this write; the future resolves once it is durable. A grouped write joins the
+    /// waiting list and frees the writer connection as soon as this is called, before the
+    /// future is first polled, so a caller can queue its commit and go on to the next write.
+    pub(super) fn commit(
+        self,
+    ) -> impl std::future::Future<Output = Result<(), LedgerError>> + Send + 'static {
+        let queued = match self {
+            WriteTx::Plain(tx) => Err(tx),
             WriteTx::Grouped(mut grouped) => {
-                let (reply, mut answer) = oneshot::channel();
+                let (reply, answer) = oneshot::channel();
                 grouped.committed = true;
                 grouped.guard.waiting.push(reply);
                 let writer = grouped.writer.clone();
                 drop(grouped);
-                loop {
-                    tokio::select! {
-                        biased;
-                        outcome = &mut answer => return settle(outcome),
-                        _leader = writer.committing.lock() => {
-                            if let Ok(outcome) = answer.try_recv() {
-                                return settle(Ok(outcome));
-                            }
-                            let group = writer.group.clone();
-                            let committed = tokio::spawn(async move {
-                                commit_group(&mut *group.lock_owned().await).await
-                            });
-                            let _ = committed.await;
+                Ok((answer, writer))
+            }
+        };
+        async move {
+            let (mut answer, writer) = match queued {
+                Err(tx) => return Ok(tx.commit().await?),
+                Ok(queued) => queued,
+            };
+            loop {
+                tokio::select! {
+                    biased;
+                    outcome = &mut answer => return settle(outcome),
+                    _leader = writer.committing.lock() => {
+                        if let Ok(outcome) = answer.try_recv() {
+                            return settle(Ok(outcome));
                         }
+                        let group = writer.group.clone();
+                        let committed = tokio::spawn(async move {
+                            commit_group(&mut *group.lock_owned().await).await
+                        });
+                        let _ = committed.await;
                     }
                 }
             }

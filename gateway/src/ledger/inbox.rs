@@ -2,8 +2,11 @@
 //! was received (guarantee 1); processing reads it back and marks each one done, so a crash in
 //! between means the update is processed after the restart, never lost.
 
-use sqlx::Row;
+use std::collections::HashSet;
 
+use sqlx::{AnyConnection, Row};
+
+use super::coalesce::{Shape, placeholders};
 use super::events::{EventKind, Subject, append};
 use super::{Ledger, LedgerError, now_ms};
 
@@ -47,8 +50,19 @@ impl Ledger {
         bot: &str,
         update: &StoredUpdate,
     ) -> Result<bool, LedgerError> {
+        let row = NewUpdate {
+            bot: bot.to_owned(),
+            update: update.clone(),
+        };
+        let row = match &self.coalesce {
+            Some(c) => match c.updates.submit(row).await {
+                Ok(done) => return done,
+                Err(row) => row,
+            },
+            None => row,
+        };
         let mut tx = self.begin_single().await?;
-        let fresh = insert_update(&mut tx, bot, update).await?;
+        let fresh = insert_update(&mut tx, bot, &row.update).await?;
         tx.commit().await?;
         Ok(fresh)
     }
@@ -85,6 +99,16 @@ impl Ledger {
         update_id: i64,
         outcome: &str,
     ) -> Result<(), LedgerError> {
+        if let Some(c) = &self.coalesce {
+            let mark = Mark {
+                bot: bot.to_owned(),
+                update_id,
+                outcome: outcome.to_owned(),
+            };
+            if let Ok(done) = c.marks.submit(mark).await {
+                return done;
+            }
+        }
         let mut tx = self.begin_single().await?;
         sqlx::query(
             "UPDATE updates SET processed_at = $1, outcome = $2 \
@@ -196,5 +220,73 @@ impl Ledger {
             .fetch_one(&self.reads)
             .await?;
         Ok(row.try_get("n")?)
+    }
+}
+
+/// An update to store in the inbox; the outcome says whether it was new.
+pub(super) struct NewUpdate {
+    pub bot: String,
+    pub update: StoredUpdate,
+}
+
+impl Shape for NewUpdate {
+    type Out = bool;
+
+    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<bool>, sqlx::Error> {
+        let sql = format!(
+            "INSERT INTO updates (bot, update_id, kind, body, received_at) VALUES {} \
+             ON CONFLICT (bot, update_id) DO NOTHING RETURNING bot, update_id",
+            placeholders(rows.len(), 5, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for row in rows {
+            let u = &row.update;
+            query = query
+                .bind(row.bot.as_str())
+                .bind(u.update_id)
+                .bind(u.kind.as_str())
+                .bind(u.body.as_str())
+                .bind(u.received_at);
+        }
+        let inserted = query.fetch_all(&mut *conn).await?;
+        let mut fresh = HashSet::with_capacity(inserted.len());
+        for r in &inserted {
+            fresh.insert((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?));
+        }
+        // A key twice in one batch (a redelivery racing the original) is new only once.
+        Ok(rows
+            .iter()
+            .map(|row| fresh.remove(&(row.bot.clone(), row.update.update_id)))
+            .collect())
+    }
+}
+
+/// An update processed, with how it ended.
+pub(super) struct Mark {
+    pub bot: String,
+    pub update_id: i64,
+    pub outcome: String,
+}
+
+impl Shape for Mark {
+    type Out = ();
+
+    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, sqlx::Error> {
+        let sql = format!(
+            "WITH v (bot, update_id, outcome) AS (VALUES {}) \
+             UPDATE updates SET processed_at = $1, outcome = v.outcome FROM v \
+             WHERE updates.bot = v.bot AND updates.update_id = v.update_id \
+             AND updates.processed_at IS NULL",
+            placeholders(rows.len(), 3, 2)
+        );
+        let mut query = sqlx::query(&sql).bind(now_ms());
+        for row in rows {
+            query = query
+                .bind(row.bot.as_str())
+                .bind(row.update_id)
+                .bind(row.outcome.as_str());
+        }
+        query.execute(&mut *conn).await?;
+        Ok(vec![(); rows.len()])
     }
 }

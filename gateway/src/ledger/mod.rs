@@ -3,6 +3,7 @@
 //! by several gateways) run the same SQL through sqlx's `Any` driver; the few places where the
 //! two must differ are named `Backend` branches.
 
+mod coalesce;
 mod events;
 mod facts;
 mod group_commit;
@@ -80,6 +81,11 @@ pub struct Ledger {
     backend: Backend,
     /// Group commit (see [`group_commit`]).
     writer: group_commit::GroupWriter,
+    /// Small writes that share statements (see [`coalesce`]); `None` in the handle the
+    /// coalescers themselves write through.
+    coalesce: Option<std::sync::Arc<coalesce::Coalescers>>,
+    /// Orders never change, so recent ones are kept (see [`orders::OrderCache`]).
+    orders: std::sync::Arc<orders::OrderCache>,
 }
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -191,13 +197,16 @@ impl Ledger {
         } else {
             pool.clone()
         };
-        let ledger = Self {
+        let mut ledger = Self {
             pool,
             reads,
             backend,
             writer: Default::default(),
+            coalesce: None,
+            orders: Default::default(),
         };
         ledger.migrate().await?;
+        ledger.coalesce = Some(coalesce::Coalescers::start(&ledger));
         Ok(ledger)
     }
 

@@ -2,10 +2,39 @@
 //! product as it was when the invoice went out (title, price, plugin), so a later price change
 //! never makes an already-sent invoice pay the wrong amount.
 
-use sqlx::Row;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
-use super::events::{EventKind, Subject, append};
+use sqlx::{AnyConnection, Row};
+
+use super::coalesce::{Shape, placeholders};
+use super::events::{EventKind, NewEvent, Subject};
 use super::{Ledger, LedgerError, now_ms};
+
+/// Orders recently created or read, by id. An order row never changes once written, so a
+/// cached one is always current; this saves the two reads each purchase makes of its order
+/// (pre-checkout and payment). Emptied when full rather than tracked by age: a miss is only a
+/// read.
+#[derive(Debug, Default)]
+pub(super) struct OrderCache(Mutex<HashMap<String, Order>>);
+
+/// Most orders kept in [`OrderCache`] (a few MiB at most).
+const CACHED_ORDERS: usize = 10_000;
+
+impl OrderCache {
+    fn get(&self, order_id: &str) -> Option<Order> {
+        self.0.lock().ok()?.get(order_id).cloned()
+    }
+
+    fn put(&self, order: Order) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= CACHED_ORDERS {
+                map.clear();
+            }
+            map.insert(order.order_id.clone(), order);
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct NewOrder<'a> {
@@ -41,43 +70,42 @@ pub struct Order {
 
 impl Ledger {
     pub async fn create_order(&self, o: &NewOrder<'_>) -> Result<(), LedgerError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO orders (order_id, bot, product, user_id, chat_id, title, price, currency, \
-             subscription, plugin_sha256, created_at, product_config) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(o.order_id)
-        .bind(o.bot)
-        .bind(o.product)
-        .bind(o.user_id)
-        .bind(o.chat_id)
-        .bind(o.title)
-        .bind(o.price)
-        .bind(o.currency)
-        .bind(i64::from(o.subscription))
-        .bind(o.plugin_sha256)
-        .bind(now_ms())
-        .bind(o.product_config)
-        .execute(&mut *tx)
-        .await?;
-        append(
-            &mut tx,
-            o.bot,
-            EventKind::OrderCreated,
-            Subject {
-                order_id: Some(o.order_id),
-                user_id: Some(o.user_id),
-                ..Default::default()
+        let order = Order {
+            order_id: o.order_id.to_owned(),
+            bot: o.bot.to_owned(),
+            product: o.product.to_owned(),
+            user_id: o.user_id,
+            chat_id: o.chat_id,
+            title: o.title.to_owned(),
+            price: o.price,
+            currency: o.currency.to_owned(),
+            subscription: o.subscription,
+            plugin_sha256: o.plugin_sha256.map(str::to_owned),
+            product_config: o.product_config.map(str::to_owned),
+            created_at: now_ms(),
+        };
+        let order = match &self.coalesce {
+            Some(c) => match c.orders.submit(order.clone()).await {
+                Ok(done) => {
+                    done?;
+                    self.orders.put(order);
+                    return Ok(());
+                }
+                Err(order) => order,
             },
-            &format!("{} for {} {}", o.product, o.price, o.currency),
-        )
-        .await?;
+            None => order,
+        };
+        let mut tx = self.begin().await?;
+        Order::write(&mut tx, std::slice::from_ref(&order)).await?;
         tx.commit().await?;
+        self.orders.put(order);
         Ok(())
     }
 
     pub async fn order(&self, order_id: &str) -> Result<Option<Order>, LedgerError> {
+        if let Some(order) = self.orders.get(order_id) {
+            return Ok(Some(order));
+        }
         let row = sqlx::query(
             "SELECT order_id, bot, product, user_id, chat_id, title, price, currency, subscription, \
              plugin_sha256, created_at, product_config FROM orders WHERE order_id = $1",
@@ -86,7 +114,7 @@ impl Ledger {
         .fetch_optional(&self.reads)
         .await?;
         let Some(r) = row else { return Ok(None) };
-        Ok(Some(Order {
+        let order = Order {
             order_id: r.try_get("order_id")?,
             bot: r.try_get("bot")?,
             product: r.try_get("product")?,
@@ -99,6 +127,52 @@ impl Ledger {
             plugin_sha256: r.try_get("plugin_sha256")?,
             created_at: r.try_get("created_at")?,
             product_config: r.try_get("product_config")?,
-        }))
+        };
+        self.orders.put(order.clone());
+        Ok(Some(order))
+    }
+}
+
+impl Shape for Order {
+    type Out = ();
+
+    /// The orders and their `order_created` events, a statement each.
+    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, sqlx::Error> {
+        let sql = format!(
+            "INSERT INTO orders (order_id, bot, product, user_id, chat_id, title, price, currency, \
+             subscription, plugin_sha256, created_at, product_config) VALUES {}",
+            placeholders(rows.len(), 12, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for o in rows {
+            query = query
+                .bind(o.order_id.as_str())
+                .bind(o.bot.as_str())
+                .bind(o.product.as_str())
+                .bind(o.user_id)
+                .bind(o.chat_id)
+                .bind(o.title.as_str())
+                .bind(o.price)
+                .bind(o.currency.as_str())
+                .bind(i64::from(o.subscription))
+                .bind(o.plugin_sha256.as_deref())
+                .bind(o.created_at)
+                .bind(o.product_config.as_deref());
+        }
+        query.execute(&mut *conn).await?;
+        let events: Vec<NewEvent> = rows
+            .iter()
+            .map(|o| {
+                let subject = Subject {
+                    order_id: Some(o.order_id.as_str()),
+                    user_id: Some(o.user_id),
+                    ..Default::default()
+                };
+                let detail = format!("{} for {} {}", o.product, o.price, o.currency);
+                NewEvent::new(&o.bot, EventKind::OrderCreated, subject, &detail)
+            })
+            .collect();
+        NewEvent::write(conn, &events).await?;
+        Ok(vec![(); rows.len()])
     }
 }
