@@ -1,6 +1,7 @@
 //! Coalescing small writes: many writes of one shape (store an update, mark one processed,
-//! record an event, create an order) become one statement of many rows. Each shape's
-//! statement lives next to its table (`inbox`, `events`, `orders`).
+//! record an event, create an order, record a payment, store a delivery's content, claim a
+//! delivery, mark one sent) become one statement of many rows per table. Each shape's statements
+//! live next to its table (`inbox`, `events`, `orders`, `payments`, `outbox`, `leases`).
 //!
 //! Group commit (see `group_commit`) shares the fsync between writes, but each write still holds
 //! the one writer connection for its statements, a round trip to SQLite's worker thread each,
@@ -29,7 +30,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::events::NewEvent;
 use super::inbox::{Mark, NewUpdate};
+use super::leases::Claim;
 use super::orders::Order;
+use super::outbox::{NewDelivery, Sent};
+use super::payments::PaymentRow;
 use super::{Ledger, LedgerError};
 
 /// Most rows in one statement (7 parameters per event row: 896 parameters, well inside both
@@ -42,12 +46,12 @@ const QUEUE: usize = 4096;
 pub(super) trait Shape: Send + Sync + Sized + 'static {
     /// What each caller learns of its own row.
     type Out: Send + 'static;
-    /// Writes `rows` (at most [`MAX_ROWS`], a power of two) with one statement and returns one
-    /// outcome per row, in order.
+    /// Writes `rows` (at most [`MAX_ROWS`], a power of two) with one statement (or a few, one
+    /// per table) and returns one outcome per row, in order. An error fails every row.
     fn write(
         conn: &mut AnyConnection,
         rows: &[Self],
-    ) -> impl Future<Output = Result<Vec<Self::Out>, sqlx::Error>> + Send;
+    ) -> impl Future<Output = Result<Vec<Self::Out>, LedgerError>> + Send;
 }
 
 type Reply<S> = oneshot::Sender<Result<<S as Shape>::Out, String>>;
@@ -63,6 +67,10 @@ pub(super) struct Coalescers {
     pub marks: Coalescer<Mark>,
     pub events: Coalescer<NewEvent>,
     pub orders: Coalescer<Order>,
+    pub deliveries: Coalescer<NewDelivery>,
+    pub claims: Coalescer<Claim>,
+    pub payments: Coalescer<PaymentRow>,
+    pub sent: Coalescer<Sent>,
 }
 
 impl std::fmt::Debug for Coalescers {
@@ -80,6 +88,10 @@ impl Coalescers {
             marks: Coalescer::start(ledger.clone()),
             events: Coalescer::start(ledger.clone()),
             orders: Coalescer::start(ledger.clone()),
+            deliveries: Coalescer::start(ledger.clone()),
+            claims: Coalescer::start(ledger.clone()),
+            payments: Coalescer::start(ledger.clone()),
+            sent: Coalescer::start(ledger.clone()),
         })
     }
 }
@@ -149,15 +161,34 @@ async fn write_all<S: Shape>(
     rows: &[S],
 ) -> Result<(super::group_commit::WriteTx, Vec<S::Out>), LedgerError> {
     let mut tx = ledger.begin_single().await?;
+    let outs = write_in_chunks(&mut tx, rows).await?;
+    Ok((tx, outs))
+}
+
+/// Writes `rows` as statements of 1, 2, 4 … [`MAX_ROWS`] rows, largest first.
+pub(super) async fn write_in_chunks<S: Shape>(
+    conn: &mut AnyConnection,
+    rows: &[S],
+) -> Result<Vec<S::Out>, LedgerError> {
     let mut outs = Vec::with_capacity(rows.len());
     let mut rest = rows;
     while !rest.is_empty() {
-        let size = 1usize << rest.len().ilog2();
-        let (chunk, tail) = rest.split_at(size.min(MAX_ROWS));
-        outs.extend(S::write(&mut tx, chunk).await?);
+        let size = (1usize << rest.len().ilog2()).min(MAX_ROWS);
+        let (chunk, tail) = rest.split_at(size);
+        outs.extend(S::write(conn, chunk).await?);
         rest = tail;
     }
-    Ok((tx, outs))
+    Ok(outs)
+}
+
+/// For each row's key in order, whether the statement returned it: true for the first row with
+/// a returned key, false for any repeat of it in the same batch (a redelivery racing the
+/// original is new only once).
+pub(super) fn first_returned<K: std::hash::Hash + Eq>(
+    mut returned: std::collections::HashSet<K>,
+    keys: impl Iterator<Item = K>,
+) -> Vec<bool> {
+    keys.map(|k| returned.remove(&k)).collect()
 }
 
 /// `($first, …), (…)`: `rows` groups of `columns` numbered placeholders.
@@ -279,6 +310,50 @@ mod tests {
         // The same id again breaks the primary key: refused, and the first order stands.
         assert!(ledger.create_order(&order).await.is_err());
         assert_eq!(other.events("b", None).await?.len(), 1);
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_deliveries_and_claims_of_one_charge_have_one_winner() -> Result<(), LedgerError>
+    {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let ledger = ledger(&dir).await;
+        // 20 charges, each with 8 writers storing different content and 8 gateways claiming it,
+        // all at once: every writer gets the same stored content, one claim per charge wins.
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..160 {
+            let ledger = ledger.clone();
+            tasks.spawn(async move {
+                let charge = format!("c{}", n % 20);
+                let content = ledger
+                    .store_delivery("b", &charge, 1, &format!("content {n}"))
+                    .await?;
+                let won = ledger
+                    .claim_delivery("b", &charge, &format!("gateway {n}"), 60_000)
+                    .await?;
+                Ok::<_, LedgerError>((charge, content, won))
+            });
+        }
+        let mut contents = std::collections::HashMap::<String, Vec<String>>::new();
+        let mut wins = std::collections::HashMap::<String, usize>::new();
+        while let Some(done) = tasks.join_next().await {
+            let (charge, content, won) = done.expect("the task ran")?;
+            contents.entry(charge.clone()).or_default().push(content);
+            *wins.entry(charge).or_default() += usize::from(won);
+        }
+        for (charge, seen) in &contents {
+            assert!(seen.iter().all(|c| c == &seen[0]), "{charge}: {seen:?}");
+            assert_eq!(
+                ledger.delivery_content("b", charge).await?.as_ref(),
+                Some(&seen[0])
+            );
+            assert_eq!(
+                wins[charge], 1,
+                "{charge} was claimed by {} gateways",
+                wins[charge]
+            );
+            assert_eq!(ledger.events("b", Some(charge)).await?.len(), 1);
+        }
         Ok(())
     }
 }

@@ -167,7 +167,7 @@ impl NewEvent {
 impl Shape for NewEvent {
     type Out = ();
 
-    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, sqlx::Error> {
+    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
         let sql = format!(
             "INSERT INTO events (at, bot, kind, order_id, charge_id, user_id, detail) VALUES {}",
             placeholders(rows.len(), 7, 1)

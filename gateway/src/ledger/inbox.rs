@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use sqlx::{AnyConnection, Row};
 
-use super::coalesce::{Shape, placeholders};
+use super::coalesce::{Shape, first_returned, placeholders};
 use super::events::{EventKind, Subject, append};
 use super::{Ledger, LedgerError, now_ms};
 
@@ -232,7 +232,7 @@ pub(super) struct NewUpdate {
 impl Shape for NewUpdate {
     type Out = bool;
 
-    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<bool>, sqlx::Error> {
+    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<bool>, LedgerError> {
         let sql = format!(
             "INSERT INTO updates (bot, update_id, kind, body, received_at) VALUES {} \
              ON CONFLICT (bot, update_id) DO NOTHING RETURNING bot, update_id",
@@ -253,11 +253,8 @@ impl Shape for NewUpdate {
         for r in &inserted {
             fresh.insert((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?));
         }
-        // A key twice in one batch (a redelivery racing the original) is new only once.
-        Ok(rows
-            .iter()
-            .map(|row| fresh.remove(&(row.bot.clone(), row.update.update_id)))
-            .collect())
+        let keys = rows.iter().map(|r| (r.bot.clone(), r.update.update_id));
+        Ok(first_returned(fresh, keys))
     }
 }
 
@@ -271,7 +268,7 @@ pub(super) struct Mark {
 impl Shape for Mark {
     type Out = ();
 
-    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, sqlx::Error> {
+    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
         let sql = format!(
             "WITH v (bot, update_id, outcome) AS (VALUES {}) \
              UPDATE updates SET processed_at = $1, outcome = v.outcome FROM v \

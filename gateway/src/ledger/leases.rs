@@ -8,6 +8,11 @@
 //! same SQL works on SQLite and PostgreSQL. Times come from each gateway's clock: keep them in
 //! sync (NTP); a lease of 15 s tolerates seconds of skew.
 
+use std::collections::HashSet;
+
+use sqlx::{AnyConnection, Row};
+
+use super::coalesce::{Shape, first_returned, placeholders};
 use super::{Ledger, LedgerError, now_ms};
 
 impl Ledger {
@@ -100,20 +105,67 @@ impl Ledger {
         claim_ms: i64,
     ) -> Result<bool, LedgerError> {
         let now = now_ms();
+        let claim = Claim {
+            bot: bot.to_owned(),
+            charge_id: charge_id.to_owned(),
+            holder: holder.to_owned(),
+            until: now + claim_ms,
+            now,
+        };
+        let claim = match &self.coalesce {
+            Some(c) => match c.claims.submit(claim).await {
+                Ok(done) => return done,
+                Err(claim) => claim,
+            },
+            None => claim,
+        };
         let mut tx = self.begin_single().await?;
-        let done = sqlx::query(
-            "UPDATE deliveries SET claimed_by = $1, claimed_until = $2 \
-             WHERE bot = $3 AND charge_id = $4 AND sent_at IS NULL AND failed_at IS NULL \
-             AND (claimed_until IS NULL OR claimed_until < $5 OR claimed_by = $1)",
-        )
-        .bind(holder)
-        .bind(now + claim_ms)
-        .bind(bot)
-        .bind(charge_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let claimed = Claim::write(&mut tx, std::slice::from_ref(&claim)).await?;
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(claimed.first().copied().unwrap_or(false))
+    }
+}
+
+/// A claim on a delivery: granted unless it is sent, given up, or claimed by another gateway
+/// whose claim has not run out.
+pub(super) struct Claim {
+    pub bot: String,
+    pub charge_id: String,
+    pub holder: String,
+    /// Until when the claim holds (unix ms).
+    pub until: i64,
+    pub now: i64,
+}
+
+impl Shape for Claim {
+    type Out = bool;
+
+    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<bool>, LedgerError> {
+        let sql = format!(
+            "WITH v (bot, charge_id, holder, until_ms, now_ms) AS (VALUES {}) \
+             UPDATE deliveries SET claimed_by = v.holder, claimed_until = v.until_ms FROM v \
+             WHERE deliveries.bot = v.bot AND deliveries.charge_id = v.charge_id \
+             AND deliveries.sent_at IS NULL AND deliveries.failed_at IS NULL \
+             AND (deliveries.claimed_until IS NULL OR deliveries.claimed_until < v.now_ms \
+                  OR deliveries.claimed_by = v.holder) \
+             RETURNING deliveries.bot, deliveries.charge_id",
+            placeholders(rows.len(), 5, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for c in rows {
+            query = query
+                .bind(c.bot.as_str())
+                .bind(c.charge_id.as_str())
+                .bind(c.holder.as_str())
+                .bind(c.until)
+                .bind(c.now);
+        }
+        let claimed = query.fetch_all(&mut *conn).await?;
+        let mut granted = HashSet::with_capacity(claimed.len());
+        for r in &claimed {
+            granted.insert((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?));
+        }
+        let keys = rows.iter().map(|c| (c.bot.clone(), c.charge_id.clone()));
+        Ok(first_returned(granted, keys))
     }
 }

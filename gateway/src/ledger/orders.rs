@@ -137,7 +137,7 @@ impl Shape for Order {
     type Out = ();
 
     /// The orders and their `order_created` events, a statement each.
-    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, sqlx::Error> {
+    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
         let sql = format!(
             "INSERT INTO orders (order_id, bot, product, user_id, chat_id, title, price, currency, \
              subscription, plugin_sha256, created_at, product_config) VALUES {}",

@@ -2,9 +2,12 @@
 //! sent; every send (and every retry after a crash) reads the stored content, so a buyer never
 //! receives two different licence keys for one payment.
 
-use sqlx::Row;
+use std::collections::HashSet;
 
-use super::events::{EventKind, Subject, append};
+use sqlx::{AnyConnection, Row};
+
+use super::coalesce::{Shape, first_returned, placeholders, write_in_chunks};
+use super::events::{EventKind, NewEvent, Subject, append};
 use super::payments::transition;
 use super::status::PaymentStatus;
 use super::{Ledger, LedgerError, now_ms};
@@ -27,44 +30,24 @@ impl Ledger {
         chat_id: i64,
         content: &str,
     ) -> Result<String, LedgerError> {
+        let row = NewDelivery {
+            bot: bot.to_owned(),
+            charge_id: charge_id.to_owned(),
+            chat_id,
+            content: content.to_owned(),
+            at: now_ms(),
+        };
+        let row = match &self.coalesce {
+            Some(c) => match c.deliveries.submit(row).await {
+                Ok(done) => return done,
+                Err(row) => row,
+            },
+            None => row,
+        };
         let mut tx = self.begin().await?;
-        let now = now_ms();
-        let inserted = sqlx::query(
-            "INSERT INTO deliveries (bot, charge_id, chat_id, content, created_at, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (bot, charge_id) DO NOTHING",
-        )
-        .bind(bot)
-        .bind(charge_id)
-        .bind(chat_id)
-        .bind(content)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if inserted {
-            let subject = Subject {
-                charge_id: Some(charge_id),
-                ..Default::default()
-            };
-            append(
-                &mut tx,
-                bot,
-                EventKind::DeliveryPrepared,
-                subject,
-                "content stored",
-            )
-            .await?;
-        }
-        let stored: String =
-            sqlx::query("SELECT content FROM deliveries WHERE bot = $1 AND charge_id = $2")
-                .bind(bot)
-                .bind(charge_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("content")?;
+        let mut stored = NewDelivery::write(&mut tx, std::slice::from_ref(&row)).await?;
         tx.commit().await?;
-        Ok(stored)
+        Ok(stored.pop().unwrap_or(row.content))
     }
 
     /// Deliveries waiting to be sent whose next attempt is due.
@@ -111,48 +94,21 @@ impl Ledger {
 
     /// Records that the content reached Telegram, and moves the payment to `delivered`.
     pub async fn mark_delivered(&self, bot: &str, charge_id: &str) -> Result<(), LedgerError> {
+        let row = Sent {
+            bot: bot.to_owned(),
+            charge_id: charge_id.to_owned(),
+            at: now_ms(),
+        };
+        let row = match &self.coalesce {
+            Some(c) => match c.sent.submit(row).await {
+                Ok(done) => return done,
+                Err(row) => row,
+            },
+            None => row,
+        };
         let mut tx = self.begin().await?;
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE deliveries SET sent_at = $1, attempts = attempts + 1 \
-             WHERE bot = $2 AND charge_id = $3 AND sent_at IS NULL",
-        )
-        .bind(now)
-        .bind(bot)
-        .bind(charge_id)
-        .execute(&mut *tx)
-        .await?;
-        let sent = transition(
-            &mut tx,
-            bot,
-            charge_id,
-            PaymentStatus::Delivered,
-            "sent to the buyer",
-        )
-        .await;
-        match sent {
-            Ok(_) => {}
-            // The payment was refunded (or flagged) while its delivery was on the way: the
-            // message did go out, and the outbox must remember that so it never sends it again.
-            Err(LedgerError::Transition { from, .. }) => {
-                let subject = Subject {
-                    charge_id: Some(charge_id),
-                    ..Default::default()
-                };
-                let detail = format!("the delivery went out after the payment became {from}");
-                append(
-                    &mut tx,
-                    bot,
-                    EventKind::DeliveryAttemptFailed,
-                    subject,
-                    &detail,
-                )
-                .await?;
-            }
-            Err(e) => return Err(e),
-        }
-        tx.commit().await?;
-        Ok(())
+        Sent::write(&mut tx, std::slice::from_ref(&row)).await?;
+        tx.commit().await
     }
 
     /// Records a failed attempt and when to try again.
@@ -234,5 +190,192 @@ impl Ledger {
             Some(r) => Some(r.try_get("content")?),
             None => None,
         })
+    }
+}
+
+/// A delivery's content to store; the outcome is the content stored for the charge, which is
+/// this one unless another was stored first.
+pub(super) struct NewDelivery {
+    pub bot: String,
+    pub charge_id: String,
+    pub chat_id: i64,
+    pub content: String,
+    pub at: i64,
+}
+
+impl Shape for NewDelivery {
+    type Out = String;
+
+    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<String>, LedgerError> {
+        let sql = format!(
+            "INSERT INTO deliveries (bot, charge_id, chat_id, content, created_at, next_attempt_at) \
+             VALUES {} ON CONFLICT (bot, charge_id) DO NOTHING RETURNING bot, charge_id",
+            placeholders(rows.len(), 6, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for d in rows {
+            query = query
+                .bind(d.bot.as_str())
+                .bind(d.charge_id.as_str())
+                .bind(d.chat_id)
+                .bind(d.content.as_str())
+                .bind(d.at)
+                .bind(d.at);
+        }
+        let inserted = query.fetch_all(&mut *conn).await?;
+        let mut fresh = HashSet::with_capacity(inserted.len());
+        for r in &inserted {
+            fresh.insert((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?));
+        }
+        let keys = rows.iter().map(|d| (d.bot.clone(), d.charge_id.clone()));
+        let fresh = first_returned(fresh, keys);
+        let prepared: Vec<NewEvent> = rows
+            .iter()
+            .zip(&fresh)
+            .filter(|(_, new)| **new)
+            .map(|(d, _)| {
+                let subject = Subject {
+                    charge_id: Some(d.charge_id.as_str()),
+                    ..Default::default()
+                };
+                NewEvent::new(
+                    &d.bot,
+                    EventKind::DeliveryPrepared,
+                    subject,
+                    "content stored",
+                )
+            })
+            .collect();
+        write_in_chunks(conn, &prepared).await?;
+        let mut stored = Vec::with_capacity(rows.len());
+        for (d, new) in rows.iter().zip(fresh) {
+            if new {
+                stored.push(d.content.clone());
+            } else {
+                // Content was stored first by someone else (a retry, another gateway): theirs.
+                let row =
+                    sqlx::query("SELECT content FROM deliveries WHERE bot = $1 AND charge_id = $2")
+                        .bind(d.bot.as_str())
+                        .bind(d.charge_id.as_str())
+                        .fetch_one(&mut *conn)
+                        .await?;
+                stored.push(row.try_get("content")?);
+            }
+        }
+        Ok(stored)
+    }
+}
+
+/// A delivery that reached Telegram.
+pub(super) struct Sent {
+    pub bot: String,
+    pub charge_id: String,
+    pub at: i64,
+}
+
+impl Shape for Sent {
+    type Out = ();
+
+    /// Stamps the deliveries sent, then moves their payments from `paid` to `delivered` with one
+    /// event each. A payment in any other state (refunded or flagged while its delivery was on
+    /// the way, or already delivered) takes the checked path of [`transition`], one at a time.
+    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
+        let values = placeholders(rows.len(), 3, 1);
+        let mut stamp = format!(
+            "WITH v (bot, charge_id, at) AS (VALUES {values}) \
+             UPDATE deliveries SET sent_at = v.at, attempts = attempts + 1 FROM v \
+             WHERE deliveries.bot = v.bot AND deliveries.charge_id = v.charge_id \
+             AND deliveries.sent_at IS NULL"
+        );
+        let mut query = sqlx::query(&stamp);
+        for d in rows {
+            query = query
+                .bind(d.bot.as_str())
+                .bind(d.charge_id.as_str())
+                .bind(d.at);
+        }
+        query.execute(&mut *conn).await?;
+        stamp = format!(
+            "WITH v (bot, charge_id, at) AS (VALUES {values}) \
+             UPDATE payments SET status = 'delivered', delivered_at = v.at FROM v \
+             WHERE payments.bot = v.bot AND payments.charge_id = v.charge_id \
+             AND payments.status = 'paid' \
+             RETURNING payments.bot, payments.charge_id, payments.order_id, payments.user_id"
+        );
+        let mut query = sqlx::query(&stamp);
+        for d in rows {
+            query = query
+                .bind(d.bot.as_str())
+                .bind(d.charge_id.as_str())
+                .bind(d.at);
+        }
+        let moved = query.fetch_all(&mut *conn).await?;
+        let mut done = HashSet::with_capacity(moved.len());
+        let mut events = Vec::with_capacity(moved.len());
+        for r in &moved {
+            let (bot, charge_id): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            let order_id: Option<String> = r.try_get(2)?;
+            let subject = Subject {
+                order_id: order_id.as_deref(),
+                charge_id: Some(charge_id.as_str()),
+                user_id: Some(r.try_get(3)?),
+            };
+            let detail = format!(
+                "{} -> {}: sent to the buyer",
+                PaymentStatus::Paid,
+                PaymentStatus::Delivered
+            );
+            events.push(NewEvent::new(
+                &bot,
+                EventKind::StatusChanged,
+                subject,
+                &detail,
+            ));
+            done.insert((bot, charge_id));
+        }
+        write_in_chunks(conn, &events).await?;
+        for d in rows {
+            if !done.remove(&(d.bot.clone(), d.charge_id.clone())) {
+                delivered_from_elsewhere(conn, &d.bot, &d.charge_id).await?;
+            }
+        }
+        Ok(vec![(); rows.len()])
+    }
+}
+
+/// Moves a payment that was not `paid` to `delivered` if its state allows it. When it does not
+/// (refunded or flagged while the delivery was on the way), the message did go out all the same,
+/// and the history says so: the outbox must never send it again.
+async fn delivered_from_elsewhere(
+    conn: &mut AnyConnection,
+    bot: &str,
+    charge_id: &str,
+) -> Result<(), LedgerError> {
+    match transition(
+        conn,
+        bot,
+        charge_id,
+        PaymentStatus::Delivered,
+        "sent to the buyer",
+    )
+    .await
+    {
+        Ok(_) => Ok(()),
+        Err(LedgerError::Transition { from, .. }) => {
+            let subject = Subject {
+                charge_id: Some(charge_id),
+                ..Default::default()
+            };
+            let detail = format!("the delivery went out after the payment became {from}");
+            append(
+                conn,
+                bot,
+                EventKind::DeliveryAttemptFailed,
+                subject,
+                &detail,
+            )
+            .await
+        }
+        Err(e) => Err(e),
     }
 }

@@ -4,9 +4,13 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+mod record;
+
 use super::events::{EventKind, Subject, append};
 use super::status::PaymentStatus;
 use super::{Ledger, LedgerError, now_ms};
+
+pub(super) use record::PaymentRow;
 
 #[derive(Debug, Clone)]
 pub struct NewPayment<'a> {
@@ -188,84 +192,6 @@ pub(super) async fn transition(
 }
 
 impl Ledger {
-    /// Records a successful payment once. The insert, its event and (for a mismatch) the review
-    /// flag commit together, before anything is delivered.
-    pub async fn record_payment(&self, p: &NewPayment<'_>) -> Result<Recorded, LedgerError> {
-        let mut tx = self.begin().await?;
-        let status = if p.review_reason.is_some() {
-            PaymentStatus::NeedsReview
-        } else {
-            PaymentStatus::Paid
-        };
-        let inserted = sqlx::query(
-            "INSERT INTO payments (bot, charge_id, order_id, payload, user_id, chat_id, product, \
-             amount, currency, provider_charge_id, status, review_reason, plugin_sha256, paid_at, update_id, \
-             is_renewal, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-             ON CONFLICT (bot, charge_id) DO NOTHING",
-        )
-        .bind(p.bot)
-        .bind(p.charge_id)
-        .bind(p.order_id)
-        .bind(p.payload)
-        .bind(p.user_id)
-        .bind(p.chat_id)
-        .bind(p.product)
-        .bind(p.amount)
-        .bind(p.currency)
-        .bind(p.provider_charge_id)
-        .bind(status.as_str())
-        .bind(p.review_reason.as_deref())
-        .bind(p.plugin_sha256)
-        .bind(now_ms())
-        .bind(p.update_id)
-        .bind(i64::from(p.is_renewal))
-        .bind(p.expires_at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        let subject = Subject {
-            order_id: p.order_id,
-            charge_id: Some(p.charge_id),
-            user_id: Some(p.user_id),
-        };
-        if inserted {
-            let detail = format!(
-                "{} {} for {}",
-                p.amount,
-                p.currency,
-                p.product.unwrap_or("?")
-            );
-            append(
-                &mut tx,
-                p.bot,
-                EventKind::PaymentRecorded,
-                subject.clone(),
-                &detail,
-            )
-            .await?;
-            if let Some(reason) = &p.review_reason {
-                append(&mut tx, p.bot, EventKind::PaymentFlagged, subject, reason).await?;
-            }
-        } else {
-            let detail = format!("repeat in update {}", p.update_id.unwrap_or(-1));
-            append(&mut tx, p.bot, EventKind::PaymentRepeated, subject, &detail).await?;
-        }
-        let payment = fetch_payment(&mut tx, p.bot, p.charge_id)
-            .await?
-            .ok_or_else(|| LedgerError::UnknownPayment {
-                bot: p.bot.to_owned(),
-                charge_id: p.charge_id.to_owned(),
-            })?;
-        tx.commit().await?;
-        Ok(if inserted {
-            Recorded::New(payment)
-        } else {
-            Recorded::Repeat(payment)
-        })
-    }
-
     pub async fn payment(
         &self,
         bot: &str,

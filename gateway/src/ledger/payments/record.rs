@@ -1,0 +1,166 @@
+//! Recording a successful payment: once per charge id (guarantee 2), with its events, before
+//! anything is delivered. Payments arriving together share statements (see `coalesce`).
+
+use std::collections::HashSet;
+
+use sqlx::{AnyConnection, Row};
+
+use super::super::coalesce::{Shape, first_returned, placeholders, write_in_chunks};
+use super::super::events::{EventKind, NewEvent, Subject};
+use super::super::{Ledger, LedgerError, now_ms};
+use super::{NewPayment, Payment, PaymentStatus, Recorded, fetch_payment};
+
+/// A payment to record, as its row will read.
+pub(crate) struct PaymentRow {
+    payment: Payment,
+    provider_charge_id: Option<String>,
+    update_id: Option<i64>,
+}
+
+impl Ledger {
+    /// Records a successful payment once. The insert, its event and (for a mismatch) the review
+    /// flag commit together, before anything is delivered.
+    pub async fn record_payment(&self, p: &NewPayment<'_>) -> Result<Recorded, LedgerError> {
+        let status = if p.review_reason.is_some() {
+            PaymentStatus::NeedsReview
+        } else {
+            PaymentStatus::Paid
+        };
+        let row = PaymentRow {
+            payment: Payment {
+                bot: p.bot.to_owned(),
+                charge_id: p.charge_id.to_owned(),
+                order_id: p.order_id.map(str::to_owned),
+                payload: p.payload.to_owned(),
+                user_id: p.user_id,
+                chat_id: p.chat_id,
+                product: p.product.map(str::to_owned),
+                amount: p.amount,
+                currency: p.currency.to_owned(),
+                status,
+                review_reason: p.review_reason.clone(),
+                plugin_sha256: p.plugin_sha256.map(str::to_owned),
+                paid_at: now_ms(),
+                delivered_at: None,
+                refunded_at: None,
+                is_renewal: p.is_renewal,
+                expires_at: p.expires_at,
+            },
+            provider_charge_id: p.provider_charge_id.map(str::to_owned),
+            update_id: p.update_id,
+        };
+        let row = match &self.coalesce {
+            Some(c) => match c.payments.submit(row).await {
+                Ok(done) => return done,
+                Err(row) => row,
+            },
+            None => row,
+        };
+        let mut tx = self.begin().await?;
+        let mut recorded = PaymentRow::write(&mut tx, std::slice::from_ref(&row)).await?;
+        tx.commit().await?;
+        recorded.pop().ok_or_else(|| LedgerError::UnknownPayment {
+            bot: row.payment.bot.clone(),
+            charge_id: row.payment.charge_id.clone(),
+        })
+    }
+}
+
+impl Shape for PaymentRow {
+    type Out = Recorded;
+
+    /// The new payments, then one event each (two for a flagged one), then a read of each charge
+    /// that was already recorded.
+    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<Recorded>, LedgerError> {
+        let sql = format!(
+            "INSERT INTO payments (bot, charge_id, order_id, payload, user_id, chat_id, product, \
+             amount, currency, provider_charge_id, status, review_reason, plugin_sha256, paid_at, \
+             update_id, is_renewal, expires_at) VALUES {} \
+             ON CONFLICT (bot, charge_id) DO NOTHING RETURNING bot, charge_id",
+            placeholders(rows.len(), 17, 1)
+        );
+        let mut query = sqlx::query(&sql);
+        for row in rows {
+            let p = &row.payment;
+            query = query
+                .bind(p.bot.as_str())
+                .bind(p.charge_id.as_str())
+                .bind(p.order_id.as_deref())
+                .bind(p.payload.as_str())
+                .bind(p.user_id)
+                .bind(p.chat_id)
+                .bind(p.product.as_deref())
+                .bind(p.amount)
+                .bind(p.currency.as_str())
+                .bind(row.provider_charge_id.as_deref())
+                .bind(p.status.as_str())
+                .bind(p.review_reason.as_deref())
+                .bind(p.plugin_sha256.as_deref())
+                .bind(p.paid_at)
+                .bind(row.update_id)
+                .bind(i64::from(p.is_renewal))
+                .bind(p.expires_at);
+        }
+        let inserted = query.fetch_all(&mut *conn).await?;
+        let mut fresh = HashSet::with_capacity(inserted.len());
+        for r in &inserted {
+            fresh.insert((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?));
+        }
+        let keys = rows
+            .iter()
+            .map(|r| (r.payment.bot.clone(), r.payment.charge_id.clone()));
+        let fresh = first_returned(fresh, keys);
+        let mut events = Vec::with_capacity(rows.len());
+        for (row, new) in rows.iter().zip(&fresh) {
+            let p = &row.payment;
+            let subject = Subject {
+                order_id: p.order_id.as_deref(),
+                charge_id: Some(p.charge_id.as_str()),
+                user_id: Some(p.user_id),
+            };
+            if *new {
+                let product = p.product.as_deref().unwrap_or("?");
+                let detail = format!("{} {} for {product}", p.amount, p.currency);
+                events.push(NewEvent::new(
+                    &p.bot,
+                    EventKind::PaymentRecorded,
+                    subject.clone(),
+                    &detail,
+                ));
+                if let Some(reason) = &p.review_reason {
+                    events.push(NewEvent::new(
+                        &p.bot,
+                        EventKind::PaymentFlagged,
+                        subject,
+                        reason,
+                    ));
+                }
+            } else {
+                let detail = format!("repeat in update {}", row.update_id.unwrap_or(-1));
+                events.push(NewEvent::new(
+                    &p.bot,
+                    EventKind::PaymentRepeated,
+                    subject,
+                    &detail,
+                ));
+            }
+        }
+        write_in_chunks(conn, &events).await?;
+        let mut recorded = Vec::with_capacity(rows.len());
+        for (row, new) in rows.iter().zip(fresh) {
+            let p = &row.payment;
+            if new {
+                recorded.push(Recorded::New(p.clone()));
+                continue;
+            }
+            let stored = fetch_payment(conn, &p.bot, &p.charge_id)
+                .await?
+                .ok_or_else(|| LedgerError::UnknownPayment {
+                    bot: p.bot.clone(),
+                    charge_id: p.charge_id.clone(),
+                })?;
+            recorded.push(Recorded::Repeat(stored));
+        }
+        Ok(recorded)
+    }
+}
