@@ -121,6 +121,9 @@ pub async fn handle_update(store: &Store, update: &StoredUpdate) {
     handle_one(store, update).await
 }
 
+/// Most updates read from the inbox at a time.
+const INBOX_BATCH: i64 = 100;
+
 /// In webhook mode the inbox is the queue: any gateway may have stored an update, and the one
 /// that runs the bot processes them in order. Pre-checkout queries are answered by the gateway
 /// that received them; one still unanswered here after Telegram's deadline is marked expired.
@@ -131,7 +134,7 @@ pub async fn inbox_loop(
 ) {
     let bot = store.id.to_string();
     loop {
-        let batch = match store.ledger.pending_updates(&bot, 100).await {
+        let batch = match store.ledger.pending_updates(&bot, INBOX_BATCH).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(bot, error = %e, "Cannot read the inbox; retrying.");
@@ -154,7 +157,10 @@ pub async fn inbox_loop(
             handle_one(&store, update).await;
             progressed = true;
         }
-        if progressed {
+        // A full batch may have more behind it: read again at once. Otherwise wait: an update
+        // stored meanwhile by this gateway has already left a wake-up (`Notify` keeps one), so
+        // reading again straight away would only find the inbox empty, a read per update.
+        if progressed && batch.len() as i64 >= INBOX_BATCH {
             continue;
         }
         tokio::select! {

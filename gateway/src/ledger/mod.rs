@@ -250,6 +250,12 @@ impl Ledger {
     }
 }
 
+/// Read the SQLite file through a memory map. In WAL mode every read transaction after a
+/// commit starts with an empty page cache, so each lookup fetched its B-tree pages again with
+/// `pread`: a copy per page that grew with the ledger (on the 100-bot bench, 10,000 orders ran
+/// at 794-833 orders/s against 1,030-1,178 for 3,000). Mapped pages are read in place.
+const MMAP: &str = "PRAGMA mmap_size = 1073741824";
+
 /// Reader connections for a SQLite ledger (WAL lets them read while the one writer commits).
 const SQLITE_READERS: u32 = 4;
 
@@ -274,6 +280,7 @@ async fn connect_pool(
                         "PRAGMA journal_mode = WAL",
                         sync,
                         "PRAGMA busy_timeout = 10000",
+                        MMAP,
                     ] {
                         conn.execute(pragma).await?;
                     }

@@ -31,6 +31,10 @@ const BACKOFF: [Duration; 5] = [
 /// A gateway that died holding claims has them released when its successor takes over, or they
 /// expire after this long.
 const CLAIM: Duration = Duration::from_secs(20);
+/// After sending, how soon to look again for retries that were already scheduled.
+const RECHECK: Duration = Duration::from_secs(1);
+/// Most deliveries read from the ledger at a time.
+const DUE_BATCH: i64 = 32;
 /// How often to look at the ledger when nothing wakes us (another process may have added work).
 const IDLE_POLL: Duration = Duration::from_secs(5);
 
@@ -38,7 +42,7 @@ const IDLE_POLL: Duration = Duration::from_secs(5);
 pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
     let bot = store.id.to_string();
     loop {
-        let due = match store.ledger.due_deliveries(&bot, 32).await {
+        let due = match store.ledger.due_deliveries(&bot, DUE_BATCH).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(bot, error = %e, "The outbox cannot read the ledger; retrying shortly.");
@@ -48,18 +52,29 @@ pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
         metrics::gauge!("starsgate_outbox_due", "bot" => store.metrics_label.clone())
             .set(due.len() as f64);
         let mut pause = None;
+        let mut retry_in = None;
         for d in &due {
             if shutdown.is_cancelled() {
                 return;
             }
-            if let Some(p) = send(&store, d).await {
-                pause = Some(p);
-                break;
+            match send(&store, d).await {
+                Sent::Done => {}
+                Sent::RetryIn(after) => retry_in = Some(retry_in.map_or(after, |r| after.min(r))),
+                Sent::Pause(p) => {
+                    pause = Some(p);
+                    break;
+                }
             }
         }
+        // A full batch may have more behind it. After a partial one, what becomes due soon is
+        // what was stored meanwhile, which has left a wake-up (`Notify` keeps one), and the
+        // retries just scheduled: no need to ask the ledger again straight away (two reads per
+        // delivery saved), but look within RECHECK for older retries coming due. Only an idle
+        // outbox asks the ledger when the next retry is due.
         let wait = match pause {
             Some(p) => p,
-            None if !due.is_empty() => continue,
+            None if due.len() as i64 >= DUE_BATCH => continue,
+            None if !due.is_empty() => retry_in.unwrap_or(RECHECK).min(RECHECK),
             None => next_wake(&store, &bot).await,
         };
         tokio::select! {
@@ -80,8 +95,21 @@ async fn next_wake(store: &Store, bot: &str) -> Duration {
     }
 }
 
-/// Sends one delivery. Returns a pause for the whole bot when Telegram asked us to slow down.
-async fn send(store: &Store, d: &DueDelivery) -> Option<Duration> {
+/// How one attempt at a delivery ended, for when the outbox should look again.
+enum Sent {
+    /// Sent, or given up for good: nothing more to do for it.
+    Done,
+    /// It stays due: look again after this long.
+    RetryIn(Duration),
+    /// Telegram asked this bot to slow down: pause the whole outbox this long.
+    Pause(Duration),
+}
+
+/// How long to wait before looking again at a delivery whose attempt could not be recorded.
+const LEDGER_RETRY: Duration = Duration::from_secs(1);
+
+/// Sends one delivery.
+async fn send(store: &Store, d: &DueDelivery) -> Sent {
     let bot = store.id.as_str();
     match store
         .ledger
@@ -89,10 +117,11 @@ async fn send(store: &Store, d: &DueDelivery) -> Option<Duration> {
         .await
     {
         Ok(true) => {}
-        Ok(false) => return None, // another gateway is sending it
+        // Another gateway is sending it; if that one dies, its claim runs out.
+        Ok(false) => return Sent::RetryIn(CLAIM),
         Err(e) => {
             tracing::warn!(bot, charge_id = %d.charge_id, error = %e, "Cannot claim a delivery; will retry.");
-            return None;
+            return Sent::RetryIn(LEDGER_RETRY);
         }
     }
     let (text, markup) = render(&d.content);
@@ -108,6 +137,7 @@ async fn send(store: &Store, d: &DueDelivery) -> Option<Duration> {
     };
     metrics::counter!("starsgate_deliveries_total", "bot" => store.metrics_label.clone(), "result" => outcome).increment(1);
     let ledger = &store.ledger;
+    let mut next = Sent::Done;
     let record = match result {
         Ok(_) => {
             tracing::info!(bot, charge_id = %d.charge_id, "Delivered a paid order.");
@@ -128,7 +158,7 @@ async fn send(store: &Store, d: &DueDelivery) -> Option<Duration> {
                     )
                     .await;
                 log_ledger_error(bot, &d.charge_id, r);
-                return Some(wait);
+                return Sent::Pause(wait);
             }
             Failure::Unreachable(why) => {
                 tracing::warn!(bot, charge_id = %d.charge_id, reason = %why, "The buyer cannot be reached; the content is kept.");
@@ -145,18 +175,25 @@ async fn send(store: &Store, d: &DueDelivery) -> Option<Duration> {
                 let reason = format!("Telegram refused the delivery message: {why}");
                 crate::shop::give_up(store, &d.charge_id, d.chat_id, &reason).await
             }
-            Failure::Transient(why) => retry_later(store, d, &why).await,
-            Failure::Unauthorized => retry_later(store, d, "the bot token was refused").await,
+            Failure::Transient(why) => retry_later(store, d, &why, &mut next).await,
+            Failure::Unauthorized => {
+                retry_later(store, d, "the bot token was refused", &mut next).await
+            }
         },
     };
+    if record.is_err() {
+        next = Sent::RetryIn(LEDGER_RETRY);
+    }
     log_ledger_error(bot, &d.charge_id, record);
-    None
+    next
 }
 
+/// Schedules the next attempt (and sets `next` to it), or gives up after the configured number.
 async fn retry_later(
     store: &Store,
     d: &DueDelivery,
     why: &str,
+    next: &mut Sent,
 ) -> Result<(), crate::ledger::LedgerError> {
     let bot = store.id.as_str();
     let limit = i64::from(store.current().config.delivery_attempts);
@@ -165,6 +202,7 @@ async fn retry_later(
         return crate::shop::give_up(store, &d.charge_id, d.chat_id, &reason).await;
     }
     let step = BACKOFF[(d.attempts as usize).min(BACKOFF.len() - 1)];
+    *next = Sent::RetryIn(step);
     tracing::warn!(bot, charge_id = %d.charge_id, reason = why, retry_in_s = step.as_secs(), "A delivery failed; will retry.");
     store
         .ledger
