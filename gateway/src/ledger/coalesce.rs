@@ -97,6 +97,29 @@ impl Coalescers {
     }
 }
 
+impl Ledger {
+    /// Writes one row of shape `S` through its coalescer (`pick`), or alone in a write of its
+    /// own when there is none (the coalescers' own handle) or it has stopped (its runtime ended).
+    pub(super) async fn write_one<S: Shape>(
+        &self,
+        pick: fn(&Coalescers) -> &Coalescer<S>,
+        row: S,
+    ) -> Result<S::Out, LedgerError> {
+        let row = match &self.coalesce {
+            Some(c) => match pick(c).submit(row).await {
+                Ok(done) => return done,
+                Err(row) => row,
+            },
+            None => row,
+        };
+        let mut tx = self.begin().await?;
+        let mut outs = S::write(&mut tx, std::slice::from_ref(&row)).await?;
+        tx.commit().await?;
+        outs.pop()
+            .ok_or_else(|| LedgerError::Batch("a write reported no outcome".into()))
+    }
+}
+
 impl<S: Shape> Coalescer<S> {
     fn start(ledger: Ledger) -> Self {
         let (queue, incoming) = mpsc::channel(QUEUE);

@@ -99,15 +99,8 @@ impl super::Ledger {
         subject: Subject<'_>,
         detail: &str,
     ) -> Result<(), LedgerError> {
-        if let Some(c) = &self.coalesce {
-            let event = NewEvent::new(bot, kind, subject.clone(), detail);
-            if let Ok(done) = c.events.submit(event).await {
-                return done;
-            }
-        }
-        let mut tx = self.begin_single().await?;
-        append(&mut tx, bot, kind, subject, detail).await?;
-        tx.commit().await
+        let event = NewEvent::new(bot, kind, subject, detail);
+        self.write_one(|c| &c.events, event).await
     }
 
     pub async fn events(

@@ -54,17 +54,7 @@ impl Ledger {
             bot: bot.to_owned(),
             update: update.clone(),
         };
-        let row = match &self.coalesce {
-            Some(c) => match c.updates.submit(row).await {
-                Ok(done) => return done,
-                Err(row) => row,
-            },
-            None => row,
-        };
-        let mut tx = self.begin_single().await?;
-        let fresh = insert_update(&mut tx, bot, &row.update).await?;
-        tx.commit().await?;
-        Ok(fresh)
+        self.write_one(|c| &c.updates, row).await
     }
 
     /// Updates stored but not yet processed, oldest first: the work a restart resumes.
@@ -99,28 +89,12 @@ impl Ledger {
         update_id: i64,
         outcome: &str,
     ) -> Result<(), LedgerError> {
-        if let Some(c) = &self.coalesce {
-            let mark = Mark {
-                bot: bot.to_owned(),
-                update_id,
-                outcome: outcome.to_owned(),
-            };
-            if let Ok(done) = c.marks.submit(mark).await {
-                return done;
-            }
-        }
-        let mut tx = self.begin_single().await?;
-        sqlx::query(
-            "UPDATE updates SET processed_at = $1, outcome = $2 \
-             WHERE bot = $3 AND update_id = $4 AND processed_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(outcome)
-        .bind(bot)
-        .bind(update_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await
+        let mark = Mark {
+            bot: bot.to_owned(),
+            update_id,
+            outcome: outcome.to_owned(),
+        };
+        self.write_one(|c| &c.marks, mark).await
     }
 
     /// Marks an update that could not be read as processed and records why, keeping its body:

@@ -112,17 +112,7 @@ impl Ledger {
             until: now + claim_ms,
             now,
         };
-        let claim = match &self.coalesce {
-            Some(c) => match c.claims.submit(claim).await {
-                Ok(done) => return done,
-                Err(claim) => claim,
-            },
-            None => claim,
-        };
-        let mut tx = self.begin_single().await?;
-        let claimed = Claim::write(&mut tx, std::slice::from_ref(&claim)).await?;
-        tx.commit().await?;
-        Ok(claimed.first().copied().unwrap_or(false))
+        self.write_one(|c| &c.claims, claim).await
     }
 }
 

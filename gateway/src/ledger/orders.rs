@@ -84,20 +84,7 @@ impl Ledger {
             product_config: o.product_config.map(str::to_owned),
             created_at: now_ms(),
         };
-        let order = match &self.coalesce {
-            Some(c) => match c.orders.submit(order.clone()).await {
-                Ok(done) => {
-                    done?;
-                    self.orders.put(order);
-                    return Ok(());
-                }
-                Err(order) => order,
-            },
-            None => order,
-        };
-        let mut tx = self.begin().await?;
-        Order::write(&mut tx, std::slice::from_ref(&order)).await?;
-        tx.commit().await?;
+        self.write_one(|c| &c.orders, order.clone()).await?;
         self.orders.put(order);
         Ok(())
     }

@@ -37,17 +37,7 @@ impl Ledger {
             content: content.to_owned(),
             at: now_ms(),
         };
-        let row = match &self.coalesce {
-            Some(c) => match c.deliveries.submit(row).await {
-                Ok(done) => return done,
-                Err(row) => row,
-            },
-            None => row,
-        };
-        let mut tx = self.begin().await?;
-        let mut stored = NewDelivery::write(&mut tx, std::slice::from_ref(&row)).await?;
-        tx.commit().await?;
-        Ok(stored.pop().unwrap_or(row.content))
+        self.write_one(|c| &c.deliveries, row).await
     }
 
     /// Deliveries waiting to be sent whose next attempt is due.
@@ -99,16 +89,7 @@ impl Ledger {
             charge_id: charge_id.to_owned(),
             at: now_ms(),
         };
-        let row = match &self.coalesce {
-            Some(c) => match c.sent.submit(row).await {
-                Ok(done) => return done,
-                Err(row) => row,
-            },
-            None => row,
-        };
-        let mut tx = self.begin().await?;
-        Sent::write(&mut tx, std::slice::from_ref(&row)).await?;
-        tx.commit().await
+        self.write_one(|c| &c.sent, row).await
     }
 
     /// Records a failed attempt and when to try again.
@@ -281,34 +262,21 @@ impl Shape for Sent {
     /// the way, or already delivered) takes the checked path of [`transition`], one at a time.
     async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
         let values = placeholders(rows.len(), 3, 1);
-        let mut stamp = format!(
+        let stamp = format!(
             "WITH v (bot, charge_id, at) AS (VALUES {values}) \
              UPDATE deliveries SET sent_at = v.at, attempts = attempts + 1 FROM v \
              WHERE deliveries.bot = v.bot AND deliveries.charge_id = v.charge_id \
              AND deliveries.sent_at IS NULL"
         );
-        let mut query = sqlx::query(&stamp);
-        for d in rows {
-            query = query
-                .bind(d.bot.as_str())
-                .bind(d.charge_id.as_str())
-                .bind(d.at);
-        }
-        query.execute(&mut *conn).await?;
-        stamp = format!(
+        with_rows(&stamp, rows).execute(&mut *conn).await?;
+        let promote = format!(
             "WITH v (bot, charge_id, at) AS (VALUES {values}) \
              UPDATE payments SET status = 'delivered', delivered_at = v.at FROM v \
              WHERE payments.bot = v.bot AND payments.charge_id = v.charge_id \
              AND payments.status = 'paid' \
              RETURNING payments.bot, payments.charge_id, payments.order_id, payments.user_id"
         );
-        let mut query = sqlx::query(&stamp);
-        for d in rows {
-            query = query
-                .bind(d.bot.as_str())
-                .bind(d.charge_id.as_str())
-                .bind(d.at);
-        }
+        let query = with_rows(&promote, rows);
         let moved = query.fetch_all(&mut *conn).await?;
         let mut done = HashSet::with_capacity(moved.len());
         let mut events = Vec::with_capacity(moved.len());
@@ -341,6 +309,21 @@ impl Shape for Sent {
         }
         Ok(vec![(); rows.len()])
     }
+}
+
+/// `sql` with each sent delivery's `(bot, charge_id, at)` bound in order.
+fn with_rows<'q>(
+    sql: &'q str,
+    rows: &'q [Sent],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let mut query = sqlx::query(sql);
+    for d in rows {
+        query = query
+            .bind(d.bot.as_str())
+            .bind(d.charge_id.as_str())
+            .bind(d.at);
+    }
+    query
 }
 
 /// Moves a payment that was not `paid` to `delivered` if its state allows it. When it does not

@@ -49,20 +49,7 @@ impl Ledger {
             provider_charge_id: p.provider_charge_id.map(str::to_owned),
             update_id: p.update_id,
         };
-        let row = match &self.coalesce {
-            Some(c) => match c.payments.submit(row).await {
-                Ok(done) => return done,
-                Err(row) => row,
-            },
-            None => row,
-        };
-        let mut tx = self.begin().await?;
-        let mut recorded = PaymentRow::write(&mut tx, std::slice::from_ref(&row)).await?;
-        tx.commit().await?;
-        recorded.pop().ok_or_else(|| LedgerError::UnknownPayment {
-            bot: row.payment.bot.clone(),
-            charge_id: row.payment.charge_id.clone(),
-        })
+        self.write_one(|c| &c.payments, row).await
     }
 }
 
