@@ -26,7 +26,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::events::NewEvent;
@@ -205,14 +206,21 @@ pub(super) async fn write_in_chunks<S: Shape>(
     Ok(outs)
 }
 
-/// For each row's key in order, whether the statement returned it: true for the first row with
-/// a returned key, false for any repeat of it in the same batch (a redelivery racing the
-/// original is new only once).
-pub(super) fn first_returned<K: std::hash::Hash + Eq>(
-    mut returned: std::collections::HashSet<K>,
-    keys: impl Iterator<Item = K>,
-) -> Vec<bool> {
-    keys.map(|k| returned.remove(&k)).collect()
+/// For each row's key `(bot, id)` in order, whether the statement returned it (as its first two
+/// columns): true for the first row with a returned key, false for any repeat of it in the same
+/// batch (a redelivery racing the original is new only once).
+pub(super) fn first_returned<K>(
+    returned: &[AnyRow],
+    keys: impl Iterator<Item = (String, K)>,
+) -> Result<Vec<bool>, LedgerError>
+where
+    K: std::hash::Hash + Eq + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+{
+    let mut set = std::collections::HashSet::with_capacity(returned.len());
+    for r in returned {
+        set.insert((r.try_get::<String, _>(0)?, r.try_get::<K, _>(1)?));
+    }
+    Ok(keys.map(|k| set.remove(&k)).collect())
 }
 
 /// `($first, …), (…)`: `rows` groups of `columns` numbered placeholders.

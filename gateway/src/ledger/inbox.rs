@@ -2,8 +2,6 @@
 //! was received (guarantee 1); processing reads it back and marks each one done, so a crash in
 //! between means the update is processed after the restart, never lost.
 
-use std::collections::HashSet;
-
 use sqlx::{AnyConnection, Row};
 
 use super::coalesce::{Shape, first_returned, placeholders};
@@ -223,12 +221,8 @@ impl Shape for NewUpdate {
                 .bind(u.received_at);
         }
         let inserted = query.fetch_all(&mut *conn).await?;
-        let mut fresh = HashSet::with_capacity(inserted.len());
-        for r in &inserted {
-            fresh.insert((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?));
-        }
         let keys = rows.iter().map(|r| (r.bot.clone(), r.update.update_id));
-        Ok(first_returned(fresh, keys))
+        first_returned(&inserted, keys)
     }
 }
 

@@ -8,9 +8,7 @@
 //! same SQL works on SQLite and PostgreSQL. Times come from each gateway's clock: keep them in
 //! sync (NTP); a lease of 15 s tolerates seconds of skew.
 
-use std::collections::HashSet;
-
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::coalesce::{Shape, first_returned, placeholders};
 use super::{Ledger, LedgerError, now_ms};
@@ -151,11 +149,7 @@ impl Shape for Claim {
                 .bind(c.now);
         }
         let claimed = query.fetch_all(&mut *conn).await?;
-        let mut granted = HashSet::with_capacity(claimed.len());
-        for r in &claimed {
-            granted.insert((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?));
-        }
         let keys = rows.iter().map(|c| (c.bot.clone(), c.charge_id.clone()));
-        Ok(first_returned(granted, keys))
+        first_returned(&claimed, keys)
     }
 }

@@ -204,12 +204,8 @@ impl Shape for NewDelivery {
                 .bind(d.at);
         }
         let inserted = query.fetch_all(&mut *conn).await?;
-        let mut fresh = HashSet::with_capacity(inserted.len());
-        for r in &inserted {
-            fresh.insert((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?));
-        }
         let keys = rows.iter().map(|d| (d.bot.clone(), d.charge_id.clone()));
-        let fresh = first_returned(fresh, keys);
+        let fresh = first_returned(&inserted, keys)?;
         let prepared: Vec<NewEvent> = rows
             .iter()
             .zip(&fresh)

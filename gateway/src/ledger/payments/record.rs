@@ -1,9 +1,7 @@
 //! Recording a successful payment: once per charge id (guarantee 2), with its events, before
 //! anything is delivered. Payments arriving together share statements (see `coalesce`).
 
-use std::collections::HashSet;
-
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::super::coalesce::{Shape, first_returned, placeholders, write_in_chunks};
 use super::super::events::{EventKind, NewEvent, Subject};
@@ -89,14 +87,10 @@ impl Shape for PaymentRow {
                 .bind(p.expires_at);
         }
         let inserted = query.fetch_all(&mut *conn).await?;
-        let mut fresh = HashSet::with_capacity(inserted.len());
-        for r in &inserted {
-            fresh.insert((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?));
-        }
         let keys = rows
             .iter()
             .map(|r| (r.payment.bot.clone(), r.payment.charge_id.clone()));
-        let fresh = first_returned(fresh, keys);
+        let fresh = first_returned(&inserted, keys)?;
         let mut events = Vec::with_capacity(rows.len());
         for (row, new) in rows.iter().zip(&fresh) {
             let p = &row.payment;
