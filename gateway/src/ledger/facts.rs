@@ -6,7 +6,19 @@ use super::{Ledger, LedgerError};
 use crate::plugins::Facts;
 
 /// Payments that count as sold: not refunded, not held for review.
+/// Spelled exactly as the `payments_sold` index's condition (migration 0008), so the count reads
+/// only that index.
 const SOLD: &str = "status IN ('paid', 'delivered', 'delivery_failed')";
+
+/// Counts sold payments of a product ($1 bot, $2 product) before ($4 paid_at, $5 charge_id),
+/// and those by one buyer ($3).
+fn facts_sql() -> String {
+    format!(
+        "SELECT COUNT(*) AS units, COALESCE(SUM(CASE WHEN user_id = $3 THEN 1 ELSE 0 END), 0) AS mine \
+         FROM payments WHERE bot = $1 AND product = $2 AND {SOLD} \
+         AND (paid_at, charge_id) < ($4, $5)"
+    )
+}
 
 impl Ledger {
     /// Purchases of `product` by `user_id` and by anyone. With `before`, only payments made
@@ -19,18 +31,14 @@ impl Ledger {
         before: Option<(i64, &str)>,
     ) -> Result<Facts, LedgerError> {
         let (paid_at, charge) = before.unwrap_or((i64::MAX, ""));
-        let row = sqlx::query(&format!(
-            "SELECT COUNT(*) AS units, COALESCE(SUM(CASE WHEN user_id = $3 THEN 1 ELSE 0 END), 0) AS mine \
-             FROM payments WHERE bot = $1 AND product = $2 AND {SOLD} \
-             AND (paid_at < $4 OR (paid_at = $4 AND charge_id < $5))"
-        ))
-        .bind(bot)
-        .bind(product)
-        .bind(user_id)
-        .bind(paid_at)
-        .bind(charge)
-        .fetch_one(&self.reads)
-        .await?;
+        let row = sqlx::query(&facts_sql())
+            .bind(bot)
+            .bind(product)
+            .bind(user_id)
+            .bind(paid_at)
+            .bind(charge)
+            .fetch_one(&self.reads)
+            .await?;
         let units: i64 = row.try_get("units")?;
         let mine: i64 = row.try_get("mine")?;
         Ok(Facts {
@@ -84,5 +92,50 @@ impl Ledger {
         .execute(&mut *tx)
         .await?;
         tx.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::facts_sql;
+    use crate::config::LedgerUrl;
+    use crate::ledger::Ledger;
+
+    /// The count runs twice per purchase over every sale of the product; if `SOLD` and the
+    /// index's condition drift apart, SQLite silently falls back to a lookup per sale.
+    #[tokio::test]
+    async fn the_sales_count_reads_only_the_sold_payments_index() {
+        let dir = match tempfile::tempdir() {
+            Ok(d) => d,
+            Err(e) => panic!("no temporary directory: {e}"),
+        };
+        let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+        let ledger = match Ledger::connect(&LedgerUrl::new(&url)).await {
+            Ok(l) => l,
+            Err(e) => panic!("cannot open a test ledger: {e}"),
+        };
+        let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", facts_sql()))
+            .bind("b")
+            .bind("item")
+            .bind(7_i64)
+            .bind(i64::MAX)
+            .bind("")
+            .fetch_all(&ledger.reads)
+            .await;
+        let steps: Vec<String> = match plan {
+            Ok(rows) => rows
+                .iter()
+                .filter_map(|r| r.try_get::<String, _>("detail").ok())
+                .collect(),
+            Err(e) => panic!("cannot explain the facts query: {e}"),
+        };
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains("COVERING INDEX payments_sold")),
+            "the facts query should read only payments_sold, but its plan is {steps:?}"
+        );
     }
 }

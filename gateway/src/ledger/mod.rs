@@ -124,6 +124,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "subscription expiry",
         include_str!("../../../migrations/sqlite/0007_subscription_expiry.sql"),
     ),
+    (
+        8,
+        "sales index",
+        include_str!("../../../migrations/sqlite/0008_sales_index.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -160,6 +165,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "subscription expiry",
         include_str!("../../../migrations/postgres/0007_subscription_expiry.sql"),
+    ),
+    (
+        8,
+        "sales index",
+        include_str!("../../../migrations/postgres/0008_sales_index.sql"),
     ),
 ];
 

@@ -13,6 +13,8 @@ use crate::plugins::PluginError;
 /// Pauses between attempts at a transient plugin failure, before the payment is marked failed.
 const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(200), Duration::from_secs(1)];
 
+/// Makes sure a paid order's delivery exists: content already stored is handed to the outbox
+/// as it is, otherwise the plugin generates it.
 pub async fn prepare_delivery(
     store: &Store,
     current: &Current,
@@ -28,6 +30,19 @@ pub async fn prepare_delivery(
         store.outbox.notify_one();
         return Ok(());
     }
+    generate_delivery(store, current, payment).await
+}
+
+/// Runs the plugin and stores what it delivers, without first looking for stored content: for a
+/// payment this gateway has just recorded as new, no delivery can exist yet (one is only ever
+/// stored for a recorded payment, and another gateway learns of this one only after the commit).
+/// Should one race in anyway, the first stored content wins and both send that.
+pub(super) async fn generate_delivery(
+    store: &Store,
+    current: &Current,
+    payment: &Payment,
+) -> Result<(), ShopError> {
+    let bot = store.id.as_str();
     let product = payment
         .product
         .as_deref()

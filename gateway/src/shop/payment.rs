@@ -146,7 +146,7 @@ pub async fn settle(
         }
         (Recorded::New(_), _) => {
             tracing::info!(bot, charge_id = %charge, amount, "Recorded a payment.");
-            fulfil::prepare_delivery(store, current, &payment).await?;
+            fulfil::generate_delivery(store, current, &payment).await?;
             Ok("recorded: paid".into())
         }
         (Recorded::Repeat(_), PaymentStatus::Paid) => {
