@@ -114,8 +114,8 @@ impl Ledger {
     }
 }
 
-/// A claim on a delivery: granted unless it is sent, given up, or claimed by another gateway
-/// whose claim has not run out.
+/// A claim on a delivery: granted unless it is sent, given up, claimed by another gateway whose
+/// claim has not run out, or its payment is no longer `paid` (refunded or held meanwhile).
 pub(super) struct Claim {
     pub bot: String,
     pub charge_id: String,
@@ -136,6 +136,8 @@ impl Shape for Claim {
              AND deliveries.sent_at IS NULL AND deliveries.failed_at IS NULL \
              AND (deliveries.claimed_until IS NULL OR deliveries.claimed_until < v.now_ms \
                   OR deliveries.claimed_by = v.holder) \
+             AND EXISTS (SELECT 1 FROM payments p WHERE p.bot = deliveries.bot \
+                         AND p.charge_id = deliveries.charge_id AND p.status = 'paid') \
              RETURNING deliveries.bot, deliveries.charge_id",
             placeholders(rows.len(), 5, 1)
         );

@@ -3,6 +3,7 @@
 //! the bot ends in `delivery_failed` with the content kept. Each delivery is one message, so a
 //! retry never leaves a buyer with half a delivery twice.
 
+mod handoff;
 mod message;
 
 use std::sync::Arc;
@@ -10,8 +11,12 @@ use std::time::Duration;
 
 use teloxide_core::prelude::*;
 use teloxide_core::types::ChatId;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use handoff::Next;
+
+pub use handoff::{HANDOFF_CAPACITY, Handoff};
 pub use message::render;
 
 use crate::ledger::{DueDelivery, now_ms};
@@ -41,16 +46,29 @@ const IDLE_POLL: Duration = Duration::from_secs(5);
 /// Sends this bot's due deliveries until `shutdown`; finishes the send in flight before leaving.
 pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
     let bot = store.id.to_string();
+    // Deliveries the shop handed over in memory, to send without reading the ledger.
+    let mut handed: Option<Vec<DueDelivery>> = None;
+    // When the ledger must be read again whatever is handed over: retries coming due, and
+    // deliveries only the ledger knows about (stored by another gateway, or before a restart).
+    let mut look_at_ledger = Instant::now();
     loop {
-        let due = match store.ledger.due_deliveries(&bot, DUE_BATCH).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(bot, error = %e, "The outbox cannot read the ledger; retrying shortly.");
-                Vec::new()
+        let from_ledger = handed.is_none();
+        let due = match handed.take() {
+            Some(d) => d,
+            None => {
+                store.outbox.reading_ledger();
+                let due = match store.ledger.due_deliveries(&bot, DUE_BATCH).await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        tracing::warn!(bot, error = %e, "The outbox cannot read the ledger; retrying shortly.");
+                        Vec::new()
+                    }
+                };
+                metrics::gauge!("starsgate_outbox_due", "bot" => store.metrics_label.clone())
+                    .set(due.len() as f64);
+                due
             }
         };
-        metrics::gauge!("starsgate_outbox_due", "bot" => store.metrics_label.clone())
-            .set(due.len() as f64);
         let mut pause = None;
         let mut retry_in = None;
         for d in &due {
@@ -66,21 +84,36 @@ pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
                 }
             }
         }
+        if let Some(p) = pause {
+            // Telegram asked this bot to wait: nothing is sent until then. What was handed over
+            // meanwhile is in the ledger, which is read next.
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(p) => {}
+            }
+            continue;
+        }
         // A full batch may have more behind it. After a partial one, what becomes due soon is
-        // what was stored meanwhile, which has left a wake-up (`Notify` keeps one), and the
-        // retries just scheduled: no need to ask the ledger again straight away (two reads per
-        // delivery saved), but look within RECHECK for older retries coming due. Only an idle
-        // outbox asks the ledger when the next retry is due.
-        let wait = match pause {
-            Some(p) => p,
-            None if due.len() as i64 >= DUE_BATCH => continue,
-            None if !due.is_empty() => retry_in.unwrap_or(RECHECK).min(RECHECK),
-            None => next_wake(&store, &bot).await,
+        // what the shop stores meanwhile, which it hands over (or at least wakes us for), and
+        // the retries just scheduled: look at the ledger within RECHECK for older retries coming
+        // due. Only an idle outbox asks the ledger when the next retry is due.
+        if from_ledger && due.len() as i64 >= DUE_BATCH {
+            continue;
+        }
+        let soon = Instant::now() + retry_in.unwrap_or(RECHECK).min(RECHECK);
+        look_at_ledger = match (from_ledger, due.is_empty()) {
+            (true, true) => Instant::now() + next_wake(&store, &bot).await,
+            (true, false) => soon,
+            (false, _) => look_at_ledger.min(soon),
         };
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = store.outbox.notified(), if pause.is_none() => {}
-            _ = tokio::time::sleep(wait) => {}
+            _ = store.outbox.notified() => {
+                if let Next::Handed(d) = store.outbox.take() {
+                    handed = Some(d);
+                }
+            }
+            _ = tokio::time::sleep_until(look_at_ledger) => {}
         }
     }
 }

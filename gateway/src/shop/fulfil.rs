@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::plugin_input::{for_payment, trace_call};
 use super::{Current, ShopError, Store};
 use crate::domain::ProductId;
-use crate::ledger::{Payment, PaymentStatus};
+use crate::ledger::{DueDelivery, Payment, PaymentStatus};
 use crate::plugins::PluginError;
 
 /// Pauses between attempts at a transient plugin failure, before the payment is marked failed.
@@ -89,12 +89,17 @@ pub(super) async fn generate_delivery(
     match delivery {
         Ok(d) => {
             let content = serde_json::to_string(&d).unwrap_or_else(|_| "{\"items\":[]}".into());
-            store
+            let content = store
                 .ledger
                 .store_delivery(bot, &payment.charge_id, payment.chat_id, &content)
                 .await?;
             crate::crashpoint::hit("delivery_prepared");
-            store.outbox.notify_one();
+            store.outbox.hand(DueDelivery {
+                charge_id: payment.charge_id.clone(),
+                chat_id: payment.chat_id,
+                content,
+                attempts: 0,
+            });
         }
         Err(e) => {
             let reason = format!("the plugin could not produce the delivery: {e}");

@@ -17,7 +17,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use teloxide_core::types::{Update, UpdateKind};
-use tokio::sync::Notify;
 
 pub use fulfil::prepare_delivery;
 pub use give_up::give_up;
@@ -53,8 +52,8 @@ pub struct Store {
     pub metrics_label: String,
     /// Set once the bot is introduced to Telegram (polling) or its webhook registered.
     ready: std::sync::atomic::AtomicBool,
-    /// Woken whenever a delivery is stored, so the outbox sends it at once.
-    pub outbox: Arc<Notify>,
+    /// Where a stored delivery is handed to the outbox, which sends it at once.
+    pub outbox: crate::outbox::Handoff,
     /// What memberships expire by (see [`Clock`]).
     pub clock: Clock,
 }
@@ -102,7 +101,7 @@ impl Store {
             metrics_label,
             holder,
             ready: std::sync::atomic::AtomicBool::new(false),
-            outbox: Arc::new(Notify::new()),
+            outbox: Default::default(),
             clock: Clock::default(),
         }
     }
