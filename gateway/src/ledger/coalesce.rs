@@ -247,7 +247,9 @@ pub(super) fn placeholders(rows: usize, columns: usize, first: usize) -> String 
 mod tests {
     use super::placeholders;
     use crate::config::LedgerUrl;
-    use crate::ledger::{EventKind, Ledger, LedgerError, NewOrder, StoredUpdate, Subject};
+    use crate::ledger::{
+        EventKind, Ledger, LedgerError, NewOrder, NewPayment, StoredUpdate, Subject,
+    };
 
     #[test]
     fn placeholders_number_rows_after_the_leading_parameters() {
@@ -350,6 +352,11 @@ mod tests {
     {
         let dir = tempfile::tempdir().expect("a temp dir");
         let ledger = ledger(&dir).await;
+        for n in 0..20 {
+            ledger
+                .record_payment(&payment(&format!("c{n}"), None))
+                .await?;
+        }
         // 20 charges, each with 8 writers storing different content and 8 gateways claiming it,
         // all at once: every writer gets the same stored content, one claim per charge wins.
         let mut tasks = tokio::task::JoinSet::new();
@@ -384,8 +391,54 @@ mod tests {
                 "{charge} was claimed by {} gateways",
                 wins[charge]
             );
-            assert_eq!(ledger.events("b", Some(charge)).await?.len(), 1);
+            let prepared = ledger.events("b", Some(charge)).await?;
+            let prepared = prepared.iter().filter(|e| e.kind == "delivery_prepared");
+            assert_eq!(prepared.count(), 1);
         }
+        Ok(())
+    }
+
+    fn payment<'a>(charge: &'a str, review_reason: Option<String>) -> NewPayment<'a> {
+        NewPayment {
+            bot: "b",
+            charge_id: charge,
+            order_id: None,
+            payload: "p",
+            user_id: 1,
+            chat_id: 1,
+            product: Some("item"),
+            amount: 5,
+            currency: "XTR",
+            provider_charge_id: None,
+            plugin_sha256: None,
+            update_id: None,
+            review_reason,
+            is_renewal: false,
+            expires_at: None,
+        }
+    }
+
+    /// The outbox sends a delivery the shop handed over in memory without reading the ledger
+    /// again, so the claim is where a payment refunded or held meanwhile stops the send.
+    #[tokio::test]
+    async fn a_delivery_is_claimed_only_while_its_payment_is_paid() -> Result<(), LedgerError> {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let ledger = ledger(&dir).await;
+        ledger.record_payment(&payment("paid", None)).await?;
+        ledger
+            .record_payment(&payment(
+                "held",
+                Some("paid 4 XTR, the order is 5 XTR".into()),
+            ))
+            .await?;
+        for charge in ["paid", "held"] {
+            ledger.store_delivery("b", charge, 1, "{}").await?;
+        }
+        assert!(
+            !ledger.claim_delivery("b", "held", "g", 60_000).await?,
+            "a held payment's delivery must not be claimed"
+        );
+        assert!(ledger.claim_delivery("b", "paid", "g", 60_000).await?);
         Ok(())
     }
 }
