@@ -203,16 +203,7 @@ impl Ledger {
         let pool = connect_pool(&options, backend, sync_full, writers).await?;
         let separate_readers = backend == Backend::Sqlite && !url.contains(":memory:");
         let reads = if separate_readers {
-            connect_pool(
-                &options,
-                backend,
-                sync_full,
-                std::env::var("X_READERS")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(SQLITE_READERS),
-            )
-            .await?
+            connect_pool(&options, backend, sync_full, SQLITE_READERS).await?
         } else {
             pool.clone()
         };
@@ -299,11 +290,7 @@ async fn connect_pool(
                         "PRAGMA journal_mode = WAL",
                         sync,
                         "PRAGMA busy_timeout = 10000",
-                        if std::env::var_os("X_NOMMAP").is_some() {
-                            "PRAGMA mmap_size = 0"
-                        } else {
-                            MMAP
-                        },
+                        MMAP,
                     ] {
                         conn.execute(pragma).await?;
                     }

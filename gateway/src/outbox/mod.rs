@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use handoff::Next;
 
-pub use handoff::{HANDOFF_CAPACITY, Handoff};
+pub use handoff::Handoff;
 pub use message::render;
 
 use crate::ledger::{DueDelivery, now_ms};
