@@ -15,6 +15,7 @@ pub mod config;
 pub mod crashpoint;
 pub mod demo;
 pub mod domain;
+pub mod handoff;
 pub mod ingest;
 pub mod ledger;
 pub mod outbox;

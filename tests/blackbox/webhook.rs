@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use starsgate::config::Secret;
 use starsgate::ingest::webhook::secret_token;
+use starsgate::ledger::StoredUpdate;
 
 use crate::helpers::*;
 use crate::on_both_ledgers;
@@ -207,6 +208,159 @@ async fn an_update_kind_from_a_future_bot_api_is_stored_and_ignored() {
     // The bot still works.
     h.buy(GAMES, 2202, "starter-pack").await;
     h.wait_for_deliveries(GAMES, 2202, 1).await;
+    gw.stop().await;
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_checkout_query_is_answered_in_the_webhook_reply_and_again_when_delivered_again() {
+    let mut h = Harness::new(Backend::Sqlite).await;
+    let base = h.use_webhooks();
+    let gw = h.start().await;
+    let (user, update_id) = (2203, 900002);
+    h.say(GAMES, user, "/buy starter-pack");
+    let msgs = h.wait_for_invoice(GAMES, user, 1).await;
+    let invoice = msgs
+        .iter()
+        .find_map(|m| m.invoice.clone())
+        .expect("an invoice");
+    let query = |amount: i64| {
+        serde_json::json!({
+            "update_id": update_id,
+            "pre_checkout_query": {
+                "id": "q-in-reply",
+                "from": {"id": user, "is_bot": false, "first_name": "Ann"},
+                "currency": "XTR",
+                "total_amount": amount,
+                "invoice_payload": invoice.payload,
+            }
+        })
+        .to_string()
+        .into_bytes()
+    };
+    let url = format!("{base}/telegram/{GAMES}");
+    let secret = secret_token(&Secret::new(MASTER), GAMES);
+    let answer = |body: Vec<u8>| {
+        let (url, secret) = (url.clone(), secret.clone());
+        async move {
+            let reply = reqwest::Client::new()
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("X-Telegram-Bot-Api-Secret-Token", &secret)
+                .body(body)
+                .send()
+                .await
+                .expect("the webhook listener answers");
+            assert_eq!(reply.status().as_u16(), 200);
+            reply
+                .json::<serde_json::Value>()
+                .await
+                .expect("a method call in the reply")
+        }
+    };
+    let expected = serde_json::json!({
+        "method": "answerPreCheckoutQuery",
+        "pre_checkout_query_id": "q-in-reply",
+        "ok": true,
+    });
+    assert_eq!(answer(query(invoice.amount)).await, expected);
+    // Telegram delivers the same update again only when our reply did not reach it.
+    assert_eq!(
+        answer(query(invoice.amount)).await,
+        expected,
+        "answered again"
+    );
+    let ledger = h.ledger().await;
+    let outcome = wait_for_outcome(&ledger, GAMES, update_id).await;
+    assert!(outcome.ends_with("(in the webhook reply)"), "{outcome}");
+    let approved = ledger
+        .events(GAMES, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "pre_checkout_approved")
+        .count();
+    assert_eq!(approved, 1, "the decision is recorded once");
+    // A wrong amount is refused in the reply, with the message the buyer sees.
+    let mut wrong = query(invoice.amount + 1);
+    wrong = String::from_utf8(wrong)
+        .unwrap()
+        .replace(&update_id.to_string(), "900003")
+        .into_bytes();
+    let refused = answer(wrong).await;
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert!(
+        refused["error_message"]
+            .as_str()
+            .is_some_and(|m| m.contains("You have not been charged")),
+        "{refused}"
+    );
+    gw.stop().await;
+    h.finish().await;
+}
+
+/// An update as Telegram sends it: `text` from `user` in their private chat.
+fn text_update(update_id: i64, user: i64, text: &str) -> String {
+    serde_json::json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id, "date": 1_700_000_000, "text": text,
+            "chat": {"id": user, "type": "private", "first_name": "Ann"},
+            "from": {"id": user, "is_bot": false, "first_name": "Ann"},
+        }
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_stored_by_another_gateway_is_handled_before_a_later_one_handed_over_here() {
+    let mut h = Harness::new(Backend::Sqlite).await;
+    let base = h.use_webhooks();
+    let gw = h.start().await;
+    let url = format!("{base}/telegram/{GAMES}");
+    let secret = secret_token(&Secret::new(MASTER), GAMES);
+    let user = 2204;
+    let ledger = h.ledger().await;
+    let post_text = |update_id: i64, text: &str| {
+        post(
+            &url,
+            Some(&secret),
+            text_update(update_id, user, text).into_bytes(),
+        )
+    };
+    // The buyer opens the chat (so the simulator lets the bot write to them).
+    let opened = h.say(GAMES, user, "/start");
+    h.wait_for(GAMES, user, "the catalogue", |m| !m.is_empty())
+        .await;
+    // Several rounds in quick succession, so that the loop's periodic read of the ledger (once a
+    // second) cannot be what puts them in order.
+    for round in 0..6 {
+        // Each round's first update follows the last one handled: handed over and handled
+        // from memory. Its second is stored elsewhere, leaving a gap before its third.
+        let first = opened + 1 + round * 3;
+        let sent = h.sim.messages(&h.token(GAMES), user).len();
+        assert_eq!(post_text(first, "/terms").await, 200);
+        h.wait_for(GAMES, user, "the terms", |m| m.len() > sent)
+            .await;
+        // The next update reached another gateway sharing the ledger: stored there, no hand-over
+        // here. The one after it arrives here and is handed to this gateway's loop in memory.
+        let elsewhere = StoredUpdate {
+            update_id: first + 1,
+            kind: "message".into(),
+            body: text_update(first + 1, user, "/paysupport"),
+            received_at: starsgate::ledger::now_ms(),
+        };
+        assert!(ledger.store_update(GAMES, &elsewhere).await.unwrap());
+        assert_eq!(post_text(first + 2, "/terms").await, 200);
+        let msgs = h
+            .wait_for(GAMES, user, "two more replies", |m| m.len() >= sent + 3)
+            .await;
+        let texts: Vec<_> = msgs.iter().filter_map(|m| m.text.clone()).collect();
+        assert!(
+            texts[sent + 1].contains("@games_help") && texts[sent + 2].contains("Refunds"),
+            "round {round}: the support text before the terms: {texts:#?}"
+        );
+    }
     gw.stop().await;
     h.finish().await;
 }

@@ -324,12 +324,12 @@ impl Running {
         let gateway = &app.config.gateway;
         let intake = match (&gateway.webhook.public_url, &gateway.webhook.secret) {
             (Some(public), Some(master)) if gateway.telegram.mode == Mode::Webhook => {
-                let wake = Arc::new(tokio::sync::Notify::new());
+                let inbox = Arc::new(crate::handoff::Handoff::default());
                 let secret = webhook::secret_token(master, store.id.as_str());
                 let endpoint = webhook::Endpoint {
                     store: store.clone(),
                     secret: secret.clone(),
-                    wake: wake.clone(),
+                    inbox: inbox.clone(),
                 };
                 if let Ok(mut map) = self.endpoints.write() {
                     map.insert(store.id.to_string(), endpoint);
@@ -338,7 +338,7 @@ impl Running {
                     url: webhook::url_for(public, store.id.as_str()),
                     secret,
                     max_connections: gateway.webhook.max_connections,
-                    wake,
+                    inbox,
                 }
             }
             _ => Intake::Polling {

@@ -28,7 +28,7 @@ pub(super) enum Intake {
         url: url::Url,
         secret: String,
         max_connections: u8,
-        wake: Arc<tokio::sync::Notify>,
+        inbox: Arc<crate::handoff::Handoff<crate::ledger::StoredUpdate>>,
     },
 }
 
@@ -143,13 +143,13 @@ impl BotRuntime {
                 url,
                 secret,
                 max_connections,
-                wake,
+                inbox,
             } => {
                 if webhook::register(&self.store, url.clone(), secret, *max_connections, &intake)
                     .await
                 {
                     self.store.mark_ready();
-                    ingest::inbox_loop(self.store.clone(), wake.clone(), intake.clone()).await;
+                    ingest::inbox_loop(self.store.clone(), inbox.clone(), intake.clone()).await;
                 }
             }
         }

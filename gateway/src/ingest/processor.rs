@@ -96,77 +96,72 @@ async fn handle_in_span(store: &Store, update: &StoredUpdate) {
                 format!("failed: {e}")
             }
         };
-        tracing::debug!(
-            bot,
-            update_id = update.update_id,
-            outcome,
-            "Processed an update."
-        );
-        match store
-            .ledger
-            .mark_processed(bot, update.update_id, &outcome)
-            .await
-        {
-            Ok(()) => return,
-            Err(e) => {
-                tracing::error!(bot, update_id = update.update_id, error = %e, "Cannot mark an update processed; retrying.");
-                tokio::time::sleep(backoff.step()).await;
-            }
-        }
+        return mark_processed(store, update, &outcome, backoff).await;
     }
 }
 
-/// Handles one stored update (public for the webhook listener's pre-checkout fast path).
-pub async fn handle_update(store: &Store, update: &StoredUpdate) {
-    handle_one(store, update).await
+/// Marks an update processed with its outcome, retrying while the ledger fails.
+async fn mark_processed(store: &Store, update: &StoredUpdate, outcome: &str, mut backoff: Backoff) {
+    let bot = store.id.as_str();
+    tracing::debug!(
+        bot,
+        update_id = update.update_id,
+        outcome,
+        "Processed an update."
+    );
+    while let Err(e) = store
+        .ledger
+        .mark_processed(bot, update.update_id, outcome)
+        .await
+    {
+        tracing::error!(bot, update_id = update.update_id, error = %e, "Cannot mark an update processed; retrying.");
+        tokio::time::sleep(backoff.step()).await;
+    }
 }
 
-/// Most updates read from the inbox at a time.
-const INBOX_BATCH: i64 = 100;
-
-/// In webhook mode the inbox is the queue: any gateway may have stored an update, and the one
-/// that runs the bot processes them in order. Pre-checkout queries are answered by the gateway
-/// that received them; one still unanswered here after Telegram's deadline is marked expired.
-pub async fn inbox_loop(
-    store: Arc<Store>,
-    wake: Arc<tokio::sync::Notify>,
-    stop: tokio_util::sync::CancellationToken,
-) {
-    let bot = store.id.to_string();
-    loop {
-        let batch = match store.ledger.pending_updates(&bot, INBOX_BATCH).await {
-            Ok(b) => b,
+/// Webhook mode's pre-checkout path: decides at once and returns the answer for the 2xx reply
+/// to the webhook call that brought the query, recording the decision and marking the update
+/// processed on a task of its own. A query Telegram delivers again (`fresh` false) is answered
+/// again, since Telegram repeats it only when our reply did not reach it, but recorded once.
+/// `None` when the query cannot be answered this way (unreadable, or past the deadline): a
+/// fresh one is then handled as any other update.
+pub async fn answer_in_reply(
+    store: &Arc<Store>,
+    update: StoredUpdate,
+    fresh: bool,
+) -> Option<serde_json::Value> {
+    let span = tracing::info_span!("update", bot = %store.id, update_id = update.update_id, kind = %update.kind);
+    let reply = store
+        .pre_checkout_reply(&update)
+        .instrument(span.clone())
+        .await;
+    let store = store.clone();
+    let Some(crate::shop::PreCheckoutReply { method, record }) = reply else {
+        if fresh {
+            tokio::spawn(async move { handle_one(&store, &update).await });
+        }
+        return None;
+    };
+    if !fresh {
+        span.in_scope(|| tracing::info!("Answered a pre-checkout query Telegram delivered again."));
+        return Some(method);
+    }
+    let finish = async move {
+        let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+        let outcome = match record.await {
+            Ok(outcome) => outcome,
             Err(e) => {
-                tracing::error!(bot, error = %e, "Cannot read the inbox; retrying.");
-                Vec::new()
+                tracing::error!(error = %e, "Answered a pre-checkout query but could not record the decision.");
+                format!("answered in the webhook reply; not recorded: {e}")
             }
         };
-        let mut progressed = false;
-        for update in &batch {
-            if update.kind == "pre_checkout_query" {
-                let age = crate::ledger::now_ms() - update.received_at;
-                if age > crate::shop::PRE_CHECKOUT_DEADLINE.as_millis() as i64 {
-                    let _ = store
-                        .ledger
-                        .mark_processed(&bot, update.update_id, "expired: not answered in time")
-                        .await;
-                    progressed = true;
-                }
-                continue;
-            }
-            handle_one(&store, update).await;
-            progressed = true;
-        }
-        // A full batch may have more behind it: read again at once. Otherwise wait: an update
-        // stored meanwhile by this gateway has already left a wake-up (`Notify` keeps one), so
-        // reading again straight away would only find the inbox empty, a read per update.
-        if progressed && batch.len() as i64 >= INBOX_BATCH {
-            continue;
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-        }
-    }
+        mark_processed(&store, &update, &outcome, backoff).await
+    };
+    tokio::spawn(finish.instrument(span));
+    Some(method)
+}
+
+/// Handles one stored update and marks it processed (for webhook mode's inbox loop).
+pub(super) async fn handle_update(store: &Store, update: &StoredUpdate) {
+    handle_one(store, update).await
 }

@@ -9,27 +9,28 @@
 //!   cannot hold back the chat's queue at Telegram;
 //! - a ledger that cannot store in [`STORE_TIMEOUT`] gets 503, and Telegram delivers again.
 //!
-//! Pre-checkout queries are answered right here, by whichever gateway Telegram reached, on their
-//! own task; everything else is processed by the gateway that holds the bot's lease.
+//! Pre-checkout queries are answered right here, by whichever gateway Telegram reached, in the
+//! body of the 2xx reply (a method call Telegram executes): no request of its own, so the answer
+//! reaches Telegram as soon as it is decided. Everything else is handed to the inbox loop of the
+//! gateway that holds the bot's lease (see `ingest::inbox`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::Secret;
+use crate::handoff::Handoff;
+use crate::ledger::{StoredUpdate, now_ms};
+use crate::shop::Store;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
-use tokio::sync::Notify;
-
-use crate::config::Secret;
-use crate::ledger::{StoredUpdate, now_ms};
-use crate::shop::Store;
-use crate::telegram::update_kind;
 
 /// Largest webhook body accepted. Telegram's updates are a few KiB.
 pub const BODY_LIMIT: usize = 1 << 20;
@@ -53,8 +54,8 @@ pub fn secret_token(master: &Secret, bot: &str) -> String {
 pub struct Endpoint {
     pub store: Arc<Store>,
     pub secret: String,
-    /// Wakes this gateway's inbox loop for the bot (if it runs the bot).
-    pub wake: Arc<Notify>,
+    /// Hands stored updates to this gateway's inbox loop for the bot (if it runs the bot).
+    pub inbox: Arc<Handoff<StoredUpdate>>,
 }
 
 /// The bots the listener serves; reload adds and removes them.
@@ -72,13 +73,13 @@ async fn receive(
     Path(bot): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> Response {
     let found = endpoints.read().ok().and_then(|map| {
         map.get(&bot)
-            .map(|e| (e.store.clone(), e.secret.clone(), e.wake.clone()))
+            .map(|e| (e.store.clone(), e.secret.clone(), e.inbox.clone()))
     });
-    let Some((store, secret, wake)) = found else {
-        return StatusCode::NOT_FOUND;
+    let Some((store, secret, inbox)) = found else {
+        return StatusCode::NOT_FOUND.into_response();
     };
     let given = headers
         .get(SECRET_HEADER)
@@ -90,46 +91,38 @@ async fn receive(
             "Refused a webhook call with a wrong or missing secret."
         );
         metrics::counter!("starsgate_webhook_rejected_total").increment(1);
-        return StatusCode::UNAUTHORIZED;
+        return StatusCode::UNAUTHORIZED.into_response();
     }
-    let store = &store;
-    let value: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
-    let Some(update_id) = value
-        .as_ref()
-        .and_then(|v| v.get("update_id"))
-        .and_then(|v| v.as_i64())
-    else {
-        let reason = if value.is_some() {
-            "no update_id"
-        } else {
-            "not JSON"
-        };
-        return match store.ledger.dead_letter(&bot, reason, &body).await {
-            Ok(()) => {
-                tracing::warn!(
-                    bot,
-                    reason,
-                    "Kept an unreadable webhook body as a dead letter."
-                );
-                StatusCode::OK
-            }
-            Err(_) => StatusCode::SERVICE_UNAVAILABLE,
-        };
+    let head = match Head::read(&body) {
+        Ok(head) => head,
+        Err(reason) => {
+            return match store.ledger.dead_letter(&bot, reason, &body).await {
+                Ok(()) => {
+                    tracing::warn!(
+                        bot,
+                        reason,
+                        "Kept an unreadable webhook body as a dead letter."
+                    );
+                    StatusCode::OK.into_response()
+                }
+                Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            };
+        }
     };
-    let value = value.unwrap_or_default();
+    let update_id = head.update_id;
     let update = StoredUpdate {
         update_id,
-        kind: update_kind(&value),
-        body: value.to_string(),
+        kind: head.kind,
+        body: head.body,
         received_at: now_ms(),
     };
     let stored =
         tokio::time::timeout(STORE_TIMEOUT, store.ledger.store_update(&bot, &update)).await;
     let fresh = match stored {
-        Ok(Ok(new)) => new.then_some(update),
+        Ok(Ok(new)) => new,
         Ok(Err(e)) => {
             tracing::error!(bot, update_id, error = %e, "Cannot store a webhook update; Telegram will retry.");
-            return StatusCode::SERVICE_UNAVAILABLE;
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
         Err(_) => {
             tracing::error!(
@@ -137,20 +130,101 @@ async fn receive(
                 update_id,
                 "Storing a webhook update timed out; Telegram will retry."
             );
-            return StatusCode::SERVICE_UNAVAILABLE;
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    if let Some(update) = fresh.into_iter().next() {
+    if fresh {
         metrics::counter!("starsgate_updates_total", "bot" => store.metrics_label.clone(), "kind" => update.kind.clone())
             .increment(1);
-        if update.kind == "pre_checkout_query" {
-            let store = store.clone();
-            tokio::spawn(async move { super::processor::handle_update(&store, &update).await });
-        } else {
-            wake.notify_one();
-        }
     }
-    StatusCode::OK
+    if update.kind == "pre_checkout_query" {
+        if fresh {
+            // Answered here; the inbox loop only learns its id, so it knows nothing is missing
+            // before the updates that follow.
+            inbox.hand(update.clone());
+        }
+        return match super::processor::answer_in_reply(&store, update, fresh).await {
+            Some(method) => axum::Json(method).into_response(),
+            None => StatusCode::OK.into_response(),
+        };
+    }
+    if fresh {
+        inbox.hand(update);
+    }
+    StatusCode::OK.into_response()
+}
+
+/// What the handler needs of a webhook body: its `update_id` and kind (its one field besides
+/// `update_id`), read without building the whole update, and the body itself, kept as sent.
+#[derive(Debug, PartialEq)]
+struct Head {
+    update_id: i64,
+    kind: String,
+    body: String,
+}
+
+impl Head {
+    /// Reads a body, or says why it is not an update (the dead letter's reason).
+    fn read(body: &[u8]) -> Result<Self, &'static str> {
+        let Ok(text) = std::str::from_utf8(body) else {
+            return Err("not JSON");
+        };
+        let fields = match serde_json::from_str::<Fields>(text) {
+            Ok(fields) => fields,
+            Err(_) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {
+                return Err("no update_id");
+            }
+            Err(_) => return Err("not JSON"),
+        };
+        let update_id = fields.update_id.ok_or("no update_id")?;
+        Ok(Self {
+            update_id,
+            // The first in sorted order, as `telegram::update_kind` names it.
+            kind: fields
+                .kinds
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| "unknown".into()),
+            body: text.to_owned(),
+        })
+    }
+}
+
+/// A JSON object's `update_id` (when it is an integer) and its other keys.
+struct Fields {
+    update_id: Option<i64>,
+    kinds: std::collections::BTreeSet<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a Telegram update object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields, A::Error> {
+                let mut fields = Fields {
+                    update_id: None,
+                    kinds: Default::default(),
+                };
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "update_id" {
+                        fields.update_id = map.next_value::<serde_json::Value>()?.as_i64();
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        fields.kinds.insert(key.into_owned());
+                    }
+                }
+                Ok(fields)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// Registers the bot's webhook: its URL, derived secret, the update kinds a store needs and
@@ -204,4 +278,37 @@ pub fn url_for(public: &url::Url, bot: &str) -> url::Url {
         segments.pop_if_empty().push("telegram").push(bot);
     }
     url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Head;
+
+    #[test]
+    fn a_body_is_read_for_its_id_and_kind_and_kept_as_sent() {
+        let body = r#"{"update_id": 7, "message": {"text": "/buy x", "chat": {"id": 1}}}"#;
+        assert_eq!(
+            Head::read(body.as_bytes()),
+            Ok(Head {
+                update_id: 7,
+                kind: "message".into(),
+                body: body.into(),
+            })
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_update_says_why() {
+        for (body, reason) in [
+            ("{not json", "not JSON"),
+            ("[1, 2]", "no update_id"),
+            (r#"{"message": {}}"#, "no update_id"),
+            (r#"{"update_id": "7", "message": {}}"#, "no update_id"),
+        ] {
+            assert_eq!(Head::read(body.as_bytes()), Err(reason), "{body}");
+        }
+        assert_eq!(Head::read(&[0xff, 0xfe]), Err("not JSON"));
+        let bare = Head::read(br#"{"update_id": 3}"#).map(|h| h.kind);
+        assert_eq!(bare, Ok("unknown".to_owned()));
+    }
 }

@@ -47,6 +47,8 @@ pub enum LedgerError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot start the ledger's writer thread: {0}")]
+    Thread(std::io::Error),
     #[error("payment {charge_id} cannot go from {from} to {to}")]
     Transition {
         charge_id: String,
@@ -216,7 +218,7 @@ impl Ledger {
             orders: Default::default(),
         };
         ledger.migrate().await?;
-        ledger.coalesce = Some(coalesce::Coalescers::start(&ledger));
+        ledger.coalesce = Some(coalesce::Coalescers::start(&ledger).map_err(LedgerError::Thread)?);
         Ok(ledger)
     }
 

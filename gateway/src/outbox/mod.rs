@@ -3,7 +3,6 @@
 //! the bot ends in `delivery_failed` with the content kept. Each delivery is one message, so a
 //! retry never leaves a buyer with half a delivery twice.
 
-mod handoff;
 mod message;
 
 use std::sync::Arc;
@@ -14,11 +13,9 @@ use teloxide_core::types::ChatId;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use handoff::Next;
-
-pub use handoff::Handoff;
 pub use message::render;
 
+use crate::handoff::Next;
 use crate::ledger::{DueDelivery, now_ms};
 use crate::shop::Store;
 use crate::telegram::{Failure, classify};

@@ -2,6 +2,8 @@
 //! everything here is bounded well inside that, and anything that goes wrong answers ok=false:
 //! refusing costs a sale, approving blindly could take money for something we cannot deliver.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use teloxide_core::prelude::*;
@@ -28,6 +30,12 @@ struct Verdict {
 }
 
 impl Verdict {
+    /// The update's outcome in the inbox.
+    fn outcome(&self) -> String {
+        let answer = if self.ok { "approved" } else { "refused" };
+        format!("pre-checkout {answer}: {}", self.reason)
+    }
+
     fn refuse(reason: impl Into<String>, order: Option<Order>) -> Self {
         Self {
             ok: false,
@@ -38,21 +46,17 @@ impl Verdict {
     }
 }
 
+/// Answers by request (`answerPreCheckoutQuery`): polling mode, and a query found in the inbox
+/// after a restart.
 pub(super) async fn on_pre_checkout(
     store: &Store,
     current: &Current,
     q: &PreCheckoutQuery,
     received_ms: i64,
 ) -> Result<String, ShopError> {
-    let waited = Duration::from_millis(now_ms().saturating_sub(received_ms).max(0) as u64);
-    let Some(budget) = PRE_CHECKOUT_DEADLINE.checked_sub(waited + ANSWER_MARGIN) else {
+    let Some((verdict, budget)) = decide_in_time(store, current, q, received_ms).await else {
         // Only after a restart: the query is past Telegram's deadline, an answer would be refused.
-        return Ok("expired: received too long ago to answer".into());
-    };
-    let verdict = match tokio::time::timeout(budget, decide(store, current, q)).await {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => Verdict::refuse(format!("could not decide: {e}"), None),
-        Err(_) => Verdict::refuse("the decision took too long", None),
+        return Ok(EXPIRED.into());
     };
     let mut answer = store
         .clients
@@ -66,6 +70,78 @@ pub(super) async fn on_pre_checkout(
         answer,
     )
     .await;
+    record(store, q, &verdict, received_ms).await?;
+    match sent {
+        Ok(Ok(_)) => Ok(verdict.outcome()),
+        Ok(Err(e)) => Err(super::tg("answerPreCheckoutQuery")(e)),
+        Err(_) => Ok("pre-checkout answer timed out".into()),
+    }
+}
+
+const EXPIRED: &str = "expired: received too long ago to answer";
+
+/// Webhook mode: decides, and returns the answer as the method call for the 2xx reply to the
+/// webhook call that brought the query (Telegram executes it; see [`PreCheckoutReply`]), or
+/// `None` when the query is already past Telegram's deadline.
+pub(super) async fn reply(
+    store: Arc<Store>,
+    current: &Current,
+    q: PreCheckoutQuery,
+    received_ms: i64,
+) -> Option<PreCheckoutReply> {
+    let (verdict, _) = decide_in_time(&store, current, &q, received_ms).await?;
+    let mut method = serde_json::json!({
+        "method": "answerPreCheckoutQuery",
+        "pre_checkout_query_id": q.id.0,
+        "ok": verdict.ok,
+    });
+    if !verdict.ok {
+        method["error_message"] = verdict.message.clone().into();
+    }
+    let record = async move {
+        record(&store, &q, &verdict, received_ms).await?;
+        Ok(format!("{} (in the webhook reply)", verdict.outcome()))
+    };
+    Some(PreCheckoutReply {
+        method,
+        record: Box::pin(record),
+    })
+}
+
+/// A pre-checkout answer to send as the body of a webhook's 2xx reply: the fastest way to answer,
+/// with no request of its own, but Telegram does not report whether it was accepted. `record`
+/// writes the decision to the ledger (run it once the reply is on its way) and gives the update's
+/// outcome.
+pub struct PreCheckoutReply {
+    pub method: serde_json::Value,
+    pub record: std::pin::Pin<Box<dyn Future<Output = Result<String, ShopError>> + Send>>,
+}
+
+/// The verdict, decided within Telegram's deadline (less the margin for the answer's own trip),
+/// and what is left of that budget; `None` when the query is already past the deadline.
+async fn decide_in_time(
+    store: &Store,
+    current: &Current,
+    q: &PreCheckoutQuery,
+    received_ms: i64,
+) -> Option<(Verdict, Duration)> {
+    let waited = Duration::from_millis(now_ms().saturating_sub(received_ms).max(0) as u64);
+    let budget = PRE_CHECKOUT_DEADLINE.checked_sub(waited + ANSWER_MARGIN)?;
+    let verdict = match tokio::time::timeout(budget, decide(store, current, q)).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => Verdict::refuse(format!("could not decide: {e}"), None),
+        Err(_) => Verdict::refuse("the decision took too long", None),
+    };
+    Some((verdict, budget))
+}
+
+/// Metrics, a log line and the ledger event for an answer given.
+async fn record(
+    store: &Store,
+    q: &PreCheckoutQuery,
+    verdict: &Verdict,
+    received_ms: i64,
+) -> Result<(), ShopError> {
     let user = q.from.id.0 as i64;
     let label = store.metrics_label.clone();
     let seconds = (now_ms().saturating_sub(received_ms)).max(0) as f64 / 1000.0;
@@ -92,15 +168,7 @@ pub(super) async fn on_pre_checkout(
         .ledger
         .record_event(store.id.as_str(), kind, subject, &verdict.reason)
         .await?;
-    match sent {
-        Ok(Ok(_)) => Ok(format!(
-            "pre-checkout {}: {}",
-            if verdict.ok { "approved" } else { "refused" },
-            verdict.reason
-        )),
-        Ok(Err(e)) => Err(super::tg("answerPreCheckoutQuery")(e)),
-        Err(_) => Ok("pre-checkout answer timed out".into()),
-    }
+    Ok(())
 }
 
 async fn decide(

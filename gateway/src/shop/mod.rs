@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use teloxide_core::types::{Update, UpdateKind};
 
+pub use checkout::PreCheckoutReply;
 pub use fulfil::prepare_delivery;
 pub use give_up::give_up;
 pub use lapse::{EXPIRY_SWEEP_EVERY, expire_lapsed, sweep as sweep_lapsed};
@@ -53,7 +54,7 @@ pub struct Store {
     /// Set once the bot is introduced to Telegram (polling) or its webhook registered.
     ready: std::sync::atomic::AtomicBool,
     /// Where a stored delivery is handed to the outbox, which sends it at once.
-    pub outbox: crate::outbox::Handoff,
+    pub outbox: crate::handoff::Handoff<crate::ledger::DueDelivery>,
     /// What memberships expire by (see [`Clock`]).
     pub clock: Clock,
 }
@@ -143,6 +144,24 @@ impl Store {
             Ok(mut c) => *c = next,
             Err(poisoned) => *poisoned.into_inner() = next,
         }
+    }
+
+    /// Webhook mode's answer to a pre-checkout query, for the 2xx reply to the webhook call that
+    /// brought it; `None` when `update` is not a readable pre-checkout query still within
+    /// Telegram's deadline.
+    pub async fn pre_checkout_reply(
+        self: &Arc<Self>,
+        update: &StoredUpdate,
+    ) -> Option<PreCheckoutReply> {
+        if update.kind != "pre_checkout_query" {
+            return None;
+        }
+        let parsed: Update = serde_json::from_str(&update.body).ok()?;
+        let UpdateKind::PreCheckoutQuery(q) = parsed.kind else {
+            return None;
+        };
+        let current = self.current();
+        checkout::reply(self.clone(), &current, q, update.received_at).await
     }
 
     /// Handles one stored update and returns a short outcome for the inbox. An update that cannot
