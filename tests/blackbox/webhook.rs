@@ -332,7 +332,7 @@ async fn an_update_stored_by_another_gateway_is_handled_before_a_later_one_hande
     let opened = h.say(GAMES, user, "/start");
     h.wait_for(GAMES, user, "the catalogue", |m| !m.is_empty())
         .await;
-    // Several rounds in quick succession, so that the loop's periodic read of the ledger (once a
+    // Several rounds in quick succession, so that the loop's periodic read of the ledger (twice a
     // second) cannot be what puts them in order.
     for round in 0..6 {
         // Each round's first update follows the last one handled: handed over and handled

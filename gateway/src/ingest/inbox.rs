@@ -9,7 +9,8 @@
 //! handler answers itself), no update can be waiting in the ledger before them. Anything else
 //! sends the loop to the ledger, as it always did: a gap (an update stored by another gateway,
 //! or one Telegram is still retrying), an id already passed, a full hand-over queue, the first
-//! update after a start, and at least every [`INBOX_RECHECK`].
+//! update after a start, and at least every [`INBOX_RECHECK`] (as often as the loop read it
+//! when idle before there was a hand-over).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +28,7 @@ const INBOX_BATCH: i64 = 100;
 /// The loop reads the ledger at least this often, even while updates keep arriving in memory:
 /// an update another gateway stored just before this one's last (no gap left to notice), and
 /// pre-checkout queries nobody answered in time, are found there.
-pub const INBOX_RECHECK: Duration = Duration::from_secs(1);
+pub const INBOX_RECHECK: Duration = Duration::from_millis(500);
 
 const PRE_CHECKOUT: &str = "pre_checkout_query";
 

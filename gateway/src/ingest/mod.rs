@@ -13,4 +13,4 @@ pub mod webhook;
 pub use backoff::Backoff;
 pub use inbox::inbox_loop;
 pub use poller::poll;
-pub use processor::{answer_in_reply, process, recover};
+pub use processor::{answer_in_reply, decide_reply, process, recover};

@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use super::Backoff;
 use crate::ledger::StoredUpdate;
-use crate::shop::{ShopError, Store, prepare_delivery};
+use crate::shop::{PreCheckoutReply, ShopError, Store, prepare_delivery};
 
 /// Resumes unfinished work after a restart: updates stored but not processed, then payments
 /// recorded but without prepared content. Call before polling starts, so nothing is handled twice.
@@ -119,24 +119,34 @@ async fn mark_processed(store: &Store, update: &StoredUpdate, outcome: &str, mut
     }
 }
 
-/// Webhook mode's pre-checkout path: decides at once and returns the answer for the 2xx reply
-/// to the webhook call that brought the query, recording the decision and marking the update
-/// processed on a task of its own. A query Telegram delivers again (`fresh` false) is answered
-/// again, since Telegram repeats it only when our reply did not reach it, but recorded once.
-/// `None` when the query cannot be answered this way (unreadable, or past the deadline): a
-/// fresh one is then handled as any other update.
-pub async fn answer_in_reply(
+fn update_span(store: &Store, update: &StoredUpdate) -> tracing::Span {
+    tracing::info_span!("update", bot = %store.id, update_id = update.update_id, kind = %update.kind)
+}
+
+/// Webhook mode's pre-checkout path, step one: the decision, made while the query is being
+/// stored (it has no effect until the reply goes out, which waits for both). `None` when the
+/// query cannot be answered this way (unreadable, or past the deadline).
+pub async fn decide_reply(store: &Arc<Store>, update: &StoredUpdate) -> Option<PreCheckoutReply> {
+    store
+        .pre_checkout_reply(update)
+        .instrument(update_span(store, update))
+        .await
+}
+
+/// Step two, once the query is stored: returns the answer for the 2xx reply to the webhook call
+/// that brought it, recording the decision and marking the update processed on a task of its
+/// own. A query Telegram delivers again (`fresh` false) is answered again, since Telegram
+/// repeats it only when our reply did not reach it, but recorded once. Without a decision a
+/// fresh query is handled as any other update.
+pub fn answer_in_reply(
     store: &Arc<Store>,
     update: StoredUpdate,
     fresh: bool,
+    reply: Option<PreCheckoutReply>,
 ) -> Option<serde_json::Value> {
-    let span = tracing::info_span!("update", bot = %store.id, update_id = update.update_id, kind = %update.kind);
-    let reply = store
-        .pre_checkout_reply(&update)
-        .instrument(span.clone())
-        .await;
+    let span = update_span(store, &update);
     let store = store.clone();
-    let Some(crate::shop::PreCheckoutReply { method, record }) = reply else {
+    let Some(PreCheckoutReply { method, record }) = reply else {
         if fresh {
             tokio::spawn(async move { handle_one(&store, &update).await });
         }

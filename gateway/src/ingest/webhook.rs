@@ -116,8 +116,15 @@ async fn receive(
         body: head.body,
         received_at: now_ms(),
     };
-    let stored =
-        tokio::time::timeout(STORE_TIMEOUT, store.ledger.store_update(&bot, &update)).await;
+    let storing = tokio::time::timeout(STORE_TIMEOUT, store.ledger.store_update(&bot, &update));
+    // A pre-checkout query is decided while it is being stored; its answer goes out in the reply.
+    let (stored, decided) = if update.kind == "pre_checkout_query" {
+        let (stored, decided) =
+            tokio::join!(storing, super::processor::decide_reply(&store, &update));
+        (stored, Some(decided))
+    } else {
+        (storing.await, None)
+    };
     let fresh = match stored {
         Ok(Ok(new)) => new,
         Ok(Err(e)) => {
@@ -137,13 +144,13 @@ async fn receive(
         metrics::counter!("starsgate_updates_total", "bot" => store.metrics_label.clone(), "kind" => update.kind.clone())
             .increment(1);
     }
-    if update.kind == "pre_checkout_query" {
+    if let Some(decided) = decided {
         if fresh {
             // Answered here; the inbox loop only learns its id, so it knows nothing is missing
             // before the updates that follow.
             inbox.hand(update.clone());
         }
-        return match super::processor::answer_in_reply(&store, update, fresh).await {
+        return match super::processor::answer_in_reply(&store, update, fresh, decided) {
             Some(method) => axum::Json(method).into_response(),
             None => StatusCode::OK.into_response(),
         };
