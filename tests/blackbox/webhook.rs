@@ -224,7 +224,7 @@ async fn a_pre_checkout_query_is_answered_in_the_webhook_reply_and_again_when_de
         .iter()
         .find_map(|m| m.invoice.clone())
         .expect("an invoice");
-    let query = |amount: i64| {
+    let query_as = |update_id: i64, amount: i64| {
         serde_json::json!({
             "update_id": update_id,
             "pre_checkout_query": {
@@ -238,6 +238,7 @@ async fn a_pre_checkout_query_is_answered_in_the_webhook_reply_and_again_when_de
         .to_string()
         .into_bytes()
     };
+    let query = |amount: i64| query_as(update_id, amount);
     let url = format!("{base}/telegram/{GAMES}");
     let secret = secret_token(&Secret::new(MASTER), GAMES);
     let answer = |body: Vec<u8>| {
@@ -282,18 +283,26 @@ async fn a_pre_checkout_query_is_answered_in_the_webhook_reply_and_again_when_de
         .count();
     assert_eq!(approved, 1, "the decision is recorded once");
     // A wrong amount is refused in the reply, with the message the buyer sees.
-    let mut wrong = query(invoice.amount + 1);
-    wrong = String::from_utf8(wrong)
-        .unwrap()
-        .replace(&update_id.to_string(), "900003")
-        .into_bytes();
-    let refused = answer(wrong).await;
+    let refused = answer(query_as(900_003, invoice.amount + 1)).await;
     assert_eq!(refused["ok"], false, "{refused}");
     assert!(
         refused["error_message"]
             .as_str()
             .is_some_and(|m| m.contains("You have not been charged")),
         "{refused}"
+    );
+    // A query that cannot be stored is not answered: 503, and Telegram delivers it again.
+    let lock = hold_inbox_lock(&h).await;
+    assert_eq!(
+        post(&url, Some(&secret), query_as(900_004, invoice.amount)).await,
+        503,
+        "no answer before the query is stored"
+    );
+    drop(lock);
+    assert_eq!(
+        answer(query_as(900_004, invoice.amount)).await,
+        expected,
+        "answered on the retry"
     );
     gw.stop().await;
     h.finish().await;
