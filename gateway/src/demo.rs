@@ -12,7 +12,7 @@ use starsgate_sim::{InvoiceRef, PayOutcome, SentMessage, SimHandle, Simulator};
 
 use crate::App;
 use crate::config::Config;
-use crate::ledger::{ExportFilter, Ledger};
+use crate::ledger::{EventKind, ExportFilter, Ledger};
 
 /// The example deployment, as shipped in `config/bots/`.
 pub const EXAMPLE_BOTS: &[(&str, &str)] = &[
@@ -205,7 +205,7 @@ async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), St
             .events("guides", Some(&pro_charge))
             .await
             .unwrap_or_default();
-        events.iter().any(|e| e.kind == "refund_hook")
+        events.iter().any(|e| e.kind == EventKind::RefundHook)
     })
     .await?;
     let events = running
@@ -213,7 +213,7 @@ async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), St
         .events("guides", Some(&pro_charge))
         .await
         .map_err(|e| e.to_string())?;
-    if let Some(hook) = events.iter().find(|e| e.kind == "refund_hook") {
+    if let Some(hook) = events.iter().find(|e| e.kind == EventKind::RefundHook) {
         println!(
             "   the plugin's refund hook ran once: {}",
             hook.detail.clone().unwrap_or_default()

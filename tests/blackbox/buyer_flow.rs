@@ -1,7 +1,7 @@
 //! SPEC §4: what a buyer sees, row by row.
 
 use serde_json::Value;
-use starsgate::ledger::PaymentStatus;
+use starsgate::ledger::{EventKind, PaymentStatus};
 use starsgate_sim::PayOutcome;
 
 use crate::helpers::*;
@@ -291,7 +291,7 @@ async fn an_admin_refund_in_chat_is_recorded_once(backend: Backend) {
         let events = ledger.events(GUIDES, Some(&charge)).await.unwrap();
         events
             .iter()
-            .filter(|e| e.kind == "refund_recorded")
+            .filter(|e| e.kind == EventKind::RefundRecorded)
             .count()
             == 1
             && h.sim.pending_updates(&h.token(GUIDES)) == 0
@@ -314,7 +314,7 @@ async fn an_admin_refund_in_chat_is_recorded_once(backend: Backend) {
     assert_eq!(
         events
             .iter()
-            .filter(|e| e.kind == "refund_recorded")
+            .filter(|e| e.kind == EventKind::RefundRecorded)
             .count(),
         1
     );

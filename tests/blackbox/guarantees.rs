@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use starsgate::ledger::PaymentStatus;
+use starsgate::ledger::{EventKind, PaymentStatus};
 
 use crate::helpers::*;
 use crate::on_both_ledgers;
@@ -43,7 +43,7 @@ async fn a_repeated_successful_payment_delivers_once(backend: Backend) {
     assert_eq!(
         events
             .iter()
-            .filter(|e| e.kind == "payment_repeated")
+            .filter(|e| e.kind == EventKind::PaymentRepeated)
             .count(),
         2
     );

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use starsgate::ledger::PaymentStatus;
+use starsgate::ledger::{EventKind, PaymentStatus};
 use starsgate_sim::{Fault, PayOutcome};
 
 use crate::helpers::*;
@@ -167,7 +167,7 @@ async fn a_refund_whose_first_answer_is_lost_is_recorded_once(backend: Backend) 
     assert_eq!(
         events
             .iter()
-            .filter(|e| e.kind == "refund_recorded")
+            .filter(|e| e.kind == EventKind::RefundRecorded)
             .count(),
         1
     );
@@ -240,7 +240,7 @@ async fn an_amount_that_disagrees_with_telegram_is_flagged_for_review() {
     assert_eq!(report.mismatches, vec![charge.clone()]);
     let events = ledger.events(GAMES, Some(&charge)).await.unwrap();
     assert!(events.iter().any(|e| {
-        e.kind == "payment_flagged"
+        e.kind == EventKind::PaymentFlagged
             && e.detail
                 .as_deref()
                 .unwrap_or("")

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use starsgate::ledger::PaymentStatus;
+use starsgate::ledger::{EventKind, PaymentStatus};
 use starsgate::plugins::Catalogue;
 use starsgate::plugins::bundled::BUILD_DIR;
 use starsgate::plugins::wasm::{Limits, PluginHost};
@@ -107,7 +107,7 @@ async fn a_product_whose_plugin_keeps_failing_is_paused_by_its_breaker() {
         let events = ledger.events("arena", None).await.unwrap();
         events
             .iter()
-            .filter(|e| e.kind == "pre_checkout_rejected")
+            .filter(|e| e.kind == EventKind::PreCheckoutRejected)
             .count()
             == 6
     })
@@ -115,7 +115,7 @@ async fn a_product_whose_plugin_keeps_failing_is_paused_by_its_breaker() {
     let events = ledger.events("arena", None).await.unwrap();
     let reasons: Vec<String> = events
         .iter()
-        .filter(|e| e.kind == "pre_checkout_rejected")
+        .filter(|e| e.kind == EventKind::PreCheckoutRejected)
         .filter_map(|e| e.detail.clone())
         .collect();
     assert_eq!(reasons.len(), 6);
@@ -221,7 +221,7 @@ async fn a_refund_revokes_access_exactly_once(backend: Backend) {
                 .await
                 .unwrap()
                 .iter()
-                .any(|e| e.kind == "refund_hook")
+                .any(|e| e.kind == EventKind::RefundHook)
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -230,7 +230,7 @@ async fn a_refund_revokes_access_exactly_once(backend: Backend) {
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.kind == "refund_hook")
+        .filter(|e| e.kind == EventKind::RefundHook)
         .filter_map(|e| e.detail)
         .collect();
     assert_eq!(hooks.len(), 1, "the revoke hook ran once: {hooks:?}");

@@ -188,7 +188,7 @@ async fn press_in_subscriptions(
     .await;
     let state = if cancelled { "cancelled" } else { "active" };
     eventually("the ledger to agree", || async {
-        ledger.subscriptions(CLUB, MEMBER).await.unwrap()[0].state == state
+        ledger.subscriptions(CLUB, MEMBER).await.unwrap()[0].state.as_str() == state
     })
     .await;
 }
@@ -217,15 +217,15 @@ async fn hooks(ledger: &starsgate::ledger::Ledger, charge: &str, kind: &str) -> 
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.kind == kind)
+        .filter(|e| e.kind.as_str() == kind)
         .filter_map(|e| e.detail)
         .collect()
 }
 
-async fn state_of(ledger: &starsgate::ledger::Ledger) -> String {
+async fn state_of(ledger: &starsgate::ledger::Ledger) -> &'static str {
     ledger.subscriptions(CLUB, MEMBER).await.unwrap()[0]
         .state
-        .clone()
+        .as_str()
 }
 
 on_both_ledgers!(a_failed_renewal_lapses_after_the_grace_period_and_access_is_revoked_once);

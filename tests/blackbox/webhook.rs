@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use starsgate::config::Secret;
 use starsgate::ingest::webhook::secret_token;
-use starsgate::ledger::StoredUpdate;
+use starsgate::ledger::{EventKind, StoredUpdate};
 
 use crate::helpers::*;
 use crate::on_both_ledgers;
@@ -279,7 +279,7 @@ async fn a_pre_checkout_query_is_answered_in_the_webhook_reply_and_again_when_de
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.kind == "pre_checkout_approved")
+        .filter(|e| e.kind == EventKind::PreCheckoutApproved)
         .count();
     assert_eq!(approved, 1, "the decision is recorded once");
     // A wrong amount is refused in the reply, with the message the buyer sees.

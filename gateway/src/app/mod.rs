@@ -9,6 +9,7 @@
 
 mod reload;
 mod runtime;
+mod watch;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -243,7 +244,15 @@ impl App {
                 "webhook",
             );
         }
+        let watch = Arc::new(watch::Watch::default());
+        tasks.spawn(watch.clone().run(
+            self.ledger.clone(),
+            self.holder.clone(),
+            gateway.ledger_lease,
+            shutdown.clone(),
+        ));
         let running = Running {
+            watch,
             ledger: self.ledger.clone(),
             clock: self.clock.clone(),
             app: tokio::sync::Mutex::new(self),
@@ -300,6 +309,7 @@ struct BotEntry {
 /// A started gateway.
 pub struct Running {
     ledger: Ledger,
+    watch: Arc<watch::Watch>,
     app: tokio::sync::Mutex<App>,
     shutdown: CancellationToken,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
@@ -353,6 +363,7 @@ impl Running {
                 holder: app.holder.clone(),
                 duration: gateway.ledger_lease,
             },
+            watch: self.watch.clone(),
         };
         let retire = self.shutdown.child_token();
         let task = tokio::spawn(runtime.run(self.shutdown.clone(), retire.clone()));

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::INGEST_BUFFER;
+use super::watch::Watch;
 use crate::ingest::{self, webhook};
 use crate::outbox;
 use crate::shop::Store;
@@ -40,6 +41,9 @@ pub(super) struct BotRuntime {
     pub intake: Intake,
     pub reconcile_every: Option<Duration>,
     pub lease: Lease,
+    /// Renews the lease and wakes the bot for work only the ledger knows of, for every bot of
+    /// the gateway at once.
+    pub watch: Arc<Watch>,
 }
 
 impl BotRuntime {
@@ -117,11 +121,11 @@ impl BotRuntime {
                 }
             })
         };
-        let renew = tokio::spawn(renew_lease(
-            self.store.clone(),
-            self.lease.clone(),
-            stop.clone(),
-        ));
+        let inbox = match &self.intake {
+            Intake::Webhook { inbox, .. } => Some(inbox.clone()),
+            Intake::Polling { .. } => None,
+        };
+        let leading = self.watch.lead(self.store.clone(), inbox, stop.clone());
         ingest::recover(&self.store).await;
         let outbox = tokio::spawn(outbox::run(self.store.clone(), stop.clone()));
         let lapsed = tokio::spawn(crate::shop::sweep_lapsed(self.store.clone(), stop.clone()));
@@ -163,7 +167,7 @@ impl BotRuntime {
         if let Some(r) = reconcile {
             let _ = r.await;
         }
-        let _ = renew.await;
+        drop(leading);
         if !shutdown.is_cancelled() {
             tracing::warn!(
                 bot,
@@ -183,28 +187,6 @@ async fn drain_outbox(store: &Store, stop: &CancellationToken) {
         match store.ledger.next_delivery_at(bot).await {
             Ok(None) => return,
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
-/// Renews the lease at a third of its duration; cancels `stop` if it cannot.
-async fn renew_lease(store: Arc<Store>, lease: Lease, stop: CancellationToken) {
-    let bot = store.id.to_string();
-    let lease_ms = lease.duration.as_millis() as i64;
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(lease.duration / 3) => {}
-        }
-        match store.ledger.lease_bot(&bot, &lease.holder, lease_ms).await {
-            Ok(true) => {}
-            Ok(false) => {
-                stop.cancel();
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(bot, error = %e, "Cannot renew the bot's lease; will try again.")
-            }
         }
     }
 }

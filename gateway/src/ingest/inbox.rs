@@ -9,8 +9,9 @@
 //! handler answers itself), no update can be waiting in the ledger before them. Anything else
 //! sends the loop to the ledger, as it always did: a gap (an update stored by another gateway,
 //! or one Telegram is still retrying), an id already passed, a full hand-over queue, the first
-//! update after a start, and at least every [`INBOX_RECHECK`] (as often as the loop read it
-//! when idle before there was a hand-over).
+//! update after a start, at least every [`INBOX_RECHECK`] while updates keep being handed over,
+//! and whenever the gateway's watch (`app::watch`) finds updates of this bot waiting in the
+//! ledger.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,10 +97,11 @@ pub async fn inbox_loop(
         if more {
             continue;
         }
+        // Idle, nothing here wakes on a timer: the gateway's watch wakes this loop when the
+        // ledger holds updates for the bot that were not handed over.
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = inbox.notified() => {}
-            _ = tokio::time::sleep_until(read_by) => {}
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use sqlx::AnyConnection;
 
-use super::coalesce::{Shape, placeholders};
+use super::multirow::placeholders;
+use super::writer::Write;
 use super::{LedgerError, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +27,34 @@ pub enum EventKind {
     UpdateUnreadable,
 }
 
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl EventKind {
+    pub const ALL: [EventKind; 14] = [
+        Self::OrderCreated,
+        Self::PreCheckoutApproved,
+        Self::PreCheckoutRejected,
+        Self::PaymentRecorded,
+        Self::PaymentRepeated,
+        Self::PaymentFlagged,
+        Self::DeliveryPrepared,
+        Self::DeliveryAttemptFailed,
+        Self::StatusChanged,
+        Self::RefundRecorded,
+        Self::RefundHook,
+        Self::ExpiryHook,
+        Self::SubscriptionChanged,
+        Self::UpdateUnreadable,
+    ];
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OrderCreated => "order_created",
@@ -83,7 +111,7 @@ pub(super) async fn append(
 pub struct Event {
     pub at: i64,
     pub bot: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub order_id: Option<String>,
     pub charge_id: Option<String>,
     pub detail: Option<String>,
@@ -99,8 +127,7 @@ impl super::Ledger {
         subject: Subject<'_>,
         detail: &str,
     ) -> Result<(), LedgerError> {
-        let event = NewEvent::new(bot, kind, subject, detail);
-        self.write_one(|c| &c.events, event).await
+        self.write(NewEvent::new(bot, kind, subject, detail)).await
     }
 
     pub async fn events(
@@ -122,7 +149,12 @@ impl super::Ledger {
                 Ok(Event {
                     at: r.try_get("at")?,
                     bot: r.try_get("bot")?,
-                    kind: r.try_get("kind")?,
+                    kind: {
+                        let raw: String = r.try_get("kind")?;
+                        EventKind::parse(&raw).ok_or_else(|| {
+                            sqlx::Error::Decode(format!("unknown event kind {raw:?}").into())
+                        })?
+                    },
                     order_id: r.try_get("order_id")?,
                     charge_id: r.try_get("charge_id")?,
                     detail: r.try_get("detail")?,
@@ -157,10 +189,14 @@ impl NewEvent {
     }
 }
 
-impl Shape for NewEvent {
+impl Write for NewEvent {
     type Out = ();
 
-    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
         let sql = format!(
             "INSERT INTO events (at, bot, kind, order_id, charge_id, user_id, detail) VALUES {}",
             placeholders(rows.len(), 7, 1)

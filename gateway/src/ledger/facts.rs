@@ -2,8 +2,9 @@
 
 use std::sync::LazyLock;
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
+use super::writer::Command;
 use super::{Ledger, LedgerError};
 use crate::plugins::Facts;
 
@@ -52,15 +53,11 @@ impl Ledger {
     /// A secret generated on first use and kept in the ledger, hex-encoded.
     pub async fn secret(&self, name: &str) -> Result<String, LedgerError> {
         let fresh: [u8; 32] = rand::random();
-        let mut tx = self.begin_single().await?;
-        sqlx::query(
-            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(hex::encode(fresh))
-        .execute(&mut *tx)
+        self.run(Secret {
+            name: name.to_owned(),
+            value: hex::encode(fresh),
+        })
         .await?;
-        tx.commit().await?;
         let row = sqlx::query("SELECT value FROM secrets WHERE name = $1")
             .bind(name)
             .fetch_one(&self.reads)
@@ -83,17 +80,63 @@ impl Ledger {
     }
 
     pub async fn set_reconcile_offset(&self, bot: &str, offset: i64) -> Result<(), LedgerError> {
-        let mut tx = self.begin_single().await?;
+        self.run(ReconcileOffset {
+            bot: bot.to_owned(),
+            offset,
+        })
+        .await
+    }
+}
+
+/// A secret stored unless one of that name already is.
+struct Secret {
+    name: String,
+    value: String,
+}
+
+impl Command for Secret {
+    type Out = ();
+
+    fn bot(&self) -> &str {
+        ""
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+        sqlx::query(
+            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&self.name)
+        .bind(&self.value)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// How far reconciliation has read a bot's star transactions.
+struct ReconcileOffset {
+    bot: String,
+    offset: i64,
+}
+
+impl Command for ReconcileOffset {
+    type Out = ();
+
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
         sqlx::query(
             "INSERT INTO reconcile_state (bot, next_offset, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (bot) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at",
         )
-        .bind(bot)
-        .bind(offset)
+        .bind(&self.bot)
+        .bind(self.offset)
         .bind(super::now_ms())
-        .execute(&mut *tx)
+        .execute(conn)
         .await?;
-        tx.commit().await
+        Ok(())
     }
 }
 

@@ -4,7 +4,8 @@
 
 use sqlx::{AnyConnection, Row};
 
-use super::coalesce::{Shape, first_returned, placeholders};
+use super::multirow::{first_returned, placeholders};
+use super::writer::{Command, Write};
 use super::events::{EventKind, Subject, append};
 use super::{Ledger, LedgerError, now_ms};
 
@@ -20,29 +21,32 @@ pub struct StoredUpdate {
 }
 
 impl Ledger {
-    /// Stores a batch of updates in one transaction and returns the ones that were new. A repeat
+    /// Stores a batch of updates (queued together, so in one transaction unless the writer's
+    /// batch is full) and returns the ones that were new. A repeat
     /// of an update already stored (Telegram redelivers until confirmed) is a no-op.
     pub async fn store_updates(
         &self,
         bot: &str,
         updates: &[StoredUpdate],
     ) -> Result<Vec<StoredUpdate>, LedgerError> {
-        if updates.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.begin().await?;
+        let rows = updates
+            .iter()
+            .map(|u| NewUpdate {
+                bot: bot.to_owned(),
+                update: u.clone(),
+            })
+            .collect();
         let mut fresh = Vec::new();
-        for u in updates {
-            if insert_update(&mut tx, bot, u).await? {
+        for (u, new) in updates.iter().zip(self.writer.submit_all(rows).await?) {
+            if new? {
                 fresh.push(u.clone());
             }
         }
-        tx.commit().await?;
         Ok(fresh)
     }
 
     /// Stores one update durably (committed together with whatever else is being written at the
-    /// same moment, see `group_commit`). Returns whether it was new (false for a redelivery).
+    /// same moment, see `writer`). Returns whether it was new (false for a redelivery).
     pub async fn store_update(
         &self,
         bot: &str,
@@ -52,7 +56,7 @@ impl Ledger {
             bot: bot.to_owned(),
             update: update.clone(),
         };
-        self.write_one(|c| &c.updates, row).await
+        self.write(row).await
     }
 
     /// Updates stored but not yet processed, oldest first: the work a restart resumes.
@@ -92,7 +96,7 @@ impl Ledger {
             update_id,
             outcome: outcome.to_owned(),
         };
-        self.write_one(|c| &c.marks, mark).await
+        self.write(mark).await
     }
 
     /// Marks an update that could not be read as processed and records why, keeping its body:
@@ -103,27 +107,12 @@ impl Ledger {
         update_id: i64,
         reason: &str,
     ) -> Result<(), LedgerError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE updates SET processed_at = $1, outcome = $2 \
-             WHERE bot = $3 AND update_id = $4",
-        )
-        .bind(now_ms())
-        .bind(format!("unreadable: {reason}"))
-        .bind(bot)
-        .bind(update_id)
-        .execute(&mut *tx)
-        .await?;
-        append(
-            &mut tx,
-            bot,
-            EventKind::UpdateUnreadable,
-            Subject::default(),
-            &format!("update {update_id}: {reason}"),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.run(Unreadable {
+            bot: bot.to_owned(),
+            update_id,
+            reason: reason.to_owned(),
+        })
+        .await
     }
 
     /// How an update ended, for tests and operators (`None` while unprocessed or unknown).
@@ -144,26 +133,6 @@ impl Ledger {
     }
 }
 
-/// Inserts one update unless it is already stored; true if it was new.
-async fn insert_update(
-    conn: &mut sqlx::AnyConnection,
-    bot: &str,
-    u: &StoredUpdate,
-) -> Result<bool, LedgerError> {
-    let done = sqlx::query(
-        "INSERT INTO updates (bot, update_id, kind, body, received_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (bot, update_id) DO NOTHING",
-    )
-    .bind(bot)
-    .bind(u.update_id)
-    .bind(&u.kind)
-    .bind(&u.body)
-    .bind(u.received_at)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 impl Ledger {
     /// Keeps a webhook body that is not a readable update (its text, lossily decoded).
     pub async fn dead_letter(
@@ -172,17 +141,12 @@ impl Ledger {
         reason: &str,
         body: &[u8],
     ) -> Result<(), LedgerError> {
-        let mut tx = self.begin_single().await?;
-        sqlx::query(
-            "INSERT INTO dead_letters (bot, received_at, reason, body) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(bot)
-        .bind(now_ms())
-        .bind(reason)
-        .bind(String::from_utf8_lossy(body).as_ref())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await
+        self.run(DeadLetter {
+            bot: bot.to_owned(),
+            reason: reason.to_owned(),
+            body: String::from_utf8_lossy(body).into_owned(),
+        })
+        .await
     }
 
     /// How many dead letters a bot has (for tests and the admin API).
@@ -201,10 +165,14 @@ pub(super) struct NewUpdate {
     pub update: StoredUpdate,
 }
 
-impl Shape for NewUpdate {
+impl Write for NewUpdate {
     type Out = bool;
 
-    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<bool>, LedgerError> {
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<bool>, LedgerError> {
         let sql = format!(
             "INSERT INTO updates (bot, update_id, kind, body, received_at) VALUES {} \
              ON CONFLICT (bot, update_id) DO NOTHING RETURNING bot, update_id",
@@ -233,10 +201,14 @@ pub(super) struct Mark {
     pub outcome: String,
 }
 
-impl Shape for Mark {
+impl Write for Mark {
     type Out = ();
 
-    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
         let sql = format!(
             "WITH v (bot, update_id, outcome) AS (VALUES {}) \
              UPDATE updates SET processed_at = $1, outcome = v.outcome FROM v \
@@ -253,5 +225,69 @@ impl Shape for Mark {
         }
         query.execute(&mut *conn).await?;
         Ok(vec![(); rows.len()])
+    }
+}
+
+/// An update that could not be read, marked processed with why (its body is kept).
+struct Unreadable {
+    bot: String,
+    update_id: i64,
+    reason: String,
+}
+
+impl Command for Unreadable {
+    type Out = ();
+
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+        sqlx::query(
+            "UPDATE updates SET processed_at = $1, outcome = $2 \
+             WHERE bot = $3 AND update_id = $4",
+        )
+        .bind(now_ms())
+        .bind(format!("unreadable: {}", self.reason))
+        .bind(&self.bot)
+        .bind(self.update_id)
+        .execute(&mut *conn)
+        .await?;
+        append(
+            conn,
+            &self.bot,
+            EventKind::UpdateUnreadable,
+            Subject::default(),
+            &format!("update {}: {}", self.update_id, self.reason),
+        )
+        .await
+    }
+}
+
+/// A webhook body that is not a readable update, kept as text.
+struct DeadLetter {
+    bot: String,
+    reason: String,
+    body: String,
+}
+
+impl Command for DeadLetter {
+    type Out = ();
+
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+        sqlx::query(
+            "INSERT INTO dead_letters (bot, received_at, reason, body) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&self.bot)
+        .bind(now_ms())
+        .bind(&self.reason)
+        .bind(&self.body)
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 }

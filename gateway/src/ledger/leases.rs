@@ -10,7 +10,8 @@
 
 use sqlx::AnyConnection;
 
-use super::coalesce::{Shape, first_returned, placeholders};
+use super::multirow::{first_returned, placeholders};
+use super::writer::{Command, Write};
 use super::{Ledger, LedgerError, now_ms};
 
 impl Ledger {
@@ -21,21 +22,12 @@ impl Ledger {
         holder: &str,
         lease_ms: i64,
     ) -> Result<bool, LedgerError> {
-        let now = now_ms();
-        let mut tx = self.begin_single().await?;
-        let done = sqlx::query(
-            "INSERT INTO bot_leases (bot, holder, until) VALUES ($1, $2, $3) \
-             ON CONFLICT (bot) DO UPDATE SET holder = excluded.holder, until = excluded.until \
-             WHERE bot_leases.holder = excluded.holder OR bot_leases.until < $4",
-        )
-        .bind(bot)
-        .bind(holder)
-        .bind(now + lease_ms)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        self.run(Lease {
+            bot: bot.to_owned(),
+            holder: holder.to_owned(),
+            lease_ms,
+        })
+        .await
     }
 
     /// Takes the lease on `bot` from `dead`, a holder known to have died (a crashed earlier run of
@@ -47,27 +39,13 @@ impl Ledger {
         holder: &str,
         lease_ms: i64,
     ) -> Result<bool, LedgerError> {
-        let mut tx = self.begin().await?;
-        let done = sqlx::query(
-            "UPDATE bot_leases SET holder = $1, until = $2 WHERE bot = $3 AND holder = $4",
-        )
-        .bind(holder)
-        .bind(now_ms() + lease_ms)
-        .bind(bot)
-        .bind(dead)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        // Its deliveries in flight died with it: release their claims.
-        sqlx::query("UPDATE deliveries SET claimed_until = NULL WHERE bot = $1 AND claimed_by = $2 AND sent_at IS NULL")
-            .bind(bot)
-            .bind(dead)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
+        self.run(TakeOver {
+            bot: bot.to_owned(),
+            dead: dead.to_owned(),
+            holder: holder.to_owned(),
+            lease_ms,
+        })
+        .await
     }
 
     /// Who holds the lease on `bot`, if anyone.
@@ -85,13 +63,11 @@ impl Ledger {
 
     /// Gives a lease up (a graceful stop), so another gateway can take the bot at once.
     pub async fn release_bot(&self, bot: &str, holder: &str) -> Result<(), LedgerError> {
-        let mut tx = self.begin_single().await?;
-        sqlx::query("DELETE FROM bot_leases WHERE bot = $1 AND holder = $2")
-            .bind(bot)
-            .bind(holder)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await
+        self.run(Release {
+            bot: bot.to_owned(),
+            holder: holder.to_owned(),
+        })
+        .await
     }
 
     /// Claims a due delivery for `holder` for `claim_ms`; true if this gateway may send it now.
@@ -110,7 +86,7 @@ impl Ledger {
             until: now + claim_ms,
             now,
         };
-        self.write_one(|c| &c.claims, claim).await
+        self.write(claim).await
     }
 }
 
@@ -125,10 +101,14 @@ pub(super) struct Claim {
     pub now: i64,
 }
 
-impl Shape for Claim {
+impl Write for Claim {
     type Out = bool;
 
-    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<bool>, LedgerError> {
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<bool>, LedgerError> {
         let sql = format!(
             "WITH v (bot, charge_id, holder, until_ms, now_ms) AS (VALUES {}) \
              UPDATE deliveries SET claimed_by = v.holder, claimed_until = v.until_ms FROM v \
@@ -153,5 +133,100 @@ impl Shape for Claim {
         let claimed = query.fetch_all(&mut *conn).await?;
         let keys = rows.iter().map(|c| (c.bot.clone(), c.charge_id.clone()));
         first_returned(&claimed, keys)
+    }
+}
+
+/// Takes or renews a bot's lease.
+struct Lease {
+    bot: String,
+    holder: String,
+    lease_ms: i64,
+}
+
+impl Command for Lease {
+    type Out = bool;
+
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<bool, LedgerError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "INSERT INTO bot_leases (bot, holder, until) VALUES ($1, $2, $3) \
+             ON CONFLICT (bot) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+             WHERE bot_leases.holder = excluded.holder OR bot_leases.until < $4",
+        )
+        .bind(&self.bot)
+        .bind(&self.holder)
+        .bind(now + self.lease_ms)
+        .bind(now)
+        .execute(conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// Takes a dead holder's lease at once and releases its delivery claims.
+struct TakeOver {
+    bot: String,
+    dead: String,
+    holder: String,
+    lease_ms: i64,
+}
+
+impl Command for TakeOver {
+    type Out = bool;
+
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<bool, LedgerError> {
+        let done = sqlx::query(
+            "UPDATE bot_leases SET holder = $1, until = $2 WHERE bot = $3 AND holder = $4",
+        )
+        .bind(&self.holder)
+        .bind(now_ms() + self.lease_ms)
+        .bind(&self.bot)
+        .bind(&self.dead)
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        // Its deliveries in flight died with it: release their claims.
+        sqlx::query(
+            "UPDATE deliveries SET claimed_until = NULL \
+             WHERE bot = $1 AND claimed_by = $2 AND sent_at IS NULL",
+        )
+        .bind(&self.bot)
+        .bind(&self.dead)
+        .execute(conn)
+        .await?;
+        Ok(true)
+    }
+}
+
+/// Gives a lease up.
+struct Release {
+    bot: String,
+    holder: String,
+}
+
+impl Command for Release {
+    type Out = ();
+
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+        sqlx::query("DELETE FROM bot_leases WHERE bot = $1 AND holder = $2")
+            .bind(&self.bot)
+            .bind(&self.holder)
+            .execute(conn)
+            .await?;
+        Ok(())
     }
 }

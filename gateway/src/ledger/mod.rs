@@ -3,12 +3,11 @@
 //! by several gateways) run the same SQL through sqlx's `Any` driver; the few places where the
 //! two must differ are named `Backend` branches.
 
-mod coalesce;
 mod events;
 mod facts;
-mod group_commit;
 mod inbox;
 mod leases;
+mod multirow;
 mod orders;
 mod outbox;
 mod payments;
@@ -16,6 +15,10 @@ mod refunds;
 pub mod report;
 pub mod status;
 mod subscriptions;
+#[cfg(test)]
+mod tests;
+mod watch;
+mod writer;
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -32,7 +35,7 @@ pub use outbox::DueDelivery;
 pub use payments::{NewPayment, Payment, Recorded};
 pub use report::{ExportFilter, ExportRecord, ProductStats};
 pub use status::PaymentStatus;
-pub use subscriptions::Subscription;
+pub use subscriptions::{Subscription, SubscriptionState};
 
 use crate::config::LedgerUrl;
 
@@ -57,10 +60,14 @@ pub enum LedgerError {
     },
     #[error("payment {charge_id} kept changing under us; try again")]
     Contended { charge_id: String },
-    /// A grouped write was not committed (the text of the underlying error, shared by every
-    /// write in the group).
-    #[error("the ledger could not commit a group of writes: {0}")]
-    Batch(String),
+    /// The batch holding a write could not be committed (the error is shared by every write in
+    /// the batch, none of which is durable).
+    #[error("the ledger could not commit a batch of writes: {0}")]
+    Commit(std::sync::Arc<sqlx::Error>),
+    /// The writer stopped (the gateway is shutting down) before it answered: the write may or
+    /// may not have been committed.
+    #[error("the ledger's writer stopped before it answered; the write may not be stored")]
+    WriterStopped,
     #[error("no payment {charge_id} for bot {bot} in the ledger")]
     UnknownPayment { bot: String, charge_id: String },
 }
@@ -71,21 +78,19 @@ pub enum Backend {
     Postgres,
 }
 
-/// A handle to the ledger; cheap to clone (a connection pool inside).
+/// A handle to the ledger; cheap to clone (connection pools and the writer's queue inside).
 #[derive(Clone, Debug)]
 pub struct Ledger {
-    /// Writes (and reads inside write transactions). One connection for SQLite.
+    /// Migrations and health checks; the writer takes its connections from here. One connection
+    /// for SQLite.
     pool: AnyPool,
     /// Plain reads. For SQLite a few more connections: in WAL mode readers never wait for the
     /// writer, so looking up an order or the inbox does not queue behind a commit's fsync. For
     /// PostgreSQL (and an in-memory SQLite database) the same pool as `pool`.
     reads: AnyPool,
     backend: Backend,
-    /// Group commit (see [`group_commit`]).
-    writer: group_commit::GroupWriter,
-    /// Small writes that share statements (see [`coalesce`]); `None` in the handle the
-    /// coalescers themselves write through.
-    coalesce: Option<std::sync::Arc<coalesce::Coalescers>>,
+    /// Every write goes through here (see [`writer`]).
+    writer: writer::Writer,
     /// Orders never change, so recent ones are kept (see [`orders::OrderCache`]).
     orders: std::sync::Arc<orders::OrderCache>,
 }
@@ -131,6 +136,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "sales index",
         include_str!("../../../migrations/sqlite/0008_sales_index.sql"),
     ),
+    (
+        9,
+        "checks",
+        include_str!("../../../migrations/sqlite/0009_checks.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -173,6 +183,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "sales index",
         include_str!("../../../migrations/postgres/0008_sales_index.sql"),
     ),
+    (
+        9,
+        "checks",
+        include_str!("../../../migrations/postgres/0009_checks.sql"),
+    ),
 ];
 
 impl Ledger {
@@ -209,21 +224,22 @@ impl Ledger {
         } else {
             pool.clone()
         };
-        let mut ledger = Self {
+        migrate(&pool, backend).await?;
+        let writer = writer::Writer::start(&pool, backend).map_err(LedgerError::Thread)?;
+        Ok(Self {
             pool,
             reads,
             backend,
-            writer: Default::default(),
-            coalesce: None,
+            writer,
             orders: Default::default(),
-        };
-        ledger.migrate().await?;
-        ledger.coalesce = Some(coalesce::Coalescers::start(&ledger).map_err(LedgerError::Thread)?);
-        Ok(ledger)
+        })
     }
 
-    async fn migrate(&self) -> Result<(), LedgerError> {
-        let files = match self.backend {
+}
+
+async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), LedgerError> {
+    {
+        let files = match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS,
             Backend::Postgres => POSTGRES_MIGRATIONS,
         };
@@ -243,8 +259,20 @@ impl Ledger {
             migrations: Cow::Owned(migrations),
             ..Migrator::DEFAULT
         };
-        migrator.run(&self.pool).await?;
+        migrator.run(pool).await?;
         Ok(())
+    }
+}
+
+impl Ledger {
+    /// Applies one write in the writer's next batch; returns once that batch is committed.
+    async fn write<W: writer::Write>(&self, row: W) -> Result<W::Out, LedgerError> {
+        self.writer.submit(row).await
+    }
+
+    /// Applies one write of several statements (see [`writer::Command`]).
+    async fn run<C: writer::Command>(&self, command: C) -> Result<C::Out, LedgerError> {
+        self.writer.submit(writer::One(command)).await
     }
 
     pub fn backend(&self) -> Backend {
@@ -253,7 +281,7 @@ impl Ledger {
 
     /// True when the database answers a trivial query.
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        sqlx::query("SELECT 1").execute(&self.reads).await.is_ok()
     }
 
     pub async fn close(&self) {

@@ -7,7 +7,8 @@ use std::sync::Mutex;
 
 use sqlx::{AnyConnection, Row};
 
-use super::coalesce::{Shape, placeholders};
+use super::multirow::placeholders;
+use super::writer::{Write, write_in_chunks};
 use super::events::{EventKind, NewEvent, Subject};
 use super::{Ledger, LedgerError, now_ms};
 
@@ -84,7 +85,7 @@ impl Ledger {
             product_config: o.product_config.map(str::to_owned),
             created_at: now_ms(),
         };
-        self.write_one(|c| &c.orders, order.clone()).await?;
+        self.write(order.clone()).await?;
         self.orders.put(order);
         Ok(())
     }
@@ -120,11 +121,15 @@ impl Ledger {
     }
 }
 
-impl Shape for Order {
+impl Write for Order {
     type Out = ();
 
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
     /// The orders and their `order_created` events, a statement each.
-    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
+    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
         let sql = format!(
             "INSERT INTO orders (order_id, bot, product, user_id, chat_id, title, price, currency, \
              subscription, plugin_sha256, created_at, product_config) VALUES {}",
@@ -159,7 +164,7 @@ impl Shape for Order {
                 NewEvent::new(&o.bot, EventKind::OrderCreated, subject, &detail)
             })
             .collect();
-        NewEvent::write(conn, &events).await?;
+        write_in_chunks(conn, &events).await?;
         Ok(vec![(); rows.len()])
     }
 }

@@ -6,7 +6,8 @@ use std::collections::HashSet;
 
 use sqlx::{AnyConnection, Row};
 
-use super::coalesce::{Shape, first_returned, placeholders, write_in_chunks};
+use super::multirow::{first_returned, placeholders};
+use super::writer::{Command, Write, write_in_chunks};
 use super::events::{EventKind, NewEvent, Subject, append};
 use super::payments::transition;
 use super::status::PaymentStatus;
@@ -37,7 +38,7 @@ impl Ledger {
             content: content.to_owned(),
             at: now_ms(),
         };
-        self.write_one(|c| &c.deliveries, row).await
+        self.write(row).await
     }
 
     /// Deliveries waiting to be sent whose next attempt is due.
@@ -89,7 +90,7 @@ impl Ledger {
             charge_id: charge_id.to_owned(),
             at: now_ms(),
         };
-        self.write_one(|c| &c.sent, row).await
+        self.write(row).await
     }
 
     /// Records a failed attempt and when to try again.
@@ -100,31 +101,13 @@ impl Ledger {
         error: &str,
         next_attempt_at: i64,
     ) -> Result<(), LedgerError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 \
-             WHERE bot = $3 AND charge_id = $4 AND sent_at IS NULL",
-        )
-        .bind(error)
-        .bind(next_attempt_at)
-        .bind(bot)
-        .bind(charge_id)
-        .execute(&mut *tx)
-        .await?;
-        let subject = Subject {
-            charge_id: Some(charge_id),
-            ..Default::default()
-        };
-        append(
-            &mut tx,
-            bot,
-            EventKind::DeliveryAttemptFailed,
-            subject,
-            error,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.run(AttemptFailed {
+            bot: bot.to_owned(),
+            charge_id: charge_id.to_owned(),
+            error: error.to_owned(),
+            next_attempt_at,
+        })
+        .await
     }
 
     /// Gives up sending (the buyer blocked the bot, or retries ran out) and moves the payment to
@@ -137,23 +120,13 @@ impl Ledger {
         error: &str,
         status: PaymentStatus,
     ) -> Result<(), LedgerError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, failed_at = $2 \
-             WHERE bot = $3 AND charge_id = $4 AND sent_at IS NULL",
-        )
-        .bind(error)
-        .bind(now_ms())
-        .bind(bot)
-        .bind(charge_id)
-        .execute(&mut *tx)
-        .await?;
-        match transition(&mut tx, bot, charge_id, status, error).await {
-            Ok(_) | Err(LedgerError::Transition { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        tx.commit().await?;
-        Ok(())
+        self.run(GivenUp {
+            bot: bot.to_owned(),
+            charge_id: charge_id.to_owned(),
+            error: error.to_owned(),
+            status,
+        })
+        .await
     }
 
     /// The stored content for a charge, if generated.
@@ -184,10 +157,14 @@ pub(super) struct NewDelivery {
     pub at: i64,
 }
 
-impl Shape for NewDelivery {
+impl Write for NewDelivery {
     type Out = String;
 
-    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<String>, LedgerError> {
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<String>, LedgerError> {
         let sql = format!(
             "INSERT INTO deliveries (bot, charge_id, chat_id, content, created_at, next_attempt_at) \
              VALUES {} ON CONFLICT (bot, charge_id) DO NOTHING RETURNING bot, charge_id",
@@ -250,13 +227,17 @@ pub(super) struct Sent {
     pub at: i64,
 }
 
-impl Shape for Sent {
+impl Write for Sent {
     type Out = ();
+
+    fn bot(&self) -> &str {
+        &self.bot
+    }
 
     /// Stamps the deliveries sent, then moves their payments from `paid` to `delivered` with one
     /// event each. A payment in any other state (refunded or flagged while its delivery was on
     /// the way, or already delivered) takes the checked path of [`transition`], one at a time.
-    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
+    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
         let values = placeholders(rows.len(), 3, 1);
         let stamp = format!(
             "WITH v (bot, charge_id, at) AS (VALUES {values}) \
@@ -356,5 +337,79 @@ async fn delivered_from_elsewhere(
             .await
         }
         Err(e) => Err(e),
+    }
+}
+
+/// A failed attempt at sending, and when to try again.
+struct AttemptFailed {
+    bot: String,
+    charge_id: String,
+    error: String,
+    next_attempt_at: i64,
+}
+
+impl Command for AttemptFailed {
+    type Out = ();
+
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+        sqlx::query(
+            "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 \
+             WHERE bot = $3 AND charge_id = $4 AND sent_at IS NULL",
+        )
+        .bind(&self.error)
+        .bind(self.next_attempt_at)
+        .bind(&self.bot)
+        .bind(&self.charge_id)
+        .execute(&mut *conn)
+        .await?;
+        let subject = Subject {
+            charge_id: Some(&self.charge_id),
+            ..Default::default()
+        };
+        append(
+            conn,
+            &self.bot,
+            EventKind::DeliveryAttemptFailed,
+            subject,
+            &self.error,
+        )
+        .await
+    }
+}
+
+/// A delivery given up, and its payment moved to `status`.
+struct GivenUp {
+    bot: String,
+    charge_id: String,
+    error: String,
+    status: PaymentStatus,
+}
+
+impl Command for GivenUp {
+    type Out = ();
+
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+        sqlx::query(
+            "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, failed_at = $2 \
+             WHERE bot = $3 AND charge_id = $4 AND sent_at IS NULL",
+        )
+        .bind(&self.error)
+        .bind(now_ms())
+        .bind(&self.bot)
+        .bind(&self.charge_id)
+        .execute(&mut *conn)
+        .await?;
+        match transition(conn, &self.bot, &self.charge_id, self.status, &self.error).await {
+            Ok(_) | Err(LedgerError::Transition { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -1,9 +1,12 @@
 //! Refunds, recorded once per charge (guarantee 6) whichever way they arrive: a seller's command,
 //! an admin in chat, or a `refunded_payment` message from Telegram.
 
+use sqlx::AnyConnection;
+
 use super::events::{EventKind, Subject, append};
 use super::payments::transition;
 use super::status::PaymentStatus;
+use super::writer::Command;
 use super::{Ledger, LedgerError, now_ms};
 
 impl Ledger {
@@ -15,7 +18,31 @@ impl Ledger {
         charge_id: &str,
         source: &str,
     ) -> Result<bool, LedgerError> {
-        let mut tx = self.begin().await?;
+        self.run(Refund {
+            bot: bot.to_owned(),
+            charge_id: charge_id.to_owned(),
+            source: source.to_owned(),
+        })
+        .await
+    }
+}
+
+/// A refund to record once, moving its payment (if known) to `refunded`.
+struct Refund {
+    bot: String,
+    charge_id: String,
+    source: String,
+}
+
+impl Command for Refund {
+    type Out = bool;
+
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<bool, LedgerError> {
+        let (bot, charge_id, source) = (&self.bot, &self.charge_id, &self.source);
         let inserted = sqlx::query(
             "INSERT INTO refunds (bot, charge_id, source, recorded_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (bot, charge_id) DO NOTHING",
@@ -24,7 +51,7 @@ impl Ledger {
         .bind(charge_id)
         .bind(source)
         .bind(now_ms())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?
         .rows_affected()
             == 1;
@@ -33,13 +60,12 @@ impl Ledger {
                 charge_id: Some(charge_id),
                 ..Default::default()
             };
-            append(&mut tx, bot, EventKind::RefundRecorded, subject, source).await?;
-            match transition(&mut tx, bot, charge_id, PaymentStatus::Refunded, source).await {
+            append(conn, bot, EventKind::RefundRecorded, subject, source).await?;
+            match transition(conn, bot, charge_id, PaymentStatus::Refunded, source).await {
                 Ok(_) | Err(LedgerError::UnknownPayment { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
-        tx.commit().await?;
         Ok(inserted)
     }
 }

@@ -2,10 +2,54 @@
 //! (first payment or renewal) and by the buyer's cancel and re-enable. The charges themselves
 //! are payments, with the same exactly-once guarantees as any other.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::events::{EventKind, Subject, append};
+use super::writer::Command;
 use super::{Ledger, LedgerError, now_ms};
+
+/// Where a membership stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubscriptionState {
+    /// Paid and renewing.
+    Active,
+    /// Renewal stopped by the buyer; runs until its paid period ends.
+    Cancelled,
+    /// A renewal payment failed; access lasts through the grace period.
+    Failed,
+    /// Ended (lapsed, or its latest charge refunded). Only a new payment brings it back.
+    Expired,
+}
+
+impl SubscriptionState {
+    pub const ALL: [SubscriptionState; 4] =
+        [Self::Active, Self::Cancelled, Self::Failed, Self::Expired];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Cancelled => "cancelled",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+impl std::fmt::Display for SubscriptionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for SubscriptionState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
@@ -14,8 +58,7 @@ pub struct Subscription {
     pub product: String,
     pub first_charge_id: String,
     pub last_charge_id: String,
-    /// `active`, `cancelled` (renewal off, still running), `expired` or `failed`.
-    pub state: String,
+    pub state: SubscriptionState,
     /// Unix ms.
     pub expires_at: i64,
 }
@@ -32,39 +75,14 @@ impl Ledger {
         charge_id: &str,
         expires_at: i64,
     ) -> Result<(), LedgerError> {
-        let mut tx = self.begin().await?;
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO subscriptions (bot, user_id, product, first_charge_id, last_charge_id, state, expires_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4, 'active', $5, $6) \
-             ON CONFLICT (bot, user_id, product) DO UPDATE SET last_charge_id = excluded.last_charge_id, \
-             expires_at = excluded.expires_at, updated_at = excluded.updated_at, \
-             state = CASE WHEN subscriptions.state = 'cancelled' THEN 'cancelled' ELSE 'active' END \
-             WHERE subscriptions.expires_at < excluded.expires_at",
-        )
-        .bind(bot)
-        .bind(user_id)
-        .bind(product)
-        .bind(charge_id)
-        .bind(expires_at)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let subject = Subject {
-            charge_id: Some(charge_id),
-            user_id: Some(user_id),
-            ..Default::default()
-        };
-        append(
-            &mut tx,
-            bot,
-            EventKind::SubscriptionChanged,
-            subject,
-            &format!("{product} paid until {expires_at}"),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.run(Paid {
+            bot: bot.to_owned(),
+            user_id,
+            product: product.to_owned(),
+            charge_id: charge_id.to_owned(),
+            expires_at,
+        })
+        .await
     }
 
     /// Sets a subscription's state (`active`/`cancelled`/`failed`) and records why. An expired
@@ -74,39 +92,17 @@ impl Ledger {
         bot: &str,
         user_id: i64,
         product: &str,
-        state: &str,
+        state: SubscriptionState,
         detail: &str,
     ) -> Result<bool, LedgerError> {
-        let mut tx = self.begin().await?;
-        let done = sqlx::query(
-            "UPDATE subscriptions SET state = $1, updated_at = $2 \
-             WHERE bot = $3 AND user_id = $4 AND product = $5 AND state <> $1 AND state <> 'expired'",
-        )
-        .bind(state)
-        .bind(now_ms())
-        .bind(bot)
-        .bind(user_id)
-        .bind(product)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if done {
-            let subject = Subject {
-                user_id: Some(user_id),
-                ..Default::default()
-            };
-            append(
-                &mut tx,
-                bot,
-                EventKind::SubscriptionChanged,
-                subject,
-                &format!("{product} -> {state}: {detail}"),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(done)
+        self.run(SetState {
+            bot: bot.to_owned(),
+            user_id,
+            product: product.to_owned(),
+            state,
+            detail: detail.to_owned(),
+        })
+        .await
     }
 
     /// A buyer's subscriptions in a bot, soonest expiry first.
@@ -166,41 +162,12 @@ impl Ledger {
         let mut expired = Vec::new();
         for row in &due {
             let sub = from_row(row)?;
-            let mut tx = self.begin().await?;
-            let moved = sqlx::query(
-                "UPDATE subscriptions SET state = 'expired', updated_at = $1 \
-                 WHERE bot = $2 AND user_id = $3 AND product = $4 AND state = $5 AND expires_at = $6",
-            )
-            .bind(now_ms)
-            .bind(bot)
-            .bind(sub.user_id)
-            .bind(&sub.product)
-            .bind(&sub.state)
-            .bind(sub.expires_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if moved {
-                let subject = Subject {
-                    charge_id: Some(&sub.last_charge_id),
-                    user_id: Some(sub.user_id),
-                    ..Default::default()
-                };
-                let detail = format!(
-                    "{} -> expired: not renewed by {} (was {})",
-                    sub.product, sub.expires_at, sub.state
-                );
-                append(
-                    &mut tx,
-                    bot,
-                    EventKind::SubscriptionChanged,
-                    subject,
-                    &detail,
-                )
+            let moved = self
+                .run(Expire {
+                    sub: sub.clone(),
+                    now_ms,
+                })
                 .await?;
-            }
-            tx.commit().await?;
             if moved {
                 expired.push(sub);
             }
@@ -216,44 +183,11 @@ impl Ledger {
         bot: &str,
         charge_id: &str,
     ) -> Result<Option<Subscription>, LedgerError> {
-        let mut tx = self.begin().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM subscriptions WHERE bot = $1 AND last_charge_id = $2 AND state <> 'expired'"
-        ))
-        .bind(bot)
-        .bind(charge_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(sub) = row.as_ref().map(from_row).transpose()? else {
-            tx.commit().await?;
-            return Ok(None);
-        };
-        sqlx::query(
-            "UPDATE subscriptions SET state = 'expired', updated_at = $1 \
-             WHERE bot = $2 AND user_id = $3 AND product = $4",
-        )
-        .bind(now_ms())
-        .bind(bot)
-        .bind(sub.user_id)
-        .bind(&sub.product)
-        .execute(&mut *tx)
-        .await?;
-        let subject = Subject {
-            charge_id: Some(charge_id),
-            user_id: Some(sub.user_id),
-            ..Default::default()
-        };
-        let detail = format!("{} -> expired: its latest charge was refunded", sub.product);
-        append(
-            &mut tx,
-            bot,
-            EventKind::SubscriptionChanged,
-            subject,
-            &detail,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(sub))
+        self.run(Refunded {
+            bot: bot.to_owned(),
+            charge_id: charge_id.to_owned(),
+        })
+        .await
     }
 }
 
@@ -266,7 +200,189 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Subscription, LedgerError> {
         product: r.try_get("product")?,
         first_charge_id: r.try_get("first_charge_id")?,
         last_charge_id: r.try_get("last_charge_id")?,
-        state: r.try_get("state")?,
+        state: {
+            let raw: String = r.try_get("state")?;
+            SubscriptionState::parse(&raw).ok_or_else(|| {
+                sqlx::Error::Decode(format!("unknown subscription state {raw:?}").into())
+            })?
+        },
         expires_at: r.try_get("expires_at")?,
     })
+}
+
+/// A charge that paid a subscription until `expires_at`.
+struct Paid {
+    bot: String,
+    user_id: i64,
+    product: String,
+    charge_id: String,
+    expires_at: i64,
+}
+
+impl Command for Paid {
+    type Out = ();
+
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+        sqlx::query(
+            "INSERT INTO subscriptions (bot, user_id, product, first_charge_id, last_charge_id, state, expires_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4, 'active', $5, $6) \
+             ON CONFLICT (bot, user_id, product) DO UPDATE SET last_charge_id = excluded.last_charge_id, \
+             expires_at = excluded.expires_at, updated_at = excluded.updated_at, \
+             state = CASE WHEN subscriptions.state = 'cancelled' THEN 'cancelled' ELSE 'active' END \
+             WHERE subscriptions.expires_at < excluded.expires_at",
+        )
+        .bind(&self.bot)
+        .bind(self.user_id)
+        .bind(&self.product)
+        .bind(&self.charge_id)
+        .bind(self.expires_at)
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?;
+        let subject = Subject {
+            charge_id: Some(&self.charge_id),
+            user_id: Some(self.user_id),
+            ..Default::default()
+        };
+        let detail = format!("{} paid until {}", self.product, self.expires_at);
+        append(conn, &self.bot, EventKind::SubscriptionChanged, subject, &detail).await
+    }
+}
+
+/// A subscription's state set by the buyer or by Telegram (never out of `expired`).
+struct SetState {
+    bot: String,
+    user_id: i64,
+    product: String,
+    state: SubscriptionState,
+    detail: String,
+}
+
+impl Command for SetState {
+    type Out = bool;
+
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<bool, LedgerError> {
+        let done = sqlx::query(
+            "UPDATE subscriptions SET state = $1, updated_at = $2 \
+             WHERE bot = $3 AND user_id = $4 AND product = $5 AND state <> $1 AND state <> $6",
+        )
+        .bind(self.state.as_str())
+        .bind(now_ms())
+        .bind(&self.bot)
+        .bind(self.user_id)
+        .bind(&self.product)
+        .bind(SubscriptionState::Expired.as_str())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            == 1;
+        if done {
+            let subject = Subject {
+                user_id: Some(self.user_id),
+                ..Default::default()
+            };
+            let detail = format!("{} -> {}: {}", self.product, self.state, self.detail);
+            append(conn, &self.bot, EventKind::SubscriptionChanged, subject, &detail).await?;
+        }
+        Ok(done)
+    }
+}
+
+/// A membership whose paid period (and grace) ended, expired unless it moved meanwhile.
+struct Expire {
+    sub: Subscription,
+    now_ms: i64,
+}
+
+impl Command for Expire {
+    type Out = bool;
+
+    fn bot(&self) -> &str {
+        &self.sub.bot
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<bool, LedgerError> {
+        let sub = &self.sub;
+        let moved = sqlx::query(
+            "UPDATE subscriptions SET state = 'expired', updated_at = $1 \
+             WHERE bot = $2 AND user_id = $3 AND product = $4 AND state = $5 AND expires_at = $6",
+        )
+        .bind(self.now_ms)
+        .bind(&sub.bot)
+        .bind(sub.user_id)
+        .bind(&sub.product)
+        .bind(sub.state.as_str())
+        .bind(sub.expires_at)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            == 1;
+        if moved {
+            let subject = Subject {
+                charge_id: Some(&sub.last_charge_id),
+                user_id: Some(sub.user_id),
+                ..Default::default()
+            };
+            let detail = format!(
+                "{} -> expired: not renewed by {} (was {})",
+                sub.product, sub.expires_at, sub.state
+            );
+            append(conn, &sub.bot, EventKind::SubscriptionChanged, subject, &detail).await?;
+        }
+        Ok(moved)
+    }
+}
+
+/// A subscription whose latest charge was refunded, expired at once.
+struct Refunded {
+    bot: String,
+    charge_id: String,
+}
+
+impl Command for Refunded {
+    type Out = Option<Subscription>;
+
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<Option<Subscription>, LedgerError> {
+        let (bot, charge_id) = (&self.bot, &self.charge_id);
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM subscriptions WHERE bot = $1 AND last_charge_id = $2 AND state <> 'expired'"
+        ))
+        .bind(bot)
+        .bind(charge_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(sub) = row.as_ref().map(from_row).transpose()? else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "UPDATE subscriptions SET state = 'expired', updated_at = $1 \
+             WHERE bot = $2 AND user_id = $3 AND product = $4",
+        )
+        .bind(now_ms())
+        .bind(bot)
+        .bind(sub.user_id)
+        .bind(&sub.product)
+        .execute(&mut *conn)
+        .await?;
+        let subject = Subject {
+            charge_id: Some(charge_id),
+            user_id: Some(sub.user_id),
+            ..Default::default()
+        };
+        let detail = format!("{} -> expired: its latest charge was refunded", sub.product);
+        append(conn, bot, EventKind::SubscriptionChanged, subject, &detail).await?;
+        Ok(Some(sub))
+    }
 }

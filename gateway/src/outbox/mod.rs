@@ -37,8 +37,6 @@ const CLAIM: Duration = Duration::from_secs(20);
 const RECHECK: Duration = Duration::from_secs(1);
 /// Most deliveries read from the ledger at a time.
 const DUE_BATCH: i64 = 32;
-/// How often to look at the ledger when nothing wakes us (another process may have added work).
-const IDLE_POLL: Duration = Duration::from_secs(5);
 
 /// Sends this bot's due deliveries until `shutdown`; finishes the send in flight before leaving.
 pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
@@ -47,7 +45,9 @@ pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
     let mut handed: Option<Vec<DueDelivery>> = None;
     // When the ledger must be read again whatever is handed over: retries coming due, and
     // deliveries only the ledger knows about (stored by another gateway, or before a restart).
-    let mut look_at_ledger = Instant::now();
+    // `None`: nothing is known to come due, so no timer (the gateway's watch wakes the outbox
+    // when the ledger has a delivery due that nobody handed over).
+    let mut look_at_ledger: Option<Instant> = None;
     loop {
         let from_ledger = handed.is_none();
         let due = match handed.take() {
@@ -99,9 +99,15 @@ pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
         }
         let soon = Instant::now() + retry_in.unwrap_or(RECHECK).min(RECHECK);
         look_at_ledger = match (from_ledger, due.is_empty()) {
-            (true, true) => Instant::now() + next_wake(&store, &bot).await,
-            (true, false) => soon,
-            (false, _) => look_at_ledger.min(soon),
+            (true, true) => None,
+            (true, false) => Some(soon),
+            (false, _) => Some(look_at_ledger.map_or(soon, |at| at.min(soon))),
+        };
+        let timer = async {
+            match look_at_ledger {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
         };
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -110,18 +116,8 @@ pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
                     handed = Some(d);
                 }
             }
-            _ = tokio::time::sleep_until(look_at_ledger) => {}
+            _ = timer => {}
         }
-    }
-}
-
-async fn next_wake(store: &Store, bot: &str) -> Duration {
-    match store.ledger.next_delivery_at(bot).await {
-        Ok(Some(at)) => Duration::from_millis(
-            at.saturating_sub(now_ms())
-                .clamp(0, IDLE_POLL.as_millis() as i64) as u64,
-        ),
-        _ => IDLE_POLL,
     }
 }
 

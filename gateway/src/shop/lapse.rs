@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Current, ShopError, Store, catalogue::say, memberships::title, refund};
 use crate::ledger::report::rfc3339;
-use crate::ledger::{EventKind, LedgerError};
+use crate::ledger::{EventKind, LedgerError, SubscriptionState};
 
 /// How often the lease holder looks for lapsed memberships (and at once when the clock moves).
 pub const EXPIRY_SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -63,9 +63,15 @@ pub(super) async fn on_subscription_update(
         return Ok("ignored: not a membership sold by this bot".into());
     };
     let (state, why) = match changed.state.as_str() {
-        "canceled" => ("cancelled", "the buyer stopped the renewal in Telegram"),
-        "active" => ("active", "the buyer turned the renewal back on in Telegram"),
-        "failed" => ("failed", "a renewal payment failed"),
+        "canceled" => (
+            SubscriptionState::Cancelled,
+            "the buyer stopped the renewal in Telegram",
+        ),
+        "active" => (
+            SubscriptionState::Active,
+            "the buyer turned the renewal back on in Telegram",
+        ),
+        "failed" => (SubscriptionState::Failed, "a renewal payment failed"),
         other => return Ok(format!("ignored: unknown subscription state {other:?}")),
     };
     let moved = store
@@ -75,8 +81,8 @@ pub(super) async fn on_subscription_update(
     if !moved {
         return Ok(format!("subscription already {}", sub.state));
     }
-    tracing::info!(bot, user, product = %sub.product, state, "A membership changed at Telegram.");
-    if state == "failed" {
+    tracing::info!(bot, user, product = %sub.product, state = %state, "A membership changed at Telegram.");
+    if state == SubscriptionState::Failed {
         let grace = current.config.subscription_grace.as_millis() as i64;
         let until = readable(sub.expires_at.saturating_add(grace));
         let name = title(current, &sub.product);

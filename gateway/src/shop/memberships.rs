@@ -11,7 +11,7 @@ use teloxide_core::types::{
 use super::lapse::readable;
 use super::{Current, ShopError, Store, tg};
 use crate::domain::ProductId;
-use crate::ledger::Subscription;
+use crate::ledger::{Subscription, SubscriptionState};
 use crate::telegram::with_retry;
 
 const CANCEL: &str = "sub-cancel:";
@@ -49,22 +49,22 @@ pub(super) async fn list(
     for s in &subs {
         let name = title(current, &s.product);
         let until = readable(s.expires_at);
-        let line = match s.state.as_str() {
-            "active" => {
+        let line = match s.state {
+            SubscriptionState::Active => {
                 rows.push(vec![InlineKeyboardButton::callback(
                     format!("Stop renewing {name}"),
                     format!("{CANCEL}{}", s.product),
                 )]);
                 format!("renews on {until}")
             }
-            "cancelled" => {
+            SubscriptionState::Cancelled => {
                 rows.push(vec![InlineKeyboardButton::callback(
                     format!("Renew {name} again"),
                     format!("{RESUME}{}", s.product),
                 )]);
                 format!("renewal stopped; runs until {until}")
             }
-            "failed" => {
+            SubscriptionState::Failed => {
                 let grace = current.config.subscription_grace.as_millis() as i64;
                 format!(
                     "the last renewal failed; yours until {}. /start {} buys it again",
@@ -72,8 +72,7 @@ pub(super) async fn list(
                     s.product
                 )
             }
-            "expired" => format!("ended; /start {} buys it again", s.product),
-            other => format!("{other}, paid until {until}"),
+            SubscriptionState::Expired => format!("ended; /start {} buys it again", s.product),
         };
         text.push_str(&format!("\n• {name}: {line}"));
     }
@@ -112,7 +111,7 @@ pub async fn set_renewal(
             user,
             product: product.to_owned(),
         })?;
-    if sub.state == "expired" {
+    if sub.state == SubscriptionState::Expired {
         return Err(RenewalError::Expired);
     }
     let charge = TelegramTransactionId(sub.last_charge_id.clone());
@@ -132,15 +131,16 @@ pub async fn set_renewal(
         );
         return Err(RenewalError::Telegram(error));
     }
-    let state = if cancel { "cancelled" } else { "active" };
+    let state = if cancel {
+        SubscriptionState::Cancelled
+    } else {
+        SubscriptionState::Active
+    };
     store
         .ledger
         .set_subscription_state(bot, user, product, state, by)
         .await?;
-    Ok(Subscription {
-        state: state.to_owned(),
-        ..sub
-    })
+    Ok(Subscription { state, ..sub })
 }
 
 /// Handles a cancel or re-enable button; `None` if the button is not one of these.

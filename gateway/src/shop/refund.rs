@@ -122,7 +122,7 @@ async fn refund_recorded(
         .ledger
         .subscription_refunded(bot, &payment.charge_id)
         .await?
-        && sub.state != "cancelled"
+        && sub.state != crate::ledger::SubscriptionState::Cancelled
     {
         let request = store.clients.api.edit_user_star_subscription(
             UserId(payment.user_id as u64),

@@ -7,10 +7,10 @@ use sqlx::{AnyConnection, Row};
 mod record;
 
 use super::events::{EventKind, Subject, append};
+use super::writer::Command;
 use super::status::PaymentStatus;
 use super::{Ledger, LedgerError, now_ms};
 
-pub(super) use record::PaymentRow;
 
 #[derive(Debug, Clone)]
 pub struct NewPayment<'a> {
@@ -209,10 +209,13 @@ impl Ledger {
         to: PaymentStatus,
         detail: &str,
     ) -> Result<bool, LedgerError> {
-        let mut tx = self.begin().await?;
-        let changed = transition(&mut tx, bot, charge_id, to, detail).await?;
-        tx.commit().await?;
-        Ok(changed)
+        self.run(SetStatus {
+            bot: bot.to_owned(),
+            charge_id: charge_id.to_owned(),
+            to,
+            detail: detail.to_owned(),
+        })
+        .await
     }
 
     /// Paid payments whose delivery content has not been generated yet: after a crash between
@@ -238,5 +241,25 @@ impl Ledger {
         .fetch_all(&self.reads)
         .await?;
         rows.iter().map(payment_from_row).collect()
+    }
+}
+
+/// A checked status change (see [`transition`]).
+struct SetStatus {
+    bot: String,
+    charge_id: String,
+    to: PaymentStatus,
+    detail: String,
+}
+
+impl Command for SetStatus {
+    type Out = bool;
+
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<bool, LedgerError> {
+        transition(conn, &self.bot, &self.charge_id, self.to, &self.detail).await
     }
 }

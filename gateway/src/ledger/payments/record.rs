@@ -3,7 +3,8 @@
 
 use sqlx::AnyConnection;
 
-use super::super::coalesce::{Shape, first_returned, placeholders, write_in_chunks};
+use super::super::multirow::{first_returned, placeholders};
+use super::super::writer::{Write, write_in_chunks};
 use super::super::events::{EventKind, NewEvent, Subject};
 use super::super::{Ledger, LedgerError, now_ms};
 use super::{NewPayment, Payment, PaymentStatus, Recorded, fetch_payment};
@@ -47,16 +48,20 @@ impl Ledger {
             provider_charge_id: p.provider_charge_id.map(str::to_owned),
             update_id: p.update_id,
         };
-        self.write_one(|c| &c.payments, row).await
+        self.write(row).await
     }
 }
 
-impl Shape for PaymentRow {
+impl Write for PaymentRow {
     type Out = Recorded;
+
+    fn bot(&self) -> &str {
+        &self.payment.bot
+    }
 
     /// The new payments, then one event each (two for a flagged one), then a read of each charge
     /// that was already recorded.
-    async fn write(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<Recorded>, LedgerError> {
+    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<Recorded>, LedgerError> {
         let sql = format!(
             "INSERT INTO payments (bot, charge_id, order_id, payload, user_id, chat_id, product, \
              amount, currency, provider_charge_id, status, review_reason, plugin_sha256, paid_at, \

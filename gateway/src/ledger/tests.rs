@@ -1,0 +1,236 @@
+//! Behaviour of the ledger's batched writes: each caller learns its own outcome, first writers win.
+
+use crate::config::LedgerUrl;
+use crate::ledger::{
+    EventKind, Ledger, LedgerError, NewOrder, NewPayment, StoredUpdate, Subject,
+};
+
+async fn ledger(dir: &tempfile::TempDir) -> Ledger {
+    let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+    match Ledger::connect(&LedgerUrl::new(&url)).await {
+        Ok(l) => l,
+        Err(e) => panic!("cannot open a test ledger: {e}"),
+    }
+}
+
+fn update(update_id: i64) -> StoredUpdate {
+    StoredUpdate {
+        update_id,
+        kind: "message".into(),
+        body: format!("{{\"update_id\":{update_id}}}"),
+        received_at: 1,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_small_writes_each_learn_their_own_outcome() -> Result<(), LedgerError> {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let ledger = ledger(&dir).await;
+    // 300 distinct updates, each sent twice at once (a redelivery racing the original),
+    // spread over batches of every size: exactly one of each pair is new.
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..600i64 {
+        let ledger = ledger.clone();
+        tasks.spawn(async move {
+            let id = n / 2;
+            let fresh = ledger.store_update("b", &update(id)).await?;
+            ledger
+                .mark_processed("b", id, &format!("done {id}"))
+                .await?;
+            ledger
+                .record_event("b", EventKind::UpdateUnreadable, Subject::default(), "x")
+                .await?;
+            Ok::<_, LedgerError>((id, fresh))
+        });
+    }
+    let mut fresh = std::collections::HashMap::<i64, usize>::new();
+    while let Some(done) = tasks.join_next().await {
+        let (id, new) = done.expect("the task ran")?;
+        *fresh.entry(id).or_default() += usize::from(new);
+    }
+    assert_eq!(fresh.len(), 300);
+    assert!(
+        fresh.values().all(|&n| n == 1),
+        "each update is new exactly once"
+    );
+    assert!(ledger.pending_updates("b", 1000).await?.is_empty());
+    assert_eq!(
+        ledger.update_outcome("b", 299).await?.as_deref(),
+        Some("done 299")
+    );
+    assert_eq!(ledger.events("b", None).await?.len(), 600);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_created_order_reads_back_whole_with_its_event() -> Result<(), LedgerError> {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let ledger = ledger(&dir).await;
+    let order = NewOrder {
+        order_id: "o1",
+        bot: "b",
+        product: "item",
+        user_id: 7,
+        chat_id: 8,
+        title: "Item",
+        price: 5,
+        currency: "XTR",
+        subscription: false,
+        plugin_sha256: Some("abc"),
+        product_config: Some("{}"),
+    };
+    ledger.create_order(&order).await?;
+    // A second handle on the same file has no cached copy: this reads the row.
+    let other = self::ledger(&dir).await;
+    let read = other.order("o1").await?.expect("the order is stored");
+    assert_eq!((read.price, read.user_id, read.chat_id), (5, 7, 8));
+    assert_eq!(read.plugin_sha256.as_deref(), Some("abc"));
+    assert_eq!(ledger.order("o1").await?, Some(read));
+    let events = other.events("b", None).await?;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, EventKind::OrderCreated);
+    // The same id again breaks the primary key: refused, and the first order stands.
+    assert!(ledger.create_order(&order).await.is_err());
+    assert_eq!(other.events("b", None).await?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_deliveries_and_claims_of_one_charge_have_one_winner() -> Result<(), LedgerError>
+{
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let ledger = ledger(&dir).await;
+    for n in 0..20 {
+        ledger
+            .record_payment(&payment(&format!("c{n}"), None))
+            .await?;
+    }
+    // 20 charges, each with 8 writers storing different content and 8 gateways claiming it,
+    // all at once: every writer gets the same stored content, one claim per charge wins.
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..160 {
+        let ledger = ledger.clone();
+        tasks.spawn(async move {
+            let charge = format!("c{}", n % 20);
+            let content = ledger
+                .store_delivery("b", &charge, 1, &format!("content {n}"))
+                .await?;
+            let won = ledger
+                .claim_delivery("b", &charge, &format!("gateway {n}"), 60_000)
+                .await?;
+            Ok::<_, LedgerError>((charge, content, won))
+        });
+    }
+    let mut contents = std::collections::HashMap::<String, Vec<String>>::new();
+    let mut wins = std::collections::HashMap::<String, usize>::new();
+    while let Some(done) = tasks.join_next().await {
+        let (charge, content, won) = done.expect("the task ran")?;
+        contents.entry(charge.clone()).or_default().push(content);
+        *wins.entry(charge).or_default() += usize::from(won);
+    }
+    for (charge, seen) in &contents {
+        assert!(seen.iter().all(|c| c == &seen[0]), "{charge}: {seen:?}");
+        assert_eq!(
+            ledger.delivery_content("b", charge).await?.as_ref(),
+            Some(&seen[0])
+        );
+        assert_eq!(
+            wins[charge], 1,
+            "{charge} was claimed by {} gateways",
+            wins[charge]
+        );
+        let prepared = ledger.events("b", Some(charge)).await?;
+        let prepared = prepared.iter().filter(|e| e.kind == EventKind::DeliveryPrepared);
+        assert_eq!(prepared.count(), 1);
+    }
+    Ok(())
+}
+
+fn payment<'a>(charge: &'a str, review_reason: Option<String>) -> NewPayment<'a> {
+    NewPayment {
+        bot: "b",
+        charge_id: charge,
+        order_id: None,
+        payload: "p",
+        user_id: 1,
+        chat_id: 1,
+        product: Some("item"),
+        amount: 5,
+        currency: "XTR",
+        provider_charge_id: None,
+        plugin_sha256: None,
+        update_id: None,
+        review_reason,
+        is_renewal: false,
+        expires_at: None,
+    }
+}
+
+/// The outbox sends a delivery the shop handed over in memory without reading the ledger
+/// again, so the claim is where a payment refunded or held meanwhile stops the send.
+#[tokio::test]
+async fn a_delivery_is_claimed_only_while_its_payment_is_paid() -> Result<(), LedgerError> {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let ledger = ledger(&dir).await;
+    ledger.record_payment(&payment("paid", None)).await?;
+    ledger
+        .record_payment(&payment(
+            "held",
+            Some("paid 4 XTR, the order is 5 XTR".into()),
+        ))
+        .await?;
+    for charge in ["paid", "held"] {
+        ledger.store_delivery("b", charge, 1, "{}").await?;
+    }
+    assert!(
+        !ledger.claim_delivery("b", "held", "g", 60_000).await?,
+        "a held payment's delivery must not be claimed"
+    );
+    assert!(ledger.claim_delivery("b", "paid", "g", 60_000).await?);
+    Ok(())
+}
+
+/// The CHECK constraints of migration 0009 spell every state and kind the enums do, on both
+/// backends; a new variant without its migration fails here rather than at its first write.
+#[test]
+fn the_database_checks_spell_every_state_and_kind_of_the_enums() {
+    use crate::ledger::{PaymentStatus, SubscriptionState};
+    let migrations = [
+        include_str!("../../../migrations/sqlite/0009_checks.sql"),
+        include_str!("../../../migrations/postgres/0009_checks.sql"),
+    ];
+    let spellings = PaymentStatus::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .chain(SubscriptionState::ALL.iter().map(|s| s.as_str()))
+        .chain(EventKind::ALL.iter().map(|k| k.as_str()));
+    for spelling in spellings {
+        for sql in migrations {
+            assert!(sql.contains(&format!("'{spelling}'")), "{spelling} is not allowed");
+        }
+    }
+    for s in SubscriptionState::ALL {
+        assert_eq!(SubscriptionState::parse(s.as_str()), Some(s));
+    }
+    for k in EventKind::ALL {
+        assert_eq!(EventKind::parse(k.as_str()), Some(k));
+    }
+}
+
+#[tokio::test]
+async fn the_database_refuses_a_status_no_enum_can_read() -> Result<(), LedgerError> {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let ledger = ledger(&dir).await;
+    ledger.record_payment(&payment("c1", None)).await?;
+    let refused = sqlx::query("UPDATE payments SET status = 'shipped' WHERE charge_id = 'c1'")
+        .execute(&ledger.pool)
+        .await;
+    assert!(refused.is_err(), "an unknown status was stored");
+    let refused = sqlx::query(
+        "INSERT INTO events (at, bot, kind) VALUES (1, 'b', 'something_else')",
+    )
+    .execute(&ledger.pool)
+    .await;
+    assert!(refused.is_err(), "an unknown event kind was stored");
+    Ok(())
+}
