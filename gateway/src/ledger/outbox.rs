@@ -246,12 +246,18 @@ impl Write for Sent {
              AND deliveries.sent_at IS NULL"
         );
         with_rows(&stamp, rows).execute(&mut *conn).await?;
+        // The one move this batch makes, checked against the state machine when compiled.
+        const FROM: PaymentStatus = PaymentStatus::Paid;
+        const TO: PaymentStatus = PaymentStatus::Delivered;
+        const _: () = assert!(FROM.can_become(TO));
         let promote = format!(
             "WITH v (bot, charge_id, at) AS (VALUES {values}) \
-             UPDATE payments SET status = 'delivered', delivered_at = v.at FROM v \
+             UPDATE payments SET status = '{to}', delivered_at = v.at FROM v \
              WHERE payments.bot = v.bot AND payments.charge_id = v.charge_id \
-             AND payments.status = 'paid' \
-             RETURNING payments.bot, payments.charge_id, payments.order_id, payments.user_id"
+             AND payments.status = '{from}' \
+             RETURNING payments.bot, payments.charge_id, payments.order_id, payments.user_id",
+            from = FROM.as_str(),
+            to = TO.as_str(),
         );
         let query = with_rows(&promote, rows);
         let moved = query.fetch_all(&mut *conn).await?;
@@ -265,11 +271,7 @@ impl Write for Sent {
                 charge_id: Some(charge_id.as_str()),
                 user_id: Some(r.try_get(3)?),
             };
-            let detail = format!(
-                "{} -> {}: sent to the buyer",
-                PaymentStatus::Paid,
-                PaymentStatus::Delivered
-            );
+            let detail = format!("{FROM} -> {TO}: sent to the buyer");
             events.push(NewEvent::new(
                 &bot,
                 EventKind::StatusChanged,
