@@ -1,5 +1,5 @@
 //! Recording a successful payment: once per charge id (guarantee 2), with its events, before
-//! anything is delivered. Payments arriving together share statements (see `coalesce`).
+//! anything is delivered. Payments arriving together share statements (see `writer`).
 
 use sqlx::AnyConnection;
 
