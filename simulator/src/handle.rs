@@ -153,6 +153,16 @@ impl SimHandle {
         self.read(token, |bot| bot.transactions.clone())
     }
 
+    /// The methods called with `token` when no bot had it (each answered 401 Unauthorized).
+    pub fn refused_calls(&self, token: &str) -> Vec<String> {
+        self.shared
+            .world()
+            .refused
+            .get(token)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     pub fn calls(&self, token: &str) -> Vec<ApiCall> {
         self.read(token, |bot| bot.calls.clone())
     }

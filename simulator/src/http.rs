@@ -43,8 +43,16 @@ async fn bot_api(
     let Some((token, method)) = split_path(uri.path()) else {
         return ApiError::new(404, "Not Found").into_response();
     };
-    if !shared.world().bots.contains_key(token) {
-        return ApiError::unauthorized().into_response();
+    {
+        let mut world = shared.world();
+        if !world.bots.contains_key(token) {
+            world
+                .refused
+                .entry(token.to_owned())
+                .or_default()
+                .push(canonical_name(method));
+            return ApiError::unauthorized().into_response();
+        }
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)

@@ -59,6 +59,9 @@ pub(crate) struct World {
     /// Keyed by token so a fault can be armed before or after the bot is added.
     pub faults: HashMap<String, Vec<FaultSlot>>,
     pub reg: Registry,
+    /// Calls refused with 401 because no bot has the token, by method, per token: what a
+    /// test can see of a client using a token Telegram does not know.
+    pub refused: HashMap<String, Vec<String>>,
 }
 
 /// What is global rather than per bot: users, and the id spaces Telegram keeps unique.

@@ -72,10 +72,29 @@ async fn a_bot_whose_token_is_refused_does_not_hold_back_the_others() {
         .unwrap();
     h.buy(GAMES, GINA, "starter-pack").await;
     h.wait_for_deliveries(GAMES, GINA, 1).await;
+    // The forged token was tried, refused, and tried again; it never acted as the real bot.
+    eventually("the forged token to be refused twice", || async {
+        h.sim
+            .refused_calls(&forged)
+            .iter()
+            .filter(|m| *m == "getMe")
+            .count()
+            >= 2
+    })
+    .await;
+    let refused = h.sim.refused_calls(&forged);
     assert!(
-        h.sim.calls(&revoked).is_empty(),
-        "the refused token never reached the real bot"
+        refused.iter().filter(|m| *m == "getMe").count() >= 2,
+        "getMe is retried: {refused:?}"
     );
+    assert!(
+        refused
+            .iter()
+            .all(|m| matches!(m.as_str(), "getMe" | "getStarTransactions")),
+        "nothing is sent with a refused token: {refused:?}"
+    );
+    assert!(!gw.store("revoked").is_some_and(|s| s.is_ready()));
+    assert!(h.sim.calls(&revoked).is_empty());
     gw.stop().await;
     h.finish().await;
 }

@@ -44,7 +44,7 @@ async fn killed_at(point: &str, backend: Backend) {
         status(&ledger, GUIDES, &charge).await == Some(PaymentStatus::Delivered)
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.settle().await;
     assert_eq!(
         h.deliveries(GUIDES, FRANK).len(),
         1,
@@ -114,7 +114,7 @@ async fn a_sigkill_between_payment_and_delivery_delivers_exactly_once(backend: B
     );
     let mut second = h.spawn_process(None);
     h.wait_for_deliveries(GAMES, FRANK, 1).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.settle().await;
     assert_eq!(h.deliveries(GAMES, FRANK).len(), 1);
     assert_eq!(
         payment(&ledger, GAMES, &charge).await.status,

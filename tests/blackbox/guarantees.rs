@@ -30,7 +30,7 @@ async fn a_repeated_successful_payment_delivers_once(backend: Backend) {
         h.sim.pending_updates(&token) == 0
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.settle().await;
     assert_eq!(
         h.deliveries(GUIDES, ALICE).len(),
         1,
@@ -64,7 +64,7 @@ async fn a_repeat_after_a_restart_still_delivers_once(backend: Backend) {
         .unwrap();
     let outcome = wait_for_outcome(&h.ledger().await, GAMES, repeat).await;
     assert!(outcome.starts_with("repeat"), "{outcome}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.settle().await;
     assert_eq!(h.deliveries(GAMES, ALICE).len(), 1);
     gw.stop().await;
     h.finish().await;
@@ -141,7 +141,7 @@ async fn a_payment_that_does_not_match_its_order_is_held_for_review(backend: Bac
             .unwrap_or_default()
             .contains("a person will check it")
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.settle().await;
     assert!(
         h.deliveries(GUIDES, DAVE).is_empty(),
         "never delivered silently"

@@ -12,7 +12,7 @@ use sqlx::Connection;
 use starsgate::App;
 use starsgate::app::Running;
 use starsgate::config::Config;
-use starsgate::ledger::{Ledger, Payment};
+use starsgate::ledger::{Ledger, Payment, PaymentStatus};
 use starsgate_sim::{InvoiceRef, PayOutcome, SentMessage, SimHandle, Simulator};
 
 pub const WAIT: Duration = Duration::from_secs(15);
@@ -348,6 +348,45 @@ pub fn deliveries(messages: &[SentMessage]) -> Vec<String> {
         .filter_map(|m| m.text.clone())
         .filter(|t| t.starts_with("Thank you for your purchase"))
         .collect()
+}
+
+impl Harness {
+    /// Waits until nothing more can happen on its own: Telegram holds no update for any bot, and
+    /// the ledger holds no unprocessed update, no paid payment without its delivery, and no
+    /// delivery due. Counting after this, rather than after a fixed pause, cannot miss a late
+    /// duplicate on a slow machine nor wait longer than the work takes.
+    pub async fn settle(&self) {
+        let ledger = self.ledger().await;
+        eventually("the gateway to settle", || async {
+            if self
+                .tokens
+                .values()
+                .any(|t| self.sim.pending_updates(t) > 0)
+            {
+                return false;
+            }
+            let (Ok(updates), Ok(due), Ok(payments)) = (
+                ledger.bots_with_pending_updates().await,
+                ledger.bots_with_due_deliveries().await,
+                ledger.payments(None).await,
+            ) else {
+                return false;
+            };
+            if !updates.is_empty() || !due.is_empty() {
+                return false;
+            }
+            for p in payments.iter().filter(|p| p.status == PaymentStatus::Paid) {
+                if !matches!(
+                    ledger.delivery_content(&p.bot, &p.charge_id).await,
+                    Ok(Some(_))
+                ) {
+                    return false;
+                }
+            }
+            true
+        })
+        .await;
+    }
 }
 
 /// Polls `check` until it is true or `WAIT` passes.

@@ -43,7 +43,7 @@ async fn every_payment_update_three_times_and_out_of_order_delivers_once(backend
         let outcome = wait_for_outcome(&ledger, bot, id).await;
         assert!(outcome.starts_with("repeat"), "{outcome}");
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.settle().await;
     for (bot, user, charge, _) in &paid {
         assert_eq!(
             h.deliveries(bot, *user).len(),
@@ -177,6 +177,9 @@ async fn a_refund_whose_first_answer_is_lost_is_recorded_once(backend: Backend) 
 
 async fn a_payment_whose_update_never_arrived_is_found_by_reconciliation(backend: Backend) {
     let h = Harness::new(backend).await;
+    // Only the reconciliation this test runs may find the payment: the one at start-up (late on a
+    // busy machine) and the periodic one are off.
+    h.set_gateway("ledger", "reconcile_every_secs", "0");
     let gw = h.start().await;
     let token = h.token(GUIDES);
     h.say(GUIDES, 1401, "/buy premium-guide");
@@ -185,7 +188,7 @@ async fn a_payment_whose_update_never_arrived_is_found_by_reconciliation(backend
     let PayOutcome::Paid { charge_id, .. } = h.pay_latest(GUIDES, 1401).await else {
         panic!("payment")
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.settle().await;
     let ledger = h.ledger().await;
     assert!(
         ledger.payment(GUIDES, &charge_id).await.unwrap().is_none(),
@@ -208,7 +211,7 @@ async fn a_payment_whose_update_never_arrived_is_found_by_reconciliation(backend
         .await
         .unwrap();
     assert!(again.recorded.is_empty(), "{again:?}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.settle().await;
     assert_eq!(h.deliveries(GUIDES, 1401).len(), 1);
     gw.stop().await;
     h.finish().await;
@@ -340,7 +343,12 @@ async fn two_gateways_on_one_ledger_with_one_killed_deliver_every_charge_once() 
     let h = Harness::new(Backend::Postgres).await;
     let env = [("STARSGATE_LEDGER__LEASE_SECS", "2")];
     let mut first = h.spawn_process_with(None, &env);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let ledger = h.ledger().await;
+    eventually("the first gateway to lead both bots", || async {
+        matches!(ledger.bot_holder(GUIDES).await, Ok(Some(_)))
+            && matches!(ledger.bot_holder(GAMES).await, Ok(Some(_)))
+    })
+    .await;
     let mut second = h.spawn_process_with(None, &env);
     let mut charges: HashMap<String, (&str, i64)> = HashMap::new();
     for i in 0..12i64 {
@@ -378,7 +386,7 @@ async fn two_gateways_on_one_ledger_with_one_killed_deliver_every_charge_once() 
             )
             .await;
     }
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    h.settle().await;
     let ledger = h.ledger().await;
     for (charge, (bot, user)) in &charges {
         assert_eq!(

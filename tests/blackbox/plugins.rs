@@ -224,7 +224,7 @@ async fn a_refund_revokes_access_exactly_once(backend: Backend) {
                 .any(|e| e.kind == EventKind::RefundHook)
     })
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    h.settle().await;
     let hooks: Vec<String> = ledger
         .events(GUIDES, Some(&charge))
         .await

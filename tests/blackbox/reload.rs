@@ -112,7 +112,7 @@ async fn a_bot_added_and_another_removed_while_a_third_keeps_selling() {
     // The removed bot finished its paid delivery, exactly once.
     let delivered = h.wait_for_deliveries(GAMES, 4101, 1).await;
     assert_eq!(delivered.len(), 1);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.settle().await;
     assert_eq!(h.deliveries(GAMES, 4101).len(), 1);
     assert_eq!(
         payment(&ledger, GAMES, &games_charge).await.status,
