@@ -151,8 +151,15 @@ async fn each_bot_sets_its_command_menu_per_language_and_again_after_a_reload(ba
     let guides = h.token(GUIDES);
     let games = h.token(GAMES);
     // Telegram refuses the first two attempts: the menu is retried, and the bot sells meanwhile.
-    h.sim
-        .inject_fault(&guides, "setMyCommands", Fault::ServerError { times: 2 });
+    // (A 400, because teloxide itself waits 10 s after any 5xx.)
+    h.sim.inject_fault(
+        &guides,
+        "setMyCommands",
+        Fault::BadRequest {
+            description: "Bad Request: try again later".into(),
+            times: 2,
+        },
+    );
     let gw = h.start().await;
     h.say(GUIDES, IVAN, "/terms");
     h.wait_for(GUIDES, IVAN, "the terms", |m| !m.is_empty())
