@@ -89,6 +89,11 @@ fn rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// How long idle bots settle after all are ready, before their CPU use is measured.
+const IDLE_SETTLE: Duration = Duration::from_secs(5);
+/// How long idle CPU use is measured.
+const IDLE_MEASURE: Duration = Duration::from_secs(20);
+
 /// CPU time this process has used so far (user + system), from `/proc/self/stat`, whose
 /// figures are in USER_HZ ticks: 100 per second on Linux.
 fn cpu_seconds() -> f64 {
@@ -143,13 +148,21 @@ pub async fn run(opts: BenchOptions) -> Result<(), String> {
     }
     let ready_in = started.elapsed();
     if opts.idle.is_some() {
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Let start-up work (first reads, reconciliation, menus) finish, then measure a quiet
+        // stretch: the CPU the gateway (and the idle simulator) use while nothing happens.
+        tokio::time::sleep(IDLE_SETTLE).await;
+        let cpu_before = cpu_seconds();
+        let quiet = Instant::now();
+        tokio::time::sleep(IDLE_MEASURE).await;
+        let idle_cpu = (cpu_seconds() - cpu_before) / quiet.elapsed().as_secs_f64();
         println!(
-            "idle: {bots} bots ({} mode) ready in {:.2} s; resident memory {:.0} MiB (simulator included; {:.0} MiB before the gateway started)",
+            "idle: {bots} bots ({} mode) ready in {:.2} s; resident memory {:.0} MiB (simulator included; {:.0} MiB before the gateway started); {:.1}% of one core over {} s idle",
             if opts.webhook { "webhook" } else { "polling" },
             ready_in.as_secs_f64(),
             rss_mib(),
-            rss_before
+            rss_before,
+            idle_cpu * 100.0,
+            IDLE_MEASURE.as_secs()
         );
         running.stop().await;
         sim.shutdown().await;

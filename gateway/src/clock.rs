@@ -1,12 +1,20 @@
-//! The gateway's "now" for memberships. A Stars subscription runs for 30 days; deciding that one
-//! lapsed must be testable (and demonstrable) without waiting a month, so expiry reads this clock:
-//! real time plus an offset that only [`Clock::advance`] moves. Everything else (claims, leases,
-//! receipts) reads the real clock, because moving those would break cooperating gateways.
+//! The gateway's "now". A Stars subscription runs for 30 days; deciding that one lapsed must be
+//! testable (and demonstrable) without waiting a month, so expiry reads this clock: real time
+//! plus an offset that only [`Clock::advance`] moves. The ledger stamps every row it records
+//! (payments, events, orders, refunds, memberships) from the same clock, so a test that moves it
+//! sees the history move with it. Schedules shared with other gateways or compared with real
+//! time (leases, delivery claims, retry times) read [`system_now_ms`]: moving those would break
+//! cooperating gateways.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+
+/// Milliseconds since the Unix epoch, unmoved by any [`Clock`]: the ledger's one time format.
+pub fn system_now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
 
 /// Cheap to clone: every clone reads and moves the same offset.
 #[derive(Clone, Debug)]
@@ -27,7 +35,7 @@ impl Default for Clock {
 impl Clock {
     /// Unix milliseconds.
     pub fn now_ms(&self) -> i64 {
-        crate::ledger::now_ms().saturating_add(*self.offset_ms.borrow())
+        system_now_ms().saturating_add(*self.offset_ms.borrow())
     }
 
     /// Moves this clock (never the system's) forward; for tests and the demo.
@@ -53,6 +61,6 @@ mod tests {
         clock.advance(Duration::from_secs(30 * 86_400));
         let after = clock.now_ms();
         assert!(after - before >= 30 * 86_400_000);
-        assert!(crate::ledger::now_ms() < after - 29 * 86_400_000);
+        assert!(system_now_ms() < after - 29 * 86_400_000);
     }
 }

@@ -398,7 +398,43 @@ async fn two_gateways_on_one_ledger_with_one_killed_deliver_every_charge_once() 
     h.finish().await;
 }
 
+/// The ledger stamps what it records from the gateway's one clock, so a test (or the demo) that
+/// moves the clock moves the history with it: the payment, its delivery and every event of it.
+async fn the_history_is_stamped_by_the_gateways_clock(backend: Backend) {
+    const DAY: u64 = 86_400_000;
+    let h = Harness::new(backend).await;
+    let gw = h.start().await;
+    gw.clock().advance(Duration::from_millis(100 * DAY));
+    let moved = starsgate::clock::system_now_ms() + 99 * DAY as i64;
+    let (charge, _) = h.buy(GUIDES, 1301, "premium-guide").await;
+    h.wait_for_deliveries(GUIDES, 1301, 1).await;
+    let ledger = h.ledger().await;
+    eventually("the payment is delivered", || async {
+        payment(&ledger, GUIDES, &charge).await.status == PaymentStatus::Delivered
+    })
+    .await;
+    let p = payment(&ledger, GUIDES, &charge).await;
+    assert!(
+        p.paid_at > moved,
+        "paid_at {} not on the moved clock",
+        p.paid_at
+    );
+    assert!(p.delivered_at.is_some_and(|at| at > moved));
+    let events = ledger.events(GUIDES, Some(&charge)).await.unwrap();
+    assert!(events.len() >= 3, "{events:?}");
+    for e in &events {
+        assert!(
+            e.at > moved,
+            "{:?} at {} not on the moved clock",
+            e.kind,
+            e.at
+        );
+    }
+    h.finish().await;
+}
+
 on_both_ledgers!(
+    the_history_is_stamped_by_the_gateways_clock,
     every_payment_update_three_times_and_out_of_order_delivers_once,
     a_refund_whose_first_answer_is_lost_is_recorded_once,
     a_payment_whose_update_never_arrived_is_found_by_reconciliation,

@@ -76,9 +76,13 @@ impl App {
         config: Config,
         secrets: SecretSource,
     ) -> Result<Self, AppError> {
+        // One clock for the whole gateway: the shop's membership expiry and every row the
+        // ledger records read it, so a test or the demo that moves it moves both.
+        let clock = Clock::default();
         let ledger =
             Ledger::connect_with(&config.gateway.ledger_url, config.gateway.ledger_sync_full)
-                .await?;
+                .await?
+                .with_clock(clock.clone());
         let plugins = &config.gateway.plugins;
         let runner = Runner::new(plugins.limits.runner);
         let host = PluginHost::new(&plugins.cache_dir, plugins.limits.limits)
@@ -109,7 +113,7 @@ impl App {
             test_proxy,
             secrets,
             config,
-            clock: Clock::default(),
+            clock,
         };
         let bots = app.config.bots.clone();
         for bot in &bots {

@@ -3,9 +3,9 @@
 
 use sqlx::AnyConnection;
 
+use super::LedgerError;
 use super::multirow::placeholders;
 use super::writer::Write;
-use super::{LedgerError, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -85,6 +85,7 @@ pub struct Subject<'a> {
 
 pub(super) async fn append(
     conn: &mut AnyConnection,
+    at: i64,
     bot: &str,
     kind: EventKind,
     subject: Subject<'_>,
@@ -94,7 +95,7 @@ pub(super) async fn append(
         "INSERT INTO events (at, bot, kind, order_id, charge_id, user_id, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(now_ms())
+    .bind(at)
     .bind(bot)
     .bind(kind.as_str())
     .bind(subject.order_id)
@@ -127,7 +128,8 @@ impl super::Ledger {
         subject: Subject<'_>,
         detail: &str,
     ) -> Result<(), LedgerError> {
-        self.write(NewEvent::new(bot, kind, subject, detail)).await
+        self.write(NewEvent::new(self.stamp(), bot, kind, subject, detail))
+            .await
     }
 
     pub async fn events(
@@ -176,9 +178,9 @@ pub(super) struct NewEvent {
 }
 
 impl NewEvent {
-    pub fn new(bot: &str, kind: EventKind, subject: Subject<'_>, detail: &str) -> Self {
+    pub fn new(at: i64, bot: &str, kind: EventKind, subject: Subject<'_>, detail: &str) -> Self {
         Self {
-            at: now_ms(),
+            at,
             bot: bot.to_owned(),
             kind,
             order_id: subject.order_id.map(str::to_owned),

@@ -111,6 +111,7 @@ impl Ledger {
             bot: bot.to_owned(),
             update_id,
             reason: reason.to_owned(),
+            at: self.stamp(),
         })
         .await
     }
@@ -233,6 +234,7 @@ struct Unreadable {
     bot: String,
     update_id: i64,
     reason: String,
+    at: i64,
 }
 
 impl Command for Unreadable {
@@ -255,6 +257,7 @@ impl Command for Unreadable {
         .await?;
         append(
             conn,
+            self.at,
             &self.bot,
             EventKind::UpdateUnreadable,
             Subject::default(),

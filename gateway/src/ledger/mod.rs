@@ -37,6 +37,7 @@ pub use report::{ExportFilter, ExportRecord, ProductStats};
 pub use status::PaymentStatus;
 pub use subscriptions::{Subscription, SubscriptionState};
 
+use crate::clock::Clock;
 use crate::config::LedgerUrl;
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +94,8 @@ pub struct Ledger {
     writer: writer::Writer,
     /// Orders never change, so recent ones are kept (see [`orders::OrderCache`]).
     orders: std::sync::Arc<orders::OrderCache>,
+    /// Stamps every recorded row (see [`crate::clock`]).
+    clock: Clock,
 }
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -232,6 +235,7 @@ impl Ledger {
             backend,
             writer,
             orders: Default::default(),
+            clock: Clock::default(),
         })
     }
 }
@@ -272,6 +276,17 @@ impl Ledger {
     /// Applies one write of several statements (see [`writer::Command`]).
     async fn run<C: writer::Command>(&self, command: C) -> Result<C::Out, LedgerError> {
         self.writer.submit(writer::One(command)).await
+    }
+
+    /// Stamps recorded rows from `clock` (the gateway's, so tests that move it move the history).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The time to stamp a row recorded now.
+    fn stamp(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     pub fn backend(&self) -> Backend {
@@ -355,7 +370,6 @@ fn prepare_sqlite_url(url: &str) -> Result<String, LedgerError> {
     })
 }
 
-/// Milliseconds since the Unix epoch: the ledger's one time format.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+/// Real time for schedules (leases, claims, retries); recorded rows are stamped by
+/// [`Ledger::clock`] instead (see [`crate::clock`]).
+pub use crate::clock::system_now_ms as now_ms;

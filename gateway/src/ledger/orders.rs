@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, Row};
 use super::events::{EventKind, NewEvent, Subject};
 use super::multirow::placeholders;
 use super::writer::{Write, write_in_chunks};
-use super::{Ledger, LedgerError, now_ms};
+use super::{Ledger, LedgerError};
 
 /// Orders recently created or read, by id. An order row never changes once written, so a
 /// cached one is always current; this saves the two reads each purchase makes of its order
@@ -83,7 +83,7 @@ impl Ledger {
             subscription: o.subscription,
             plugin_sha256: o.plugin_sha256.map(str::to_owned),
             product_config: o.product_config.map(str::to_owned),
-            created_at: now_ms(),
+            created_at: self.stamp(),
         };
         self.write(order.clone()).await?;
         self.orders.put(order);
@@ -161,7 +161,13 @@ impl Write for Order {
                     ..Default::default()
                 };
                 let detail = format!("{} for {} {}", o.product, o.price, o.currency);
-                NewEvent::new(&o.bot, EventKind::OrderCreated, subject, &detail)
+                NewEvent::new(
+                    o.created_at,
+                    &o.bot,
+                    EventKind::OrderCreated,
+                    subject,
+                    &detail,
+                )
             })
             .collect();
         write_in_chunks(conn, &events).await?;

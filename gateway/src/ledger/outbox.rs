@@ -36,7 +36,8 @@ impl Ledger {
             charge_id: charge_id.to_owned(),
             chat_id,
             content: content.to_owned(),
-            at: now_ms(),
+            at: self.stamp(),
+            due_at: now_ms(),
         };
         self.write(row).await
     }
@@ -88,7 +89,7 @@ impl Ledger {
         let row = Sent {
             bot: bot.to_owned(),
             charge_id: charge_id.to_owned(),
-            at: now_ms(),
+            at: self.stamp(),
         };
         self.write(row).await
     }
@@ -106,6 +107,7 @@ impl Ledger {
             charge_id: charge_id.to_owned(),
             error: error.to_owned(),
             next_attempt_at,
+            at: self.stamp(),
         })
         .await
     }
@@ -125,6 +127,7 @@ impl Ledger {
             charge_id: charge_id.to_owned(),
             error: error.to_owned(),
             status,
+            at: self.stamp(),
         })
         .await
     }
@@ -154,7 +157,10 @@ pub(super) struct NewDelivery {
     pub charge_id: String,
     pub chat_id: i64,
     pub content: String,
+    /// When it was stored (the gateway's clock).
     pub at: i64,
+    /// When its first send is due (real time, as every retry time).
+    pub due_at: i64,
 }
 
 impl Write for NewDelivery {
@@ -178,7 +184,7 @@ impl Write for NewDelivery {
                 .bind(d.chat_id)
                 .bind(d.content.as_str())
                 .bind(d.at)
-                .bind(d.at);
+                .bind(d.due_at);
         }
         let inserted = query.fetch_all(&mut *conn).await?;
         let keys = rows.iter().map(|d| (d.bot.clone(), d.charge_id.clone()));
@@ -193,6 +199,7 @@ impl Write for NewDelivery {
                     ..Default::default()
                 };
                 NewEvent::new(
+                    d.at,
                     &d.bot,
                     EventKind::DeliveryPrepared,
                     subject,
@@ -246,15 +253,25 @@ impl Write for Sent {
              AND deliveries.sent_at IS NULL"
         );
         with_rows(&stamp, rows).execute(&mut *conn).await?;
+        // The one move this batch makes, checked against the state machine when compiled.
+        const FROM: PaymentStatus = PaymentStatus::Paid;
+        const TO: PaymentStatus = PaymentStatus::Delivered;
+        const _: () = assert!(FROM.can_become(TO));
         let promote = format!(
             "WITH v (bot, charge_id, at) AS (VALUES {values}) \
-             UPDATE payments SET status = 'delivered', delivered_at = v.at FROM v \
+             UPDATE payments SET status = '{to}', delivered_at = v.at FROM v \
              WHERE payments.bot = v.bot AND payments.charge_id = v.charge_id \
-             AND payments.status = 'paid' \
-             RETURNING payments.bot, payments.charge_id, payments.order_id, payments.user_id"
+             AND payments.status = '{from}' \
+             RETURNING payments.bot, payments.charge_id, payments.order_id, payments.user_id",
+            from = FROM.as_str(),
+            to = TO.as_str(),
         );
         let query = with_rows(&promote, rows);
         let moved = query.fetch_all(&mut *conn).await?;
+        let stamps: std::collections::HashMap<(&str, &str), i64> = rows
+            .iter()
+            .map(|d| ((d.bot.as_str(), d.charge_id.as_str()), d.at))
+            .collect();
         let mut done = HashSet::with_capacity(moved.len());
         let mut events = Vec::with_capacity(moved.len());
         for r in &moved {
@@ -265,12 +282,13 @@ impl Write for Sent {
                 charge_id: Some(charge_id.as_str()),
                 user_id: Some(r.try_get(3)?),
             };
-            let detail = format!(
-                "{} -> {}: sent to the buyer",
-                PaymentStatus::Paid,
-                PaymentStatus::Delivered
-            );
+            let detail = format!("{FROM} -> {TO}: sent to the buyer");
+            let at = stamps
+                .get(&(bot.as_str(), charge_id.as_str()))
+                .copied()
+                .unwrap_or_else(now_ms);
             events.push(NewEvent::new(
+                at,
                 &bot,
                 EventKind::StatusChanged,
                 subject,
@@ -281,7 +299,7 @@ impl Write for Sent {
         write_in_chunks(conn, &events).await?;
         for d in rows {
             if !done.remove(&(d.bot.clone(), d.charge_id.clone())) {
-                delivered_from_elsewhere(conn, &d.bot, &d.charge_id).await?;
+                delivered_from_elsewhere(conn, d.at, &d.bot, &d.charge_id).await?;
             }
         }
         Ok(vec![(); rows.len()])
@@ -308,11 +326,13 @@ fn with_rows<'q>(
 /// and the history says so: the outbox must never send it again.
 async fn delivered_from_elsewhere(
     conn: &mut AnyConnection,
+    at: i64,
     bot: &str,
     charge_id: &str,
 ) -> Result<(), LedgerError> {
     match transition(
         conn,
+        at,
         bot,
         charge_id,
         PaymentStatus::Delivered,
@@ -329,6 +349,7 @@ async fn delivered_from_elsewhere(
             let detail = format!("the delivery went out after the payment became {from}");
             append(
                 conn,
+                at,
                 bot,
                 EventKind::DeliveryAttemptFailed,
                 subject,
@@ -346,6 +367,7 @@ struct AttemptFailed {
     charge_id: String,
     error: String,
     next_attempt_at: i64,
+    at: i64,
 }
 
 impl Command for AttemptFailed {
@@ -372,6 +394,7 @@ impl Command for AttemptFailed {
         };
         append(
             conn,
+            self.at,
             &self.bot,
             EventKind::DeliveryAttemptFailed,
             subject,
@@ -387,6 +410,7 @@ struct GivenUp {
     charge_id: String,
     error: String,
     status: PaymentStatus,
+    at: i64,
 }
 
 impl Command for GivenUp {
@@ -402,12 +426,21 @@ impl Command for GivenUp {
              WHERE bot = $3 AND charge_id = $4 AND sent_at IS NULL",
         )
         .bind(&self.error)
-        .bind(now_ms())
+        .bind(self.at)
         .bind(&self.bot)
         .bind(&self.charge_id)
         .execute(&mut *conn)
         .await?;
-        match transition(conn, &self.bot, &self.charge_id, self.status, &self.error).await {
+        match transition(
+            conn,
+            self.at,
+            &self.bot,
+            &self.charge_id,
+            self.status,
+            &self.error,
+        )
+        .await
+        {
             Ok(_) | Err(LedgerError::Transition { .. }) => Ok(()),
             Err(e) => Err(e),
         }

@@ -7,7 +7,7 @@ use super::events::{EventKind, Subject, append};
 use super::payments::transition;
 use super::status::PaymentStatus;
 use super::writer::Command;
-use super::{Ledger, LedgerError, now_ms};
+use super::{Ledger, LedgerError};
 
 impl Ledger {
     /// Records a refund. Returns true the first time for a charge, false for any repeat. A refund
@@ -22,6 +22,7 @@ impl Ledger {
             bot: bot.to_owned(),
             charge_id: charge_id.to_owned(),
             source: source.to_owned(),
+            at: self.stamp(),
         })
         .await
     }
@@ -32,6 +33,7 @@ struct Refund {
     bot: String,
     charge_id: String,
     source: String,
+    at: i64,
 }
 
 impl Command for Refund {
@@ -50,7 +52,7 @@ impl Command for Refund {
         .bind(bot)
         .bind(charge_id)
         .bind(source)
-        .bind(now_ms())
+        .bind(self.at)
         .execute(&mut *conn)
         .await?
         .rows_affected()
@@ -60,8 +62,17 @@ impl Command for Refund {
                 charge_id: Some(charge_id),
                 ..Default::default()
             };
-            append(conn, bot, EventKind::RefundRecorded, subject, source).await?;
-            match transition(conn, bot, charge_id, PaymentStatus::Refunded, source).await {
+            append(
+                conn,
+                self.at,
+                bot,
+                EventKind::RefundRecorded,
+                subject,
+                source,
+            )
+            .await?;
+            let refunded = PaymentStatus::Refunded;
+            match transition(conn, self.at, bot, charge_id, refunded, source).await {
                 Ok(_) | Err(LedgerError::UnknownPayment { .. }) => {}
                 Err(e) => return Err(e),
             }

@@ -41,7 +41,7 @@ impl PaymentStatus {
 
     /// The allowed moves. A refund ends everything; delivery can still succeed after it was
     /// marked failed (a retry by an operator), and a flagged payment can be released or refunded.
-    pub fn can_become(self, next: Self) -> bool {
+    pub const fn can_become(self, next: Self) -> bool {
         use PaymentStatus::*;
         matches!(
             (self, next),

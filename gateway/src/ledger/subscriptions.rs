@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::events::{EventKind, Subject, append};
 use super::writer::Command;
-use super::{Ledger, LedgerError, now_ms};
+use super::{Ledger, LedgerError};
 
 /// Where a membership stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,6 +81,7 @@ impl Ledger {
             product: product.to_owned(),
             charge_id: charge_id.to_owned(),
             expires_at,
+            at: self.stamp(),
         })
         .await
     }
@@ -101,6 +102,7 @@ impl Ledger {
             product: product.to_owned(),
             state,
             detail: detail.to_owned(),
+            at: self.stamp(),
         })
         .await
     }
@@ -186,6 +188,7 @@ impl Ledger {
         self.run(Refunded {
             bot: bot.to_owned(),
             charge_id: charge_id.to_owned(),
+            at: self.stamp(),
         })
         .await
     }
@@ -217,6 +220,7 @@ struct Paid {
     product: String,
     charge_id: String,
     expires_at: i64,
+    at: i64,
 }
 
 impl Command for Paid {
@@ -240,7 +244,7 @@ impl Command for Paid {
         .bind(&self.product)
         .bind(&self.charge_id)
         .bind(self.expires_at)
-        .bind(now_ms())
+        .bind(self.at)
         .execute(&mut *conn)
         .await?;
         let subject = Subject {
@@ -251,6 +255,7 @@ impl Command for Paid {
         let detail = format!("{} paid until {}", self.product, self.expires_at);
         append(
             conn,
+            self.at,
             &self.bot,
             EventKind::SubscriptionChanged,
             subject,
@@ -267,6 +272,7 @@ struct SetState {
     product: String,
     state: SubscriptionState,
     detail: String,
+    at: i64,
 }
 
 impl Command for SetState {
@@ -282,7 +288,7 @@ impl Command for SetState {
              WHERE bot = $3 AND user_id = $4 AND product = $5 AND state <> $1 AND state <> $6",
         )
         .bind(self.state.as_str())
-        .bind(now_ms())
+        .bind(self.at)
         .bind(&self.bot)
         .bind(self.user_id)
         .bind(&self.product)
@@ -299,6 +305,7 @@ impl Command for SetState {
             let detail = format!("{} -> {}: {}", self.product, self.state, self.detail);
             append(
                 conn,
+                self.at,
                 &self.bot,
                 EventKind::SubscriptionChanged,
                 subject,
@@ -351,6 +358,7 @@ impl Command for Expire {
             );
             append(
                 conn,
+                self.now_ms,
                 &sub.bot,
                 EventKind::SubscriptionChanged,
                 subject,
@@ -366,6 +374,7 @@ impl Command for Expire {
 struct Refunded {
     bot: String,
     charge_id: String,
+    at: i64,
 }
 
 impl Command for Refunded {
@@ -391,7 +400,7 @@ impl Command for Refunded {
             "UPDATE subscriptions SET state = 'expired', updated_at = $1 \
              WHERE bot = $2 AND user_id = $3 AND product = $4",
         )
-        .bind(now_ms())
+        .bind(self.at)
         .bind(bot)
         .bind(sub.user_id)
         .bind(&sub.product)
@@ -403,7 +412,8 @@ impl Command for Refunded {
             ..Default::default()
         };
         let detail = format!("{} -> expired: its latest charge was refunded", sub.product);
-        append(conn, bot, EventKind::SubscriptionChanged, subject, &detail).await?;
+        let kind = EventKind::SubscriptionChanged;
+        append(conn, self.at, bot, kind, subject, &detail).await?;
         Ok(Some(sub))
     }
 }

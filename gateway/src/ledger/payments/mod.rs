@@ -9,7 +9,7 @@ mod record;
 use super::events::{EventKind, Subject, append};
 use super::status::PaymentStatus;
 use super::writer::Command;
-use super::{Ledger, LedgerError, now_ms};
+use super::{Ledger, LedgerError};
 
 #[derive(Debug, Clone)]
 pub struct NewPayment<'a> {
@@ -123,6 +123,7 @@ async fn fetch_payment(
 /// delivery can never swallow a refund.
 pub(super) async fn transition(
     conn: &mut AnyConnection,
+    at: i64,
     bot: &str,
     charge_id: &str,
     to: PaymentStatus,
@@ -166,13 +167,14 @@ pub(super) async fn transition(
             .bind(charge_id)
             .bind(current.status.as_str());
         if stamp.is_some() {
-            query = query.bind(now_ms());
+            query = query.bind(at);
         }
         if query.execute(&mut *conn).await?.rows_affected() != 1 {
             continue;
         }
         append(
             conn,
+            at,
             bot,
             EventKind::StatusChanged,
             Subject {
@@ -213,6 +215,7 @@ impl Ledger {
             charge_id: charge_id.to_owned(),
             to,
             detail: detail.to_owned(),
+            at: self.stamp(),
         })
         .await
     }
@@ -249,6 +252,7 @@ struct SetStatus {
     charge_id: String,
     to: PaymentStatus,
     detail: String,
+    at: i64,
 }
 
 impl Command for SetStatus {
@@ -259,6 +263,14 @@ impl Command for SetStatus {
     }
 
     async fn apply(&self, conn: &mut AnyConnection) -> Result<bool, LedgerError> {
-        transition(conn, &self.bot, &self.charge_id, self.to, &self.detail).await
+        transition(
+            conn,
+            self.at,
+            &self.bot,
+            &self.charge_id,
+            self.to,
+            &self.detail,
+        )
+        .await
     }
 }

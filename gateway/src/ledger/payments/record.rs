@@ -1,12 +1,12 @@
 //! Recording a successful payment: once per charge id (guarantee 2), with its events, before
-//! anything is delivered. Payments arriving together share statements (see `coalesce`).
+//! anything is delivered. Payments arriving together share statements (see `writer`).
 
 use sqlx::AnyConnection;
 
 use super::super::events::{EventKind, NewEvent, Subject};
 use super::super::multirow::{first_returned, placeholders};
 use super::super::writer::{Write, write_in_chunks};
-use super::super::{Ledger, LedgerError, now_ms};
+use super::super::{Ledger, LedgerError};
 use super::{NewPayment, Payment, PaymentStatus, Recorded, fetch_payment};
 
 /// A payment to record, as its row will read.
@@ -39,7 +39,7 @@ impl Ledger {
                 status,
                 review_reason: p.review_reason.clone(),
                 plugin_sha256: p.plugin_sha256.map(str::to_owned),
-                paid_at: now_ms(),
+                paid_at: self.stamp(),
                 delivered_at: None,
                 refunded_at: None,
                 is_renewal: p.is_renewal,
@@ -108,6 +108,7 @@ impl Write for PaymentRow {
                 let product = p.product.as_deref().unwrap_or("?");
                 let detail = format!("{} {} for {product}", p.amount, p.currency);
                 events.push(NewEvent::new(
+                    p.paid_at,
                     &p.bot,
                     EventKind::PaymentRecorded,
                     subject.clone(),
@@ -115,6 +116,7 @@ impl Write for PaymentRow {
                 ));
                 if let Some(reason) = &p.review_reason {
                     events.push(NewEvent::new(
+                        p.paid_at,
                         &p.bot,
                         EventKind::PaymentFlagged,
                         subject,
@@ -124,6 +126,7 @@ impl Write for PaymentRow {
             } else {
                 let detail = format!("repeat in update {}", row.update_id.unwrap_or(-1));
                 events.push(NewEvent::new(
+                    p.paid_at,
                     &p.bot,
                     EventKind::PaymentRepeated,
                     subject,
