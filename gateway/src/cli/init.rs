@@ -123,18 +123,18 @@ pub fn init(dir: &Path) -> Result<(), Failure> {
             println!("wrote {}", gitignore.display());
         }
     }
-    let cd = if dir == Path::new(".") {
+    let place = if dir == Path::new(".") {
         String::new()
     } else {
-        format!("cd {} && ", dir.display())
+        format!(" (in {})", dir.display())
     };
     println!();
-    println!("Next steps:");
+    println!("Next steps{place}:");
     println!(
-        "  1. export SHOP_BOT_TOKEN=...   # the token @BotFather gave your bot (see config/bots/shop.toml)"
+        "  1. export SHOP_BOT_TOKEN=...  # from @BotFather; config/bots/shop.toml names this variable"
     );
-    println!("  2. {cd}starsgate check          # validates everything, prints each problem");
-    println!("  3. {cd}starsgate run            # sells until Ctrl-C; /start in your bot's chat");
+    println!("  2. starsgate check            # validates everything, prints each problem");
+    println!("  3. starsgate run              # sells until Ctrl-C; send /start to your bot");
     Ok(())
 }
 
