@@ -33,6 +33,8 @@ struct Changed {
 #[derive(Debug, Deserialize)]
 struct UserRef {
     id: i64,
+    #[serde(default)]
+    language_code: Option<String>,
 }
 
 /// Applies a stored `subscription` update. Unknown states and memberships this bot never sold
@@ -85,8 +87,7 @@ pub(super) async fn on_subscription_update(
     if state == SubscriptionState::Failed {
         let grace = current.config.subscription_grace.as_millis() as i64;
         let until = readable(sub.expires_at.saturating_add(grace));
-        // The buyer's language is in the raw update only; the bot's default texts.
-        let texts = current.config.texts(None);
+        let texts = current.config.texts(changed.user.language_code.as_deref());
         let name = title(current, &texts, &sub.product);
         let text = texts.fill(
             crate::i18n::Msg::RenewalFailed,
