@@ -215,10 +215,9 @@ impl Ledger {
             url = prepare_sqlite_url(&url)?;
         }
         let options = AnyConnectOptions::from_str(&url)?;
-        // SQLite runs one writer at a time anyway. With several writing connections the others
-        // wait in SQLite's busy handler, which sleeps in growing steps (a checkout answered after
-        // 733 ms in the load bench); one connection makes them queue in order instead (worst
-        // case 169 ms at the same load). PostgreSQL writes in parallel.
+        // SQLite commits one writer at a time, and a second writing connection would wait in
+        // SQLite's busy handler, which sleeps in growing steps: the one writer takes the one
+        // connection. PostgreSQL commits in parallel, one connection per writer shard.
         let writers = if backend == Backend::Sqlite { 1 } else { 16 };
         let pool = connect_pool(&options, backend, sync_full, writers).await?;
         let separate_readers = backend == Backend::Sqlite && !url.contains(":memory:");
@@ -306,8 +305,8 @@ impl Ledger {
 
 /// Read the SQLite file through a memory map. In WAL mode every read transaction after a
 /// commit starts with an empty page cache, so each lookup fetched its B-tree pages again with
-/// `pread`: a copy per page that grew with the ledger (on the 100-bot bench, 10,000 orders ran
-/// at 794-833 orders/s against 1,030-1,178 for 3,000). Mapped pages are read in place.
+/// `pread`: a copy per page, a cost that grows with the ledger (measured in the README's
+/// Performance section). Mapped pages are read in place.
 const MMAP: &str = "PRAGMA mmap_size = 1073741824";
 
 /// Reader connections for a SQLite ledger (WAL lets them read while the one writer commits).
