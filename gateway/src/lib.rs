@@ -16,6 +16,7 @@ pub mod crashpoint;
 pub mod demo;
 pub mod domain;
 pub mod handoff;
+pub mod i18n;
 pub mod ingest;
 pub mod ledger;
 pub mod outbox;

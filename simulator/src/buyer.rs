@@ -52,7 +52,7 @@ impl SimHandle {
         let message_id = chat.take_message_id();
         let message = shapes::message(
             message_id,
-            shapes::user(user_id, &name),
+            shapes::user(user_id, &name, &reg.language(user_id)),
             shapes::private_chat(user_id, &name),
             now,
             shapes::text_fields(text),
@@ -131,7 +131,7 @@ impl SimHandle {
         let query_id = random_numeric_id();
         let query = json!({
             "id": query_id,
-            "from": shapes::user(user_id, &name),
+            "from": shapes::user(user_id, &name, &reg.language(user_id)),
             "message": message.json,
             "chat_instance": chat.chat_instance,
             "data": data,
@@ -195,7 +195,7 @@ impl SimHandle {
         let wake = Arc::new(Notify::new());
         let query = json!({
             "id": query_id,
-            "from": shapes::user(user_id, &name),
+            "from": shapes::user(user_id, &name, &reg.language(user_id)),
             "currency": invoice.currency,
             "total_amount": invoice.amount,
             "invoice_payload": invoice.payload,

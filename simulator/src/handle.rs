@@ -87,6 +87,26 @@ impl SimHandle {
             .insert(user_id, first_name.to_owned());
     }
 
+    /// Sets the `language_code` the user's Telegram client reports (an IETF tag such as `ru` or
+    /// `pt-BR`; `en` until set), in every update from them from now on.
+    pub fn set_user_language(&self, user_id: i64, language_code: &str) {
+        self.shared
+            .world()
+            .reg
+            .languages
+            .insert(user_id, language_code.to_owned());
+    }
+
+    /// The commands a user whose client speaks `language_code` sees in the bot's menu in private
+    /// chats, as Telegram chooses them: the list set for that language, else the default list.
+    pub fn menu(&self, token: &str, language_code: &str) -> Vec<(String, String)> {
+        let mut world = self.shared.world();
+        let Some((bot, _)) = world.bot(token) else {
+            return Vec::new();
+        };
+        crate::methods::menu_for(bot, language_code)
+    }
+
     /// Marks the user as having blocked (or unblocked) the bot, so sends to them get 403.
     pub fn block_bot(&self, token: &str, user_id: i64, blocked: bool) {
         if let Some(bot) = self.shared.world().bots.get_mut(token) {

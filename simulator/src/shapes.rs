@@ -8,12 +8,12 @@ use serde_json::{Value, json};
 
 use crate::types::BotInfo;
 
-pub(crate) fn user(id: i64, first_name: &str) -> Value {
+pub(crate) fn user(id: i64, first_name: &str, language_code: &str) -> Value {
     json!({
         "id": id,
         "is_bot": false,
         "first_name": first_name,
-        "language_code": "en",
+        "language_code": language_code,
     })
 }
 

@@ -68,6 +68,8 @@ pub(crate) struct World {
 #[derive(Default)]
 pub(crate) struct Registry {
     pub users: BTreeMap<i64, String>,
+    /// The `language_code` a user's client reports (default `en`).
+    pub languages: BTreeMap<i64, String>,
     bot_ids: HashSet<i64>,
     next_bot_id: i64,
     charge_ids: HashSet<String>,
@@ -111,6 +113,13 @@ impl World {
 }
 
 impl Registry {
+    pub(crate) fn language(&self, user_id: i64) -> String {
+        self.languages
+            .get(&user_id)
+            .cloned()
+            .unwrap_or_else(|| "en".to_owned())
+    }
+
     pub(crate) fn user_name(&self, user_id: i64) -> Option<String> {
         self.users.get(&user_id).cloned()
     }
@@ -178,7 +187,8 @@ pub(crate) struct BotState {
     pub subscriptions: Vec<Subscription>,
     pub transactions: Vec<Value>,
     pub calls: Vec<ApiCall>,
-    pub commands: Value,
+    /// setMyCommands, per (scope, language_code); "" is the language default.
+    pub commands: BTreeMap<(String, String), Value>,
     /// Woken when an update is queued or a poll/webhook setting changes.
     pub updates_notify: Arc<Notify>,
     /// Woken when an update is queued or a push finishes (permit semantics: `notify_one`).
@@ -214,7 +224,7 @@ impl BotState {
             subscriptions: Vec::new(),
             transactions: Vec::new(),
             calls: Vec::new(),
-            commands: Value::Array(Vec::new()),
+            commands: BTreeMap::new(),
             updates_notify: Arc::new(Notify::new()),
             webhook_notify: Arc::new(Notify::new()),
             messages_notify: Arc::new(Notify::new()),

@@ -201,7 +201,7 @@ fn state_update(bot: &mut BotState, reg: &Registry, now: i64, index: usize, stat
     let user_id = sub.user_id;
     let name = reg.user_name(user_id).unwrap_or_default();
     let body = json!({
-        "user": shapes::user(user_id, &name),
+        "user": shapes::user(user_id, &name, &reg.language(user_id)),
         "invoice_payload": sub.payload,
         "state": state,
     });

@@ -265,6 +265,23 @@ impl Harness {
         cmd.spawn().expect("spawn the starsgate binary")
     }
 
+    /// The real binary with this deployment's secrets in its environment and nothing else of
+    /// starsgate's (for commands other than `run`, and `run` with its output kept).
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(starsgate_binary());
+        for (var, token) in &self.tokens {
+            cmd.env(var, token);
+        }
+        for var in [
+            "STARSGATE_CRASH_AT",
+            "STARSGATE_CONFIG",
+            "STARSGATE_LOG_FORMAT",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
+
     pub async fn finish(self) {
         self.ledger.drop_database().await;
         self.sim.shutdown().await;

@@ -80,6 +80,7 @@ fn fixed_settings(g: &GatewayConfig) -> Vec<(&'static str, String)> {
             g.plugins.cache_dir.display().to_string(),
         ),
         ("plugins limits", format!("{:?}", g.plugins.limits)),
+        ("log.format", format!("{:?}", g.log_format)),
     ]
 }
 

@@ -129,6 +129,10 @@ impl BotRuntime {
         ingest::recover(&self.store).await;
         let outbox = tokio::spawn(outbox::run(self.store.clone(), stop.clone()));
         let lapsed = tokio::spawn(crate::shop::sweep_lapsed(self.store.clone(), stop.clone()));
+        let menus = tokio::spawn(crate::shop::menus::keep_set(
+            self.store.clone(),
+            stop.clone(),
+        ));
         let reconcile = self.reconcile_every.map(|every| {
             tokio::spawn(crate::reconcile::every(
                 self.store.clone(),
@@ -164,6 +168,7 @@ impl BotRuntime {
         let _ = retired.await;
         let _ = outbox.await;
         let _ = lapsed.await;
+        let _ = menus.await;
         if let Some(r) = reconcile {
             let _ = r.await;
         }

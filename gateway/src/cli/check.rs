@@ -3,12 +3,14 @@
 use std::path::Path;
 
 use super::Failure;
-use crate::config::Config;
+use crate::config::{Config, SecretCheck};
 use crate::plugins::Catalogue;
 use crate::plugins::wasm::PluginHost;
 
-pub fn check(dir: &Path) -> Result<(), Failure> {
-    let config = match Config::load(dir) {
+/// With [`SecretCheck::IfSet`], secrets that are not set are not problems; what they would
+/// have let us check is printed as "not checked: …".
+pub fn check(dir: &Path, policy: SecretCheck) -> Result<(), Failure> {
+    let (config, unchecked) = match Config::load_for_check(dir, policy) {
         Ok(c) => c,
         Err(problems) => {
             for p in problems.iter() {
@@ -37,8 +39,16 @@ pub fn check(dir: &Path) -> Result<(), Failure> {
         )));
     }
     let products: usize = config.bots.iter().map(|b| b.products.len()).sum();
+    for note in &unchecked {
+        println!("not checked: {note}");
+    }
+    let caveat = if unchecked.is_empty() {
+        ""
+    } else {
+        " (without the secrets listed above)"
+    };
     println!(
-        "{}: OK: {} bot(s), {products} product(s).",
+        "{}: OK{caveat}: {} bot(s), {products} product(s).",
         dir.display(),
         config.bots.len()
     );

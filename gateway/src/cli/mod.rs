@@ -2,6 +2,7 @@
 //! file, key or argument at fault, and exit status 1; nothing a user types can cause a panic.
 
 mod check;
+mod init;
 mod ledger;
 mod plugin_test;
 mod reconcile;
@@ -30,19 +31,32 @@ pub struct Cli {
 enum Command {
     /// Run every bot in the config directory until SIGINT/SIGTERM.
     Run {
-        #[arg(long, default_value = "config")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigDir,
     },
     /// Validate the whole configuration and load every plugin; exit 1 on any problem.
     Check {
-        #[arg(long, default_value = "config")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigDir,
+        /// Validate without the secrets (bot tokens, webhook secret) present, e.g. on a laptop or
+        /// in CI: secrets that are set are still checked; the rest is listed as not checked.
+        #[arg(long)]
+        without_secrets: bool,
     },
     /// Re-read the configuration in the running gateway (SIGHUP); prints any problems first.
     Reload {
-        #[arg(long, default_value = "config")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigDir,
     },
+    /// Write a working configuration to start from: DIR/config/gateway.toml, one store in
+    /// DIR/config/bots/, and a .gitignore for DIR/data/. Refuses to overwrite anything.
+    Init {
+        /// The project directory (created if missing).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print a shell completion script, e.g. `starsgate completions bash > /etc/bash_completion.d/starsgate`.
+    Completions { shell: clap_complete::Shell },
     /// Offline demo: the built-in Telegram simulator, the example stores, buyers playing through
     /// purchase, a repeated payment, a refused checkout and a refund.
     Demo,
@@ -84,8 +98,8 @@ enum Command {
     },
     /// Refund one payment (refundStarPayment) and record it.
     Refund {
-        #[arg(long, default_value = "config")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigDir,
         #[arg(long)]
         bot: String,
         #[arg(long)]
@@ -93,8 +107,8 @@ enum Command {
     },
     /// Compare the ledger with getStarTransactions and repair what is missing.
     Reconcile {
-        #[arg(long, default_value = "config")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigDir,
         #[arg(long)]
         bot: Option<String>,
     },
@@ -110,8 +124,8 @@ enum Command {
     },
     /// Revenue and counts per bot and product.
     Stats {
-        #[arg(long, default_value = "config")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigDir,
         #[arg(long)]
         bot: Option<String>,
     },
@@ -133,8 +147,8 @@ enum PluginCommand {
 enum WebhookCommand {
     /// getWebhookInfo per bot: URL, pending updates, last error.
     Status {
-        #[arg(long, default_value = "config")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigDir,
     },
 }
 
@@ -142,8 +156,8 @@ enum WebhookCommand {
 enum LedgerCommand {
     /// Write payments to stdout, one record each (SPEC §6).
     Export {
-        #[arg(long, default_value = "config")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigDir,
         #[arg(long, value_enum, default_value = "csv")]
         format: Format,
         #[arg(long)]
@@ -152,6 +166,26 @@ enum LedgerCommand {
         #[arg(long)]
         since: Option<String>,
     },
+}
+
+/// `--config DIR`, else `$STARSGATE_CONFIG`, else `config`.
+#[derive(Debug, clap::Args)]
+struct ConfigDir {
+    /// The configuration directory (gateway.toml and bots/).
+    #[arg(
+        long = "config",
+        value_name = "DIR",
+        env = "STARSGATE_CONFIG",
+        default_value = "config"
+    )]
+    config: PathBuf,
+}
+
+impl std::ops::Deref for ConfigDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.config
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -194,7 +228,23 @@ pub fn main() -> ExitCode {
 async fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
         Command::Run { config } => run::run(&config).await,
-        Command::Check { config } => check::check(&config),
+        Command::Check {
+            config,
+            without_secrets,
+        } => {
+            let policy = if without_secrets {
+                crate::config::SecretCheck::IfSet
+            } else {
+                crate::config::SecretCheck::Required
+            };
+            check::check(&config, policy)
+        }
+        Command::Init { dir } => init::init(&dir),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "starsgate", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Demo => crate::demo::run().await.map_err(Failure),
         Command::Reload { config } => run::reload(&config),
         Command::Bench {

@@ -13,12 +13,13 @@ pub fn pid_file(dir: &Path) -> PathBuf {
 }
 
 pub async fn run(dir: &Path) -> Result<(), Failure> {
-    crate::telemetry::init("info");
     let config = Config::load(dir).map_err(|p| {
         Failure(format!(
             "the configuration has problems (run `starsgate check`):\n{p}"
         ))
     })?;
+    let format = crate::telemetry::LogFormat::from_env_or(config.gateway.log_format)?;
+    crate::telemetry::init_with("info", format);
     let app = App::build(config).await?;
     let running = app.start().await?;
     let pid = pid_file(dir);
@@ -78,11 +79,13 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// `starsgate reload`: validates the configuration exactly as `check` does and prints every
+/// `starsgate reload`: validates the configuration as `check --without-secrets` does and prints every
 /// problem (a bot whose file is broken keeps running unchanged), then tells the running gateway
 /// (SIGHUP) to apply it.
 pub fn reload(dir: &Path) -> Result<(), Failure> {
-    let checked = super::check::check(dir);
+    // The running gateway reads the secrets from its own environment; this shell may not have
+    // them, so the ones it has are checked and the rest are left to the gateway.
+    let checked = super::check::check(dir, crate::config::SecretCheck::IfSet);
     if let Err(Failure(msg)) = &checked {
         eprintln!("{msg}; bots with problems keep their current configuration.");
     }

@@ -4,7 +4,10 @@
 
 mod problem;
 mod raw;
+mod texts;
 mod validate;
+
+pub use texts::{BotTexts, ProductTexts, Texts};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -20,14 +23,24 @@ use crate::domain::{BotId, Description, ProductId, Stars, Title};
 /// Looks up a secret (a bot token) by the environment variable name the config gives.
 pub type Secrets<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
-/// Reads only `gateway.toml` (plus overrides): enough for ledger tools that need no bot tokens.
-pub fn load_gateway(dir: &Path) -> Result<GatewayConfig, Problems> {
-    validate::gateway_only(dir, &|name| std::env::var(name).ok())
+/// Whether every secret the configuration names must be set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretCheck {
+    /// A missing secret is a problem: what `run` needs.
+    Required,
+    /// Secrets that are set are checked; a missing one is listed as not checked (`check
+    /// --without-secrets`, and commands that only read the ledger).
+    IfSet,
 }
 
-/// Like [`load_gateway`], reading secrets through `secrets`.
+/// Reads only `gateway.toml` (plus overrides): enough for ledger tools, which need no secrets.
+pub fn load_gateway(dir: &Path) -> Result<GatewayConfig, Problems> {
+    validate::gateway_only(dir, &|name| std::env::var(name).ok(), SecretCheck::IfSet)
+}
+
+/// Like [`load_gateway`], reading secrets through `secrets`, all of them required.
 pub fn load_gateway_with(dir: &Path, secrets: &Secrets<'_>) -> Result<GatewayConfig, Problems> {
-    validate::gateway_only(dir, secrets)
+    validate::gateway_only(dir, secrets, SecretCheck::Required)
 }
 
 pub use validate::load_bot;
@@ -53,6 +66,16 @@ impl Config {
         validate::load(dir, secrets)
     }
 
+    /// For `starsgate check`: loads everything with secrets from the environment under `policy`,
+    /// and returns what could not be checked because a secret was missing. A configuration
+    /// loaded with [`SecretCheck::IfSet`] may hold placeholder tokens: never run it.
+    pub fn load_for_check(
+        dir: &Path,
+        policy: SecretCheck,
+    ) -> Result<(Self, Vec<String>), Problems> {
+        validate::load_checking(dir, &|name| std::env::var(name).ok(), policy)
+    }
+
     pub fn bot(&self, id: &BotId) -> Option<&BotConfig> {
         self.bots.iter().find(|b| &b.id == id)
     }
@@ -69,6 +92,8 @@ pub struct GatewayConfig {
     pub webhook: WebhookConfig,
     pub plugins: PluginsConfig,
     pub admin: AdminConfig,
+    /// `[log] format`; `STARSGATE_LOG_FORMAT` overrides it when the process starts logging.
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 /// The ledger's URL. It may carry a database password, so its `Debug` hides everything after
@@ -205,6 +230,10 @@ pub struct BotConfig {
     pub support: String,
     pub terms: String,
     pub greeting: Option<String>,
+    /// The answer to anything that is not a command; `None`: the catalogue's.
+    pub help: Option<String>,
+    /// `[texts.<lang>]`, keyed by language (see [`BotConfig::texts`]).
+    pub texts: std::collections::BTreeMap<String, BotTexts>,
     pub products: Vec<Product>,
     pub delivery_attempts: u32,
     pub on_delivery_failure: OnDeliveryFailure,
@@ -241,6 +270,8 @@ pub struct Product {
     pub plugin: Option<PluginRef>,
     /// `[product.config]`, handed to the plugin as JSON.
     pub config: serde_json::Value,
+    /// `[product.i18n.<lang>]`, keyed by language.
+    pub i18n: std::collections::BTreeMap<String, ProductTexts>,
 }
 
 /// A product's WebAssembly plugin and the sha256 of its bytes (checked against

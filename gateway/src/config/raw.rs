@@ -12,6 +12,21 @@ pub struct RawGateway {
     pub webhook: RawWebhook,
     pub plugins: RawPlugins,
     pub admin: RawAdmin,
+    pub log: RawLog,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    /// "text" (default) or "json"; `STARSGATE_LOG_FORMAT` wins over it.
+    pub format: String,
+}
+impl Default for RawLog {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,6 +145,12 @@ pub struct RawBot {
     /// First line of the `/start` answer; the catalogue follows it.
     #[serde(default)]
     pub greeting: Option<String>,
+    /// The answer to anything that is not a command (default: the catalogue's help).
+    #[serde(default)]
+    pub help: Option<String>,
+    /// `[texts.<lang>]`: greeting, support, terms, help, and overrides of the gateway's messages.
+    #[serde(default)]
+    pub texts: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
     /// Failed attempts at sending a delivery before giving up on it.
     #[serde(default = "default_attempts")]
     pub delivery_attempts: u32,
@@ -177,6 +198,16 @@ pub struct RawProduct {
     pub plugin_sha256: Option<String>,
     #[serde(default)]
     pub config: Option<serde_json::Value>,
+    /// `[product.i18n.<lang>]`: the title and description in another language.
+    #[serde(default)]
+    pub i18n: std::collections::BTreeMap<String, RawProductI18n>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawProductI18n {
+    pub title: Option<String>,
+    pub description: Option<String>,
 }
 
 fn yes() -> bool {

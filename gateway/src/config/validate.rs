@@ -24,24 +24,72 @@ fn env_overrides() -> Env {
         .split("__")
 }
 
+/// How secrets are looked up, and whether a missing one is a problem or only noted as unchecked.
+struct Lookup<'s, 'a> {
+    secrets: &'s Secrets<'a>,
+    policy: SecretCheck,
+    unchecked: Vec<String>,
+}
+
+impl Lookup<'_, '_> {
+    /// The secret in `var`; when it is missing and not required, notes `what` as unchecked.
+    fn get(&mut self, var: &str, what: &str) -> Option<String> {
+        let value = (self.secrets)(var);
+        if value.is_none() && self.policy == SecretCheck::IfSet {
+            self.unchecked.push(format!("${var} is not set: {what}"));
+        }
+        value
+    }
+    fn required(&self) -> bool {
+        self.policy == SecretCheck::Required
+    }
+}
+
 pub(super) fn load(dir: &Path, secrets: &Secrets<'_>) -> Result<Config, Problems> {
+    load_checking(dir, secrets, SecretCheck::Required).map(|(config, _)| config)
+}
+
+/// Loads everything; with [`SecretCheck::IfSet`] a missing secret is listed as unchecked
+/// instead of being a problem (a missing bot token is then replaced by a placeholder).
+pub(super) fn load_checking(
+    dir: &Path,
+    secrets: &Secrets<'_>,
+    policy: SecretCheck,
+) -> Result<(Config, Vec<String>), Problems> {
     let mut problems = Problems::default();
+    let mut lookup = Lookup {
+        secrets,
+        policy,
+        unchecked: Vec::new(),
+    };
     let gateway_file = dir.join("gateway.toml");
-    let gateway = load_gateway(&gateway_file, secrets, &mut problems);
-    let bots = load_bots(dir, secrets, &mut problems);
+    let gateway = load_gateway(&gateway_file, &mut lookup, &mut problems);
+    let bots = load_bots(dir, &mut lookup, &mut problems);
     match gateway {
-        Some(gateway) if problems.is_empty() => Ok(Config {
-            dir: dir.to_owned(),
-            gateway,
-            bots,
-        }),
+        Some(gateway) if problems.is_empty() => Ok((
+            Config {
+                dir: dir.to_owned(),
+                gateway,
+                bots,
+            },
+            lookup.unchecked,
+        )),
         _ => Err(problems),
     }
 }
 
-pub(super) fn gateway_only(dir: &Path, secrets: &Secrets<'_>) -> Result<GatewayConfig, Problems> {
+pub(super) fn gateway_only(
+    dir: &Path,
+    secrets: &Secrets<'_>,
+    policy: SecretCheck,
+) -> Result<GatewayConfig, Problems> {
     let mut problems = Problems::default();
-    match load_gateway(&dir.join("gateway.toml"), secrets, &mut problems) {
+    let mut lookup = Lookup {
+        secrets,
+        policy,
+        unchecked: Vec::new(),
+    };
+    match load_gateway(&dir.join("gateway.toml"), &mut lookup, &mut problems) {
         Some(g) if problems.is_empty() => Ok(g),
         _ => Err(problems),
     }
@@ -49,7 +97,7 @@ pub(super) fn gateway_only(dir: &Path, secrets: &Secrets<'_>) -> Result<GatewayC
 
 fn load_gateway(
     file: &Path,
-    secrets: &Secrets<'_>,
+    secrets: &mut Lookup<'_, '_>,
     problems: &mut Problems,
 ) -> Option<GatewayConfig> {
     let mut figment = Figment::new();
@@ -115,9 +163,18 @@ fn load_gateway(
             None
         }
     };
-    let webhook_secret = secrets(&raw.webhook.secret_env).map(|s| Secret::new(s.trim()));
+    let webhook_secret = if mode == Some(Mode::Webhook) {
+        secrets.get(
+            &raw.webhook.secret_env,
+            "the webhook master secret was not checked",
+        )
+    } else {
+        (secrets.secrets)(&raw.webhook.secret_env)
+    }
+    .map(|s| Secret::new(s.trim()));
     if mode == Some(Mode::Webhook) {
         match &webhook_secret {
+            None if !secrets.required() => {}
             None => problem(
                 "webhook.secret_env",
                 format!(
@@ -132,7 +189,7 @@ fn load_gateway(
             Some(_) => {}
         }
     }
-    let admin_token = secrets(&raw.admin.token_env)
+    let admin_token = (secrets.secrets)(&raw.admin.token_env)
         .map(|s| Secret::new(s.trim()))
         .filter(|s| !s.expose().is_empty());
     if mode == Some(Mode::Webhook) && public_url.is_none() {
@@ -168,6 +225,13 @@ fn load_gateway(
             "must be 0 (off) or at least 10 seconds".into(),
         );
     }
+    let log_format = crate::telemetry::LogFormat::parse(&raw.log.format);
+    if log_format.is_none() {
+        problem(
+            "log.format",
+            format!("must be \"text\" or \"json\", not {:?}", raw.log.format),
+        );
+    }
     let plugin_limits = plugin_limits(&raw.plugins, &mut problem);
     if problems.0.len() > before {
         return None;
@@ -200,6 +264,7 @@ fn load_gateway(
             token: admin_token,
             per_bot_metrics_max: raw.admin.per_bot_metrics_max,
         },
+        log_format: log_format?,
     })
 }
 
@@ -267,7 +332,7 @@ fn parse_addr(raw: &str, key: &str, problem: &mut impl FnMut(&str, String)) -> O
     }
 }
 
-fn load_bots(dir: &Path, secrets: &Secrets<'_>, problems: &mut Problems) -> Vec<BotConfig> {
+fn load_bots(dir: &Path, secrets: &mut Lookup<'_, '_>, problems: &mut Problems) -> Vec<BotConfig> {
     let bots_dir = dir.join("bots");
     let entries = match std::fs::read_dir(&bots_dir) {
         Ok(e) => e,
@@ -295,8 +360,10 @@ fn load_bots(dir: &Path, secrets: &Secrets<'_>, problems: &mut Problems) -> Vec<
     let mut bots: Vec<BotConfig> = Vec::new();
     let mut tokens = HashSet::new();
     for file in files {
-        if let Some(bot) = load_bot(dir, &file, secrets, problems) {
-            if !tokens.insert(bot.token.expose().to_owned()) {
+        if let Some(bot) = load_one_bot(dir, &file, secrets, problems) {
+            if bot.token.expose() != UNCHECKED_TOKEN
+                && !tokens.insert(bot.token.expose().to_owned())
+            {
                 problems.push(Problem::new(
                     &file,
                     "token_env",
@@ -309,11 +376,28 @@ fn load_bots(dir: &Path, secrets: &Secrets<'_>, problems: &mut Problems) -> Vec<
     bots
 }
 
+/// Stands in for a bot token that was not set when secrets are not required; never used to run.
+const UNCHECKED_TOKEN: &str = "0:unchecked";
+
 /// Loads one bot file. Returns `None` (with problems recorded) if anything in it is wrong.
 pub fn load_bot(
     config_dir: &Path,
     file: &Path,
     secrets: &Secrets<'_>,
+    problems: &mut Problems,
+) -> Option<BotConfig> {
+    let mut lookup = Lookup {
+        secrets,
+        policy: SecretCheck::Required,
+        unchecked: Vec::new(),
+    };
+    load_one_bot(config_dir, file, &mut lookup, problems)
+}
+
+fn load_one_bot(
+    config_dir: &Path,
+    file: &Path,
+    secrets: &mut Lookup<'_, '_>,
     problems: &mut Problems,
 ) -> Option<BotConfig> {
     let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
@@ -334,10 +418,14 @@ pub fn load_bot(
     let before = problems.0.len();
     let mut problem = |key: &str, reason: String| problems.push(Problem::new(file, key, reason));
 
-    let token = match secrets(&raw.token_env) {
+    let what = format!(
+        "the token of bot {stem} was not checked (its shape, and that no other bot uses it)"
+    );
+    let token = match secrets.get(&raw.token_env, &what) {
         Some(v) => BotToken::parse(&v)
             .map_err(|e| problem("token_env", format!("${}: {e}", raw.token_env)))
             .ok(),
+        None if !secrets.required() => BotToken::parse(UNCHECKED_TOKEN).ok(),
         None => {
             problem(
                 "token_env",
@@ -388,6 +476,15 @@ pub fn load_bot(
             format!("must be 0-{MAX_GRACE_HOURS} (at most one 30-day period)"),
         );
     }
+    if let Some(help) = &raw.help
+        && (help.trim().is_empty() || help.chars().count() > 4096)
+    {
+        problem(
+            "help",
+            "must be 1-4096 characters (one Telegram message)".into(),
+        );
+    }
+    let texts = bot_texts(&raw.texts, &mut problem);
     let mut seen = HashSet::new();
     let mut products = Vec::new();
     for (i, p) in raw.products.iter().enumerate() {
@@ -416,6 +513,8 @@ pub fn load_bot(
         support: raw.support,
         terms: raw.terms,
         greeting: raw.greeting,
+        help: raw.help,
+        texts,
         products,
         delivery_attempts: raw.delivery_attempts,
         on_delivery_failure: on_delivery_failure?,
@@ -469,7 +568,26 @@ fn validate_product(
         }
         Some(rel) => check_plugin_file(config_dir, rel, p.plugin_sha256.as_deref(), &key, problem),
     };
+    let mut i18n = std::collections::BTreeMap::new();
+    for (lang, t) in &p.i18n {
+        let at = |k: &str| key(&format!("i18n.{lang}.{k}"));
+        if !crate::i18n::is_language(lang) {
+            problem(&key(&format!("i18n.{lang}")), LANGUAGE_KEY.into());
+            continue;
+        }
+        let title = t
+            .title
+            .as_deref()
+            .and_then(|v| Title::parse(v).map_err(|e| problem(&at("title"), e.0)).ok());
+        let description = t.description.as_deref().and_then(|v| {
+            Description::parse(v)
+                .map_err(|e| problem(&at("description"), e.0))
+                .ok()
+        });
+        i18n.insert(lang.clone(), ProductTexts { title, description });
+    }
     Some(Product {
+        i18n,
         id: id?,
         title: title?,
         description: description?,
@@ -531,4 +649,92 @@ fn check_plugin_file(
         source,
         sha256: actual,
     })
+}
+
+const LANGUAGE_KEY: &str = "must be a language: the two or three lower-case letters Telegram's language_code starts with (e.g. ru, pt)";
+
+/// `[texts.<lang>]`: every language's texts checked as the defaults are, and every override of
+/// a gateway message checked against that message's length and placeholders.
+fn bot_texts(
+    raw: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    problem: &mut impl FnMut(&str, String),
+) -> std::collections::BTreeMap<String, BotTexts> {
+    use crate::i18n::Msg;
+    let mut all = std::collections::BTreeMap::new();
+    for (lang, table) in raw {
+        if !crate::i18n::is_language(lang) {
+            problem(&format!("texts.{lang}"), LANGUAGE_KEY.into());
+            continue;
+        }
+        let mut texts = BotTexts::default();
+        for (key, value) in table {
+            let at = format!("texts.{lang}.{key}");
+            let store_text = match key.as_str() {
+                "greeting" => Some(&mut texts.greeting),
+                "support" => Some(&mut texts.support),
+                "terms" => Some(&mut texts.terms),
+                "help" => Some(&mut texts.help),
+                _ => None,
+            };
+            if let Some(slot) = store_text {
+                if value.trim().is_empty() || value.chars().count() > 4096 {
+                    problem(
+                        &at,
+                        "must be 1-4096 characters (one Telegram message)".into(),
+                    );
+                }
+                *slot = Some(value.clone());
+                continue;
+            }
+            let Some(msg) = Msg::parse(key) else {
+                let known: Vec<&str> = Msg::ALL.iter().map(|m| m.key()).collect();
+                problem(
+                    &at,
+                    format!(
+                        "unknown key (texts are greeting, support, terms, help, or one of the gateway's messages: {})",
+                        known.join(", ")
+                    ),
+                );
+                continue;
+            };
+            let max = msg.limit().chars();
+            if value.trim().is_empty() || value.chars().count() > max {
+                problem(&at, format!("must be 1-{max} characters"));
+            }
+            let allowed = placeholders(msg.text_or_default("en"));
+            let unknown: Vec<String> = placeholders(value)
+                .into_iter()
+                .filter(|p| !allowed.contains(p))
+                .collect();
+            if !unknown.is_empty() {
+                let allowed: Vec<String> = allowed.iter().map(|p| format!("{{{p}}}")).collect();
+                let allowed = if allowed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    allowed.join(", ")
+                };
+                problem(
+                    &at,
+                    format!(
+                        "{{{}}} is not a placeholder of this message (it has: {allowed})",
+                        unknown.join("}, {")
+                    ),
+                );
+            }
+            texts.messages.insert(msg, value.clone());
+        }
+        all.insert(lang.clone(), texts);
+    }
+    all
+}
+
+/// The `{name}` placeholders in a message.
+fn placeholders(text: &str) -> Vec<String> {
+    text.split('{')
+        .skip(1)
+        .filter_map(|s| s.split_once('}').map(|(name, _)| name.to_owned()))
+        .filter(|name| {
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        })
+        .collect()
 }

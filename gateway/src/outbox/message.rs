@@ -5,14 +5,13 @@ use teloxide_core::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
 use crate::plugins::{Delivery, Item};
 
-const HEADER: &str = "Thank you for your purchase! Here is what you bought:";
-
-pub fn render(content: &str) -> (String, Option<InlineKeyboardMarkup>) {
+/// The message for stored delivery `content`, under `header` (the catalogue's delivery header).
+pub fn render(header: &str, content: &str) -> (String, Option<InlineKeyboardMarkup>) {
     let Ok(delivery) = serde_json::from_str::<Delivery>(content) else {
         // Content is validated before it is stored; this only guards against a hand-edited ledger.
-        return (format!("{HEADER}\n\n{content}"), None);
+        return (format!("{header}\n\n{content}"), None);
     };
-    let mut text = String::from(HEADER);
+    let mut text = String::from(header);
     let mut rows = Vec::new();
     for item in &delivery.items {
         match item {

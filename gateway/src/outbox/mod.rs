@@ -134,8 +134,13 @@ enum Sent {
 /// How long to wait before looking again at a delivery whose attempt could not be recorded.
 const LEDGER_RETRY: Duration = Duration::from_secs(1);
 
-/// Sends one delivery.
+/// Sends one delivery, in a span naming the bot and the charge.
 async fn send(store: &Store, d: &DueDelivery) -> Sent {
+    let span = tracing::info_span!("delivery", bot = %store.id, charge_id = %d.charge_id);
+    tracing::Instrument::instrument(send_in_span(store, d), span).await
+}
+
+async fn send_in_span(store: &Store, d: &DueDelivery) -> Sent {
     let bot = store.id.as_str();
     match store
         .ledger
@@ -150,7 +155,13 @@ async fn send(store: &Store, d: &DueDelivery) -> Sent {
             return Sent::RetryIn(LEDGER_RETRY);
         }
     }
-    let (text, markup) = render(&d.content);
+    // The buyer's language is not stored with the delivery: the bot's default texts.
+    let header = store
+        .current()
+        .config
+        .texts(None)
+        .msg(crate::i18n::Msg::DeliveryHeader);
+    let (text, markup) = render(&header, &d.content);
     let mut req = store.clients.api.send_message(ChatId(d.chat_id), text);
     if let Some(m) = markup {
         req = req.reply_markup(m);

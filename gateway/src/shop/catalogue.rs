@@ -7,7 +7,9 @@ use teloxide_core::types::{
 };
 
 use super::{Current, ShopError, Store, invoice, refund, tg};
+use crate::config::Texts;
 use crate::domain::ProductId;
+use crate::i18n::Msg;
 use crate::telegram::with_retry;
 use teloxide_core::requests::Request;
 
@@ -33,8 +35,9 @@ pub(super) async fn on_message(
     let chat = msg.chat.id;
     let user = msg.from.as_ref().map(|u| u.id.0 as i64).unwrap_or(chat.0);
     let bot = &current.config;
+    let texts = bot.texts(msg.from.as_ref().and_then(|u| u.language_code.as_deref()));
     let Some((cmd, arg)) = parse_command(text) else {
-        say(store, chat, &help(current)).await?;
+        say(store, chat, &help(current, &texts)).await?;
         return Ok("answered: help".into());
     };
     match cmd.as_str() {
@@ -43,30 +46,29 @@ pub(super) async fn on_message(
             .and_then(|id| bot.product(&id).cloned())
         {
             Some(product) if product.on_sale => {
-                invoice::send(store, current, &product, user, chat).await?;
+                invoice::send(store, current, &product, user, chat, &texts).await?;
                 Ok(format!("invoice sent: {}", product.id))
             }
             _ => {
-                let reply =
-                    format!("There is no product {arg:?} for sale here. /start shows what is.");
+                let reply = texts.fill(Msg::UnknownProduct, &[("product", arg)]);
                 say(store, chat, &reply).await?;
                 Ok("answered: unknown product".into())
             }
         },
         "start" | "buy" => {
-            send_catalogue(store, current, chat).await?;
+            send_catalogue(store, current, chat, &texts).await?;
             Ok("answered: catalogue".into())
         }
         "subscriptions" => {
-            super::memberships::list(store, current, user, chat).await?;
+            super::memberships::list(store, current, user, chat, &texts).await?;
             Ok("answered: subscriptions".into())
         }
         "paysupport" => {
-            say(store, chat, &bot.support).await?;
+            say(store, chat, texts.support()).await?;
             Ok("answered: paysupport".into())
         }
         "terms" => {
-            say(store, chat, &bot.terms).await?;
+            say(store, chat, texts.terms()).await?;
             Ok("answered: terms".into())
         }
         "refund" if bot.is_admin(user) => {
@@ -103,7 +105,7 @@ pub(super) async fn on_message(
             Ok("answered: admin stats".into())
         }
         _ => {
-            say(store, chat, &help(current)).await?;
+            say(store, chat, &help(current, &texts)).await?;
             Ok("answered: help".into())
         }
     }
@@ -128,17 +130,18 @@ pub(super) async fn on_callback(
         .and_then(|d| d.strip_prefix(BUY_PREFIX))
         .and_then(|id| ProductId::parse(id).ok())
         .and_then(|id| current.config.product(&id).cloned());
+    let texts = current.config.texts(q.from.language_code.as_deref());
     let answer = store.clients.api.answer_callback_query(q.id.clone());
     match product {
         Some(product) if product.on_sale => {
             with_retry(|| answer.send_ref())
                 .await
                 .map_err(tg("answerCallbackQuery"))?;
-            invoice::send(store, current, &product, user, chat).await?;
+            invoice::send(store, current, &product, user, chat, &texts).await?;
             Ok(format!("invoice sent: {}", product.id))
         }
         _ => {
-            let answer = answer.text("That product is no longer for sale.");
+            let answer = answer.text(texts.msg(Msg::StaleButton));
             with_retry(|| answer.send_ref())
                 .await
                 .map_err(tg("answerCallbackQuery"))?;
@@ -147,39 +150,46 @@ pub(super) async fn on_callback(
     }
 }
 
-fn help(current: &Current) -> String {
-    let mut text = String::from(
-        "/start shows what is for sale, /buy <product> buys it, /subscriptions shows your memberships.\n",
-    );
-    text.push_str("/paysupport helps with a payment, /terms shows the terms of sale.");
+fn help(current: &Current, texts: &Texts<'_>) -> String {
+    let mut text = texts.help();
     if !current.config.admins.is_empty() {
         text.push_str("\nAdmins: /stats, /refund <charge-id>.");
     }
     text
 }
 
-async fn send_catalogue(store: &Store, current: &Current, chat: ChatId) -> Result<(), ShopError> {
+async fn send_catalogue(
+    store: &Store,
+    current: &Current,
+    chat: ChatId,
+    texts: &Texts<'_>,
+) -> Result<(), ShopError> {
     let bot = &current.config;
-    let mut text = bot
-        .greeting
-        .clone()
-        .unwrap_or_else(|| "Welcome! Here is what you can buy:".into());
+    let mut text = texts.greeting();
     let mut rows = Vec::new();
     for p in bot.products.iter().filter(|p| p.on_sale) {
-        let period = if p.subscription { " / 30 days" } else { "" };
+        let period = if p.subscription {
+            texts.msg(Msg::PerPeriod)
+        } else {
+            String::new()
+        };
+        let title = texts.title(p);
         text.push_str(&format!(
-            "\n\n• {} — {}{period}\n{}",
-            p.title.as_str(),
+            "\n\n• {title} — {}{period}\n{}",
             p.price,
-            p.description.as_str()
+            texts.description(p)
         ));
+        let price = p.price.get().to_string();
         rows.push(vec![InlineKeyboardButton::callback(
-            format!("Buy {} for {} ⭐", p.title.as_str(), p.price.get()),
+            texts.fill(
+                Msg::BuyButton,
+                &[("title", title), ("price", price.as_str())],
+            ),
             format!("{BUY_PREFIX}{}", p.id),
         )]);
     }
     if rows.is_empty() {
-        text = "Nothing is for sale right now. Please come back later.".into();
+        text = texts.msg(Msg::NothingForSale);
     }
     say_with_buttons(store, chat, text, rows).await
 }

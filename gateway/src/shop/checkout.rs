@@ -9,21 +9,30 @@ use std::time::Duration;
 use teloxide_core::prelude::*;
 use teloxide_core::types::PreCheckoutQuery;
 
-use super::{Current, GENERIC_REFUSAL, PRE_CHECKOUT_DEADLINE, ShopError, Store};
+use super::{Current, PRE_CHECKOUT_DEADLINE, ShopError, Store};
+use crate::config::Texts;
 use crate::domain::{OrderId, XTR};
+use crate::i18n::Msg;
 use crate::ledger::{EventKind, Order, Subject, now_ms};
 use crate::plugins::Decision;
 
 /// Kept back from Telegram's deadline for the answer's own round trip.
 const ANSWER_MARGIN: Duration = Duration::from_millis(1500);
 
-/// Shown when the product was withdrawn after the invoice went out.
-pub const WITHDRAWN: &str = "This product is no longer sold. You have not been charged.";
+/// What the buyer is shown when the answer is no.
+enum Refusal {
+    /// The catalogue's generic refusal ([`Msg::Refusal`]).
+    Generic,
+    /// The product was withdrawn after the invoice went out ([`Msg::Withdrawn`]).
+    Withdrawn,
+    /// The plugin's own message.
+    Plugin(String),
+}
 
 struct Verdict {
     ok: bool,
-    /// Shown to the buyer when `ok` is false.
-    message: String,
+    /// Shown to the buyer (in their language) when `ok` is false.
+    message: Refusal,
     /// For the ledger and logs.
     reason: String,
     order: Option<Order>,
@@ -36,10 +45,19 @@ impl Verdict {
         format!("pre-checkout {answer}: {}", self.reason)
     }
 
+    /// The refusal in the buyer's language.
+    fn message(&self, texts: &Texts<'_>) -> String {
+        match &self.message {
+            Refusal::Generic => texts.msg(Msg::Refusal),
+            Refusal::Withdrawn => texts.msg(Msg::Withdrawn),
+            Refusal::Plugin(m) => m.clone(),
+        }
+    }
+
     fn refuse(reason: impl Into<String>, order: Option<Order>) -> Self {
         Self {
             ok: false,
-            message: GENERIC_REFUSAL.into(),
+            message: Refusal::Generic,
             reason: reason.into(),
             order,
         }
@@ -63,7 +81,8 @@ pub(super) async fn on_pre_checkout(
         .api
         .answer_pre_checkout_query(q.id.clone(), verdict.ok);
     if !verdict.ok {
-        answer = answer.error_message(verdict.message.clone());
+        let texts = current.config.texts(q.from.language_code.as_deref());
+        answer = answer.error_message(verdict.message(&texts));
     }
     let sent = tokio::time::timeout(
         ANSWER_MARGIN + budget.saturating_sub(Duration::from_millis(1)),
@@ -96,7 +115,8 @@ pub(super) async fn reply(
         "ok": verdict.ok,
     });
     if !verdict.ok {
-        method["error_message"] = verdict.message.clone().into();
+        let texts = current.config.texts(q.from.language_code.as_deref());
+        method["error_message"] = verdict.message(&texts).into();
     }
     let record = async move {
         record(&store, &q, &verdict, received_ms).await?;
@@ -200,7 +220,7 @@ async fn decide(
         .and_then(|id| current.config.product(&id).cloned());
     let Some(product) = product.filter(|p| p.on_sale) else {
         let mut v = Verdict::refuse("the product is no longer on sale", Some(order));
-        v.message = WITHDRAWN.into();
+        v.message = Refusal::Withdrawn;
         return Ok(v);
     };
     let Some(entry) = current
@@ -224,14 +244,14 @@ async fn decide(
     Ok(match call.result {
         Ok(Decision::Approve) => Verdict {
             ok: true,
-            message: String::new(),
+            message: Refusal::Generic,
             reason: "approved".into(),
             order: Some(order),
         },
         Ok(Decision::Reject(message)) => Verdict {
             ok: false,
             reason: format!("the plugin refused: {message}"),
-            message,
+            message: Refusal::Plugin(message),
             order: Some(order),
         },
         Err(e) => {

@@ -6,6 +6,7 @@ use teloxide_core::types::ChatId;
 
 use super::{Store, catalogue::say, refund};
 use crate::config::OnDeliveryFailure;
+use crate::i18n::Msg;
 use crate::ledger::{LedgerError, PaymentStatus};
 
 pub async fn give_up(
@@ -28,8 +29,7 @@ pub async fn give_up(
                 reason,
                 "A paid order cannot be delivered; it is held for review."
             );
-            "We received your payment, but delivering your purchase failed. Nothing is lost: the seller \
-             has been told and will deliver or refund it. /paysupport reaches them."
+            Msg::DeliveryHeld
         }
         OnDeliveryFailure::Refund => {
             match refund(store, charge_id, &format!("automatic: {reason}")).await {
@@ -40,17 +40,18 @@ pub async fn give_up(
                         reason,
                         "A paid order could not be delivered and was refunded."
                     );
-                    "We could not deliver your purchase, so your Stars have been refunded. Sorry about that."
+                    Msg::DeliveryRefunded
                 }
                 Err(e) => {
                     tracing::error!(bot, charge_id, error = %e, "An automatic refund failed; the order is held for review.");
-                    "We received your payment, but delivering your purchase failed. Nothing is lost: the \
-                 seller has been told and will deliver or refund it. /paysupport reaches them."
+                    Msg::DeliveryHeld
                 }
             }
         }
     };
-    if let Err(e) = say(store, ChatId(chat_id), notice).await {
+    // The buyer's language is not known here: the bot's default texts.
+    let notice = store.current().config.texts(None).msg(notice);
+    if let Err(e) = say(store, ChatId(chat_id), &notice).await {
         tracing::warn!(bot, charge_id, error = %e, "Could not tell the buyer about a failed delivery.");
     }
     Ok(())

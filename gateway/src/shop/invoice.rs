@@ -8,8 +8,9 @@ use teloxide_core::types::{
 };
 
 use super::{Current, ShopError, Store, tg};
-use crate::config::Product;
+use crate::config::{Product, Texts};
 use crate::domain::{OrderId, XTR};
+use crate::i18n::Msg;
 use crate::ledger::NewOrder;
 use crate::telegram::with_retry;
 use teloxide_core::requests::Request;
@@ -57,29 +58,23 @@ pub(super) async fn send(
     product: &Product,
     user_id: i64,
     chat: ChatId,
+    texts: &Texts<'_>,
 ) -> Result<(), ShopError> {
     let order_id = record_order(store, current, product, user_id, chat.0).await?;
-    let prices = [LabeledPrice::new(
-        product.title.as_str(),
-        product.price.get(),
-    )];
+    let (title, description) = (texts.title(product), texts.description(product));
+    let prices = [LabeledPrice::new(title, product.price.get())];
+    let price = product.price.get().to_string();
     let api = &store.clients.api;
     if product.subscription {
         let request = api
-            .create_invoice_link(
-                product.title.as_str(),
-                product.description.as_str(),
-                order_id.as_str(),
-                XTR,
-                prices,
-            )
+            .create_invoice_link(title, description, order_id.as_str(), XTR, prices)
             .subscription_period(Seconds::from_seconds(SUBSCRIPTION_PERIOD_SECS));
         let link = with_retry(|| request.send_ref())
             .await
             .map_err(tg("createInvoiceLink"))?;
         let button = match reqwest::Url::parse(&link) {
             Ok(url) => InlineKeyboardButton::url(
-                format!("Subscribe for {} ⭐ a month", product.price.get()),
+                texts.fill(Msg::SubscribeButton, &[("price", price.as_str())]),
                 url,
             ),
             Err(_) => InlineKeyboardButton::callback("Link unavailable, try /start again", "noop"),
@@ -88,10 +83,11 @@ pub(super) async fn send(
             .send_message(
                 chat,
                 format!(
-                    "{} — {} every 30 days.\n{}",
-                    product.title.as_str(),
-                    product.price,
-                    link
+                    "{}\n{link}",
+                    texts.fill(
+                        Msg::SubscriptionOffer,
+                        &[("title", title), ("price", price.as_str())]
+                    )
                 ),
             )
             .reply_markup(InlineKeyboardMarkup::new([[button]]));
@@ -99,14 +95,7 @@ pub(super) async fn send(
             .await
             .map_err(tg("sendMessage"))?;
     } else {
-        let request = api.send_invoice(
-            chat,
-            product.title.as_str(),
-            product.description.as_str(),
-            order_id.as_str(),
-            XTR,
-            prices,
-        );
+        let request = api.send_invoice(chat, title, description, order_id.as_str(), XTR, prices);
         with_retry(|| request.send_ref())
             .await
             .map_err(tg("sendInvoice"))?;

@@ -33,6 +33,8 @@ struct Changed {
 #[derive(Debug, Deserialize)]
 struct UserRef {
     id: i64,
+    #[serde(default)]
+    language_code: Option<String>,
 }
 
 /// Applies a stored `subscription` update. Unknown states and memberships this bot never sold
@@ -85,11 +87,15 @@ pub(super) async fn on_subscription_update(
     if state == SubscriptionState::Failed {
         let grace = current.config.subscription_grace.as_millis() as i64;
         let until = readable(sub.expires_at.saturating_add(grace));
-        let name = title(current, &sub.product);
-        let text = format!(
-            "Your renewal of {name} did not go through. It stays yours until {until}; \
-             after that, /start {} buys it again.",
-            sub.product
+        let texts = current.config.texts(changed.user.language_code.as_deref());
+        let name = title(current, &texts, &sub.product);
+        let text = texts.fill(
+            crate::i18n::Msg::RenewalFailed,
+            &[
+                ("title", name.as_str()),
+                ("until", until.as_str()),
+                ("product", sub.product.as_str()),
+            ],
         );
         say(store, ChatId(user), &text).await?;
     }
@@ -118,10 +124,12 @@ pub async fn expire_lapsed(store: &Store) -> Result<usize, LedgerError> {
                 tracing::warn!(bot, charge_id = %sub.last_charge_id, "A lapsed membership's latest charge is not in the ledger.")
             }
         }
-        let text = format!(
-            "Your membership {} has ended. /start {} joins again.",
-            title(&current, &sub.product),
-            sub.product
+        // The buyer's language is not known here: the bot's default texts.
+        let texts = current.config.texts(None);
+        let name = title(&current, &texts, &sub.product);
+        let text = texts.fill(
+            crate::i18n::Msg::MembershipLapsed,
+            &[("title", name.as_str()), ("product", sub.product.as_str())],
         );
         if let Err(e) = say(store, ChatId(sub.user_id), &text).await {
             tracing::warn!(bot, user = sub.user_id, error = %e, "Could not tell a buyer their membership ended.");

@@ -10,21 +10,24 @@ use teloxide_core::types::{
 
 use super::lapse::readable;
 use super::{Current, ShopError, Store, tg};
+use crate::config::Texts;
 use crate::domain::ProductId;
+use crate::i18n::Msg;
 use crate::ledger::{Subscription, SubscriptionState};
 use crate::telegram::with_retry;
 
 const CANCEL: &str = "sub-cancel:";
 const RESUME: &str = "sub-resume:";
 
-pub(super) fn title(current: &Current, product: &str) -> String {
+/// A product's title in the buyer's language, or its id if the product is gone.
+pub(super) fn title(current: &Current, texts: &Texts<'_>, product: &str) -> String {
     ProductId::parse(product)
         .ok()
         .and_then(|id| {
             current
                 .config
                 .product(&id)
-                .map(|p| p.title.as_str().to_owned())
+                .map(|p| texts.title(p).to_owned())
         })
         .unwrap_or_else(|| product.to_owned())
 }
@@ -34,45 +37,46 @@ pub(super) async fn list(
     current: &Current,
     user: i64,
     chat: ChatId,
+    texts: &Texts<'_>,
 ) -> Result<(), ShopError> {
     let subs = store.ledger.subscriptions(store.id.as_str(), user).await?;
     if subs.is_empty() {
-        return super::catalogue::say(
-            store,
-            chat,
-            "You have no memberships here. /start shows what is for sale.",
-        )
-        .await;
+        return super::catalogue::say(store, chat, &texts.msg(Msg::NoMemberships)).await;
     }
-    let mut text = String::from("Your memberships:");
+    let mut text = texts.msg(Msg::MembershipsHeader);
     let mut rows = Vec::new();
     for s in &subs {
-        let name = title(current, &s.product);
+        let name = title(current, texts, &s.product);
         let until = readable(s.expires_at);
+        let args = [
+            ("title", name.as_str()),
+            ("until", until.as_str()),
+            ("product", s.product.as_str()),
+        ];
         let line = match s.state {
             SubscriptionState::Active => {
                 rows.push(vec![InlineKeyboardButton::callback(
-                    format!("Stop renewing {name}"),
+                    texts.fill(Msg::StopRenewingButton, &args),
                     format!("{CANCEL}{}", s.product),
                 )]);
-                format!("renews on {until}")
+                texts.fill(Msg::MembershipRenews, &args)
             }
             SubscriptionState::Cancelled => {
                 rows.push(vec![InlineKeyboardButton::callback(
-                    format!("Renew {name} again"),
+                    texts.fill(Msg::RenewAgainButton, &args),
                     format!("{RESUME}{}", s.product),
                 )]);
-                format!("renewal stopped; runs until {until}")
+                texts.fill(Msg::MembershipStopped, &args)
             }
             SubscriptionState::Failed => {
                 let grace = current.config.subscription_grace.as_millis() as i64;
-                format!(
-                    "the last renewal failed; yours until {}. /start {} buys it again",
-                    readable(s.expires_at.saturating_add(grace)),
-                    s.product
+                let until = readable(s.expires_at.saturating_add(grace));
+                texts.fill(
+                    Msg::MembershipFailed,
+                    &[("until", until.as_str()), ("product", s.product.as_str())],
                 )
             }
-            SubscriptionState::Expired => format!("ended; /start {} buys it again", s.product),
+            SubscriptionState::Expired => texts.fill(Msg::MembershipEnded, &args),
         };
         text.push_str(&format!("\n• {name}: {line}"));
     }
@@ -161,22 +165,24 @@ pub(super) async fn on_button(
     } else {
         "the buyer renewed again"
     };
-    let name = title(current, product);
+    let texts = current.config.texts(q.from.language_code.as_deref());
+    let name = title(current, &texts, product);
+    let fill = |m: Msg, until: &str| {
+        texts.fill(
+            m,
+            &[
+                ("title", name.as_str()),
+                ("until", until),
+                ("product", product),
+            ],
+        )
+    };
     let answer = match set_renewal(store, user, product, cancel, by).await {
-        Ok(s) if cancel => format!(
-            "Renewal stopped. {name} stays yours until {}.",
-            readable(s.expires_at)
-        ),
-        Ok(s) => format!("{name} will renew again on {}.", readable(s.expires_at)),
-        Err(RenewalError::NoSuchMembership { .. }) => {
-            "That membership is not yours or no longer exists.".to_owned()
-        }
-        Err(RenewalError::Expired) => {
-            format!("{name} has ended; /start {product} buys it again.")
-        }
-        Err(RenewalError::Telegram(_)) => {
-            "Telegram did not accept that just now; please try again.".to_owned()
-        }
+        Ok(s) if cancel => fill(Msg::RenewalStopped, &readable(s.expires_at)),
+        Ok(s) => fill(Msg::RenewalResumed, &readable(s.expires_at)),
+        Err(RenewalError::NoSuchMembership { .. }) => texts.msg(Msg::NotYourMembership),
+        Err(RenewalError::Expired) => fill(Msg::MembershipOver, ""),
+        Err(RenewalError::Telegram(_)) => texts.msg(Msg::TryAgain),
         Err(RenewalError::Ledger(e)) => return Err(e.into()),
     };
     let request = store

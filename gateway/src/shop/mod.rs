@@ -9,6 +9,7 @@ mod give_up;
 pub mod invoice;
 mod lapse;
 pub mod memberships;
+pub mod menus;
 mod payment;
 mod plugin_input;
 mod refund;
@@ -35,8 +36,6 @@ use crate::telegram::BotClients;
 
 /// Telegram drops a pre-checkout query that is not answered within 10 s. We aim well inside it.
 pub const PRE_CHECKOUT_DEADLINE: Duration = Duration::from_secs(10);
-/// The generic refusal: shown whenever we refuse without a plugin's own message.
-pub const GENERIC_REFUSAL: &str = "This item can't be bought right now. You have not been charged.";
 
 /// One running store: its config and plugins (swappable as a unit), its ledger and its client.
 pub struct Store {
@@ -57,6 +56,8 @@ pub struct Store {
     pub outbox: crate::handoff::Handoff<crate::ledger::DueDelivery>,
     /// What memberships expire by (see [`Clock`]).
     pub clock: Clock,
+    /// Notified on reload, so the command menus are set again (see [`menus`]).
+    pub menus_changed: tokio::sync::Notify,
 }
 
 /// The parts of a store that change together on reload.
@@ -104,6 +105,7 @@ impl Store {
             ready: std::sync::atomic::AtomicBool::new(false),
             outbox: Default::default(),
             clock: Clock::default(),
+            menus_changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -144,6 +146,7 @@ impl Store {
             Ok(mut c) => *c = next,
             Err(poisoned) => *poisoned.into_inner() = next,
         }
+        self.menus_changed.notify_one();
     }
 
     /// Webhook mode's answer to a pre-checkout query, for the 2xx reply to the webhook call that

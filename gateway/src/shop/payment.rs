@@ -3,6 +3,7 @@
 //! happens, so a crash after this point loses nothing: recovery finds the paid payment.
 
 use teloxide_core::types::{Message, SuccessfulPayment};
+use tracing::Instrument;
 
 use super::{Current, ShopError, Store, catalogue::say, fulfil};
 use crate::domain::{ChargeId, OrderId, XTR};
@@ -64,7 +65,8 @@ pub(super) async fn on_successful_payment(
             .subscription_expiration_date
             .map(|d| d.timestamp_millis()),
     };
-    settle(store, current, &facts).await
+    let span = tracing::info_span!("payment", charge_id = %charge);
+    settle(store, current, &facts).instrument(span).await
 }
 
 /// Records a payment once, checks the money against its order, and prepares the delivery.

@@ -7,6 +7,8 @@ pub(crate) mod payments;
 mod updates;
 mod webhook;
 
+pub(crate) use bot::menu_for;
+
 use std::sync::Arc;
 
 use serde_json::Value;

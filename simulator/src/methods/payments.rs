@@ -140,7 +140,8 @@ pub(crate) fn settle(
 ) -> Settled {
     let charge_id = reg.new_charge_id();
     let name = reg.user_name(user_id).unwrap_or_default();
-    let user = shapes::user(user_id, &name);
+    let language = reg.language(user_id);
+    let user = shapes::user(user_id, &name, &language);
     let mut payment = json!({
         "currency": "XTR",
         "total_amount": amount,
@@ -203,6 +204,7 @@ pub(crate) fn settle(
         now,
         user_id,
         &name,
+        &language,
         json!({ "successful_payment": payment }),
     );
     if bot.lose_payment_updates > 0 {
@@ -243,7 +245,7 @@ pub(crate) fn refund(
     let mut receiver = json!({
         "type": "user",
         "transaction_type": "invoice_payment",
-        "user": shapes::user(charge.user_id, &name),
+        "user": shapes::user(charge.user_id, &name, &reg.language(charge.user_id)),
         "invoice_payload": charge.payload,
     });
     if let Some(sub) = charge.subscription.and_then(|i| bot.subscriptions.get(i)) {
@@ -269,6 +271,7 @@ pub(crate) fn refund(
         now,
         charge.user_id,
         &name,
+        &reg.language(charge.user_id),
         refunded,
     ))
 }
@@ -281,6 +284,7 @@ fn service_message(
     now: i64,
     user_id: i64,
     name: &str,
+    language: &str,
     fields: Value,
 ) -> i64 {
     let chat = bot.chat_mut(user_id);
@@ -289,7 +293,7 @@ fn service_message(
     let message_id = chat.take_message_id();
     let message = shapes::message(
         message_id,
-        shapes::user(user_id, name),
+        shapes::user(user_id, name, language),
         shapes::private_chat(user_id, name),
         date,
         fields,
