@@ -13,30 +13,26 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::config::Secret;
+use crate::config::{ReloadReport, Secret};
 use crate::ledger::Ledger;
-use crate::shop::Store;
+use crate::shop::{Registry, Store};
 
 #[derive(Clone)]
 pub struct AdminState {
     pub ledger: Ledger,
-    pub stores: crate::app::Registry,
+    pub stores: Registry,
     pub token: Option<Secret>,
     /// The report of the last configuration reload, if any.
-    pub last_reload: Arc<std::sync::Mutex<Option<crate::app::ReloadReport>>>,
+    pub last_reload: Arc<std::sync::Mutex<Option<ReloadReport>>>,
 }
 
 impl AdminState {
     fn store(&self, bot: &str) -> Option<Arc<Store>> {
-        let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
-        stores.iter().find(|s| s.id.as_str() == bot).cloned()
+        self.stores.get(bot)
     }
 
     fn snapshot(&self) -> Vec<Arc<Store>> {
-        self.stores
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.stores.snapshot()
     }
 }
 

@@ -7,6 +7,7 @@
 //! the leases (so a peer takes over at once) and closes the ledger. Nothing stored is lost either
 //! way; a restart resumes from the ledger.
 
+mod plugins;
 mod reload;
 mod runtime;
 mod watch;
@@ -19,15 +20,16 @@ use axum::serve::ListenerExt;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use reload::ReloadReport;
+pub use crate::config::ReloadReport;
+pub use plugins::{LoadError, load as load_plugins};
 
 use crate::clock::Clock;
 use crate::config::{BotConfig, Config, Environment, Mode, Problems};
 use crate::ingest::webhook;
 use crate::ledger::{Ledger, LedgerError};
 use crate::plugins::wasm::PluginHost;
-use crate::plugins::{Catalogue, Runner, SeedKey};
-use crate::shop::Store;
+use crate::plugins::{Runner, SeedKey};
+use crate::shop::{Registry, Store};
 use crate::telegram::{BotClients, TestEnvProxy};
 use runtime::{BotRuntime, Intake, Lease, holder_id};
 
@@ -148,7 +150,7 @@ impl App {
             _ => &self.config.gateway.telegram.api_url,
         };
         let clients = BotClients::new(&bot.token, url, self.config.gateway.telegram.poll_timeout);
-        let (plugins, errors) = Catalogue::load_lenient(bot, &self.host);
+        let (plugins, errors) = plugins::load_lenient(bot, &self.host);
         let errors: Vec<String> = errors.into_iter().map(|e| e.to_string()).collect();
         for e in &errors {
             tracing::error!(bot = %bot.id, error = %e, "A plugin cannot be loaded; its product refuses every checkout until it is fixed.");
@@ -203,7 +205,7 @@ impl App {
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let gateway = self.config.gateway.clone();
-        let registry: Registry = Arc::new(RwLock::new(self.stores.clone()));
+        let registry = Registry::new(self.stores.clone());
         let last_reload = Arc::new(std::sync::Mutex::new(None));
         crate::admin::metrics::install();
         let mut admin_addr = None;
@@ -300,7 +302,6 @@ fn serve(
 }
 
 /// The stores the listeners can see, updated by reload.
-pub type Registry = Arc<RwLock<Vec<Arc<Store>>>>;
 
 /// A bot running in this gateway.
 struct BotEntry {
@@ -387,8 +388,7 @@ impl Running {
 
     /// The running store of a bot.
     pub fn store(&self, bot: &str) -> Option<Arc<Store>> {
-        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());
-        registry.iter().find(|s| s.id.as_str() == bot).cloned()
+        self.registry.get(bot)
     }
 
     /// The clock memberships expire by; tests and the demo move it to cross a 30-day period.

@@ -12,57 +12,10 @@
 //! - Gateway-wide settings are not applied live; a change is reported as needing a restart.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::path::PathBuf;
 
-use serde::Serialize;
-
 use super::Running;
-use crate::config::{GatewayConfig, Problems, load_bot, load_gateway_with};
-use crate::plugins::Catalogue;
-
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct ReloadReport {
-    pub added: Vec<String>,
-    pub changed: Vec<String>,
-    pub removed: Vec<String>,
-    pub unchanged: Vec<String>,
-    /// Problems, as `file: key: reason`; the bots they belong to were left as they were.
-    pub rejected: Vec<String>,
-    /// Gateway settings that changed and only take effect after a restart.
-    pub needs_restart: Vec<String>,
-}
-
-impl fmt::Display for ReloadReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |v: &[String]| {
-            if v.is_empty() {
-                "none".to_owned()
-            } else {
-                v.join(", ")
-            }
-        };
-        write!(
-            f,
-            "added: {}; changed: {}; removed: {}; unchanged: {}",
-            list(&self.added),
-            list(&self.changed),
-            list(&self.removed),
-            list(&self.unchanged)
-        )?;
-        if !self.needs_restart.is_empty() {
-            write!(
-                f,
-                "; needs a restart to apply: {}",
-                self.needs_restart.join(", ")
-            )?;
-        }
-        for problem in &self.rejected {
-            write!(f, "\nrejected: {problem}")?;
-        }
-        Ok(())
-    }
-}
+use crate::config::{GatewayConfig, Problems, ReloadReport, load_bot, load_gateway_with};
 
 /// The settings a running gateway cannot change, by name, with a printable value.
 fn fixed_settings(g: &GatewayConfig) -> Vec<(&'static str, String)> {
@@ -157,7 +110,7 @@ pub(super) async fn reload(running: &Running) -> ReloadReport {
                     ));
                     continue;
                 }
-                match Catalogue::load(&bot, &app.host) {
+                match super::plugins::load(&bot, &app.host) {
                     Ok(catalogue) => {
                         store.replace(bot.clone(), catalogue);
                         if let Some(old) = app.config.bots.iter_mut().find(|b| b.id == bot.id) {
@@ -183,7 +136,7 @@ pub(super) async fn reload(running: &Running) -> ReloadReport {
         .values()
         .map(|e| e.store.clone())
         .collect();
-    *running.registry.write().unwrap_or_else(|p| p.into_inner()) = stores;
+    running.registry.replace(stores);
     for problem in &report.rejected {
         tracing::error!(problem = %problem, "A configuration change was rejected; that bot is unchanged.");
     }

@@ -4,7 +4,6 @@ use std::path::Path;
 
 use super::Failure;
 use crate::config::{Config, SecretCheck};
-use crate::plugins::Catalogue;
 use crate::plugins::wasm::PluginHost;
 
 /// With [`SecretCheck::IfSet`], secrets that are not set are not problems; what they would
@@ -27,7 +26,7 @@ pub fn check(dir: &Path, policy: SecretCheck) -> Result<(), Failure> {
     let host = PluginHost::new(&config.gateway.plugins.cache_dir, limits).map_err(Failure)?;
     let mut failed = 0;
     for bot in &config.bots {
-        if let Err(e) = Catalogue::load(bot, &host) {
+        if let Err(e) = crate::app::load_plugins(bot, &host) {
             eprintln!("{e}");
             failed += 1;
         }

@@ -4,6 +4,7 @@
 
 mod problem;
 mod raw;
+mod report;
 mod texts;
 mod validate;
 
@@ -17,6 +18,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use problem::{Problem, Problems};
+pub use report::ReloadReport;
 
 use crate::domain::{BotId, Description, ProductId, Stars, Title};
 

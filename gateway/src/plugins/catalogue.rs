@@ -8,9 +8,7 @@ use std::sync::Arc;
 use super::wasm::PluginHost;
 use super::{
     Breaker, Call, CallContext, Decision, Delivery, OrderView, PaymentView, Plugin, PluginError,
-    StaticText,
 };
-use crate::config::{BotConfig, PluginSource, Product};
 use crate::domain::ProductId;
 
 #[derive(Clone)]
@@ -25,52 +23,23 @@ pub struct Catalogue {
     host: Option<Arc<PluginHost>>,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{file}: product {product}: plugin: {reason}")]
-pub struct LoadError {
-    pub file: String,
-    pub product: String,
-    pub reason: String,
-}
-
 impl Catalogue {
-    /// Loads every product's plugin (compiling or reading the compile cache); any failure is an
-    /// error. This is what `starsgate check` uses.
-    pub fn load(bot: &BotConfig, host: &Arc<PluginHost>) -> Result<Self, LoadError> {
-        let (catalogue, mut errors) = Self::load_lenient(bot, host);
-        match errors.is_empty() {
-            true => Ok(catalogue),
-            false => Err(errors.remove(0)),
-        }
-    }
-
-    /// Loads every product's plugin; a product whose plugin cannot be loaded gets one that
-    /// refuses every checkout (fail closed), so the rest of the store keeps selling. The errors
-    /// are returned for the caller to report.
-    pub fn load_lenient(bot: &BotConfig, host: &Arc<PluginHost>) -> (Self, Vec<LoadError>) {
-        let mut by_product = HashMap::new();
-        let mut errors = Vec::new();
-        for product in &bot.products {
-            let plugin = match load_product(product, host) {
-                Ok(p) => p,
-                Err(reason) => {
-                    let unavailable: Arc<dyn Plugin> = Arc::new(Unavailable(reason.clone()));
-                    errors.push(LoadError {
-                        file: bot.file.display().to_string(),
-                        product: product.id.to_string(),
-                        reason,
-                    });
-                    unavailable
-                }
-            };
-            let breaker = Arc::new(Breaker::default());
-            by_product.insert(product.id.clone(), Entry { plugin, breaker });
-        }
-        let catalogue = Self {
-            by_product,
-            host: Some(host.clone()),
-        };
-        (catalogue, errors)
+    /// The catalogue of a bot's products, each with its loaded plugin or why it could not be
+    /// loaded. A product whose plugin is missing gets one that refuses every checkout (fail
+    /// closed), so the rest of the store keeps selling.
+    pub fn build(
+        host: Option<Arc<PluginHost>>,
+        products: impl IntoIterator<Item = (ProductId, Result<Arc<dyn Plugin>, String>)>,
+    ) -> Self {
+        let by_product = products
+            .into_iter()
+            .map(|(product, loaded)| {
+                let plugin = loaded.unwrap_or_else(|reason| Arc::new(Unavailable(reason)));
+                let breaker = Arc::new(Breaker::default());
+                (product, Entry { plugin, breaker })
+            })
+            .collect();
+        Self { by_product, host }
     }
 
     /// The product's current plugin.
@@ -101,29 +70,6 @@ impl Catalogue {
                 current
             }
         }
-    }
-}
-
-fn load_product(product: &Product, host: &PluginHost) -> Result<Arc<dyn Plugin>, String> {
-    let Some(plugin) = &product.plugin else {
-        return Ok(Arc::new(StaticText::from_config(&product.config)?));
-    };
-    let loaded = match &plugin.source {
-        PluginSource::File(path) => host.load_file(path)?,
-        PluginSource::Bundled(name) => {
-            let bytes = super::bundled::get(name)
-                .ok_or_else(|| format!("there is no bundled plugin {name:?}"))?;
-            host.load(bytes)
-                .map_err(|e| format!("bundled:{name} {e}"))?
-        }
-    };
-    match loaded.sha256() {
-        Some(sha) if sha == plugin.sha256 => Ok(loaded),
-        other => Err(format!(
-            "the file changed since the configuration was read (sha256 {} instead of {})",
-            other.unwrap_or("?"),
-            plugin.sha256
-        )),
     }
 }
 

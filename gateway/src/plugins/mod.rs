@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use breaker::Breaker;
 pub use builtin::StaticText;
-pub use catalogue::{Catalogue, LoadError};
+pub use catalogue::Catalogue;
 pub use delivery::{Delivery, Item, validate_delivery, validate_reject_message};
 pub use runner::{Runner, RunnerLimits};
 pub use seed::SeedKey;

@@ -2,10 +2,9 @@
 //! admin commands `/refund` and `/stats`.
 
 use teloxide_core::prelude::*;
-use teloxide_core::types::{
-    CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Message,
-};
+use teloxide_core::types::{CallbackQuery, ChatId, InlineKeyboardButton, Message};
 
+use super::reply::{say, say_with_buttons};
 use super::{Current, ShopError, Store, invoice, refund, tg};
 use crate::config::Texts;
 use crate::domain::ProductId;
@@ -195,31 +194,6 @@ async fn send_catalogue(
 }
 
 /// A message with inline buttons (one row each), retried briefly like every buyer-facing reply.
-pub(super) async fn say_with_buttons(
-    store: &Store,
-    chat: ChatId,
-    text: String,
-    rows: Vec<Vec<InlineKeyboardButton>>,
-) -> Result<(), ShopError> {
-    let request = store
-        .clients
-        .api
-        .send_message(chat, text)
-        .reply_markup(InlineKeyboardMarkup::new(rows));
-    with_retry(|| request.send_ref())
-        .await
-        .map_err(tg("sendMessage"))?;
-    Ok(())
-}
-
-pub(super) async fn say(store: &Store, chat: ChatId, text: &str) -> Result<(), ShopError> {
-    let request = store.clients.api.send_message(chat, text);
-    with_retry(|| request.send_ref())
-        .await
-        .map_err(tg("sendMessage"))?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::parse_command;

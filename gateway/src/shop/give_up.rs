@@ -4,7 +4,7 @@
 
 use teloxide_core::types::ChatId;
 
-use super::{Store, catalogue::say, refund};
+use super::{Store, refund, reply::say};
 use crate::config::OnDeliveryFailure;
 use crate::i18n::Msg;
 use crate::ledger::{LedgerError, PaymentStatus};

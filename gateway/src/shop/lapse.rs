@@ -10,7 +10,7 @@ use serde::Deserialize;
 use teloxide_core::types::ChatId;
 use tokio_util::sync::CancellationToken;
 
-use super::{Current, ShopError, Store, catalogue::say, memberships::title, refund};
+use super::{Current, ShopError, Store, memberships::title, refund, reply::say};
 use crate::ledger::report::rfc3339;
 use crate::ledger::{EventKind, LedgerError, SubscriptionState};
 

@@ -41,7 +41,7 @@ pub(super) async fn list(
 ) -> Result<(), ShopError> {
     let subs = store.ledger.subscriptions(store.id.as_str(), user).await?;
     if subs.is_empty() {
-        return super::catalogue::say(store, chat, &texts.msg(Msg::NoMemberships)).await;
+        return super::reply::say(store, chat, &texts.msg(Msg::NoMemberships)).await;
     }
     let mut text = texts.msg(Msg::MembershipsHeader);
     let mut rows = Vec::new();
@@ -80,7 +80,7 @@ pub(super) async fn list(
         };
         text.push_str(&format!("\n• {name}: {line}"));
     }
-    super::catalogue::say_with_buttons(store, chat, text, rows).await
+    super::reply::say_with_buttons(store, chat, text, rows).await
 }
 
 /// Why a membership's renewal could not be switched.

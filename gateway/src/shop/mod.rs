@@ -13,7 +13,10 @@ pub mod menus;
 mod payment;
 mod plugin_input;
 mod refund;
+mod registry;
+mod reply;
 
+pub use registry::Registry;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 

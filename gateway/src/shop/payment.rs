@@ -5,7 +5,7 @@
 use teloxide_core::types::{Message, SuccessfulPayment};
 use tracing::Instrument;
 
-use super::{Current, ShopError, Store, catalogue::say, fulfil};
+use super::{Current, ShopError, Store, fulfil, reply::say};
 use crate::domain::{ChargeId, OrderId, XTR};
 use crate::ledger::{NewPayment, PaymentStatus, Recorded};
 
