@@ -30,17 +30,17 @@ pub struct Cli {
 enum Command {
     /// Run every bot in the config directory until SIGINT/SIGTERM.
     Run {
-        #[arg(long, default_value = "config")]
+        #[arg(long, default_value = "config", value_parser = any_path())]
         config: PathBuf,
     },
     /// Validate the whole configuration and load every plugin; exit 1 on any problem.
     Check {
-        #[arg(long, default_value = "config")]
+        #[arg(long, default_value = "config", value_parser = any_path())]
         config: PathBuf,
     },
     /// Re-read the configuration in the running gateway (SIGHUP); prints any problems first.
     Reload {
-        #[arg(long, default_value = "config")]
+        #[arg(long, default_value = "config", value_parser = any_path())]
         config: PathBuf,
     },
     /// Offline demo: the built-in Telegram simulator, the example stores, buyers playing through
@@ -84,7 +84,7 @@ enum Command {
     },
     /// Refund one payment (refundStarPayment) and record it.
     Refund {
-        #[arg(long, default_value = "config")]
+        #[arg(long, default_value = "config", value_parser = any_path())]
         config: PathBuf,
         #[arg(long)]
         bot: String,
@@ -93,7 +93,7 @@ enum Command {
     },
     /// Compare the ledger with getStarTransactions and repair what is missing.
     Reconcile {
-        #[arg(long, default_value = "config")]
+        #[arg(long, default_value = "config", value_parser = any_path())]
         config: PathBuf,
         #[arg(long)]
         bot: Option<String>,
@@ -110,7 +110,7 @@ enum Command {
     },
     /// Revenue and counts per bot and product.
     Stats {
-        #[arg(long, default_value = "config")]
+        #[arg(long, default_value = "config", value_parser = any_path())]
         config: PathBuf,
         #[arg(long)]
         bot: Option<String>,
@@ -133,7 +133,7 @@ enum PluginCommand {
 enum WebhookCommand {
     /// getWebhookInfo per bot: URL, pending updates, last error.
     Status {
-        #[arg(long, default_value = "config")]
+        #[arg(long, default_value = "config", value_parser = any_path())]
         config: PathBuf,
     },
 }
@@ -142,7 +142,7 @@ enum WebhookCommand {
 enum LedgerCommand {
     /// Write payments to stdout, one record each (SPEC §6).
     Export {
-        #[arg(long, default_value = "config")]
+        #[arg(long, default_value = "config", value_parser = any_path())]
         config: PathBuf,
         #[arg(long, value_enum, default_value = "csv")]
         format: Format,
@@ -158,6 +158,33 @@ enum LedgerCommand {
 enum Format {
     Csv,
     Json,
+}
+
+/// `--config DIR` exactly as given. An empty value is refused by [`dispatch`] as one sentence
+/// (clap's own check would print its usage text and exit 2).
+fn any_path() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new().map(PathBuf::from)
+}
+
+impl Command {
+    fn config_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Run { config }
+            | Command::Check { config }
+            | Command::Reload { config }
+            | Command::Refund { config, .. }
+            | Command::Reconcile { config, .. }
+            | Command::Stats { config, .. }
+            | Command::Webhook {
+                command: WebhookCommand::Status { config },
+            }
+            | Command::Ledger {
+                command: LedgerCommand::Export { config, .. },
+            } => Some(config),
+            _ => None,
+        }
+    }
 }
 
 /// A command's failure: printed as one sentence.
@@ -185,13 +212,30 @@ pub fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg)) => {
-            eprintln!("starsgate: {msg}");
+            // Each line short and escaped, whatever input the message repeats.
+            let mut lines = msg.lines();
+            eprintln!(
+                "starsgate: {}",
+                crate::brief::line(lines.next().unwrap_or(""))
+            );
+            for line in lines {
+                eprintln!("{}", crate::brief::line(line));
+            }
             ExitCode::FAILURE
         }
     }
 }
 
 async fn dispatch(command: Command) -> Result<(), Failure> {
+    if command
+        .config_dir()
+        .is_some_and(|dir| dir.as_os_str().is_empty())
+    {
+        return Err(Failure(
+            "--config: the value is empty; name the configuration directory (e.g. --config config)"
+                .into(),
+        ));
+    }
     match command {
         Command::Run { config } => run::run(&config).await,
         Command::Check { config } => check::check(&config),

@@ -4,9 +4,9 @@
 
 use sqlx::{AnyConnection, Row};
 
+use super::events::{EventKind, Subject, append};
 use super::multirow::{first_returned, placeholders};
 use super::writer::{Command, Write};
-use super::events::{EventKind, Subject, append};
 use super::{Ledger, LedgerError, now_ms};
 
 /// An update as it arrived: its raw JSON, kept whole so nothing Telegram sent is lost even when

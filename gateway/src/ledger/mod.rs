@@ -234,7 +234,6 @@ impl Ledger {
             orders: Default::default(),
         })
     }
-
 }
 
 async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), LedgerError> {

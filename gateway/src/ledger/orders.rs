@@ -7,9 +7,9 @@ use std::sync::Mutex;
 
 use sqlx::{AnyConnection, Row};
 
+use super::events::{EventKind, NewEvent, Subject};
 use super::multirow::placeholders;
 use super::writer::{Write, write_in_chunks};
-use super::events::{EventKind, NewEvent, Subject};
 use super::{Ledger, LedgerError, now_ms};
 
 /// Orders recently created or read, by id. An order row never changes once written, so a

@@ -6,11 +6,11 @@ use std::collections::HashSet;
 
 use sqlx::{AnyConnection, Row};
 
-use super::multirow::{first_returned, placeholders};
-use super::writer::{Command, Write, write_in_chunks};
 use super::events::{EventKind, NewEvent, Subject, append};
+use super::multirow::{first_returned, placeholders};
 use super::payments::transition;
 use super::status::PaymentStatus;
+use super::writer::{Command, Write, write_in_chunks};
 use super::{Ledger, LedgerError, now_ms};
 
 #[derive(Debug, Clone)]

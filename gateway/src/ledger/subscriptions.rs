@@ -249,7 +249,14 @@ impl Command for Paid {
             ..Default::default()
         };
         let detail = format!("{} paid until {}", self.product, self.expires_at);
-        append(conn, &self.bot, EventKind::SubscriptionChanged, subject, &detail).await
+        append(
+            conn,
+            &self.bot,
+            EventKind::SubscriptionChanged,
+            subject,
+            &detail,
+        )
+        .await
     }
 }
 
@@ -290,7 +297,14 @@ impl Command for SetState {
                 ..Default::default()
             };
             let detail = format!("{} -> {}: {}", self.product, self.state, self.detail);
-            append(conn, &self.bot, EventKind::SubscriptionChanged, subject, &detail).await?;
+            append(
+                conn,
+                &self.bot,
+                EventKind::SubscriptionChanged,
+                subject,
+                &detail,
+            )
+            .await?;
         }
         Ok(done)
     }
@@ -335,7 +349,14 @@ impl Command for Expire {
                 "{} -> expired: not renewed by {} (was {})",
                 sub.product, sub.expires_at, sub.state
             );
-            append(conn, &sub.bot, EventKind::SubscriptionChanged, subject, &detail).await?;
+            append(
+                conn,
+                &sub.bot,
+                EventKind::SubscriptionChanged,
+                subject,
+                &detail,
+            )
+            .await?;
         }
         Ok(moved)
     }

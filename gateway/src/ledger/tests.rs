@@ -1,9 +1,7 @@
 //! Behaviour of the ledger's batched writes: each caller learns its own outcome, first writers win.
 
 use crate::config::LedgerUrl;
-use crate::ledger::{
-    EventKind, Ledger, LedgerError, NewOrder, NewPayment, StoredUpdate, Subject,
-};
+use crate::ledger::{EventKind, Ledger, LedgerError, NewOrder, NewPayment, StoredUpdate, Subject};
 
 async fn ledger(dir: &tempfile::TempDir) -> Ledger {
     let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
@@ -96,8 +94,7 @@ async fn a_created_order_reads_back_whole_with_its_event() -> Result<(), LedgerE
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn racing_deliveries_and_claims_of_one_charge_have_one_winner() -> Result<(), LedgerError>
-{
+async fn racing_deliveries_and_claims_of_one_charge_have_one_winner() -> Result<(), LedgerError> {
     let dir = tempfile::tempdir().expect("a temp dir");
     let ledger = ledger(&dir).await;
     for n in 0..20 {
@@ -140,7 +137,9 @@ async fn racing_deliveries_and_claims_of_one_charge_have_one_winner() -> Result<
             wins[charge]
         );
         let prepared = ledger.events("b", Some(charge)).await?;
-        let prepared = prepared.iter().filter(|e| e.kind == EventKind::DeliveryPrepared);
+        let prepared = prepared
+            .iter()
+            .filter(|e| e.kind == EventKind::DeliveryPrepared);
         assert_eq!(prepared.count(), 1);
     }
     Ok(())
@@ -206,7 +205,10 @@ fn the_database_checks_spell_every_state_and_kind_of_the_enums() {
         .chain(EventKind::ALL.iter().map(|k| k.as_str()));
     for spelling in spellings {
         for sql in migrations {
-            assert!(sql.contains(&format!("'{spelling}'")), "{spelling} is not allowed");
+            assert!(
+                sql.contains(&format!("'{spelling}'")),
+                "{spelling} is not allowed"
+            );
         }
     }
     for s in SubscriptionState::ALL {
@@ -226,11 +228,10 @@ async fn the_database_refuses_a_status_no_enum_can_read() -> Result<(), LedgerEr
         .execute(&ledger.pool)
         .await;
     assert!(refused.is_err(), "an unknown status was stored");
-    let refused = sqlx::query(
-        "INSERT INTO events (at, bot, kind) VALUES (1, 'b', 'something_else')",
-    )
-    .execute(&ledger.pool)
-    .await;
+    let refused =
+        sqlx::query("INSERT INTO events (at, bot, kind) VALUES (1, 'b', 'something_else')")
+            .execute(&ledger.pool)
+            .await;
     assert!(refused.is_err(), "an unknown event kind was stored");
     Ok(())
 }

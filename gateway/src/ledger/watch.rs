@@ -64,12 +64,11 @@ impl Command for Renew {
     }
 
     async fn apply(&self, conn: &mut AnyConnection) -> Result<Vec<String>, LedgerError> {
-        let rows =
-            sqlx::query("UPDATE bot_leases SET until = $1 WHERE holder = $2 RETURNING bot")
-                .bind(now_ms() + self.lease_ms)
-                .bind(&self.holder)
-                .fetch_all(conn)
-                .await?;
+        let rows = sqlx::query("UPDATE bot_leases SET until = $1 WHERE holder = $2 RETURNING bot")
+            .bind(now_ms() + self.lease_ms)
+            .bind(&self.holder)
+            .fetch_all(conn)
+            .await?;
         rows.iter()
             .map(|r| Ok(r.try_get::<String, _>(0)?))
             .collect()

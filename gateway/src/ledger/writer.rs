@@ -197,11 +197,12 @@ type Settle = Box<dyn FnOnce(Option<&Arc<sqlx::Error>>) + Send>;
 /// Applies the commands of one kind (each a boxed `(W, Reply<W>)`), queueing their answers in
 /// `settle`. An error means the connection can no longer be trusted: every command of the group
 /// has been answered with it.
-type RunGroup = for<'c> fn(
-    &'c mut AnyConnection,
-    Vec<Box<dyn Any + Send>>,
-    &'c mut Vec<Settle>,
-) -> Pin<Box<dyn Future<Output = Result<(), Arc<sqlx::Error>>> + Send + 'c>>;
+type RunGroup =
+    for<'c> fn(
+        &'c mut AnyConnection,
+        Vec<Box<dyn Any + Send>>,
+        &'c mut Vec<Settle>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Arc<sqlx::Error>>> + Send + 'c>>;
 
 /// A queued command with what the writer needs to apply it without knowing its type.
 pub(super) struct Entry {
@@ -256,10 +257,7 @@ const UNDO: &str = "ROLLBACK TO SAVEPOINT w";
 
 /// Applies `rows` in a savepoint of their own, in chunks of power-of-two sizes. Savepoints are
 /// never released (a statement each saved): they nest, and the batch's `COMMIT` ends them all.
-async fn attempt<W: Write>(
-    conn: &mut AnyConnection,
-    rows: &[W],
-) -> Result<Vec<W::Out>, Failed> {
+async fn attempt<W: Write>(conn: &mut AnyConnection, rows: &[W]) -> Result<Vec<W::Out>, Failed> {
     if let Err(e) = conn.execute(SAVEPOINT).await {
         return Err(Failed::Connection(Arc::new(e)));
     }
@@ -609,7 +607,10 @@ mod tests {
         second.entered().await;
         // The insert has been applied (its group ran before the gate's) but not committed.
         assert!(!insert.is_finished(), "answered before its batch committed");
-        assert!(secrets(&ledger).await.is_empty(), "visible before its commit");
+        assert!(
+            secrets(&ledger).await.is_empty(),
+            "visible before its commit"
+        );
         second.open().await;
         insert.await.expect("ran").expect("committed");
         assert_eq!(secrets(&ledger).await, ["w1"]);
@@ -674,7 +675,9 @@ mod tests {
         );
         assert_eq!(queued(&ledger.writer), QUEUE, "nothing beyond the bound");
         held.open().await;
-        extra.await.expect("queued and committed once there was room");
+        extra
+            .await
+            .expect("queued and committed once there was room");
         while let Some(done) = tasks.join_next().await {
             done.expect("ran").expect("stored");
         }

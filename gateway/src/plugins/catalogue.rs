@@ -26,7 +26,11 @@ pub struct Catalogue {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: product {product}: plugin: {reason}")]
+#[error(
+    "{}: product {product}: plugin: {}",
+    crate::brief::line(file),
+    crate::brief::fold(reason)
+)]
 pub struct LoadError {
     pub file: String,
     pub product: String,

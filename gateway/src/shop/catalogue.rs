@@ -47,8 +47,10 @@ pub(super) async fn on_message(
                 Ok(format!("invoice sent: {}", product.id))
             }
             _ => {
-                let reply =
-                    format!("There is no product {arg:?} for sale here. /start shows what is.");
+                let reply = format!(
+                    "There is no product {} for sale here. /start shows what is.",
+                    crate::brief::value(arg)
+                );
                 say(store, chat, &reply).await?;
                 Ok("answered: unknown product".into())
             }

@@ -7,10 +7,9 @@ use sqlx::{AnyConnection, Row};
 mod record;
 
 use super::events::{EventKind, Subject, append};
-use super::writer::Command;
 use super::status::PaymentStatus;
+use super::writer::Command;
 use super::{Ledger, LedgerError, now_ms};
-
 
 #[derive(Debug, Clone)]
 pub struct NewPayment<'a> {

@@ -3,9 +3,9 @@
 
 use sqlx::AnyConnection;
 
+use super::super::events::{EventKind, NewEvent, Subject};
 use super::super::multirow::{first_returned, placeholders};
 use super::super::writer::{Write, write_in_chunks};
-use super::super::events::{EventKind, NewEvent, Subject};
 use super::super::{Ledger, LedgerError, now_ms};
 use super::{NewPayment, Payment, PaymentStatus, Recorded, fetch_payment};
 
