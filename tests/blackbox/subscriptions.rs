@@ -188,7 +188,10 @@ async fn press_in_subscriptions(
     .await;
     let state = if cancelled { "cancelled" } else { "active" };
     eventually("the ledger to agree", || async {
-        ledger.subscriptions(CLUB, MEMBER).await.unwrap()[0].state.as_str() == state
+        ledger.subscriptions(CLUB, MEMBER).await.unwrap()[0]
+            .state
+            .as_str()
+            == state
     })
     .await;
 }
