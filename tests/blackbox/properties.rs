@@ -240,7 +240,10 @@ fn config_loading_never_panics_and_every_problem_is_one_short_line() {
                     .and_then(|t| t.parse().ok())
                     .unwrap_or_default();
                 apply(&mut doc, &m.key, m.value);
-                if let Ok(text) = toml::to_string(&doc) {
+                // toml's writer (not used by the gateway) overflows a counter on a string of
+                // more than 255 quotes in a row; such a case is written as it was.
+                let written = std::panic::catch_unwind(|| toml::to_string(&doc));
+                if let Ok(Ok(text)) = written {
                     std::fs::write(&file, text).unwrap();
                 }
             }
