@@ -10,6 +10,11 @@
 //! | `GET /admin/subscriptions?bot=&user_id=` | a buyer's memberships in a bot |
 //! | `POST /admin/subscriptions/cancel {"bot","user_id","product"}` | stops a membership's renewal (it runs to the end of its period) |
 //! | `GET /admin/reload` | what the last reload (SIGHUP, `starsgate reload`) applied and rejected |
+//!
+//! Every refusal is `{"ok": false, "error": <one short line>}`: queries and bodies are read by
+//! this module's own `Query` and `Body` extractors, which answer 400 (413 for a body over
+//! [`BODY_LIMIT`], 415 without a JSON content type) in that shape; unknown paths and methods get
+//! the same from the listener's fallbacks.
 
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
