@@ -21,7 +21,8 @@ fn parse_slug(kind: &str, raw: &str) -> Result<String, Invalid> {
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if raw.is_empty() || raw.len() > 32 || !ok_chars {
         return Err(invalid(format!(
-            "{kind} {raw:?} must be 1-32 characters of a-z, 0-9 and '-'"
+            "{kind} {} must be 1-32 characters of a-z, 0-9 and '-'",
+            crate::brief::value(raw)
         )));
     }
     Ok(raw.to_owned())
@@ -196,7 +197,10 @@ impl ChargeId {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let ok = !raw.is_empty() && raw.len() <= 256 && raw.chars().all(|c| c.is_ascii_graphic());
         if !ok {
-            return Err(invalid(format!("{raw:?} is not a Telegram charge id")));
+            return Err(invalid(format!(
+                "{} is not a Telegram charge id",
+                crate::brief::value(raw)
+            )));
         }
         Ok(Self(raw.to_owned()))
     }

@@ -9,12 +9,14 @@
 pub mod admin;
 pub mod app;
 pub mod bench;
+pub mod brief;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crashpoint;
 pub mod demo;
 pub mod domain;
+pub mod files;
 pub mod handoff;
 pub mod i18n;
 pub mod ingest;

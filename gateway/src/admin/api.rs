@@ -10,15 +10,20 @@
 //! | `GET /admin/subscriptions?bot=&user_id=` | a buyer's memberships in a bot |
 //! | `POST /admin/subscriptions/cancel {"bot","user_id","product"}` | stops a membership's renewal (it runs to the end of its period) |
 //! | `GET /admin/reload` | what the last reload (SIGHUP, `starsgate reload`) applied and rejected |
+//!
+//! Every refusal is `{"ok": false, "error": <one short line>}`: queries and bodies are read by
+//! this module's own `Query` and `Body` extractors, which answer 400 (413 for a body over
+//! [`BODY_LIMIT`], 415 without a JSON content type) in that shape; unknown paths and methods get
+//! the same from the listener's fallbacks.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
@@ -26,6 +31,9 @@ use super::AdminState;
 use crate::domain::ProductId;
 use crate::ledger::ExportFilter;
 use crate::shop::{RefundError, RenewalError, refund, set_renewal};
+
+/// Largest admin API body accepted (413 above it); a call's body is a few names and ids.
+pub const BODY_LIMIT: usize = 64 << 10;
 
 pub fn routes() -> Router<AdminState> {
     Router::new()
@@ -36,14 +44,50 @@ pub fn routes() -> Router<AdminState> {
         .route("/admin/subscriptions", get(subscriptions))
         .route("/admin/subscriptions/cancel", post(cancel_subscription))
         .route("/admin/reload", get(last_reload))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({ "ok": false, "error": message.into() })),
-    )
-        .into_response()
+/// Every refusal of the admin listener: `{"ok": false, "error": …}` with one short line (the
+/// message may repeat the caller's input; see `crate::brief`).
+pub(super) fn error(status: StatusCode, message: impl AsRef<str>) -> Response {
+    let message = crate::brief::line(message.as_ref());
+    (status, Json(json!({ "ok": false, "error": message }))).into_response()
+}
+
+/// A query string, read as `T`; a query that does not fit (a missing, repeated or malformed
+/// parameter) is a JSON 400 like every other refusal, not axum's plain-text one.
+struct Query<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(q)) => Ok(Query(q)),
+            Err(e) => Err(error(StatusCode::BAD_REQUEST, e.body_text())),
+        }
+    }
+}
+
+/// A JSON body, read as `T`; refused as JSON: 413 over [`BODY_LIMIT`], 415 without a JSON
+/// content type, 400 for anything else that does not fit.
+struct Body<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(body)) => Ok(Body(body)),
+            Err(e) => {
+                let status = match e.status() {
+                    s @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE) => s,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                Err(error(status, e.body_text()))
+            }
+        }
+    }
 }
 
 /// Proof that the caller presented the admin token.
@@ -63,7 +107,7 @@ impl FromRequestParts<AdminState> for Admin {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(bearer)
             .unwrap_or("");
         if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
             Ok(Admin)
@@ -75,6 +119,14 @@ impl FromRequestParts<AdminState> for Admin {
             ))
         }
     }
+}
+
+/// The credentials of `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 7235).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
 }
 
 #[derive(Deserialize)]
@@ -97,7 +149,10 @@ async fn payments(
             Err(_) => {
                 return error(
                     StatusCode::BAD_REQUEST,
-                    format!("since: {s:?} is not a date like 2026-01-31"),
+                    format!(
+                        "since: {} is not a date like 2026-01-31",
+                        crate::brief::value(s)
+                    ),
                 );
             }
         },
@@ -115,19 +170,21 @@ async fn payments(
     }
 }
 
-/// A JSON body naming a bot: 400 if the body is malformed, 404 if there is no such bot. (The
-/// error is a whole response; this runs once per admin call, so its size does not matter.)
+/// A JSON body naming a bot: 404 if there is no such bot. (The error is a whole response; this
+/// runs once per admin call, so its size does not matter.)
 #[allow(clippy::result_large_err)]
 fn bot_call<T>(
     state: &AdminState,
-    body: Result<Json<T>, JsonRejection>,
+    Body(body): Body<T>,
     bot: impl Fn(&T) -> &String,
 ) -> Result<(T, std::sync::Arc<crate::shop::Store>), Response> {
-    let Json(body) = body.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let name = bot(&body).clone();
-    let store = state
-        .store(&name)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no bot {name:?}")))?;
+    let name = bot(&body);
+    let store = state.store(name).ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            format!("no bot {}", crate::brief::value(name)),
+        )
+    })?;
     Ok((body, store))
 }
 
@@ -140,7 +197,7 @@ struct RefundBody {
 async fn refund_charge(
     _: Admin,
     State(state): State<AdminState>,
-    body: Result<Json<RefundBody>, JsonRejection>,
+    body: Body<RefundBody>,
 ) -> Response {
     let (body, store) = match bot_call(&state, body, |b| &b.bot) {
         Ok(found) => found,
@@ -160,11 +217,7 @@ struct LinkBody {
     product: String,
 }
 
-async fn invoice_link(
-    _: Admin,
-    State(state): State<AdminState>,
-    body: Result<Json<LinkBody>, JsonRejection>,
-) -> Response {
+async fn invoice_link(_: Admin, State(state): State<AdminState>, body: Body<LinkBody>) -> Response {
     let (body, store) = match bot_call(&state, body, |b| &b.bot) {
         Ok(found) => found,
         Err(response) => return response,
@@ -176,7 +229,11 @@ async fn invoice_link(
     let Some(product) = product else {
         return error(
             StatusCode::NOT_FOUND,
-            format!("bot {} sells no product {:?}", body.bot, body.product),
+            format!(
+                "bot {} sells no product {}",
+                body.bot,
+                crate::brief::value(&body.product)
+            ),
         );
     };
     match crate::shop::invoice::link(&store, &product).await {
@@ -228,7 +285,7 @@ struct CancelBody {
 async fn cancel_subscription(
     _: Admin,
     State(state): State<AdminState>,
-    body: Result<Json<CancelBody>, JsonRejection>,
+    body: Body<CancelBody>,
 ) -> Response {
     let (body, store) = match bot_call(&state, body, |b| &b.bot) {
         Ok(found) => found,

@@ -42,6 +42,13 @@ pub fn router(state: AdminState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(|| async { metrics::render() }))
         .merge(api::routes())
+        .fallback(|| async { api::error(StatusCode::NOT_FOUND, "there is no such path") })
+        .method_not_allowed_fallback(|| async {
+            api::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this path does not take that method",
+            )
+        })
         .with_state(state)
 }
 

@@ -11,7 +11,11 @@ use crate::plugins::{Catalogue, Plugin, StaticText, bundled};
 
 /// A product whose plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: product {product}: plugin: {reason}")]
+#[error(
+    "{}: product {product}: plugin: {}",
+    crate::brief::line(file),
+    crate::brief::fold(reason)
+)]
 pub struct LoadError {
     pub file: String,
     pub product: String,

@@ -176,7 +176,8 @@ struct ConfigDir {
         long = "config",
         value_name = "DIR",
         env = "STARSGATE_CONFIG",
-        default_value = "config"
+        default_value = "config",
+        value_parser = any_path()
     )]
     config: PathBuf,
 }
@@ -192,6 +193,33 @@ impl std::ops::Deref for ConfigDir {
 enum Format {
     Csv,
     Json,
+}
+
+/// `--config DIR` exactly as given. An empty value is refused by [`dispatch`] as one sentence
+/// (clap's own check would print its usage text and exit 2).
+fn any_path() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new().map(PathBuf::from)
+}
+
+impl Command {
+    fn config_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Run { config }
+            | Command::Check { config, .. }
+            | Command::Reload { config }
+            | Command::Refund { config, .. }
+            | Command::Reconcile { config, .. }
+            | Command::Stats { config, .. }
+            | Command::Webhook {
+                command: WebhookCommand::Status { config },
+            }
+            | Command::Ledger {
+                command: LedgerCommand::Export { config, .. },
+            } => Some(&config.config),
+            _ => None,
+        }
+    }
 }
 
 /// A command's failure: printed as one sentence.
@@ -219,13 +247,30 @@ pub fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg)) => {
-            eprintln!("starsgate: {msg}");
+            // Each line short and escaped, whatever input the message repeats.
+            let mut lines = msg.lines();
+            eprintln!(
+                "starsgate: {}",
+                crate::brief::line(lines.next().unwrap_or(""))
+            );
+            for line in lines {
+                eprintln!("{}", crate::brief::line(line));
+            }
             ExitCode::FAILURE
         }
     }
 }
 
 async fn dispatch(command: Command) -> Result<(), Failure> {
+    if command
+        .config_dir()
+        .is_some_and(|dir| dir.as_os_str().is_empty())
+    {
+        return Err(Failure(
+            "--config: the value is empty; name the configuration directory (e.g. --config config)"
+                .into(),
+        ));
+    }
     match command {
         Command::Run { config } => run::run(&config).await,
         Command::Check {

@@ -25,8 +25,8 @@ pub fn plugin_test(wasm_path: &PathBuf, fixtures: &[PathBuf]) -> Result<(), Fail
     );
     let (mut passed, mut failed) = (0, 0);
     for path in fixtures {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))?;
+        let text = crate::files::read_text(path, crate::files::TEXT_BYTES)
+            .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
         let f = Fixture::parse(&text).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
         let outcome = fixture::run(plugin.as_ref(), &f);
         let hook = match f.hook {

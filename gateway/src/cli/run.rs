@@ -90,7 +90,7 @@ pub fn reload(dir: &Path) -> Result<(), Failure> {
         eprintln!("{msg}; bots with problems keep their current configuration.");
     }
     let pid_path = pid_file(dir);
-    let pid: i32 = std::fs::read_to_string(&pid_path)
+    let pid: i32 = crate::files::read_text(&pid_path, 64)
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .ok_or_else(|| {

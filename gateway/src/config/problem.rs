@@ -3,6 +3,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use figment::error::{Actual, Kind};
+
+use crate::brief;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub file: PathBuf,
@@ -20,10 +24,17 @@ impl Problem {
     }
 }
 
+/// One short line whatever the file holds: the key (which a file can spell any way) and the
+/// reason are escaped and cut (see `crate::brief`).
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let key = if self.key.is_empty() { "-" } else { &self.key };
-        write!(f, "{}: {}: {}", self.file.display(), key, self.reason)
+        let key = if self.key.is_empty() {
+            "-".to_owned()
+        } else {
+            brief::key(&self.key)
+        };
+        let file = brief::cut(&self.file.display().to_string(), brief::LINE_CHARS / 2);
+        write!(f, "{file}: {key}: {}", brief::line(&self.reason))
     }
 }
 
@@ -62,7 +73,7 @@ impl Problems {
                     key.push_str(field);
                     "is required".to_owned()
                 }
-                other => other.to_string(),
+                other => describe(other),
             };
             self.push(Problem::new(file, key, reason));
         }
@@ -78,5 +89,30 @@ impl fmt::Display for Problems {
             write!(f, "{p}")?;
         }
         Ok(())
+    }
+}
+
+/// A figment error's kind as one short line: values it quotes are cut, a TOML parse error loses
+/// the excerpt of the file it shows.
+fn describe(kind: &Kind) -> String {
+    let actual = |a: &Actual| match a {
+        Actual::Str(s) => format!("string {}", brief::value(s)),
+        Actual::Other(s) => brief::value(s),
+        other => brief::line(&other.to_string()),
+    };
+    match kind {
+        Kind::Message(m) => brief::fold(m),
+        Kind::InvalidType(a, expected) => {
+            format!("invalid type: found {}, expected {expected}", actual(a))
+        }
+        Kind::InvalidValue(a, expected) => {
+            format!("invalid value: found {}, expected {expected}", actual(a))
+        }
+        Kind::UnknownVariant(v, expected) => format!(
+            "unknown variant {}, expected one of {}",
+            brief::value(v),
+            expected.join(", ")
+        ),
+        other => brief::fold(&other.to_string()),
     }
 }

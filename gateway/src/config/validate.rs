@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::raw::{RawBot, RawGateway, RawProduct};
 use super::*;
+use crate::brief;
 
 /// A grace period longer than the 30-day subscription period would overlap the next one.
 const MAX_GRACE_HOURS: u32 = 720;
@@ -101,8 +102,14 @@ fn load_gateway(
     problems: &mut Problems,
 ) -> Option<GatewayConfig> {
     let mut figment = Figment::new();
-    if file.exists() {
-        figment = figment.merge(Toml::file_exact(file));
+    match crate::files::read_text(file, crate::files::TEXT_BYTES) {
+        Ok(text) => figment = figment.merge(Toml::string(&text)),
+        // Without a gateway.toml every setting has its default (or its override).
+        Err(e) if e.is_missing() => {}
+        Err(e) => {
+            problems.push(Problem::new(file, "", e.to_string()));
+            return None;
+        }
     }
     let raw: RawGateway = match figment.merge(env_overrides()).extract() {
         Ok(raw) => raw,
@@ -133,7 +140,10 @@ fn load_gateway(
             None
         }
         Err(e) => {
-            problem("telegram.api_url", format!("is not a URL: {e}"));
+            problem(
+                "telegram.api_url",
+                format!("{} is not a URL: {e}", brief::value(&raw.telegram.api_url)),
+            );
             None
         }
     };
@@ -143,7 +153,10 @@ fn load_gateway(
         other => {
             problem(
                 "telegram.mode",
-                format!("must be \"polling\" or \"webhook\", not {other:?}"),
+                format!(
+                    "must be \"polling\" or \"webhook\", not {}",
+                    brief::value(other)
+                ),
             );
             None
         }
@@ -179,12 +192,15 @@ fn load_gateway(
                 "webhook.secret_env",
                 format!(
                     "environment variable {} is not set (webhook mode needs a master secret)",
-                    raw.webhook.secret_env
+                    brief::key(&raw.webhook.secret_env)
                 ),
             ),
             Some(s) if s.expose().len() < 16 => problem(
                 "webhook.secret_env",
-                format!("${} must be at least 16 characters", raw.webhook.secret_env),
+                format!(
+                    "${} must be at least 16 characters",
+                    brief::key(&raw.webhook.secret_env)
+                ),
             ),
             Some(_) => {}
         }
@@ -211,8 +227,8 @@ fn load_gateway(
         problem(
             "ledger.sqlite_synchronous",
             format!(
-                "must be \"full\" or \"normal\", not {:?}",
-                raw.ledger.sqlite_synchronous
+                "must be \"full\" or \"normal\", not {}",
+                brief::value(&raw.ledger.sqlite_synchronous)
             ),
         );
     }
@@ -325,7 +341,10 @@ fn parse_addr(raw: &str, key: &str, problem: &mut impl FnMut(&str, String)) -> O
         Err(_) => {
             problem(
                 key,
-                format!("{raw:?} is not an address like 127.0.0.1:9090"),
+                format!(
+                    "{} is not an address like 127.0.0.1:9090",
+                    brief::value(raw)
+                ),
             );
             None
         }
@@ -408,7 +427,14 @@ fn load_one_bot(
             None
         }
     };
-    let raw: RawBot = match Figment::new().merge(Toml::file_exact(file)).extract() {
+    let text = match crate::files::read_text(file, crate::files::TEXT_BYTES) {
+        Ok(text) => text,
+        Err(e) => {
+            problems.push(Problem::new(file, "", e.to_string()));
+            return None;
+        }
+    };
+    let raw: RawBot = match Figment::new().merge(Toml::string(&text)).extract() {
         Ok(raw) => raw,
         Err(e) => {
             problems.push_figment(file, e);
@@ -423,7 +449,7 @@ fn load_one_bot(
     );
     let token = match secrets.get(&raw.token_env, &what) {
         Some(v) => BotToken::parse(&v)
-            .map_err(|e| problem("token_env", format!("${}: {e}", raw.token_env)))
+            .map_err(|e| problem("token_env", format!("${}: {e}", brief::key(&raw.token_env))))
             .ok(),
         None if !secrets.required() => BotToken::parse(UNCHECKED_TOKEN).ok(),
         None => {
@@ -431,7 +457,7 @@ fn load_one_bot(
                 "token_env",
                 format!(
                     "environment variable {} is not set (it must hold the bot token)",
-                    raw.token_env
+                    brief::key(&raw.token_env)
                 ),
             );
             None
@@ -443,7 +469,10 @@ fn load_one_bot(
         other => {
             problem(
                 "environment",
-                format!("must be \"production\" or \"test\", not {other:?}"),
+                format!(
+                    "must be \"production\" or \"test\", not {}",
+                    brief::value(other)
+                ),
             );
             None
         }
@@ -462,7 +491,10 @@ fn load_one_bot(
         other => {
             problem(
                 "on_delivery_failure",
-                format!("must be \"review\" or \"refund\", not {other:?}"),
+                format!(
+                    "must be \"review\" or \"refund\", not {}",
+                    brief::value(other)
+                ),
             );
             None
         }
@@ -613,35 +645,36 @@ fn check_plugin_file(
                 let names = crate::plugins::bundled::names().join(", ");
                 problem(
                     &key("plugin"),
-                    format!("there is no bundled plugin {name:?} (bundled: {names})"),
+                    format!(
+                        "there is no bundled plugin {} (bundled: {names})",
+                        brief::value(name)
+                    ),
                 );
                 return None;
             }
         }
     } else {
         let path = config_dir.join(rel);
-        match std::fs::read(&path) {
+        let limit = crate::plugins::wasm::limits::COMPONENT_BYTES as u64;
+        match crate::files::read(&path, limit) {
             Ok(b) => (PluginSource::File(path), b),
             Err(e) => {
-                problem(
-                    &key("plugin"),
-                    format!("cannot read {}: {e}", path.display()),
-                );
+                problem(&key("plugin"), format!("{}: {e}", brief::value(rel)));
                 return None;
             }
         }
     };
-    let path = match &source {
-        PluginSource::File(p) => p.display().to_string(),
-        PluginSource::Bundled(n) => format!("bundled:{n}"),
-    };
+    let path = brief::value(rel);
     let actual = hex::encode(Sha256::digest(&bytes));
     if let Some(pinned) = pinned
         && !pinned.eq_ignore_ascii_case(&actual)
     {
         problem(
             &key("plugin_sha256"),
-            format!("{path} has sha256 {actual}, not the pinned {pinned}"),
+            format!(
+                "{path} has sha256 {actual}, not the pinned {}",
+                brief::value(pinned)
+            ),
         );
         return None;
     }

@@ -103,7 +103,7 @@ pub async fn poll(
             }
         };
         for u in &fresh {
-            metrics::counter!("starsgate_updates_total", "bot" => store.metrics_label.clone(), "kind" => u.kind.clone())
+            metrics::counter!("starsgate_updates_total", "bot" => store.metrics_label.clone(), "kind" => crate::telegram::KindLabel::of(&u.kind).as_str())
                 .increment(1);
         }
         if fresh

@@ -37,9 +37,13 @@ pub const BODY_LIMIT: usize = 1 << 20;
 /// How long storing may take before we answer 503 and let Telegram retry.
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+/// Characters of an update's kind kept; Telegram's longest is far shorter.
+const KIND_CHARS: usize = 64;
 
-/// A bot's `secret_token`: HMAC-SHA256 of its id under the master secret, in hex (within
-/// Telegram's `A-Za-z0-9_-` alphabet). Stable across restarts and the same on every gateway.
+/// A bot's `secret_token`: HMAC-SHA256 under the master secret of the text
+/// `starsgate webhook secret for bot <bot-id>`, in lower-case hex (within Telegram's
+/// `A-Za-z0-9_-` alphabet). Stable across restarts and the same on every gateway; the README
+/// shows how to compute it with openssl.
 pub fn secret_token(master: &Secret, bot: &str) -> String {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(master.expose().as_bytes()) else {
         return String::new();
@@ -141,7 +145,7 @@ async fn receive(
         }
     };
     if fresh {
-        metrics::counter!("starsgate_updates_total", "bot" => store.metrics_label.clone(), "kind" => update.kind.clone())
+        metrics::counter!("starsgate_updates_total", "bot" => store.metrics_label.clone(), "kind" => crate::telegram::KindLabel::of(&update.kind).as_str())
             .increment(1);
     }
     if let Some(decided) = decided {
@@ -186,12 +190,12 @@ impl Head {
         let update_id = fields.update_id.ok_or("no update_id")?;
         Ok(Self {
             update_id,
-            // The first in sorted order, as `telegram::update_kind` names it.
-            kind: fields
-                .kinds
-                .into_iter()
-                .next()
-                .unwrap_or_else(|| "unknown".into()),
+            // The first in sorted order, as `telegram::update_kind` names it; a key no update
+            // has is cut, as it goes into the ledger's inbox and the log lines of the update.
+            kind: fields.kinds.into_iter().next().map_or_else(
+                || "unknown".into(),
+                |k| k.chars().take(KIND_CHARS).collect(),
+            ),
             body: text.to_owned(),
         })
     }
@@ -290,6 +294,17 @@ pub fn url_for(public: &url::Url, bot: &str) -> url::Url {
 #[cfg(test)]
 mod tests {
     use super::Head;
+
+    #[test]
+    fn the_secret_token_is_derived_as_the_readme_says() {
+        // printf 'starsgate webhook secret for bot %s' guides |
+        //   openssl dgst -sha256 -hmac test-master-secret-0123456789
+        let master = crate::config::Secret::new("test-master-secret-0123456789");
+        assert_eq!(
+            super::secret_token(&master, "guides"),
+            "aab2fd9d6ed5ca875954a09e3884615a356807caf013866b96fc861b426286f4"
+        );
+    }
 
     #[test]
     fn a_body_is_read_for_its_id_and_kind_and_kept_as_sent() {

@@ -49,7 +49,8 @@ pub(super) async fn on_message(
                 Ok(format!("invoice sent: {}", product.id))
             }
             _ => {
-                let reply = texts.fill(Msg::UnknownProduct, &[("product", arg)]);
+                let shown = crate::brief::cut(arg, 40);
+                let reply = texts.fill(Msg::UnknownProduct, &[("product", &shown)]);
                 say(store, chat, &reply).await?;
                 Ok("answered: unknown product".into())
             }

@@ -74,7 +74,10 @@ pub(super) async fn on_subscription_update(
             "the buyer turned the renewal back on in Telegram",
         ),
         "failed" => (SubscriptionState::Failed, "a renewal payment failed"),
-        other => return Ok(format!("ignored: unknown subscription state {other:?}")),
+        other => {
+            let other = crate::brief::value(other);
+            return Ok(format!("ignored: unknown subscription state {other}"));
+        }
     };
     let moved = store
         .ledger

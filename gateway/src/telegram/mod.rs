@@ -9,7 +9,7 @@ mod test_env;
 use std::time::Duration;
 
 pub use errors::{Failure, classify, describe, is_already_refunded, redact};
-pub use raw_updates::{ALLOWED_UPDATES, GetUpdatesRaw, SetWebhookRaw, update_kind};
+pub use raw_updates::{ALLOWED_UPDATES, GetUpdatesRaw, KindLabel, SetWebhookRaw, update_kind};
 pub use retry::with_retry;
 pub use test_env::TestEnvProxy;
 

@@ -35,6 +35,40 @@ impl Payload for GetUpdatesRaw {
     }
 }
 
+/// The `kind` label of `starsgate_updates_total`: one of the kinds the gateway asks Telegram for
+/// ([`ALLOWED_UPDATES`]) or `Other`. Never a key an update body chose, so one client holding the
+/// webhook secret cannot add series to the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindLabel {
+    Message,
+    CallbackQuery,
+    PreCheckoutQuery,
+    Subscription,
+    Other,
+}
+
+impl KindLabel {
+    pub fn of(kind: &str) -> Self {
+        match kind {
+            "message" => Self::Message,
+            "callback_query" => Self::CallbackQuery,
+            "pre_checkout_query" => Self::PreCheckoutQuery,
+            "subscription" => Self::Subscription,
+            _ => Self::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Message => "message",
+            Self::CallbackQuery => "callback_query",
+            Self::PreCheckoutQuery => "pre_checkout_query",
+            Self::Subscription => "subscription",
+            Self::Other => "other",
+        }
+    }
+}
+
 /// The kind of an update: its one field besides `update_id` (`message`, `pre_checkout_query`…).
 pub fn update_kind(update: &serde_json::Value) -> String {
     update
@@ -56,4 +90,19 @@ pub struct SetWebhookRaw {
 impl Payload for SetWebhookRaw {
     type Output = bool;
     const NAME: &'static str = "SetWebhook";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ALLOWED_UPDATES, KindLabel};
+
+    #[test]
+    fn every_kind_asked_for_has_its_own_label_and_anything_else_is_other() {
+        for kind in ALLOWED_UPDATES {
+            assert_eq!(KindLabel::of(kind).as_str(), *kind);
+        }
+        for kind in ["", "UPDATE_ID", "k000000", "unknown", "edited_message"] {
+            assert_eq!(KindLabel::of(kind), KindLabel::Other);
+        }
+    }
 }

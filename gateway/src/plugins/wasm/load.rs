@@ -116,7 +116,9 @@ pub fn compile_cached(
         return Err(LoadError::NotAComponent);
     }
     let path = artifact_path(cache_dir, sha256, compat);
-    if path.exists()
+    let cache = CacheDir::inspect(cache_dir)?;
+    if cache == CacheDir::Ours
+        && path.exists()
         && let Some(component) = deserialize(engine, &path)
     {
         return Ok((component, true));
@@ -138,7 +140,59 @@ pub fn cached_version(
     cache_dir: &Path,
     compat: &str,
 ) -> Option<Component> {
+    if CacheDir::inspect(cache_dir).ok()? != CacheDir::Ours {
+        return None;
+    }
     deserialize(engine, &artifact_path(cache_dir, sha256, compat))
+}
+
+/// The compile cache holds native code the gateway runs without further checks, so only a
+/// directory nobody else can write to is trusted with it. The gateway creates it 0700 when it is
+/// missing and never changes the permissions of one that exists (`cache_dir = "/tmp"` must not
+/// lock other programs out of `/tmp`): one owned by another user, or writable by group or
+/// others, is refused with the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheDir {
+    /// Exists, and only this user can write to it.
+    Ours,
+    /// Does not exist yet; created 0700 when the first artifact is written.
+    Missing,
+}
+
+impl CacheDir {
+    pub fn inspect(dir: &Path) -> Result<Self, LoadError> {
+        let refuse = |reason: String| LoadError::Cache {
+            path: crate::brief::line(&dir.display().to_string()),
+            reason,
+        };
+        let meta = match std::fs::metadata(dir) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::Missing),
+            Err(e) => return Err(refuse(e.to_string())),
+        };
+        if !meta.is_dir() {
+            return Err(refuse("it is not a directory".into()));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let mode = meta.mode() & 0o7777;
+            if mode & 0o022 != 0 {
+                return Err(refuse(format!(
+                    "it is writable by other users (mode {mode:o}); compiled plugins are run as trusted code, so point plugins.cache_dir at a directory of the gateway's own (it is created 0700 if missing)"
+                )));
+            }
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let me = unsafe { libc::geteuid() };
+            if meta.uid() != me {
+                return Err(refuse(format!(
+                    "it belongs to user {}, not to the gateway's user {me}; compiled plugins are run as trusted code, so point plugins.cache_dir at a directory of the gateway's own",
+                    meta.uid()
+                )));
+            }
+        }
+        Ok(Self::Ours)
+    }
 }
 
 fn deserialize(engine: &Engine, path: &Path) -> Option<Component> {
@@ -167,11 +221,24 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), LoadErr
         path: dir.display().to_string(),
         reason: e.to_string(),
     };
-    std::fs::create_dir_all(dir).map_err(err)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    if CacheDir::inspect(dir)? == CacheDir::Missing {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(err)?;
+        }
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        match builder.create(dir) {
+            Ok(()) => {}
+            // Another gateway (or a parallel load) created it first: judge it like any other.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                CacheDir::inspect(dir)?;
+            }
+            Err(e) => return Err(err(e)),
+        }
     }
     let tmp = dir.join(format!(
         ".{}.{}.tmp",

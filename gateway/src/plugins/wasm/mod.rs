@@ -39,6 +39,8 @@ pub struct PluginHost {
 
 impl PluginHost {
     pub fn new(cache_dir: &Path, limits: Limits) -> Result<Arc<Self>, String> {
+        // A cache directory that others can write to is refused before anything is loaded.
+        load::CacheDir::inspect(cache_dir).map_err(|e| format!("plugins.cache_dir: {e}"))?;
         let engine = engine::engine()?;
         let mut linker = Linker::new(engine);
         bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
@@ -71,8 +73,8 @@ impl PluginHost {
     }
 
     pub fn load_file(&self, path: &Path) -> Result<Arc<WasmPlugin>, String> {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = crate::files::read(path, limits::COMPONENT_BYTES as u64)
+            .map_err(|e| format!("{} {e}", path.display()))?;
         self.load(&bytes)
             .map_err(|e| format!("{} {e}", path.display()))
     }
