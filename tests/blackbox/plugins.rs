@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use starsgate::ledger::{EventKind, PaymentStatus};
-use starsgate::plugins::Catalogue;
 use starsgate::plugins::bundled::BUILD_DIR;
 use starsgate::plugins::wasm::{Limits, PluginHost};
 use starsgate_sim::PayOutcome;
@@ -273,7 +272,7 @@ async fn an_order_is_served_by_the_plugin_version_it_was_sold_with() {
     });
     product.config = serde_json::json!({"mode": "ok"});
     let host = PluginHost::new(&config.gateway.plugins.cache_dir, Limits::default()).unwrap();
-    let catalogue = Catalogue::load(guides, &host).unwrap();
+    let catalogue = starsgate::app::load_plugins(guides, &host).unwrap();
     gw.store(GUIDES).unwrap().replace(guides.clone(), catalogue);
     let charge = match h.pay_latest(GUIDES, 800).await {
         PayOutcome::Paid { charge_id, .. } => charge_id,
