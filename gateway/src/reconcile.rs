@@ -188,9 +188,14 @@ async fn check(store: &Store, tx: &Value, report: &mut Report) -> Result<(), Rec
     Ok(())
 }
 
-/// Reconciles at start and then every `every`, until `stop`.
+/// Reconciles once the bot is connected, then every `every`, until `stop`.
 pub async fn every(store: Arc<Store>, every: Duration, stop: CancellationToken) {
     let bot = store.id.to_string();
+    // A token Telegram refuses would only be refused again.
+    tokio::select! {
+        _ = stop.cancelled() => return,
+        _ = store.until_ready() => {}
+    }
     loop {
         if let Err(e) = reconcile(&store, &|_| {}).await {
             tracing::warn!(bot, error = %e, "Reconciliation failed; will try again.");

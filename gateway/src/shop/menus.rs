@@ -49,9 +49,13 @@ pub fn wanted(bot: &BotConfig) -> Menus {
         .collect()
 }
 
-/// Keeps the bot's menus as its config wants them until `stop`: at once, then whenever the store
-/// is reloaded.
+/// Keeps the bot's menus as its config wants them until `stop`: once Telegram has accepted the
+/// bot's token (a refused token is not sent anything else), then whenever the store is reloaded.
 pub async fn keep_set(store: Arc<Store>, stop: CancellationToken) {
+    tokio::select! {
+        _ = stop.cancelled() => return,
+        _ = store.until_ready() => {}
+    }
     let mut set = Menus::new();
     let mut pause = RETRY_FIRST;
     loop {

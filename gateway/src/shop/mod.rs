@@ -54,7 +54,9 @@ pub struct Store {
     /// The `bot` label on this bot's metrics (see `admin::metrics::bot_label`).
     pub metrics_label: String,
     /// Set once the bot is introduced to Telegram (polling) or its webhook registered.
-    ready: std::sync::atomic::AtomicBool,
+    /// Whether Telegram accepted the token (introduced, or webhook registered); a watch, so
+    /// work that must wait for it (the command menus) waits without polling.
+    ready: tokio::sync::watch::Sender<bool>,
     /// Where a stored delivery is handed to the outbox, which sends it at once.
     pub outbox: crate::handoff::Handoff<crate::ledger::DueDelivery>,
     /// What memberships expire by (see [`Clock`]).
@@ -105,7 +107,7 @@ impl Store {
             seeds,
             metrics_label,
             holder,
-            ready: std::sync::atomic::AtomicBool::new(false),
+            ready: tokio::sync::watch::Sender::new(false),
             outbox: Default::default(),
             clock: Clock::default(),
             menus_changed: tokio::sync::Notify::new(),
@@ -125,12 +127,19 @@ impl Store {
     }
 
     pub fn mark_ready(&self) {
-        self.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.ready.send_replace(true);
     }
 
     /// Whether the bot is connected to Telegram (for `/readyz`).
     pub fn is_ready(&self) -> bool {
-        self.ready.load(std::sync::atomic::Ordering::Relaxed)
+        *self.ready.borrow()
+    }
+
+    /// Returns once the bot is connected to Telegram.
+    pub async fn until_ready(&self) {
+        let mut ready = self.ready.subscribe();
+        // The sender lives as long as the store, so this only ends when the bot is ready.
+        let _ = ready.wait_for(|r| *r).await;
     }
 
     /// The store's config and plugins as of now; hold the `Arc` for the length of one update so
