@@ -2,7 +2,9 @@
 //! each bot renewing its lease and reading its inbox and outbox on timers of its own (1,000 idle
 //! bots held a fifth of a core), this task renews every lease with one statement and asks the
 //! ledger once which bots have work only the ledger knows of (updates another gateway stored,
-//! retries coming due, anything left by a crash), then wakes just those bots.
+//! retries coming due, anything left by a crash), then wakes just those bots. Once a minute it
+//! also asks which bots have memberships past their paid period and wakes only their expiry
+//! sweeps.
 //!
 //! Work that arrives through this gateway wakes its bot directly (the webhook handler and the
 //! shop hand it over), so the watch is the safety net, not the fast path.
@@ -15,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::handoff::Handoff;
 use crate::ledger::{Ledger, StoredUpdate};
-use crate::shop::Store;
+use crate::shop::{EXPIRY_SWEEP_EVERY, Store};
 
 /// How often the ledger is asked for work waiting: as often as each bot's inbox loop read it
 /// when idle before there was a watch.
@@ -75,6 +77,7 @@ impl Watch {
     ) {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
         let mut renew_at = tokio::time::Instant::now() + lease / 3;
+        let mut sweep_at = tokio::time::Instant::now() + EXPIRY_SWEEP_EVERY;
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
@@ -88,7 +91,35 @@ impl Watch {
                 self.renew(&ledger, &holder, lease_ms).await;
             }
             self.wake_bots_with_work(&ledger).await;
+            if tokio::time::Instant::now() >= sweep_at {
+                sweep_at = tokio::time::Instant::now() + EXPIRY_SWEEP_EVERY;
+                self.wake_bots_with_lapsing_memberships(&ledger).await;
+            }
         }
+    }
+
+    /// Wakes the expiry sweep of every bot led here with a membership past its paid period.
+    async fn wake_bots_with_lapsing_memberships(&self, ledger: &Ledger) {
+        let Some(now) = self.now_ms() else { return };
+        match ledger.bots_with_lapsing_memberships(now).await {
+            Ok(bots) => {
+                let Ok(led) = self.led.lock() else { return };
+                for bot in bots {
+                    if let Some(entry) = led.get(&bot) {
+                        entry.store.lapse_due.notify_one();
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot look for lapsing memberships; will try again.")
+            }
+        }
+    }
+
+    /// The membership clock's now (every store shares the gateway's clock), if any bot is led.
+    fn now_ms(&self) -> Option<i64> {
+        let led = self.led.lock().ok()?;
+        led.values().next().map(|l| l.store.clock.now_ms())
     }
 
     fn is_idle(&self) -> bool {

@@ -1,7 +1,8 @@
 //! What a gateway asks the ledger about all of its bots at once, so its idle cost does not grow
 //! with the number of bots: one lease renewal for every bot it runs, and one look each at the
 //! inbox and the outbox for bots with work waiting (stored by another gateway, left by a crash,
-//! or a retry coming due). The gateway's watch (`app::watch`) wakes only those bots.
+//! or a retry coming due), and one for memberships past their paid period. The gateway's watch
+//! (`app::watch`) wakes only those bots.
 
 use sqlx::{AnyConnection, Row};
 
@@ -28,6 +29,24 @@ impl Ledger {
         let rows = sqlx::query("SELECT DISTINCT bot FROM updates WHERE processed_at IS NULL")
             .fetch_all(&self.reads)
             .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>(0)?))
+            .collect()
+    }
+
+    /// Bots with a membership whose paid period ended before `now_ms` and that is not yet
+    /// expired: the candidates for an expiry sweep (each bot then applies its own grace).
+    pub async fn bots_with_lapsing_memberships(
+        &self,
+        now_ms: i64,
+    ) -> Result<Vec<String>, LedgerError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT bot FROM subscriptions WHERE expires_at < $1 AND state <> $2",
+        )
+        .bind(now_ms)
+        .bind(super::SubscriptionState::Expired.as_str())
+        .fetch_all(&self.reads)
+        .await?;
         rows.iter()
             .map(|r| Ok(r.try_get::<String, _>(0)?))
             .collect()

@@ -141,8 +141,10 @@ pub async fn expire_lapsed(store: &Store) -> Result<usize, LedgerError> {
     Ok(expired.len())
 }
 
-/// Runs [`expire_lapsed`] every [`EXPIRY_SWEEP_EVERY`], and at once whenever the membership
-/// clock is moved, until `stop`.
+/// Runs [`expire_lapsed`] at start, whenever the gateway's watch finds this bot has memberships
+/// past their paid period (it looks every [`EXPIRY_SWEEP_EVERY`] for all bots at once), and
+/// whenever the membership clock is moved, until `stop`. A bot without lapsing memberships has
+/// no timer of its own.
 pub async fn sweep(store: Arc<Store>, stop: CancellationToken) {
     let mut moved = store.clock.watch();
     loop {
@@ -152,7 +154,7 @@ pub async fn sweep(store: Arc<Store>, stop: CancellationToken) {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = moved.changed() => {}
-            _ = tokio::time::sleep(EXPIRY_SWEEP_EVERY) => {}
+            _ = store.lapse_due.notified() => {}
         }
     }
 }

@@ -63,6 +63,8 @@ pub struct Store {
     pub clock: Clock,
     /// Notified on reload, so the command menus are set again (see [`menus`]).
     pub menus_changed: tokio::sync::Notify,
+    /// Woken by the gateway's watch when this bot may have memberships to expire.
+    pub lapse_due: tokio::sync::Notify,
 }
 
 /// The parts of a store that change together on reload.
@@ -111,6 +113,7 @@ impl Store {
             outbox: Default::default(),
             clock: Clock::default(),
             menus_changed: tokio::sync::Notify::new(),
+            lapse_due: tokio::sync::Notify::new(),
         }
     }
 
