@@ -30,7 +30,7 @@ use crate::ledger::{Ledger, LedgerError};
 use crate::plugins::wasm::PluginHost;
 use crate::plugins::{Runner, SeedKey};
 use crate::shop::{Registry, Store};
-use crate::telegram::{BotClients, TestEnvProxy};
+use crate::telegram::{BotClients, HttpClients, TestEnvProxy};
 use runtime::{BotRuntime, Intake, Lease, holder_id};
 
 /// Updates buffered between a bot's poller and its processor; a full buffer pauses polling.
@@ -64,6 +64,8 @@ pub struct App {
     test_proxy: Option<TestEnvProxy>,
     secrets: SecretSource,
     clock: Clock,
+    /// HTTP connections every bot shares (see [`HttpClients`]).
+    http: HttpClients,
 }
 
 impl App {
@@ -114,6 +116,7 @@ impl App {
             stores: Vec::new(),
             test_proxy,
             secrets,
+            http: HttpClients::new(config.gateway.telegram.poll_timeout),
             config,
             clock,
         };
@@ -149,7 +152,11 @@ impl App {
             (Some(proxy), Environment::Test) => &proxy.url,
             _ => &self.config.gateway.telegram.api_url,
         };
-        let clients = BotClients::new(&bot.token, url, self.config.gateway.telegram.poll_timeout);
+        let poll_timeout = self.config.gateway.telegram.poll_timeout;
+        if self.http.poll_timeout() != poll_timeout {
+            self.http = HttpClients::new(poll_timeout);
+        }
+        let clients = BotClients::new(&bot.token, url, &self.http);
         let (plugins, errors) = plugins::load_lenient(bot, &self.host);
         let errors: Vec<String> = errors.into_iter().map(|e| e.to_string()).collect();
         for e in &errors {

@@ -6,15 +6,16 @@ use teloxide_core::prelude::*;
 
 use super::Failure;
 use crate::config::Config;
-use crate::telegram::{BotClients, describe};
+use crate::telegram::{BotClients, HttpClients, describe};
 
 pub async fn status(dir: &Path) -> Result<(), Failure> {
     let config =
         Config::load(dir).map_err(|p| Failure(format!("the configuration has problems:\n{p}")))?;
     let api_url = &config.gateway.telegram.api_url;
     let mut failed = 0;
+    let http = HttpClients::new(config.gateway.telegram.poll_timeout);
     for bot in &config.bots {
-        let clients = BotClients::new(&bot.token, api_url, config.gateway.telegram.poll_timeout);
+        let clients = BotClients::new(&bot.token, api_url, &http);
         match clients.api.get_webhook_info().await {
             Ok(info) => {
                 let url = info

@@ -27,13 +27,39 @@ pub struct BotClients {
 }
 
 impl BotClients {
-    pub fn new(token: &BotToken, api_url: &url::Url, poll_timeout: Duration) -> Self {
-        let api = http_client(Duration::from_secs(15));
-        let poll = http_client(poll_timeout + Duration::from_secs(10));
+    /// A bot's clients over the gateway's shared HTTP connections.
+    pub fn new(token: &BotToken, api_url: &url::Url, http: &HttpClients) -> Self {
         Self {
-            api: Bot::with_client(token.expose(), api).set_api_url(api_url.clone()),
-            poll: Bot::with_client(token.expose(), poll).set_api_url(api_url.clone()),
+            api: Bot::with_client(token.expose(), http.api.clone()).set_api_url(api_url.clone()),
+            poll: Bot::with_client(token.expose(), http.poll.clone()).set_api_url(api_url.clone()),
         }
+    }
+}
+
+/// The HTTP clients every bot of a gateway shares (cloning one shares its connection pool).
+/// One pool per gateway rather than per bot: a bot's calls reuse connections other bots left
+/// idle, so connections (and file descriptors) grow with the calls in flight, not with the
+/// number of bots, and the TLS roots are loaded once. The pool opens a new connection whenever
+/// none is idle, so one bot's slow call never waits behind another's.
+#[derive(Clone, Debug)]
+pub struct HttpClients {
+    api: reqwest::Client,
+    poll: reqwest::Client,
+    poll_timeout: Duration,
+}
+
+impl HttpClients {
+    pub fn new(poll_timeout: Duration) -> Self {
+        Self {
+            api: http_client(Duration::from_secs(15)),
+            poll: http_client(poll_timeout + Duration::from_secs(10)),
+            poll_timeout,
+        }
+    }
+
+    /// The long-poll timeout these clients were built for.
+    pub fn poll_timeout(&self) -> Duration {
+        self.poll_timeout
     }
 }
 
