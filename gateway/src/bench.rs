@@ -89,10 +89,31 @@ fn rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// How long idle bots settle after all are ready, before their CPU use is measured.
-const IDLE_SETTLE: Duration = Duration::from_secs(5);
+/// Start-up has settled once the bots made no Bot API call for this long (menus, the first
+/// reconciliation and the like are done); only then is idle CPU measured.
+const IDLE_SETTLE: Duration = Duration::from_secs(3);
 /// How long idle CPU use is measured.
 const IDLE_MEASURE: Duration = Duration::from_secs(20);
+
+/// Waits until the bots' start-up calls are done: no Bot API call for [`IDLE_SETTLE`] (at most
+/// two minutes). Returns how long that took from now.
+async fn settle(sim: &SimHandle, bots: usize) -> Duration {
+    let started = Instant::now();
+    let calls = || (0..bots).map(|i| sim.calls(&token(i)).len()).sum::<usize>();
+    let mut last = calls();
+    let mut quiet_since = Instant::now();
+    while started.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = calls();
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() >= IDLE_SETTLE {
+            break;
+        }
+    }
+    quiet_since.saturating_duration_since(started)
+}
 
 /// CPU time this process has used so far (user + system), from `/proc/self/stat`, whose
 /// figures are in USER_HZ ticks: 100 per second on Linux.
@@ -150,15 +171,16 @@ pub async fn run(opts: BenchOptions) -> Result<(), String> {
     if opts.idle.is_some() {
         // Let start-up work (first reads, reconciliation, menus) finish, then measure a quiet
         // stretch: the CPU the gateway (and the idle simulator) use while nothing happens.
-        tokio::time::sleep(IDLE_SETTLE).await;
+        let settled_in = settle(&sim, bots).await;
         let cpu_before = cpu_seconds();
         let quiet = Instant::now();
         tokio::time::sleep(IDLE_MEASURE).await;
         let idle_cpu = (cpu_seconds() - cpu_before) / quiet.elapsed().as_secs_f64();
         println!(
-            "idle: {bots} bots ({} mode) ready in {:.2} s; resident memory {:.0} MiB (simulator included; {:.0} MiB before the gateway started); {:.1}% of one core over {} s idle",
+            "idle: {bots} bots ({} mode) ready in {:.2} s, start-up calls done in {:.1} s; resident memory {:.0} MiB (simulator included; {:.0} MiB before the gateway started); {:.1}% of one core over {} s idle",
             if opts.webhook { "webhook" } else { "polling" },
             ready_in.as_secs_f64(),
+            settled_in.as_secs_f64(),
             rss_mib(),
             rss_before,
             idle_cpu * 100.0,
