@@ -53,7 +53,7 @@ pub(super) const MAX_BATCH: usize = 1024;
 /// a few prepared statements per kind rather than one per batch size.
 pub(super) const MAX_ROWS: usize = 128;
 /// Writers for a PostgreSQL ledger (SQLite has one).
-pub(super) const POSTGRES_SHARDS: usize = 16;
+pub(super) const POSTGRES_SHARDS: usize = 4;
 
 /// One kind of write. The writer hands [`Write::apply`] every command of this kind in a batch
 /// (in chunks of at most [`MAX_ROWS`], a power of two), inside the batch's transaction.
