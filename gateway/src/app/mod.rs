@@ -308,8 +308,6 @@ fn serve(
     });
 }
 
-/// The stores the listeners can see, updated by reload.
-
 /// A bot running in this gateway.
 struct BotEntry {
     store: Arc<Store>,
