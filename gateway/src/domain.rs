@@ -260,3 +260,67 @@ mod tests {
         assert_eq!(OrderId::parse(&"A".repeat(20)), None);
     }
 }
+
+/// What a seller event reports: the `type` of each event sent to a bot's `[events] url`, and the
+/// names `[events] types` filters by. One spelling, here; the ledger's CHECK constraint lists the
+/// same names (a test keeps them in step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SellerEventType {
+    PaymentSucceeded,
+    PaymentNeedsReview,
+    DeliverySucceeded,
+    DeliveryFailed,
+    RefundSucceeded,
+    SubscriptionRenewed,
+    SubscriptionCancelled,
+    SubscriptionFailed,
+    SubscriptionExpired,
+}
+
+impl SellerEventType {
+    pub const ALL: [SellerEventType; 9] = [
+        Self::PaymentSucceeded,
+        Self::PaymentNeedsReview,
+        Self::DeliverySucceeded,
+        Self::DeliveryFailed,
+        Self::RefundSucceeded,
+        Self::SubscriptionRenewed,
+        Self::SubscriptionCancelled,
+        Self::SubscriptionFailed,
+        Self::SubscriptionExpired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PaymentSucceeded => "payment.succeeded",
+            Self::PaymentNeedsReview => "payment.needs_review",
+            Self::DeliverySucceeded => "delivery.succeeded",
+            Self::DeliveryFailed => "delivery.failed",
+            Self::RefundSucceeded => "refund.succeeded",
+            Self::SubscriptionRenewed => "subscription.renewed",
+            Self::SubscriptionCancelled => "subscription.cancelled",
+            Self::SubscriptionFailed => "subscription.failed",
+            Self::SubscriptionExpired => "subscription.expired",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == raw)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|t| t.as_str()).collect();
+                invalid(format!(
+                    "unknown event type {} (known: {})",
+                    crate::brief::value(raw),
+                    known.join(", ")
+                ))
+            })
+    }
+}
+
+impl fmt::Display for SellerEventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

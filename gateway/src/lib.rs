@@ -24,6 +24,7 @@ pub mod ledger;
 pub mod outbox;
 pub mod plugins;
 pub mod reconcile;
+pub mod seller_events;
 pub mod shop;
 pub mod telegram;
 pub mod telemetry;

@@ -11,7 +11,7 @@ use crate::on_both_ledgers;
 
 const FRANK: i64 = 8001;
 
-fn wait_for_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+pub(crate) fn wait_for_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         if let Ok(Some(status)) = child.try_wait() {

@@ -17,6 +17,7 @@ mod operations;
 mod plugins;
 mod properties;
 mod reload;
+mod seller_events;
 mod soak;
 mod subscriptions;
 mod webhook;

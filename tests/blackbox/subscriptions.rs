@@ -8,14 +8,14 @@ use starsgate_sim::PayOutcome;
 use crate::helpers::*;
 use crate::on_both_ledgers;
 
-const CLUB: &str = "club";
-const MEMBER: i64 = 5101;
+pub(crate) const CLUB: &str = "club";
+pub(crate) const MEMBER: i64 = 5101;
 
 fn club_bot_head() -> &'static str {
     "token_env = \"CLUB_TOKEN\"\nsupport = \"s\"\nterms = \"t\"\n"
 }
 
-fn club_bot() -> String {
+pub(crate) fn club_bot() -> String {
     format!("{}{}", club_bot_head(), club_product())
 }
 
@@ -196,10 +196,10 @@ async fn press_in_subscriptions(
     .await;
 }
 
-const DAY: i64 = 86_400;
+pub(crate) const DAY: i64 = 86_400;
 
 /// Buys the club's membership as MEMBER and waits for its delivery; returns the first charge id.
-async fn join(h: &Harness) -> String {
+pub(crate) async fn join(h: &Harness) -> String {
     let token = h.token(CLUB);
     h.say(CLUB, MEMBER, "/buy pro");
     eventually("an invoice link", || async {

@@ -26,7 +26,7 @@ pub use plugins::{LoadError, load as load_plugins};
 use crate::clock::Clock;
 use crate::config::{BotConfig, Config, Environment, Mode, Problems};
 use crate::ingest::webhook;
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{EventRoute, Ledger, LedgerError};
 use crate::plugins::wasm::PluginHost;
 use crate::plugins::{Runner, SeedKey};
 use crate::shop::{Registry, Store};
@@ -125,6 +125,7 @@ impl App {
             let (store, _) = app.make_store(bot, bots.len()).await?;
             app.stores.push(store);
         }
+        app.publish_event_routes(&[]).await?;
         let products: usize = bots.iter().map(|b| b.products.len()).sum();
         tracing::info!(
             bots = bots.len(),
@@ -179,6 +180,23 @@ impl App {
         .with_metrics_label(label)
         .with_clock(self.clock.clone());
         Ok((Arc::new(store), errors))
+    }
+
+    /// Writes where each configured bot's seller events go (and that `removed` bots' go nowhere),
+    /// so every change the ledger records from now on is routed by the current files.
+    async fn publish_event_routes(&self, removed: &[String]) -> Result<(), LedgerError> {
+        for bot in &self.config.bots {
+            let route = bot.events.as_ref().map(|e| EventRoute {
+                url: e.url.to_string(),
+                secret_env: e.secret_env.clone(),
+                types: e.types.clone(),
+            });
+            self.ledger.set_event_route(bot.id.as_str(), route).await?;
+        }
+        for bot in removed {
+            self.ledger.set_event_route(bot, None).await?;
+        }
+        Ok(())
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -264,6 +282,14 @@ impl App {
             gateway.ledger_lease,
             shutdown.clone(),
         ));
+        let sender = crate::seller_events::Sender::new(
+            self.ledger.clone(),
+            self.clock.clone(),
+            self.holder.clone(),
+            self.secrets.clone(),
+            registry.clone(),
+        );
+        tasks.spawn(Arc::new(sender).run(shutdown.clone()));
         let running = Running {
             watch,
             ledger: self.ledger.clone(),

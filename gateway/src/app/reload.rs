@@ -129,6 +129,12 @@ pub(super) async fn reload(running: &Running) -> ReloadReport {
         app.config.bots.retain(|b| b.id.as_str() != id);
         report.removed.push(id);
     }
+    if let Err(e) = app.publish_event_routes(&report.removed).await {
+        report.rejected.push(format!(
+            "{}: events: the new event destinations could not be stored ({e}); events still go where they went",
+            dir.display()
+        ));
+    }
     let stores: Vec<_> = running
         .bots
         .lock()

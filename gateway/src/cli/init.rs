@@ -65,6 +65,13 @@ terms = "Digital goods, delivered in this chat right after payment."            
 # terms = "Цифровые товары, доставка в этом чате сразу после оплаты."
 # help = "/start — каталог, /paysupport — помощь с оплатой, /terms — условия."
 
+# Seller events: signed webhooks to your own backend when a payment, delivery, refund or
+# membership changes (see the README's "Seller events").
+# [events]
+# url = "https://shop.example.com/starsgate"   # https; plain http only to a loopback address
+# secret_env = "SHOP_EVENTS_SECRET"            # the signing secret, at least 16 characters
+# types = ["payment.succeeded", "refund.succeeded"]   # default: every type
+
 [[product]]
 id = "first-guide"                     # [a-z0-9-]{1,32}, unique in this bot; /start first-guide links to it
 title = "My first guide"               # 1-32 characters

@@ -2,6 +2,7 @@
 //! file, key or argument at fault, and exit status 1; nothing a user types can cause a panic.
 
 mod check;
+mod events;
 mod init;
 mod ledger;
 mod plugin_test;
@@ -122,6 +123,11 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Seller events (`[events]` webhooks) in the ledger.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Revenue and counts per bot and product.
     Stats {
         #[command(flatten)]
@@ -140,6 +146,36 @@ enum PluginCommand {
         /// Fixture files (JSON), see the README's "Write a plugin".
         #[arg(required = true)]
         fixtures: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// List stored events, oldest first.
+    List {
+        #[command(flatten)]
+        config: ConfigDir,
+        #[arg(long)]
+        bot: Option<String>,
+        /// pending, failed or sent.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only events written on or after this UTC date (YYYY-MM-DD) or time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a bot's events again (same ids, bodies and destinations), sent or failed alike.
+    Replay {
+        #[command(flatten)]
+        config: ConfigDir,
+        #[arg(long)]
+        bot: String,
+        /// Events written on or after this UTC date (YYYY-MM-DD) or time (RFC 3339).
+        #[arg(long)]
+        since: String,
     },
 }
 
@@ -211,6 +247,9 @@ impl Command {
             | Command::Refund { config, .. }
             | Command::Reconcile { config, .. }
             | Command::Stats { config, .. }
+            | Command::Events {
+                command: EventsCommand::List { config, .. } | EventsCommand::Replay { config, .. },
+            }
             | Command::Webhook {
                 command: WebhookCommand::Status { config },
             }
@@ -342,5 +381,18 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             command: WebhookCommand::Status { config },
         } => webhook::status(&config).await,
         Command::Stats { config, bot } => ledger::stats(&config, bot.as_deref()).await,
+        Command::Events {
+            command:
+                EventsCommand::List {
+                    config,
+                    bot,
+                    status,
+                    since,
+                    json,
+                },
+        } => events::list(&config, bot, status.as_deref(), since.as_deref(), json).await,
+        Command::Events {
+            command: EventsCommand::Replay { config, bot, since },
+        } => events::replay(&config, &bot, &since).await,
     }
 }

@@ -2,6 +2,7 @@
 //! `STARSGATE_<SECTION>__<KEY>` environment overrides, layered with figment and parsed into domain
 //! types here so the rest of the gateway only sees valid values.
 
+mod events;
 mod problem;
 mod raw;
 mod report;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+pub use events::{EventsConfig, MIN_SECRET_CHARS as MIN_EVENTS_SECRET_CHARS};
 pub use problem::{Problem, Problems};
 pub use report::ReloadReport;
 
@@ -241,6 +243,8 @@ pub struct BotConfig {
     pub on_delivery_failure: OnDeliveryFailure,
     /// How long a membership keeps access after its period ends unrenewed (`subscription_grace_hours`).
     pub subscription_grace: std::time::Duration,
+    /// `[events]`: where seller events go, if anywhere.
+    pub events: Option<EventsConfig>,
 }
 
 /// What happens to a paid order whose delivery cannot be completed.

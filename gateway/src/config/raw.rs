@@ -163,6 +163,9 @@ pub struct RawBot {
     pub subscription_grace_hours: u32,
     #[serde(default, rename = "product")]
     pub products: Vec<RawProduct>,
+    /// `[events]`: seller events sent to the seller's own endpoint.
+    #[serde(default)]
+    pub events: Option<super::events::RawEvents>,
 }
 
 fn default_attempts() -> u32 {

@@ -517,6 +517,11 @@ fn load_one_bot(
         );
     }
     let texts = bot_texts(&raw.texts, &mut problem);
+    let events = raw.events.as_ref().map(|events| {
+        let what = format!("the events signing secret of bot {stem} was not checked");
+        let secret = secrets.get(&events.secret_env, &what);
+        super::events::validate(events, secret.as_deref(), secrets.required(), &mut problem)
+    });
     let mut seen = HashSet::new();
     let mut products = Vec::new();
     for (i, p) in raw.products.iter().enumerate() {
@@ -551,6 +556,7 @@ fn load_one_bot(
         delivery_attempts: raw.delivery_attempts,
         on_delivery_failure: on_delivery_failure?,
         subscription_grace: Duration::from_secs(u64::from(raw.subscription_grace_hours) * 3600),
+        events: events.flatten(),
     })
 }
 

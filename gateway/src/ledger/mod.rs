@@ -13,6 +13,7 @@ mod outbox;
 mod payments;
 mod refunds;
 pub mod report;
+mod seller_events;
 pub mod status;
 mod subscriptions;
 #[cfg(test)]
@@ -34,6 +35,9 @@ pub use orders::{NewOrder, Order};
 pub use outbox::DueDelivery;
 pub use payments::{NewPayment, Payment, Recorded};
 pub use report::{ExportFilter, ExportRecord, ProductStats};
+pub use seller_events::{
+    EventRoute, SellerEvent, SellerEventFilter, SellerEventStatus, SendOutcome,
+};
 pub use status::PaymentStatus;
 pub use subscriptions::{Subscription, SubscriptionState};
 
@@ -144,6 +148,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "checks",
         include_str!("../../../migrations/sqlite/0009_checks.sql"),
     ),
+    (
+        10,
+        "seller events",
+        include_str!("../../../migrations/sqlite/0010_seller_events.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -190,6 +199,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "checks",
         include_str!("../../../migrations/postgres/0009_checks.sql"),
+    ),
+    (
+        10,
+        "seller events",
+        include_str!("../../../migrations/postgres/0010_seller_events.sql"),
     ),
 ];
 

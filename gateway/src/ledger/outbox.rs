@@ -6,9 +6,12 @@ use std::collections::HashSet;
 
 use sqlx::{AnyConnection, Row};
 
+use crate::domain::SellerEventType;
+
 use super::events::{EventKind, NewEvent, Subject, append};
 use super::multirow::{first_returned, placeholders};
 use super::payments::transition;
+use super::seller_events::stage::{About, Fact, stage};
 use super::status::PaymentStatus;
 use super::writer::{Command, Write, write_in_chunks};
 use super::{Ledger, LedgerError, now_ms};
@@ -297,6 +300,20 @@ impl Write for Sent {
             done.insert((bot, charge_id));
         }
         write_in_chunks(conn, &events).await?;
+        let facts: Vec<Fact<'_>> = events
+            .iter()
+            .filter_map(|e| {
+                Some(Fact {
+                    at: e.at,
+                    bot: &e.bot,
+                    event_type: SellerEventType::DeliverySucceeded,
+                    about: About::Payment {
+                        charge_id: e.charge_id.as_deref()?,
+                    },
+                })
+            })
+            .collect();
+        stage(conn, &facts).await?;
         for d in rows {
             if !done.remove(&(d.bot.clone(), d.charge_id.clone())) {
                 delivered_from_elsewhere(conn, d.at, &d.bot, &d.charge_id).await?;
@@ -421,7 +438,7 @@ impl Command for GivenUp {
     }
 
     async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-        sqlx::query(
+        let given_up = sqlx::query(
             "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, failed_at = $2 \
              WHERE bot = $3 AND charge_id = $4 AND sent_at IS NULL",
         )
@@ -430,7 +447,22 @@ impl Command for GivenUp {
         .bind(&self.bot)
         .bind(&self.charge_id)
         .execute(&mut *conn)
-        .await?;
+        .await?
+        .rows_affected()
+            == 1;
+        // A move to `delivery_failed` is reported by `transition`; a delivery given up into
+        // another state (held for review) is reported here.
+        if given_up && self.status != PaymentStatus::DeliveryFailed {
+            let fact = Fact {
+                at: self.at,
+                bot: &self.bot,
+                event_type: SellerEventType::DeliveryFailed,
+                about: About::Payment {
+                    charge_id: &self.charge_id,
+                },
+            };
+            stage(conn, &[fact]).await?;
+        }
         match transition(
             conn,
             self.at,

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::payments::{PAYMENT_COLUMNS, payment_from_row};
+use super::payments::{PAYMENT_COLUMNS, Payment, payment_from_row};
 use super::status::PaymentStatus;
 use super::{Ledger, LedgerError};
 
@@ -43,6 +43,24 @@ pub struct ProductStats {
     pub net_revenue: i64,
 }
 
+impl From<Payment> for ExportRecord {
+    fn from(p: Payment) -> Self {
+        ExportRecord {
+            bot: p.bot,
+            charge_id: p.charge_id,
+            user_id: p.user_id,
+            product: p.product.unwrap_or_default(),
+            amount: p.amount,
+            currency: p.currency,
+            status: p.status.to_string(),
+            paid_at: rfc3339(p.paid_at),
+            delivered_at: p.delivered_at.map(rfc3339),
+            refunded_at: p.refunded_at.map(rfc3339),
+            plugin_sha256: p.plugin_sha256,
+        }
+    }
+}
+
 pub fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -60,22 +78,7 @@ impl Ledger {
         .fetch_all(&self.reads)
         .await?;
         rows.iter()
-            .map(|r| {
-                let p = payment_from_row(r)?;
-                Ok(ExportRecord {
-                    bot: p.bot,
-                    charge_id: p.charge_id,
-                    user_id: p.user_id,
-                    product: p.product.unwrap_or_default(),
-                    amount: p.amount,
-                    currency: p.currency,
-                    status: p.status.to_string(),
-                    paid_at: rfc3339(p.paid_at),
-                    delivered_at: p.delivered_at.map(rfc3339),
-                    refunded_at: p.refunded_at.map(rfc3339),
-                    plugin_sha256: p.plugin_sha256,
-                })
-            })
+            .map(|r| Ok(ExportRecord::from(payment_from_row(r)?)))
             .collect()
     }
 

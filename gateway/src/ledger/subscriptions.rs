@@ -5,8 +5,10 @@
 use sqlx::{AnyConnection, Row};
 
 use super::events::{EventKind, Subject, append};
+use super::seller_events::stage::{About, Fact, stage};
 use super::writer::Command;
 use super::{Ledger, LedgerError};
+use crate::domain::SellerEventType;
 
 /// Where a membership stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -194,9 +196,10 @@ impl Ledger {
     }
 }
 
-const COLUMNS: &str = "bot, user_id, product, first_charge_id, last_charge_id, state, expires_at";
+pub(super) const COLUMNS: &str =
+    "bot, user_id, product, first_charge_id, last_charge_id, state, expires_at";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Subscription, LedgerError> {
+pub(super) fn from_row(r: &sqlx::any::AnyRow) -> Result<Subscription, LedgerError> {
     Ok(Subscription {
         bot: r.try_get("bot")?,
         user_id: r.try_get("user_id")?,
@@ -261,7 +264,31 @@ impl Command for Paid {
             subject,
             &detail,
         )
-        .await
+        .await?;
+        // A renewal: the membership existed before this charge, which now pays it.
+        let renewed = sqlx::query(
+            "SELECT 1 FROM subscriptions WHERE bot = $1 AND user_id = $2 AND product = $3 \
+             AND last_charge_id = $4 AND first_charge_id <> $4",
+        )
+        .bind(&self.bot)
+        .bind(self.user_id)
+        .bind(&self.product)
+        .bind(&self.charge_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some();
+        if renewed {
+            let fact = membership_fact(
+                self.at,
+                &self.bot,
+                self.user_id,
+                &self.product,
+                &self.charge_id,
+                SellerEventType::SubscriptionRenewed,
+            );
+            stage(conn, &[fact]).await?;
+        }
+        Ok(())
     }
 }
 
@@ -312,6 +339,33 @@ impl Command for SetState {
                 &detail,
             )
             .await?;
+            let reported = match self.state {
+                SubscriptionState::Cancelled => Some(SellerEventType::SubscriptionCancelled),
+                SubscriptionState::Failed => Some(SellerEventType::SubscriptionFailed),
+                SubscriptionState::Expired => Some(SellerEventType::SubscriptionExpired),
+                SubscriptionState::Active => None,
+            };
+            if let Some(event_type) = reported {
+                let charge: Option<String> = sqlx::query_scalar(
+                    "SELECT last_charge_id FROM subscriptions \
+                     WHERE bot = $1 AND user_id = $2 AND product = $3",
+                )
+                .bind(&self.bot)
+                .bind(self.user_id)
+                .bind(&self.product)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let charge = charge.unwrap_or_default();
+                let fact = membership_fact(
+                    self.at,
+                    &self.bot,
+                    self.user_id,
+                    &self.product,
+                    &charge,
+                    event_type,
+                );
+                stage(conn, &[fact]).await?;
+            }
         }
         Ok(done)
     }
@@ -365,6 +419,15 @@ impl Command for Expire {
                 &detail,
             )
             .await?;
+            let fact = membership_fact(
+                self.now_ms,
+                &sub.bot,
+                sub.user_id,
+                &sub.product,
+                &sub.last_charge_id,
+                SellerEventType::SubscriptionExpired,
+            );
+            stage(conn, &[fact]).await?;
         }
         Ok(moved)
     }
@@ -414,6 +477,36 @@ impl Command for Refunded {
         let detail = format!("{} -> expired: its latest charge was refunded", sub.product);
         let kind = EventKind::SubscriptionChanged;
         append(conn, self.at, bot, kind, subject, &detail).await?;
+        let fact = membership_fact(
+            self.at,
+            bot,
+            sub.user_id,
+            &sub.product,
+            charge_id,
+            SellerEventType::SubscriptionExpired,
+        );
+        stage(conn, &[fact]).await?;
         Ok(Some(sub))
+    }
+}
+
+/// A membership's change as a seller event.
+fn membership_fact<'a>(
+    at: i64,
+    bot: &'a str,
+    user_id: i64,
+    product: &'a str,
+    charge_id: &'a str,
+    event_type: SellerEventType,
+) -> Fact<'a> {
+    Fact {
+        at,
+        bot,
+        event_type,
+        about: About::Membership {
+            user_id,
+            product,
+            charge_id,
+        },
     }
 }

@@ -235,3 +235,32 @@ async fn the_database_refuses_a_status_no_enum_can_read() -> Result<(), LedgerEr
     assert!(refused.is_err(), "an unknown event kind was stored");
     Ok(())
 }
+
+/// Migration 0010's CHECK constraints spell every seller event type and status the enums do.
+#[test]
+fn the_seller_event_checks_spell_every_type_and_status() {
+    use crate::domain::SellerEventType;
+    use crate::ledger::SellerEventStatus;
+    let migrations = [
+        include_str!("../../../migrations/sqlite/0010_seller_events.sql"),
+        include_str!("../../../migrations/postgres/0010_seller_events.sql"),
+    ];
+    let spellings = SellerEventType::ALL
+        .iter()
+        .map(|t| t.as_str())
+        .chain(SellerEventStatus::ALL.iter().map(|s| s.as_str()));
+    for spelling in spellings {
+        for sql in migrations {
+            assert!(
+                sql.contains(&format!("'{spelling}'")),
+                "{spelling} is not allowed"
+            );
+        }
+    }
+    for t in SellerEventType::ALL {
+        assert_eq!(SellerEventType::parse(t.as_str()), Ok(t));
+    }
+    for s in SellerEventStatus::ALL {
+        assert_eq!(SellerEventStatus::parse(s.as_str()), Some(s));
+    }
+}

@@ -7,9 +7,11 @@ use sqlx::{AnyConnection, Row};
 mod record;
 
 use super::events::{EventKind, Subject, append};
+use super::seller_events::stage::{About, Fact, stage};
 use super::status::PaymentStatus;
 use super::writer::Command;
 use super::{Ledger, LedgerError};
+use crate::domain::SellerEventType;
 
 #[derive(Debug, Clone)]
 pub struct NewPayment<'a> {
@@ -99,7 +101,7 @@ pub(super) fn payment_from_row(r: &AnyRow) -> Result<Payment, LedgerError> {
     })
 }
 
-async fn fetch_payment(
+pub(super) async fn fetch_payment(
     conn: &mut AnyConnection,
     bot: &str,
     charge_id: &str,
@@ -121,6 +123,17 @@ async fn fetch_payment(
 /// the payment in between (PostgreSQL's READ COMMITTED re-checks the condition and updates no
 /// row), the status is read again and the transition re-checked from there, so a concurrent
 /// delivery can never swallow a refund.
+/// The seller event a move to `status` is reported as.
+fn reported_as(status: PaymentStatus) -> Option<SellerEventType> {
+    match status {
+        PaymentStatus::Paid => None,
+        PaymentStatus::Delivered => Some(SellerEventType::DeliverySucceeded),
+        PaymentStatus::DeliveryFailed => Some(SellerEventType::DeliveryFailed),
+        PaymentStatus::NeedsReview => Some(SellerEventType::PaymentNeedsReview),
+        PaymentStatus::Refunded => Some(SellerEventType::RefundSucceeded),
+    }
+}
+
 pub(super) async fn transition(
     conn: &mut AnyConnection,
     at: i64,
@@ -185,6 +198,15 @@ pub(super) async fn transition(
             &format!("{} -> {}: {detail}", current.status, to),
         )
         .await?;
+        if let Some(event_type) = reported_as(to) {
+            let fact = Fact {
+                at,
+                bot,
+                event_type,
+                about: About::Payment { charge_id },
+            };
+            stage(conn, &[fact]).await?;
+        }
         return Ok(true);
     }
     Err(LedgerError::Contended {

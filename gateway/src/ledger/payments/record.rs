@@ -3,8 +3,11 @@
 
 use sqlx::AnyConnection;
 
+use crate::domain::SellerEventType;
+
 use super::super::events::{EventKind, NewEvent, Subject};
 use super::super::multirow::{first_returned, placeholders};
+use super::super::seller_events::stage::{About, Fact, stage};
 use super::super::writer::{Write, write_in_chunks};
 use super::super::{Ledger, LedgerError};
 use super::{NewPayment, Payment, PaymentStatus, Recorded, fetch_payment};
@@ -135,6 +138,31 @@ impl Write for PaymentRow {
             }
         }
         write_in_chunks(conn, &events).await?;
+        let mut facts = Vec::new();
+        for (row, new) in rows.iter().zip(&fresh) {
+            let p = &row.payment;
+            if !*new {
+                continue;
+            }
+            let about = About::Payment {
+                charge_id: &p.charge_id,
+            };
+            facts.push(Fact {
+                at: p.paid_at,
+                bot: &p.bot,
+                event_type: SellerEventType::PaymentSucceeded,
+                about,
+            });
+            if p.review_reason.is_some() {
+                facts.push(Fact {
+                    at: p.paid_at,
+                    bot: &p.bot,
+                    event_type: SellerEventType::PaymentNeedsReview,
+                    about,
+                });
+            }
+        }
+        stage(conn, &facts).await?;
         let mut recorded = Vec::with_capacity(rows.len());
         for (row, new) in rows.iter().zip(fresh) {
             let p = &row.payment;
