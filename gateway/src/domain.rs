@@ -324,3 +324,101 @@ impl fmt::Display for SellerEventType {
         f.write_str(self.as_str())
     }
 }
+
+/// An exact amount of Stars: whole Stars and nanostars (one billionth), as Telegram gives them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StarAmount {
+    pub stars: i64,
+    pub nanostars: i64,
+}
+
+impl StarAmount {
+    pub const NANO: i128 = 1_000_000_000;
+
+    /// In nanostars, exactly.
+    pub fn total_nanos(self) -> i128 {
+        i128::from(self.stars) * Self::NANO + i128::from(self.nanostars)
+    }
+
+    pub fn from_nanos(nanos: i128) -> Self {
+        let stars = nanos / Self::NANO;
+        Self {
+            stars: i64::try_from(stars).unwrap_or(if nanos < 0 { i64::MIN } else { i64::MAX }),
+            nanostars: i64::try_from(nanos % Self::NANO).unwrap_or(0),
+        }
+    }
+}
+
+/// As a decimal string (`"12.5"`): exact, where a JSON number could be read as a float.
+impl Serialize for StarAmount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl std::fmt::Display for StarAmount {
+    /// `12`, or `12.5` with nanostars (no float on the way).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let nanos = self.total_nanos();
+        let sign = if nanos < 0 { "-" } else { "" };
+        let abs = nanos.unsigned_abs();
+        let (whole, frac) = (abs / 1_000_000_000, abs % 1_000_000_000);
+        if frac == 0 {
+            write!(f, "{sign}{whole}")
+        } else {
+            let digits = format!("{frac:09}");
+            write!(f, "{sign}{whole}.{}", digits.trim_end_matches('0'))
+        }
+    }
+}
+
+#[cfg(test)]
+mod star_amount_tests {
+    use super::StarAmount;
+
+    #[test]
+    fn amounts_print_exactly_without_floats() {
+        let a = StarAmount {
+            stars: 12,
+            nanostars: 500_000_000,
+        };
+        assert_eq!(a.to_string(), "12.5");
+        assert_eq!(
+            StarAmount {
+                stars: 3,
+                nanostars: 0
+            }
+            .to_string(),
+            "3"
+        );
+        assert_eq!(
+            StarAmount {
+                stars: 0,
+                nanostars: 1
+            }
+            .to_string(),
+            "0.000000001"
+        );
+        assert_eq!(
+            StarAmount {
+                stars: -2,
+                nanostars: 0
+            }
+            .to_string(),
+            "-2"
+        );
+        let sum = a.total_nanos()
+            + StarAmount {
+                stars: 0,
+                nanostars: 700_000_000,
+            }
+            .total_nanos();
+        assert_eq!(
+            StarAmount::from_nanos(sum),
+            StarAmount {
+                stars: 13,
+                nanostars: 200_000_000
+            }
+        );
+    }
+}

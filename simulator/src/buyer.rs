@@ -300,10 +300,31 @@ impl SimHandle {
         match payments::refund(bot, reg, now, charge_id, None) {
             Ok(_) => Ok(()),
             Err(Refusal::AlreadyRefunded) => Err(SimError::AlreadyRefunded(charge_id.to_owned())),
-            Err(Refusal::NotFound | Refusal::WrongUser) => {
+            Err(Refusal::NotFound | Refusal::WrongUser | Refusal::BalanceTooLow) => {
                 Err(SimError::UnknownCharge(charge_id.to_owned()))
             }
         }
+    }
+
+    /// Adds a transaction as getStarTransactions will list it (any partner, any kind, even one
+    /// Telegram has not invented yet), moving the balance by its `amount`: an affiliate's
+    /// commission, a withdrawal to Fragment, an ads payment, a chargeback.
+    pub fn add_star_transaction(
+        &self,
+        token: &str,
+        transaction: serde_json::Value,
+    ) -> Result<(), SimError> {
+        let mut world = self.shared.world();
+        let (bot, _) = world
+            .bot(token)
+            .ok_or_else(|| SimError::UnknownBot(token.to_owned()))?;
+        bot.transactions.push(transaction);
+        Ok(())
+    }
+
+    /// What getMyStarBalance answers: incoming minus outgoing Stars.
+    pub fn star_balance(&self, token: &str) -> i64 {
+        self.read(token, |bot| bot.balance())
     }
 }
 

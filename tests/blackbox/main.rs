@@ -19,5 +19,6 @@ mod properties;
 mod reload;
 mod seller_events;
 mod soak;
+mod stars;
 mod subscriptions;
 mod webhook;

@@ -207,6 +207,7 @@ async fn refund_charge(
         Ok(outcome) => Json(json!({ "ok": true, "outcome": outcome.to_string() })).into_response(),
         Err(e @ RefundError::UnknownCharge(_)) => error(StatusCode::NOT_FOUND, e.to_string()),
         Err(e @ RefundError::Telegram(_)) => error(StatusCode::BAD_GATEWAY, e.to_string()),
+        Err(e @ RefundError::BalanceTooLow { .. }) => error(StatusCode::CONFLICT, e.to_string()),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
@@ -313,8 +314,30 @@ struct StatsQuery {
 }
 
 async fn stats(_: Admin, State(state): State<AdminState>, Query(q): Query<StatsQuery>) -> Response {
-    match state.ledger.stats(q.bot.as_deref()).await {
-        Ok(stats) => Json(json!({ "ok": true, "stats": stats })).into_response(),
+    let bot = q.bot.as_deref();
+    let read = async {
+        let stats = state.ledger.stats(bot).await?;
+        let money = crate::ledger::money_by_bot(&state.ledger.star_totals(bot).await?);
+        let mut balances = serde_json::Map::new();
+        for store in state.stores.snapshot() {
+            let id = store.id.as_str();
+            if bot.is_some_and(|b| b != id) {
+                continue;
+            }
+            if let Some(b) = state.ledger.star_balance(id).await? {
+                let at = crate::ledger::report::rfc3339(b.checked_at);
+                balances.insert(
+                    id.to_owned(),
+                    json!({ "stars": b.amount, "checked_at": at }),
+                );
+            }
+        }
+        Ok::<_, crate::ledger::LedgerError>(json!({
+            "ok": true, "stats": stats, "money": money, "balances": balances
+        }))
+    };
+    match read.await {
+        Ok(body) => Json(body).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }

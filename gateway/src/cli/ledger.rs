@@ -87,6 +87,50 @@ pub async fn stats(dir: &Path, bot: Option<&str>) -> Result<(), Failure> {
     if stats.is_empty() {
         println!("(no payments yet)");
     }
+    let money = crate::ledger::money_by_bot(&ledger.star_totals(bot).await?);
+    if !money.is_empty() {
+        println!();
+        println!("Telegram's transactions (read by reconciliation), Stars:");
+        println!(
+            "{:<16} {:>10} {:>11} {:>9} {:>11} {:>8} {:>11} {:>9} {:>9} {:>10}  balance",
+            "bot",
+            "gross",
+            "commissions",
+            "refunds",
+            "chargebacks",
+            "fees",
+            "withdrawals",
+            "other in",
+            "other out",
+            "net"
+        );
+        for m in &money {
+            let balance = match ledger.star_balance(&m.bot).await? {
+                Some(b) => format!(
+                    "{} (at {})",
+                    b.amount,
+                    crate::ledger::report::rfc3339(b.checked_at)
+                ),
+                None => "-".into(),
+            };
+            println!(
+                "{:<16} {:>10} {:>11} {:>9} {:>11} {:>8} {:>11} {:>9} {:>9} {:>10}  {balance}",
+                m.bot,
+                m.gross_sales.to_string(),
+                m.commissions.to_string(),
+                m.refunds.to_string(),
+                m.chargebacks.to_string(),
+                m.fees.to_string(),
+                m.withdrawals.to_string(),
+                m.other_in.to_string(),
+                m.other_out.to_string(),
+                m.net.to_string(),
+            );
+        }
+        for (bot, tx, reason) in ledger.flagged_star_transactions(bot).await? {
+            println!("needs review: {bot} {tx}: {reason}");
+        }
+    }
     ledger.close().await;
     Ok(())
 }

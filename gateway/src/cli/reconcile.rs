@@ -36,14 +36,33 @@ pub async fn reconcile(dir: &Path, bot: Option<&str>) -> Result<(), Failure> {
         let result = crate::reconcile::reconcile(store, &|n| bar.set_position(n)).await;
         bar.finish_and_clear();
         match result {
-            Ok(r) => println!(
-                "{}: {} transactions read; recorded {} missing payment(s), {} refund(s); {} amount mismatch(es) flagged",
-                store.id,
-                r.scanned,
-                r.recorded.len(),
-                r.refunds.len(),
-                r.mismatches.len()
-            ),
+            Ok(r) => {
+                println!(
+                    "{}: {} transactions read; recorded {} missing payment(s), {} refund(s); {} amount mismatch(es) and {} unexplained outgoing transaction(s) flagged",
+                    store.id,
+                    r.scanned,
+                    r.recorded.len(),
+                    r.refunds.len(),
+                    r.mismatches.len(),
+                    r.unexplained.len()
+                );
+                // The summary per class of the transactions read for the first time.
+                for (class, summary) in &r.classes {
+                    println!(
+                        "  {class:<26} {:>6} transaction(s) {:>14} Stars",
+                        summary.count, summary.stars
+                    );
+                }
+                if r.unreadable > 0 {
+                    println!(
+                        "  {:<26} {:>6} transaction(s) without an id, skipped",
+                        "unreadable", r.unreadable
+                    );
+                }
+                for id in &r.unexplained {
+                    println!("  needs review: {id}");
+                }
+            }
             Err(e) => {
                 eprintln!("{}: {e}", store.id);
                 failed += 1;

@@ -14,6 +14,7 @@ mod payments;
 mod refunds;
 pub mod report;
 mod seller_events;
+mod star_transactions;
 pub mod status;
 mod subscriptions;
 #[cfg(test)]
@@ -37,6 +38,10 @@ pub use payments::{NewPayment, Payment, Recorded};
 pub use report::{ExportFilter, ExportRecord, ProductStats};
 pub use seller_events::{
     EventRoute, SellerEvent, SellerEventFilter, SellerEventStatus, SendOutcome,
+};
+pub use star_transactions::{
+    BotMoney, ClassTotal, KnownBalance, StarAmount, StarTransaction, TxClass, TxDirection,
+    money_by_bot,
 };
 pub use status::PaymentStatus;
 pub use subscriptions::{Subscription, SubscriptionState};
@@ -153,6 +158,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "seller events",
         include_str!("../../../migrations/sqlite/0010_seller_events.sql"),
     ),
+    (
+        11,
+        "star transactions",
+        include_str!("../../../migrations/sqlite/0011_star_transactions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -204,6 +214,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "seller events",
         include_str!("../../../migrations/postgres/0010_seller_events.sql"),
+    ),
+    (
+        11,
+        "star transactions",
+        include_str!("../../../migrations/postgres/0011_star_transactions.sql"),
     ),
 ];
 

@@ -37,6 +37,10 @@ pub enum RefundError {
         "Telegram did not confirm the refund ({0}); run `starsgate reconcile` to learn its outcome"
     )]
     Telegram(String),
+    #[error(
+        "the bot's Star balance ({balance}) cannot cover a refund of {amount} Stars; nothing was refunded"
+    )]
+    BalanceTooLow { balance: String, amount: i64 },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
@@ -55,6 +59,27 @@ pub async fn refund(
     if payment.status == PaymentStatus::Refunded {
         return Ok(RefundOutcome::AlreadyRefunded);
     }
+    // Refused up front rather than by Telegram's error. A balance that cannot be read does not
+    // stop the refund: Telegram decides then.
+    match crate::telegram::star_balance(&store.clients.api).await {
+        Ok(balance) if balance.stars < payment.amount => {
+            return Err(RefundError::BalanceTooLow {
+                balance: balance.to_string(),
+                amount: payment.amount,
+            });
+        }
+        Ok(balance) => {
+            let _ = store.ledger.set_star_balance(bot, balance).await;
+        }
+        Err(e) => {
+            tracing::warn!(bot, charge_id, error = %e, "Could not read the Star balance before a refund; asking Telegram anyway.");
+        }
+    }
+    // Written before asking, so the outgoing transaction is explained even after a crash.
+    store
+        .ledger
+        .refund_requested(bot, charge_id, source)
+        .await?;
     let call = store
         .clients
         .api

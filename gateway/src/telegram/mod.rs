@@ -1,6 +1,7 @@
 //! The Bot API client side: teloxide's typed client per bot, a lossless getUpdates, what an API
 //! error means for the caller, and the proxy that reaches Telegram's test environment.
 
+mod balance;
 mod errors;
 mod raw_updates;
 mod retry;
@@ -8,6 +9,7 @@ mod test_env;
 
 use std::time::Duration;
 
+pub use balance::star_balance;
 pub use errors::{Failure, classify, describe, is_already_refunded, redact};
 pub use raw_updates::{ALLOWED_UPDATES, GetUpdatesRaw, KindLabel, SetWebhookRaw, update_kind};
 pub use retry::with_retry;

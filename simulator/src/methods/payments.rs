@@ -58,6 +58,8 @@ pub(super) fn refund_star_payment(ctx: &Ctx<'_>) -> ApiResult {
             Err(Refusal::NotFound) => Err(ApiError::bad("CHARGE_NOT_FOUND")),
             Err(Refusal::WrongUser) => Err(ApiError::bad("USER_ID_INVALID")),
             Err(Refusal::AlreadyRefunded) => Err(ApiError::bad("CHARGE_ALREADY_REFUNDED")),
+            // Telegram does not document this refusal; the name is an assumption (README).
+            Err(Refusal::BalanceTooLow) => Err(ApiError::bad("BALANCE_TOO_LOW")),
         },
     )
 }
@@ -221,6 +223,9 @@ pub(crate) enum Refusal {
     NotFound,
     WrongUser,
     AlreadyRefunded,
+    /// The bot's balance is smaller than the charge (only a refund the bot asks for is refused
+    /// for this; one made elsewhere, say a chargeback, can take the balance below zero).
+    BalanceTooLow,
 }
 
 /// Refunds a charge: an outgoing transaction with the charge's id and a `refunded_payment`
@@ -239,6 +244,13 @@ pub(crate) fn refund(
     if charge.refunded {
         return Err(Refusal::AlreadyRefunded);
     }
+    let amount = charge.amount;
+    if by_user.is_some() && bot.balance() < amount {
+        return Err(Refusal::BalanceTooLow);
+    }
+    let Some(charge) = bot.charges.get_mut(charge_id) else {
+        return Err(Refusal::NotFound);
+    };
     charge.refunded = true;
     let charge = charge.clone();
     let name = reg.user_name(charge.user_id).unwrap_or_default();
