@@ -69,7 +69,7 @@ async fn reconciliation_classifies_every_kind_and_flags_a_chargeback(backend: Ba
     add(json!({"id": "odd1", "amount": 6, "date": 8, "source": {"type": "a_partner_from_2027"}}));
     let store = gw.store(GUIDES).unwrap();
     let report = starsgate::reconcile::reconcile(&store, &|_| {}).await.unwrap();
-    assert_eq!(report.unexplained, [charged_back.clone()], "{report:?}");
+    assert_eq!(report.unexplained, std::slice::from_ref(&charged_back), "{report:?}");
     for class in [
         TxClass::InvoicePayment,
         TxClass::Refund,
