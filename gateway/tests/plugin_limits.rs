@@ -191,6 +191,34 @@ fn logs_are_capped_per_call() {
 }
 
 #[test]
+fn what_a_plugin_prints_goes_to_its_log_capped() {
+    let (host, _c) = host(Limits::default());
+    let p = hostile(&host);
+    for hook in ["pre-checkout", "deliver"] {
+        let config = format!(r#"{{"mode":"print","at":"{hook}"}}"#);
+        let ctx = CallContext {
+            config,
+            ..ctx("print")
+        };
+        let (ok, logs) = if hook == "deliver" {
+            let call = p.deliver(&ctx, &order(), &payment());
+            (call.result.is_ok(), call.logs)
+        } else {
+            let call = p.pre_checkout(&ctx, &order());
+            (call.result == Ok(Decision::Approve), call.logs)
+        };
+        assert!(ok, "{hook}: println! does not trap");
+        assert_eq!(logs[0], format!("stdout: hello from {hook}"));
+        assert_eq!(logs[1], "stderr: to stderr without the SDK");
+        assert!(logs[2].starts_with("stdout: line 0 PPP"), "{}", logs[2]);
+        assert!(logs.len() <= limits::LOG_LINES, "{} lines", logs.len());
+        let bytes: usize = logs.iter().map(String::len).sum();
+        assert!(bytes <= limits::LOG_BYTES + limits::LOG_LINES * 8, "{bytes} bytes");
+    }
+    still_serves(&p);
+}
+
+#[test]
 fn oversized_output_is_returned_to_the_host_and_rejected_by_validation() {
     let (host, _c) = host(Limits::default());
     let p = hostile(&host);

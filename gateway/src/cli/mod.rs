@@ -1,9 +1,11 @@
-//! The `starsgate` command line (SPEC §2). Every failure ends as one sentence on stderr naming the
+//! The `starsgate` command line (the README's "Running your stores"). Every failure ends as one sentence on stderr naming the
 //! file, key or argument at fault, and exit status 1; nothing a user types can cause a panic.
 
 mod check;
 mod init;
 mod ledger;
+mod plugin_new;
+mod plugin_run;
 mod plugin_test;
 mod reconcile;
 mod refund;
@@ -133,6 +135,22 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
+    /// Write a standalone plugin project NAME/ (code, fixtures, README, the SDK in NAME/sdk and a
+    /// Cargo.lock) that builds anywhere: see the README's "Write a plugin".
+    New {
+        /// The plugin's name: lower-case letters, digits and -, e.g. course-seat.
+        name: String,
+        /// Also write code and a fixture for this hook (pre-checkout and deliver are always
+        /// written); repeatable.
+        #[arg(long = "hook", value_enum)]
+        hooks: Vec<plugin_new::NewHook>,
+        /// Where to create NAME/.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Call one hook of a plugin under production limits and print the output, fuel, memory
+    /// and logs (--json: one object); exit 1 if the call fails.
+    Run(plugin_run::RunArgs),
     /// Run a plugin against fixtures under production limits; exit 1 on a mismatch or trap.
     Test {
         /// The plugin component (.wasm).
@@ -154,7 +172,7 @@ enum WebhookCommand {
 
 #[derive(Debug, Subcommand)]
 enum LedgerCommand {
-    /// Write payments to stdout, one record each (SPEC §6).
+    /// Write payments to stdout, one record each (fields: see "Running your stores" in the README).
     Export {
         #[command(flatten)]
         config: ConfigDir,
@@ -315,6 +333,12 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Plugin {
             command: PluginCommand::Test { plugin, fixtures },
         } => plugin_test::plugin_test(&plugin, &fixtures),
+        Command::Plugin {
+            command: PluginCommand::Run(args),
+        } => plugin_run::plugin_run(&args),
+        Command::Plugin {
+            command: PluginCommand::New { name, hooks, dir },
+        } => plugin_new::plugin_new(&dir, &name, &hooks),
         Command::Refund {
             config,
             bot,
