@@ -130,7 +130,9 @@ fn plugin_function(e: &wasmtime::Error) -> Option<String> {
         .filter_map(|f| f.func_name())
         .map(|name| format!("{:#}", rustc_demangle::demangle(name)))
         .find(|name| {
-            !RUNTIME.iter().any(|p| name.starts_with(p))
+            // Rust's own functions have paths; import shims and libc (`abort`) do not.
+            name.contains("::")
+                && !RUNTIME.iter().any(|p| name.starts_with(p))
                 && !name.contains("starsgate_plugin::__Guest")
                 && !name.contains("export_")
         })

@@ -6,18 +6,39 @@
 //! plugin nothing it could use against the host.
 //!
 //! Only the functions Rust's standard library and common guests use to write are defined
-//! (`get-stdout`, `get-stderr`, and the output stream's `write`, `blocking-write-and-flush`,
-//! `check-write`, `flush`, `blocking-flush`); anything else a component imports from those
+//! (`get-stdout`, `get-stderr`, the output stream's `write`, `blocking-write-and-flush`,
+//! `check-write`, `flush`, `blocking-flush`, `subscribe`, and a pollable that is always ready,
+//! since a write never waits); anything else a component imports from those
 //! interfaces stays a trap. They are defined under the exact interface versions the component
 //! imports, so any `0.2.x` guest links.
 
-use wasmtime::component::{Component, Linker, Resource, ResourceType, Val};
-use wasmtime::{Engine, StoreContextMut};
+use wasmtime::Engine;
+use wasmtime::component::{
+    Component, ComponentType, Lift, Linker, Lower, Resource, ResourceType,
+};
 
 use super::state::HostState;
 
 /// The host side of `wasi:io/streams.output-stream`; the resource's rep says which stream.
 pub struct OutputStream;
+
+/// The host side of `wasi:io/error.error`: never made, since a write never fails.
+pub struct IoError;
+
+/// `wasi:io/streams.stream-error`, for the functions' types.
+#[derive(ComponentType, Lift, Lower)]
+#[component(variant)]
+enum StreamError {
+    #[component(name = "last-operation-failed")]
+    #[allow(dead_code)]
+    LastOperationFailed(Resource<IoError>),
+    #[component(name = "closed")]
+    #[allow(dead_code)]
+    Closed,
+}
+
+/// The host side of `wasi:io/poll.pollable`: always ready.
+pub struct Pollable;
 
 /// Which standard stream a write went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,25 +86,55 @@ pub fn define(
     for name in &imports {
         if name.starts_with("wasi:io/streams@") {
             let mut streams = linker.instance(name)?;
+            streams.resource("pollable", ResourceType::host::<Pollable>(), |_, _| Ok(()))?;
             streams.resource(
                 "output-stream",
                 ResourceType::host::<OutputStream>(),
                 |_, _| Ok(()),
             )?;
+            streams.resource("error", ResourceType::host::<IoError>(), |_, _| Ok(()))?;
             for method in ["write", "blocking-write-and-flush"] {
-                streams.func_new(&format!("[method]output-stream.{method}"), write)?;
+                streams.func_wrap(
+                    &format!("[method]output-stream.{method}"),
+                    |mut store, (this, bytes): (Resource<OutputStream>, Vec<u8>)| {
+                        let stream = Stream::from_rep(this.rep());
+                        store.data_mut().write_stream(stream, &bytes);
+                        Ok((Ok::<(), StreamError>(()),))
+                    },
+                )?;
             }
             for method in ["flush", "blocking-flush"] {
-                streams.func_new(&format!("[method]output-stream.{method}"), |_, _, _, out| {
-                    set_ok(out, None);
-                    Ok(())
-                })?;
+                streams.func_wrap(
+                    &format!("[method]output-stream.{method}"),
+                    |_, (_,): (Resource<OutputStream>,)| Ok((Ok::<(), StreamError>(()),)),
+                )?;
             }
-            streams.func_new("[method]output-stream.check-write", |_, _, _, out| {
-                set_ok(out, Some(Val::U64(WRITE_BUDGET)));
-                Ok(())
-            })?;
+            streams.func_wrap(
+                "[method]output-stream.check-write",
+                |_, (_,): (Resource<OutputStream>,)| Ok((Ok::<u64, StreamError>(WRITE_BUDGET),)),
+            )?;
+            streams.func_wrap(
+                "[method]output-stream.subscribe",
+                |_, (_,): (Resource<OutputStream>,)| Ok((Resource::<Pollable>::new_own(0),)),
+            )?;
         }
+    }
+    for name in imports.iter().filter(|n| n.starts_with("wasi:io/error@")) {
+        linker
+            .instance(name)?
+            .resource("error", ResourceType::host::<IoError>(), |_, _| Ok(()))?;
+    }
+    for name in imports.iter().filter(|n| n.starts_with("wasi:io/poll@")) {
+        // Writing never blocks here, so every pollable is ready at once.
+        let mut poll = linker.instance(name)?;
+        poll.resource("pollable", ResourceType::host::<Pollable>(), |_, _| Ok(()))?;
+        poll.func_wrap("[method]pollable.block", |_, (_,): (Resource<Pollable>,)| Ok(()))?;
+        poll.func_wrap("[method]pollable.ready", |_, (_,): (Resource<Pollable>,)| {
+            Ok((true,))
+        })?;
+        poll.func_wrap("poll", |_, (all,): (Vec<Resource<Pollable>>,)| {
+            Ok(((0..all.len() as u32).collect::<Vec<u32>>(),))
+        })?;
     }
     for name in &imports {
         for (prefix, getter, stream) in [
@@ -91,43 +142,18 @@ pub fn define(
             ("wasi:cli/stderr@", "get-stderr", Stream::Stderr),
         ] {
             if name.starts_with(prefix) {
-                linker.instance(name)?.func_wrap(getter, move |_, ()| {
+                let mut instance = linker.instance(name)?;
+                // The interface re-exports `wasi:io/streams.output-stream`: the same type.
+                instance.resource(
+                    "output-stream",
+                    ResourceType::host::<OutputStream>(),
+                    |_, _| Ok(()),
+                )?;
+                instance.func_wrap(getter, move |_, ()| {
                     Ok((Resource::<OutputStream>::new_own(stream.rep()),))
                 })?;
             }
         }
     }
     Ok(())
-}
-
-/// `write` and `blocking-write-and-flush`: `(borrow<output-stream>, list<u8>) -> result<_, stream-error>`.
-fn write(
-    mut store: StoreContextMut<'_, HostState>,
-    _ty: wasmtime::component::types::ComponentFunc,
-    params: &[Val],
-    results: &mut [Val],
-) -> wasmtime::Result<()> {
-    let (Some(Val::Resource(handle)), Some(Val::List(bytes))) = (params.first(), params.get(1))
-    else {
-        wasmtime::bail!("output-stream write: unexpected arguments");
-    };
-    let stream = Stream::from_rep(
-        Resource::<OutputStream>::try_from_resource_any(*handle, &mut store)?.rep(),
-    );
-    let bytes: Vec<u8> = bytes
-        .iter()
-        .map(|v| match v {
-            Val::U8(b) => *b,
-            _ => b'?',
-        })
-        .collect();
-    store.data_mut().write_stream(stream, &bytes);
-    set_ok(results, None);
-    Ok(())
-}
-
-fn set_ok(results: &mut [Val], value: Option<Val>) {
-    if let Some(slot) = results.first_mut() {
-        *slot = Val::Result(Ok(value.map(Box::new)));
-    }
 }
