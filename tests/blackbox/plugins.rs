@@ -154,6 +154,48 @@ async fn a_plugin_with_forbidden_imports_is_refused_and_the_store_keeps_selling(
     h.finish().await;
 }
 
+/// One bot with a missing plugin file, a plugin that no longer matches its pin, and a product
+/// that works.
+fn broken_plugins_bot(h: &Harness) -> String {
+    copy_plugin(h, "hostile");
+    format!(
+        "token_env = \"MIXED_TOKEN\"\nsupport = \"s\"\nterms = \"t\"\n\
+         [[product]]\nid = \"gone\"\ntitle = \"Gone\"\ndescription = \"missing file\"\nprice = 3\nplugin = \"plugins/nowhere.wasm\"\n\
+         [[product]]\nid = \"repinned\"\ntitle = \"Repinned\"\ndescription = \"wrong pin\"\nprice = 3\nplugin = \"plugins/hostile.wasm\"\nplugin_sha256 = \"{}\"\n[product.config]\nmode = \"ok\"\n\
+         [[product]]\nid = \"plain\"\ntitle = \"Plain\"\ndescription = \"built in\"\nprice = 4\n[product.config]\ntext = \"plain delivered\"\n",
+        "0".repeat(64)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_run_a_product_whose_plugin_cannot_load_refuses_checkouts_while_the_store_sells() {
+    let mut h = Harness::new(Backend::Sqlite).await;
+    let bot = broken_plugins_bot(&h);
+    h.add_bot("mixed", &bot);
+    // `check` names both problems, as file: key: reason …
+    let out = h
+        .command()
+        .args(["check", "--config"])
+        .arg(h.dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("mixed.toml: product[0].plugin: "), "{err}");
+    assert!(err.contains("mixed.toml: product[1].plugin_sha256: "), "{err}");
+    // … while the real `starsgate run` starts, and only those two products refuse.
+    let mut child = h.spawn_process(None);
+    assert_eq!(refused(&h, "mixed", 410, "gone").await, GENERIC);
+    assert_eq!(refused(&h, "mixed", 411, "repinned").await, GENERIC);
+    h.buy("mixed", 412, "plain").await;
+    assert!(h.wait_for_deliveries("mixed", 412, 1).await[0].contains("plain delivered"));
+    h.buy(GUIDES, 413, "premium-guide").await;
+    h.wait_for_deliveries(GUIDES, 413, 1).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    h.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_licence_key_is_limited_per_buyer_and_unique_per_payment() {
     let h = Harness::new(Backend::Sqlite).await;
@@ -269,10 +311,12 @@ async fn an_order_is_served_by_the_plugin_version_it_was_sold_with() {
     product.plugin = Some(starsgate::config::PluginRef {
         source: starsgate::config::PluginSource::File(h.dir.path().join("plugins/hostile.wasm")),
         sha256: starsgate::plugins::wasm::sha256_hex(&new_bytes),
+        unusable: None,
     });
     product.config = serde_json::json!({"mode": "ok"});
     let host = PluginHost::new(&config.gateway.plugins.cache_dir, Limits::default()).unwrap();
-    let catalogue = starsgate::app::load_plugins(guides, &host).unwrap();
+    let catalogue = starsgate::app::load_plugins(guides, &host)
+        .unwrap_or_else(|e| panic!("{}", e[0]));
     gw.store(GUIDES).unwrap().replace(guides.clone(), catalogue);
     let charge = match h.pay_latest(GUIDES, 800).await {
         PayOutcome::Paid { charge_id, .. } => charge_id,
