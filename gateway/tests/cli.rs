@@ -271,13 +271,22 @@ fn check_calls_each_plugin_and_names_the_product_it_fails_for() {
     assert_eq!(o.status.code(), Some(1));
     assert_no_panic(&o);
     let err = stderr(&o);
-    let line = |key: &str| err.lines().find(|l| l.contains(&format!("shop.toml: {key}: ")));
+    let line = |key: &str| {
+        err.lines()
+            .find(|l| l.contains(&format!("shop.toml: {key}: ")))
+    };
     let keys = line("product[1].config").unwrap_or_else(|| panic!("{err}"));
-    assert!(keys.contains("pre-checkout with this product's config"), "{keys}");
+    assert!(
+        keys.contains("pre-checkout with this product's config"),
+        "{keys}"
+    );
     assert!(keys.contains("invalid product config"), "{keys}");
     let spins = line("product[2].plugin").unwrap_or_else(|| panic!("{err}"));
     assert!(spins.contains("ran out of fuel"), "{spins}");
-    assert!(line("product[0]").is_none(), "a working product is not a problem: {err}");
+    assert!(
+        line("product[0]").is_none(),
+        "a working product is not a problem: {err}"
+    );
 }
 
 #[test]
@@ -299,14 +308,27 @@ fn plugin_test_runs_every_fixture_past_a_bad_one_with_partial_facts_and_no_langu
     );
     let wasm = Path::new(starsgate::plugins::bundled::BUILD_DIR).join("hostile.wasm");
     let o = starsgate(
-        &["plugin", "test", wasm.to_str().unwrap(), &broken, &partial, &prints],
+        &[
+            "plugin",
+            "test",
+            wasm.to_str().unwrap(),
+            &broken,
+            &partial,
+            &prints,
+        ],
         &[],
     );
     assert_no_panic(&o);
     assert_eq!(o.status.code(), Some(1), "the broken fixture fails the run");
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("FAIL") && out.contains("a-broken.json"), "{out}");
-    assert!(out.contains("PASS") && out.contains("[pre-checkout]"), "{out}");
+    assert!(
+        out.contains("FAIL") && out.contains("a-broken.json"),
+        "{out}"
+    );
+    assert!(
+        out.contains("PASS") && out.contains("[pre-checkout]"),
+        "{out}"
+    );
     assert!(out.contains("log stdout: hello from deliver"), "{out}");
     assert!(out.contains("2 passed, 1 failed"), "{out}");
 }
@@ -316,8 +338,16 @@ fn plugin_run_prints_one_call_as_json() {
     let wasm = Path::new(starsgate::plugins::bundled::BUILD_DIR).join("license_key.wasm");
     let o = starsgate(
         &[
-            "plugin", "run", wasm.to_str().unwrap(), "--hook", "deliver", "--config",
-            r#"{"prefix": "GAME", "max_per_buyer": 1}"#, "--seed", "42", "--json",
+            "plugin",
+            "run",
+            wasm.to_str().unwrap(),
+            "--hook",
+            "deliver",
+            "--config",
+            r#"{"prefix": "GAME", "max_per_buyer": 1}"#,
+            "--seed",
+            "42",
+            "--json",
         ],
         &[],
     );
@@ -327,5 +357,8 @@ fn plugin_run_prints_one_call_as_json() {
     assert!(v["output"].as_str().unwrap().contains("GAME-"), "{v}");
     assert!(v["fuel_used"].as_u64().unwrap() > 0);
     assert_eq!(v["input"]["ctx"]["seed"], 42);
-    assert_eq!(v["input"]["order"]["language_code"], serde_json::Value::Null);
+    assert_eq!(
+        v["input"]["order"]["language_code"],
+        serde_json::Value::Null
+    );
 }

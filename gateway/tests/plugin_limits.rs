@@ -217,7 +217,10 @@ fn what_a_plugin_prints_goes_to_its_log_capped() {
         assert!(logs[2].starts_with("stdout: line 0 PPP"), "{}", logs[2]);
         assert!(logs.len() <= limits::LOG_LINES, "{} lines", logs.len());
         let bytes: usize = logs.iter().map(String::len).sum();
-        assert!(bytes <= limits::LOG_BYTES + limits::LOG_LINES * 8, "{bytes} bytes");
+        assert!(
+            bytes <= limits::LOG_BYTES + limits::LOG_LINES * 8,
+            "{bytes} bytes"
+        );
     }
     still_serves(&p);
 }

@@ -182,7 +182,10 @@ async fn under_run_a_product_whose_plugin_cannot_load_refuses_checkouts_while_th
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("mixed.toml: product[0].plugin: "), "{err}");
-    assert!(err.contains("mixed.toml: product[1].plugin_sha256: "), "{err}");
+    assert!(
+        err.contains("mixed.toml: product[1].plugin_sha256: "),
+        "{err}"
+    );
     // … while the real `starsgate run` starts, and only those two products refuse.
     let mut child = h.spawn_process(None);
     assert_eq!(refused(&h, "mixed", 410, "gone").await, GENERIC);
@@ -315,8 +318,8 @@ async fn an_order_is_served_by_the_plugin_version_it_was_sold_with() {
     });
     product.config = serde_json::json!({"mode": "ok"});
     let host = PluginHost::new(&config.gateway.plugins.cache_dir, Limits::default()).unwrap();
-    let catalogue = starsgate::app::load_plugins(guides, &host)
-        .unwrap_or_else(|e| panic!("{}", e[0]));
+    let catalogue =
+        starsgate::app::load_plugins(guides, &host).unwrap_or_else(|e| panic!("{}", e[0]));
     gw.store(GUIDES).unwrap().replace(guides.clone(), catalogue);
     let charge = match h.pay_latest(GUIDES, 800).await {
         PayOutcome::Paid { charge_id, .. } => charge_id,

@@ -15,11 +15,7 @@ use crate::plugins::{
 /// A product whose plugin could not be loaded, or failed the check call: `file: key: reason`,
 /// like every configuration problem, with the product's key (`product[2].plugin`).
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "{}: {key}: {}",
-    crate::brief::line(file),
-    crate::brief::fold(reason)
-)]
+#[error("{}: {key}: {}", crate::brief::line(file), crate::brief::fold(reason))]
 pub struct LoadError {
     pub file: String,
     pub key: String,

@@ -22,25 +22,64 @@ pub enum NewHook {
 
 /// The SDK's files, as they are in `plugins/sdk`.
 const SDK: &[(&str, &str)] = &[
-    ("Cargo.toml", include_str!("../../../plugins/sdk/Cargo.toml")),
-    ("wit/plugin.wit", include_str!("../../../plugins/sdk/wit/plugin.wit")),
-    ("src/lib.rs", include_str!("../../../plugins/sdk/src/lib.rs")),
-    ("src/context.rs", include_str!("../../../plugins/sdk/src/context.rs")),
-    ("src/limits.rs", include_str!("../../../plugins/sdk/src/limits.rs")),
-    ("src/log.rs", include_str!("../../../plugins/sdk/src/log.rs")),
-    ("src/output.rs", include_str!("../../../plugins/sdk/src/output.rs")),
-    ("src/seed.rs", include_str!("../../../plugins/sdk/src/seed.rs")),
-    ("src/testing.rs", include_str!("../../../plugins/sdk/src/testing.rs")),
+    (
+        "Cargo.toml",
+        include_str!("../../../plugins/sdk/Cargo.toml"),
+    ),
+    (
+        "wit/plugin.wit",
+        include_str!("../../../plugins/sdk/wit/plugin.wit"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../../../plugins/sdk/src/lib.rs"),
+    ),
+    (
+        "src/context.rs",
+        include_str!("../../../plugins/sdk/src/context.rs"),
+    ),
+    (
+        "src/limits.rs",
+        include_str!("../../../plugins/sdk/src/limits.rs"),
+    ),
+    (
+        "src/log.rs",
+        include_str!("../../../plugins/sdk/src/log.rs"),
+    ),
+    (
+        "src/output.rs",
+        include_str!("../../../plugins/sdk/src/output.rs"),
+    ),
+    (
+        "src/seed.rs",
+        include_str!("../../../plugins/sdk/src/seed.rs"),
+    ),
+    (
+        "src/testing.rs",
+        include_str!("../../../plugins/sdk/src/testing.rs"),
+    ),
 ];
 
 /// The plugin template's lock file: the same dependencies, so a new project resolves offline.
 const LOCK: &str = include_str!("../../../examples/plugin-template/Cargo.lock");
 
 const TEMPLATE: &[(&str, &str)] = &[
-    ("Cargo.toml", include_str!("../../templates/plugin-new/Cargo.toml.tmpl")),
-    (".gitignore", include_str!("../../templates/plugin-new/gitignore.tmpl")),
-    ("README.md", include_str!("../../templates/plugin-new/README.md.tmpl")),
-    ("src/lib.rs", include_str!("../../templates/plugin-new/lib.rs.tmpl")),
+    (
+        "Cargo.toml",
+        include_str!("../../templates/plugin-new/Cargo.toml.tmpl"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../templates/plugin-new/gitignore.tmpl"),
+    ),
+    (
+        "README.md",
+        include_str!("../../templates/plugin-new/README.md.tmpl"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../../templates/plugin-new/lib.rs.tmpl"),
+    ),
     (
         "fixtures/approves-a-first-purchase.json",
         include_str!("../../templates/plugin-new/fixtures/approves-a-first-purchase.json"),
@@ -111,12 +150,18 @@ pub fn plugin_new(parent: &Path, name: &str, hooks: &[NewHook]) -> Result<(), Fa
         }
         std::fs::write(&path, text).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
     }
-    println!("Wrote {} ({} files, the SDK in sdk/).", dir.display(), files.len());
+    println!(
+        "Wrote {} ({} files, the SDK in sdk/).",
+        dir.display(),
+        files.len()
+    );
     println!("Next:");
     println!("  cd {}", dir.display());
     println!("  rustup target add wasm32-wasip2   # once");
     println!("  cargo build --release --target wasm32-wasip2");
-    println!("  starsgate plugin test target/wasm32-wasip2/release/{crate_name}.wasm fixtures/*.json");
+    println!(
+        "  starsgate plugin test target/wasm32-wasip2/release/{crate_name}.wasm fixtures/*.json"
+    );
     Ok(())
 }
 

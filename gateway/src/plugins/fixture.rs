@@ -239,14 +239,16 @@ pub fn invoke(plugin: &dyn Plugin, input: &Input) -> Ran {
     match input.hook {
         Hook::PreCheckout => {
             let call = plugin.pre_checkout(ctx, order);
-            let output = call.result.clone().map_err(RunError::Plugin).and_then(|d| {
-                match d {
+            let output = call
+                .result
+                .clone()
+                .map_err(RunError::Plugin)
+                .and_then(|d| match d {
                     Decision::Approve => Ok("approve".to_owned()),
                     Decision::Reject(m) => validate_reject_message(&m)
                         .map(|()| format!("reject {m:?}"))
                         .map_err(RunError::Invalid),
-                }
-            });
+                });
             ran(call, output, None)
         }
         Hook::Deliver => {

@@ -6,7 +6,6 @@ use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 
 use super::bindings::{log, types};
 use super::limits::{LOG_BYTES, LOG_LINES};
-use super::stdio::Stream;
 
 pub struct HostState {
     limits: StoreLimits,
@@ -128,3 +127,32 @@ impl log::Host for HostState {
 }
 
 impl types::Host for HostState {}
+
+/// Which standard stream a write went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub const fn rep(self) -> u32 {
+        match self {
+            Stream::Stdout => 1,
+            Stream::Stderr => 2,
+        }
+    }
+    pub fn from_rep(rep: u32) -> Self {
+        if rep == 2 {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}

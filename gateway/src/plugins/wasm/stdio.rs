@@ -13,11 +13,9 @@
 //! imports, so any `0.2.x` guest links.
 
 use wasmtime::Engine;
-use wasmtime::component::{
-    Component, ComponentType, Lift, Linker, Lower, Resource, ResourceType,
-};
+use wasmtime::component::{Component, ComponentType, Lift, Linker, Lower, Resource, ResourceType};
 
-use super::state::HostState;
+use super::state::{HostState, Stream};
 
 /// The host side of `wasi:io/streams.output-stream`; the resource's rep says which stream.
 pub struct OutputStream;
@@ -39,35 +37,6 @@ enum StreamError {
 
 /// The host side of `wasi:io/poll.pollable`: always ready.
 pub struct Pollable;
-
-/// Which standard stream a write went to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-impl Stream {
-    const fn rep(self) -> u32 {
-        match self {
-            Stream::Stdout => 1,
-            Stream::Stderr => 2,
-        }
-    }
-    fn from_rep(rep: u32) -> Self {
-        if rep == 2 {
-            Stream::Stderr
-        } else {
-            Stream::Stdout
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Stream::Stdout => "stdout",
-            Stream::Stderr => "stderr",
-        }
-    }
-}
 
 /// How much a plugin may write per `write` call (`check-write`'s answer).
 const WRITE_BUDGET: u64 = 4096;
@@ -128,10 +97,14 @@ pub fn define(
         // Writing never blocks here, so every pollable is ready at once.
         let mut poll = linker.instance(name)?;
         poll.resource("pollable", ResourceType::host::<Pollable>(), |_, _| Ok(()))?;
-        poll.func_wrap("[method]pollable.block", |_, (_,): (Resource<Pollable>,)| Ok(()))?;
-        poll.func_wrap("[method]pollable.ready", |_, (_,): (Resource<Pollable>,)| {
-            Ok((true,))
-        })?;
+        poll.func_wrap(
+            "[method]pollable.block",
+            |_, (_,): (Resource<Pollable>,)| Ok(()),
+        )?;
+        poll.func_wrap(
+            "[method]pollable.ready",
+            |_, (_,): (Resource<Pollable>,)| Ok((true,)),
+        )?;
         poll.func_wrap("poll", |_, (all,): (Vec<Resource<Pollable>>,)| {
             Ok(((0..all.len() as u32).collect::<Vec<u32>>(),))
         })?;
