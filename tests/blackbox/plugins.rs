@@ -385,3 +385,58 @@ async fn a_plugin_failing_after_payment_holds_the_order_for_review_and_tells_the
 crate::on_both_ledgers!(
     a_plugin_failing_after_payment_holds_the_order_for_review_and_tells_the_buyer
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admins_get_one_message_per_held_order() {
+    const ADMIN: i64 = 777;
+    let mut h = Harness::new(Backend::Sqlite).await;
+    copy_plugin(&h, "hostile");
+    h.add_bot(
+        "fragile",
+        &format!(
+            "token_env = \"FRAGILE_TOKEN\"\nsupport = \"s\"\nterms = \"t\"\nadmins = [{ADMIN}]\n\
+             [[product]]\nid = \"trap\"\ntitle = \"Trap\"\ndescription = \"fails at delivery\"\nprice = 7\nplugin = \"plugins/hostile.wasm\"\n\
+             [product.config]\nmode = \"panic\"\nat = \"deliver\"\n"
+        ),
+    );
+    let gw = h.start().await;
+    h.say("fragile", ADMIN, "/start");
+    let (first, first_update) = h.buy("fragile", 901, "trap").await;
+    let (second, _) = h.buy("fragile", 902, "trap").await;
+    let alerts = |msgs: &[starsgate_sim::SentMessage]| -> Vec<String> {
+        msgs.iter()
+            .filter_map(|m| m.text.clone())
+            .filter(|t| t.contains("held for your review"))
+            .collect()
+    };
+    let msgs = h
+        .wait_for("fragile", ADMIN, "two alerts", |m| alerts(m).len() >= 2)
+        .await;
+    // The same payment delivered again by Telegram does not alert again.
+    h.sim
+        .repeat_update(&h.token("fragile"), first_update, false)
+        .unwrap();
+    let ledger = h.ledger().await;
+    eventually("both held", || async {
+        let a = payment(&ledger, "fragile", &first).await.status;
+        let b = payment(&ledger, "fragile", &second).await.status;
+        a == PaymentStatus::NeedsReview && b == PaymentStatus::NeedsReview
+    })
+    .await;
+    let got = alerts(&msgs);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(
+        got.iter()
+            .any(|t| t.contains(&first) && t.contains("panic")),
+        "{got:#?}"
+    );
+    assert!(got.iter().any(|t| t.contains(&second)), "{got:#?}");
+    gw.stop().await;
+    let all = h.sim.messages(&h.token("fragile"), ADMIN);
+    assert_eq!(
+        alerts(&all).len(),
+        2,
+        "no second alert for a repeated payment"
+    );
+    h.finish().await;
+}
