@@ -440,3 +440,46 @@ async fn the_admins_get_one_message_per_held_order() {
     );
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_refund_command_prints_what_the_refund_hook_did_and_ledger_events_shows_it() {
+    let h = Harness::new(Backend::Sqlite).await;
+    let gw = h.start().await;
+    let (charge, _) = h.buy(GUIDES, 710, "pro-access").await;
+    h.wait_for_deliveries(GUIDES, 710, 1).await;
+    gw.stop().await;
+    let out = h
+        .command()
+        .args(["refund", "--bot", GUIDES, "--charge", &charge, "--config"])
+        .arg(h.dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{:?} {stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Refund hook: ok; plugin log:"), "{stdout}");
+    assert!(stdout.contains("revoked role pro for user 710"), "{stdout}");
+    let out = h
+        .command()
+        .args([
+            "ledger", "events", "--bot", GUIDES, "--charge", &charge, "--config",
+        ])
+        .arg(h.dir.path())
+        .output()
+        .unwrap();
+    let events = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for kind in ["payment_recorded", "delivery_prepared", "refund_hook"] {
+        assert!(events.contains(kind), "{kind}: {events}");
+    }
+    assert!(events.contains("revoked role pro for user 710"), "{events}");
+    h.finish().await;
+}

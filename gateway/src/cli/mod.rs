@@ -172,6 +172,20 @@ enum WebhookCommand {
 
 #[derive(Debug, Subcommand)]
 enum LedgerCommand {
+    /// A bot's event history, oldest first, with what plugin hooks did (outcome, log lines).
+    Events {
+        #[command(flatten)]
+        config: ConfigDir,
+        #[arg(long)]
+        bot: String,
+        #[arg(long)]
+        charge: Option<String>,
+        #[arg(long)]
+        order: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write payments to stdout, one record each (fields: see "Running your stores" in the README).
     Export {
         #[command(flatten)]
@@ -234,6 +248,9 @@ impl Command {
             }
             | Command::Ledger {
                 command: LedgerCommand::Export { config, .. },
+            }
+            | Command::Ledger {
+                command: LedgerCommand::Events { config, .. },
             } => Some(&config.config),
             _ => None,
         }
@@ -361,6 +378,16 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             )
             .await
         }
+        Command::Ledger {
+            command:
+                LedgerCommand::Events {
+                    config,
+                    bot,
+                    charge,
+                    order,
+                    json,
+                },
+        } => ledger::events(&config, &bot, charge.as_deref(), order.as_deref(), json).await,
         Command::Reconcile { config, bot } => reconcile::reconcile(&config, bot.as_deref()).await,
         Command::Webhook {
             command: WebhookCommand::Status { config },
