@@ -483,3 +483,40 @@ async fn the_refund_command_prints_what_the_refund_hook_did_and_ledger_events_sh
     assert!(events.contains("revoked role pro for user 710"), "{events}");
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_replay_reproduces_a_delivered_purchase_byte_for_byte() {
+    let h = Harness::new(Backend::Sqlite).await;
+    let gw = h.start().await;
+    let (charge, _) = h.buy(GUIDES, 720, "pro-access").await;
+    let delivered = h.wait_for_deliveries(GUIDES, 720, 1).await;
+    gw.stop().await;
+    let new_build = Path::new(BUILD_DIR).join("access_role.wasm");
+    let out = h
+        .command()
+        .args([
+            "plugin", "replay", "--bot", GUIDES, "--charge", &charge, "--json",
+        ])
+        .arg("--plugin")
+        .arg(&new_build)
+        .arg("--config")
+        .arg(h.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{v}");
+    for run in runs {
+        assert_eq!(run["same_as_stored"], true, "{run}");
+        assert_eq!(run["delivery"], v["stored"], "{run}");
+    }
+    // The replayed text is the text the buyer received.
+    let text = v["stored"]["items"][0]["text"].as_str().unwrap().to_owned();
+    assert!(delivered[0].contains(&text), "{text:?} in {delivered:?}");
+    h.finish().await;
+}

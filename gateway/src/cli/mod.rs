@@ -151,6 +151,21 @@ enum PluginCommand {
     /// Call one hook of a plugin under production limits and print the output, fuel, memory
     /// and logs (--json: one object); exit 1 if the call fails.
     Run(plugin_run::RunArgs),
+    /// Re-run a recorded delivery from the ledger (same order, config snapshot, facts, seed)
+    /// against the pinned plugin and optionally a new build; show both beside what was stored.
+    Replay {
+        #[command(flatten)]
+        config: ConfigDir,
+        #[arg(long)]
+        bot: String,
+        #[arg(long)]
+        charge: String,
+        /// A new build to run on the same input.
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a plugin against fixtures under production limits; exit 1 on a mismatch or trap.
     Test {
         /// The plugin component (.wasm).
@@ -251,6 +266,9 @@ impl Command {
             }
             | Command::Ledger {
                 command: LedgerCommand::Events { config, .. },
+            }
+            | Command::Plugin {
+                command: PluginCommand::Replay { config, .. },
             } => Some(&config.config),
             _ => None,
         }
@@ -353,6 +371,16 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Plugin {
             command: PluginCommand::Run(args),
         } => plugin_run::plugin_run(&args),
+        Command::Plugin {
+            command:
+                PluginCommand::Replay {
+                    config,
+                    bot,
+                    charge,
+                    plugin,
+                    json,
+                },
+        } => plugin_run::plugin_replay(&config, &bot, &charge, plugin.as_deref(), json).await,
         Command::Plugin {
             command: PluginCommand::New { name, hooks, dir },
         } => plugin_new::plugin_new(&dir, &name, &hooks),

@@ -137,3 +137,75 @@ fn parse<T: DeserializeOwned>(arg: &str, text: &str) -> Result<T, Failure> {
 fn parse_opt<T: DeserializeOwned + Default>(arg: &str, text: Option<&str>) -> Result<T, Failure> {
     text.map_or_else(|| Ok(T::default()), |t| parse(arg, t))
 }
+
+/// `starsgate plugin replay --config DIR --bot BOT --charge ID [--plugin NEW.wasm] [--json]`:
+/// re-runs a recorded delivery with the input the gateway built for it (the order's config
+/// snapshot, the payment's time, the facts as of just before it, the seed), against the plugin
+/// version the order was sold with and, if given, a new build; prints both outputs beside the
+/// content stored in the ledger. How an author debugs a production report.
+pub async fn plugin_replay(
+    dir: &Path,
+    bot: &str,
+    charge: &str,
+    new: Option<&Path>,
+    json: bool,
+) -> Result<(), Failure> {
+    let config = crate::config::Config::load(dir)
+        .map_err(|p| Failure(format!("the configuration has problems:\n{p}")))?;
+    let app = crate::App::build(config).await?;
+    let store = app
+        .store(bot)
+        .ok_or_else(|| Failure(format!("--bot: no bot {bot:?}")))?;
+    let recorded = crate::shop::replay::recorded_delivery(&store, charge).await?;
+    let input = Input {
+        hook: Hook::Deliver,
+        ctx: recorded.ctx.clone(),
+        order: recorded.order.clone(),
+        payment: recorded.payment.clone(),
+    };
+    let pinned = fixture::invoke(recorded.plugin.as_ref(), &input);
+    let stored: Option<crate::plugins::Delivery> = recorded
+        .stored
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok());
+    let mut runs = vec![("pinned", pinned)];
+    let mut _cache = None;
+    if let Some(path) = new {
+        let (plugin, _, cache) = load(path)?;
+        _cache = Some(cache);
+        runs.push(("new", fixture::invoke(plugin.as_ref(), &input)));
+    }
+    let budget = Limits::default().fuel(wasm::Hook::Deliver);
+    let same = |ran: &Ran| stored.is_some() && ran.delivery == stored;
+    if json {
+        let runs: Vec<_> = runs
+            .iter()
+            .map(|(which, ran)| {
+                let mut v = to_json(&input, ran, budget);
+                v["plugin"] = serde_json::json!(which);
+                v["same_as_stored"] = serde_json::json!(same(ran));
+                v
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "charge_id": charge, "stored": stored, "runs": runs })
+        );
+    } else {
+        match &stored {
+            Some(d) => println!("stored: {}", fixture::describe(d)),
+            None => println!("stored: nothing (no delivery was made)"),
+        }
+        for (which, ran) in &runs {
+            let verdict = if same(ran) {
+                "same as stored"
+            } else {
+                "differs from stored"
+            };
+            println!("{which}: {} ({verdict})", output_line(ran));
+            print_cost(ran, budget);
+        }
+    }
+    app.ledger().close().await;
+    Ok(())
+}

@@ -14,6 +14,7 @@ mod payment;
 mod plugin_input;
 mod refund;
 mod registry;
+pub mod replay;
 mod reply;
 mod seller;
 
