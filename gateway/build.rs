@@ -20,7 +20,6 @@ fn main() {
     for watched in [
         "Cargo.toml",
         "Cargo.lock",
-        "wit",
         "sdk",
         "static-link",
         "license-key",

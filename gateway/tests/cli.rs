@@ -236,3 +236,129 @@ fn the_demo_runs_offline_and_exits_zero() {
     );
     assert!(out.contains("The ledger (7 payments)"), "{out}");
 }
+
+/// A config directory with one bot whose products are given as TOML, and the hostile plugin
+/// copied to `plugins/hostile.wasm`.
+fn store_with(products: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("bots")).unwrap();
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    std::fs::copy(
+        Path::new(starsgate::plugins::bundled::BUILD_DIR).join("hostile.wasm"),
+        dir.path().join("plugins/hostile.wasm"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("gateway.toml"), "").unwrap();
+    std::fs::write(
+        dir.path().join("bots/shop.toml"),
+        format!("token_env = \"GUIDES_BOT_TOKEN\"\nsupport = \"s\"\nterms = \"t\"\n{products}"),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn check_calls_each_plugin_and_names_the_product_it_fails_for() {
+    let dir = store_with(concat!(
+        "[[product]]\nid = \"fine\"\ntitle = \"Fine\"\ndescription = \"d\"\nprice = 5\nplugin = \"bundled:license-key\"\n",
+        "[product.config]\nprefix = \"GAME\"\nmax_per_buyer = 1\n",
+        "[[product]]\nid = \"keys\"\ntitle = \"Keys\"\ndescription = \"d\"\nprice = 5\nplugin = \"bundled:license-key\"\n",
+        "[product.config]\nprefx = \"GAME\"\n",
+        "[[product]]\nid = \"spins\"\ntitle = \"Spins\"\ndescription = \"d\"\nprice = 5\nplugin = \"plugins/hostile.wasm\"\n",
+        "[product.config]\nmode = \"loop\"\n",
+    ));
+    let o = starsgate(&["check", "--config", dir.path().to_str().unwrap()], TOKENS);
+    assert_eq!(o.status.code(), Some(1));
+    assert_no_panic(&o);
+    let err = stderr(&o);
+    let line = |key: &str| {
+        err.lines()
+            .find(|l| l.contains(&format!("shop.toml: {key}: ")))
+    };
+    let keys = line("product[1].config").unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        keys.contains("pre-checkout with this product's config"),
+        "{keys}"
+    );
+    assert!(keys.contains("invalid product config"), "{keys}");
+    let spins = line("product[2].plugin").unwrap_or_else(|| panic!("{err}"));
+    assert!(spins.contains("ran out of fuel"), "{spins}");
+    assert!(
+        line("product[0]").is_none(),
+        "a working product is not a problem: {err}"
+    );
+}
+
+#[test]
+fn plugin_test_runs_every_fixture_past_a_bad_one_with_partial_facts_and_no_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let broken = write("a-broken.json", "{ \"hook\": \"pre-checkout\", ");
+    let partial = write(
+        "b-partial-facts.json",
+        r#"{"hook": "pre_checkout", "config": {"mode": "ok"}, "facts": {"units_sold": 20}, "expect": {"decision": "approve"}}"#,
+    );
+    let prints = write(
+        "c-prints.json",
+        r#"{"hook": "deliver", "config": {"mode": "print"}, "expect": {"items_contain": ["ok"]}}"#,
+    );
+    let wasm = Path::new(starsgate::plugins::bundled::BUILD_DIR).join("hostile.wasm");
+    let o = starsgate(
+        &[
+            "plugin",
+            "test",
+            wasm.to_str().unwrap(),
+            &broken,
+            &partial,
+            &prints,
+        ],
+        &[],
+    );
+    assert_no_panic(&o);
+    assert_eq!(o.status.code(), Some(1), "the broken fixture fails the run");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("FAIL") && out.contains("a-broken.json"),
+        "{out}"
+    );
+    assert!(
+        out.contains("PASS") && out.contains("[pre-checkout]"),
+        "{out}"
+    );
+    assert!(out.contains("log stdout: hello from deliver"), "{out}");
+    assert!(out.contains("2 passed, 1 failed"), "{out}");
+}
+
+#[test]
+fn plugin_run_prints_one_call_as_json() {
+    let wasm = Path::new(starsgate::plugins::bundled::BUILD_DIR).join("license_key.wasm");
+    let o = starsgate(
+        &[
+            "plugin",
+            "run",
+            wasm.to_str().unwrap(),
+            "--hook",
+            "deliver",
+            "--config",
+            r#"{"prefix": "GAME", "max_per_buyer": 1}"#,
+            "--seed",
+            "42",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["output"].as_str().unwrap().contains("GAME-"), "{v}");
+    assert!(v["fuel_used"].as_u64().unwrap() > 0);
+    assert_eq!(v["input"]["ctx"]["seed"], 42);
+    assert_eq!(
+        v["input"]["order"]["language_code"],
+        serde_json::Value::Null
+    );
+}

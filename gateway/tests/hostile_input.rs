@@ -118,10 +118,18 @@ fn check_and_run_refuse_files_that_are_not_regular_without_waiting_on_them() {
             std::fs::write(dir.join("bots/shop.toml"), product("plugin.wasm")).unwrap();
         }),
     ];
-    for (what, setup) in cases {
+    for (i, (what, setup)) in cases.into_iter().enumerate() {
         let dir = config();
         setup(dir.path(), &plugin_product);
-        for command in ["check", "run"] {
+        // A plugin file is a problem of its product only: `run` starts and that product refuses
+        // checkouts (`plugins::under_run_a_product_whose_plugin_cannot_load_…` in the black-box
+        // suite), so only `check` must refuse it here.
+        let commands: &[&str] = if i >= 3 {
+            &["check"]
+        } else {
+            &["check", "run"]
+        };
+        for command in commands {
             let o = starsgate(
                 &[command, "--config", dir.path().to_str().unwrap()],
                 TOKENS,

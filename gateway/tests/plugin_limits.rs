@@ -71,7 +71,11 @@ fn an_infinite_loop_runs_out_of_fuel() {
     let p = hostile(&host);
     let call = p.pre_checkout(&ctx("loop"), &order());
     match call.result {
-        Err(PluginError::Trap(msg)) => assert!(msg.contains("ran out of fuel"), "{msg}"),
+        Err(PluginError::Trap(msg)) => {
+            assert!(msg.contains("ran out of fuel"), "{msg}");
+            // The component keeps its names (strip = "debuginfo"): the trap says where.
+            assert!(msg.ends_with("in hostile::spin"), "{msg}");
+        }
         other => panic!("expected out of fuel, got {other:?}"),
     }
     assert_eq!(
@@ -132,7 +136,7 @@ fn deep_recursion_is_stopped_by_a_stack_limit() {
     match call.result {
         Err(PluginError::Trap(msg)) => {
             assert!(
-                msg == "stack overflow" || msg.contains("out of bounds memory access"),
+                msg.starts_with("stack overflow") || msg.contains("out of bounds memory access"),
                 "{msg}"
             )
         }
@@ -188,6 +192,37 @@ fn logs_are_capped_per_call() {
         bytes <= limits::LOG_BYTES + limits::LOG_LINES * 8,
         "{bytes} bytes"
     );
+}
+
+#[test]
+fn what_a_plugin_prints_goes_to_its_log_capped() {
+    let (host, _c) = host(Limits::default());
+    let p = hostile(&host);
+    for hook in ["pre-checkout", "deliver"] {
+        let config = format!(r#"{{"mode":"print","at":"{hook}"}}"#);
+        let ctx = CallContext {
+            config,
+            ..ctx("print")
+        };
+        let (ok, logs) = if hook == "deliver" {
+            let call = p.deliver(&ctx, &order(), &payment());
+            (call.result.is_ok(), call.logs)
+        } else {
+            let call = p.pre_checkout(&ctx, &order());
+            (call.result == Ok(Decision::Approve), call.logs)
+        };
+        assert!(ok, "{hook}: println! does not trap");
+        assert_eq!(logs[0], format!("stdout: hello from {hook}"));
+        assert_eq!(logs[1], "stderr: to stderr without the SDK");
+        assert!(logs[2].starts_with("stdout: line 0 PPP"), "{}", logs[2]);
+        assert!(logs.len() <= limits::LOG_LINES, "{} lines", logs.len());
+        let bytes: usize = logs.iter().map(String::len).sum();
+        assert!(
+            bytes <= limits::LOG_BYTES + limits::LOG_LINES * 8,
+            "{bytes} bytes"
+        );
+    }
+    still_serves(&p);
 }
 
 #[test]

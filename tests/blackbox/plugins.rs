@@ -154,6 +154,51 @@ async fn a_plugin_with_forbidden_imports_is_refused_and_the_store_keeps_selling(
     h.finish().await;
 }
 
+/// One bot with a missing plugin file, a plugin that no longer matches its pin, and a product
+/// that works.
+fn broken_plugins_bot(h: &Harness) -> String {
+    copy_plugin(h, "hostile");
+    format!(
+        "token_env = \"MIXED_TOKEN\"\nsupport = \"s\"\nterms = \"t\"\n\
+         [[product]]\nid = \"gone\"\ntitle = \"Gone\"\ndescription = \"missing file\"\nprice = 3\nplugin = \"plugins/nowhere.wasm\"\n\
+         [[product]]\nid = \"repinned\"\ntitle = \"Repinned\"\ndescription = \"wrong pin\"\nprice = 3\nplugin = \"plugins/hostile.wasm\"\nplugin_sha256 = \"{}\"\n[product.config]\nmode = \"ok\"\n\
+         [[product]]\nid = \"plain\"\ntitle = \"Plain\"\ndescription = \"built in\"\nprice = 4\n[product.config]\ntext = \"plain delivered\"\n",
+        "0".repeat(64)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_run_a_product_whose_plugin_cannot_load_refuses_checkouts_while_the_store_sells() {
+    let mut h = Harness::new(Backend::Sqlite).await;
+    let bot = broken_plugins_bot(&h);
+    h.add_bot("mixed", &bot);
+    // `check` names both problems, as file: key: reason …
+    let out = h
+        .command()
+        .args(["check", "--config"])
+        .arg(h.dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("mixed.toml: product[0].plugin: "), "{err}");
+    assert!(
+        err.contains("mixed.toml: product[1].plugin_sha256: "),
+        "{err}"
+    );
+    // … while the real `starsgate run` starts, and only those two products refuse.
+    let mut child = h.spawn_process(None);
+    assert_eq!(refused(&h, "mixed", 410, "gone").await, GENERIC);
+    assert_eq!(refused(&h, "mixed", 411, "repinned").await, GENERIC);
+    h.buy("mixed", 412, "plain").await;
+    assert!(h.wait_for_deliveries("mixed", 412, 1).await[0].contains("plain delivered"));
+    h.buy(GUIDES, 413, "premium-guide").await;
+    h.wait_for_deliveries(GUIDES, 413, 1).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    h.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_licence_key_is_limited_per_buyer_and_unique_per_payment() {
     let h = Harness::new(Backend::Sqlite).await;
@@ -269,10 +314,12 @@ async fn an_order_is_served_by_the_plugin_version_it_was_sold_with() {
     product.plugin = Some(starsgate::config::PluginRef {
         source: starsgate::config::PluginSource::File(h.dir.path().join("plugins/hostile.wasm")),
         sha256: starsgate::plugins::wasm::sha256_hex(&new_bytes),
+        unusable: None,
     });
     product.config = serde_json::json!({"mode": "ok"});
     let host = PluginHost::new(&config.gateway.plugins.cache_dir, Limits::default()).unwrap();
-    let catalogue = starsgate::app::load_plugins(guides, &host).unwrap();
+    let catalogue =
+        starsgate::app::load_plugins(guides, &host).unwrap_or_else(|e| panic!("{}", e[0]));
     gw.store(GUIDES).unwrap().replace(guides.clone(), catalogue);
     let charge = match h.pay_latest(GUIDES, 800).await {
         PayOutcome::Paid { charge_id, .. } => charge_id,
@@ -338,3 +385,138 @@ async fn a_plugin_failing_after_payment_holds_the_order_for_review_and_tells_the
 crate::on_both_ledgers!(
     a_plugin_failing_after_payment_holds_the_order_for_review_and_tells_the_buyer
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admins_get_one_message_per_held_order() {
+    const ADMIN: i64 = 777;
+    let mut h = Harness::new(Backend::Sqlite).await;
+    copy_plugin(&h, "hostile");
+    h.add_bot(
+        "fragile",
+        &format!(
+            "token_env = \"FRAGILE_TOKEN\"\nsupport = \"s\"\nterms = \"t\"\nadmins = [{ADMIN}]\n\
+             [[product]]\nid = \"trap\"\ntitle = \"Trap\"\ndescription = \"fails at delivery\"\nprice = 7\nplugin = \"plugins/hostile.wasm\"\n\
+             [product.config]\nmode = \"panic\"\nat = \"deliver\"\n"
+        ),
+    );
+    let gw = h.start().await;
+    h.say("fragile", ADMIN, "/start");
+    let (first, first_update) = h.buy("fragile", 901, "trap").await;
+    let (second, _) = h.buy("fragile", 902, "trap").await;
+    let alerts = |msgs: &[starsgate_sim::SentMessage]| -> Vec<String> {
+        msgs.iter()
+            .filter_map(|m| m.text.clone())
+            .filter(|t| t.contains("held for your review"))
+            .collect()
+    };
+    let msgs = h
+        .wait_for("fragile", ADMIN, "two alerts", |m| alerts(m).len() >= 2)
+        .await;
+    // The same payment delivered again by Telegram does not alert again.
+    h.sim
+        .repeat_update(&h.token("fragile"), first_update, false)
+        .unwrap();
+    let ledger = h.ledger().await;
+    eventually("both held", || async {
+        let a = payment(&ledger, "fragile", &first).await.status;
+        let b = payment(&ledger, "fragile", &second).await.status;
+        a == PaymentStatus::NeedsReview && b == PaymentStatus::NeedsReview
+    })
+    .await;
+    let got = alerts(&msgs);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(
+        got.iter()
+            .any(|t| t.contains(&first) && t.contains("panic")),
+        "{got:#?}"
+    );
+    assert!(got.iter().any(|t| t.contains(&second)), "{got:#?}");
+    gw.stop().await;
+    let all = h.sim.messages(&h.token("fragile"), ADMIN);
+    assert_eq!(
+        alerts(&all).len(),
+        2,
+        "no second alert for a repeated payment"
+    );
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_refund_command_prints_what_the_refund_hook_did_and_ledger_events_shows_it() {
+    let h = Harness::new(Backend::Sqlite).await;
+    let gw = h.start().await;
+    let (charge, _) = h.buy(GUIDES, 710, "pro-access").await;
+    h.wait_for_deliveries(GUIDES, 710, 1).await;
+    gw.stop().await;
+    let out = h
+        .command()
+        .args(["refund", "--bot", GUIDES, "--charge", &charge, "--config"])
+        .arg(h.dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{:?} {stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Refund hook: ok; plugin log:"), "{stdout}");
+    assert!(stdout.contains("revoked role pro for user 710"), "{stdout}");
+    let out = h
+        .command()
+        .args([
+            "ledger", "events", "--bot", GUIDES, "--charge", &charge, "--config",
+        ])
+        .arg(h.dir.path())
+        .output()
+        .unwrap();
+    let events = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for kind in ["payment_recorded", "delivery_prepared", "refund_hook"] {
+        assert!(events.contains(kind), "{kind}: {events}");
+    }
+    assert!(events.contains("revoked role pro for user 710"), "{events}");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_replay_reproduces_a_delivered_purchase_byte_for_byte() {
+    let h = Harness::new(Backend::Sqlite).await;
+    let gw = h.start().await;
+    let (charge, _) = h.buy(GUIDES, 720, "pro-access").await;
+    let delivered = h.wait_for_deliveries(GUIDES, 720, 1).await;
+    gw.stop().await;
+    let new_build = Path::new(BUILD_DIR).join("access_role.wasm");
+    let out = h
+        .command()
+        .args([
+            "plugin", "replay", "--bot", GUIDES, "--charge", &charge, "--json",
+        ])
+        .arg("--plugin")
+        .arg(&new_build)
+        .arg("--config")
+        .arg(h.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{v}");
+    for run in runs {
+        assert_eq!(run["same_as_stored"], true, "{run}");
+        assert_eq!(run["delivery"], v["stored"], "{run}");
+    }
+    // The replayed text is the text the buyer received.
+    let text = v["stored"]["items"][0]["text"].as_str().unwrap().to_owned();
+    assert!(delivered[0].contains(&text), "{text:?} in {delivered:?}");
+    h.finish().await;
+}

@@ -7,29 +7,82 @@ use std::sync::Arc;
 
 use crate::config::{BotConfig, PluginSource, Product};
 use crate::plugins::wasm::PluginHost;
-use crate::plugins::{Catalogue, Plugin, StaticText, bundled};
+use crate::plugins::{
+    CallContext, Catalogue, Decision, Facts, OrderView, Plugin, PluginError, StaticText, bundled,
+    validate_reject_message,
+};
 
-/// A product whose plugin could not be loaded.
+/// A product whose plugin could not be loaded, or failed the check call: `file: key: reason`,
+/// like every configuration problem, with the product's key (`product[2].plugin`).
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "{}: product {product}: plugin: {}",
-    crate::brief::line(file),
-    crate::brief::fold(reason)
-)]
+#[error("{}: {key}: {}", crate::brief::line(file), crate::brief::fold(reason))]
 pub struct LoadError {
     pub file: String,
-    pub product: String,
+    pub key: String,
     pub reason: String,
 }
 
-/// Loads every product's plugin (compiling or reading the compile cache); any failure is an
-/// error. This is what `starsgate check` and a reload use.
-pub fn load(bot: &BotConfig, host: &Arc<PluginHost>) -> Result<Catalogue, LoadError> {
+/// Loads every product's plugin (compiling or reading the compile cache) and calls each one's
+/// pre-checkout once with the product's real config (see [`probe`]); every failure is returned.
+/// This is what `starsgate check` and a reload use.
+pub fn load(bot: &BotConfig, host: &Arc<PluginHost>) -> Result<Catalogue, Vec<LoadError>> {
     let (catalogue, mut errors) = load_lenient(bot, host);
+    if errors.is_empty() {
+        errors = probe(bot, &catalogue);
+    }
     match errors.is_empty() {
         true => Ok(catalogue),
-        false => Err(errors.remove(0)),
+        false => Err(errors),
     }
+}
+
+/// One pre-checkout per product, as a buyer's would be: the product's real `[product.config]`,
+/// its price, now, no purchases yet, a buyer without a language. A plugin that cannot parse its
+/// config, traps, loops or answers with an invalid message would refuse every buyer, so that is
+/// a problem of the product's key; a rejection is a valid answer (the product may be sold out).
+pub fn probe(bot: &BotConfig, catalogue: &Catalogue) -> Vec<LoadError> {
+    let mut errors = Vec::new();
+    for (i, product) in bot.products.iter().enumerate() {
+        let Some(entry) = catalogue.get(&product.id) else {
+            continue;
+        };
+        let ctx = CallContext {
+            config: product.config.to_string(),
+            now_unix: chrono::Utc::now().timestamp(),
+            seed: 1,
+            facts: Facts::default(),
+        };
+        let order = OrderView {
+            order_id: "checkorder0000000000".into(),
+            bot_id: bot.id.to_string(),
+            product_id: product.id.to_string(),
+            amount: product.price.get(),
+            currency: "XTR".into(),
+            user_id: 1,
+            language_code: None,
+        };
+        let call = entry.plugin.pre_checkout(&ctx, &order);
+        let failure = match call.result {
+            Ok(Decision::Approve) => None,
+            Ok(Decision::Reject(msg)) => validate_reject_message(&msg)
+                .err()
+                .map(|e| ("plugin", PluginError::InvalidOutput(e))),
+            Err(e @ PluginError::Failed { .. }) => Some(("config", e)),
+            Err(e) => Some(("plugin", e)),
+        };
+        if let Some((key, e)) = failure {
+            let mut reason = format!("pre-checkout with this product's config: {e}");
+            if let Some(last) = call.logs.last() {
+                reason.push_str(&format!(" (last log line: {last})"));
+            }
+            errors.push(LoadError {
+                file: bot.file.display().to_string(),
+                key: format!("product[{i}].{key}"),
+                reason,
+            });
+        }
+    }
+    errors
 }
 
 /// Loads every product's plugin; a product whose plugin cannot be loaded refuses every checkout
@@ -39,12 +92,13 @@ pub fn load_lenient(bot: &BotConfig, host: &Arc<PluginHost>) -> (Catalogue, Vec<
     let products: Vec<_> = bot
         .products
         .iter()
-        .map(|product| {
+        .enumerate()
+        .map(|(i, product)| {
             let loaded = load_product(product, host);
             if let Err(reason) = &loaded {
                 errors.push(LoadError {
                     file: bot.file.display().to_string(),
-                    product: product.id.to_string(),
+                    key: format!("product[{i}].plugin"),
                     reason: reason.clone(),
                 });
             }
@@ -58,6 +112,9 @@ fn load_product(product: &Product, host: &PluginHost) -> Result<Arc<dyn Plugin>,
     let Some(plugin) = &product.plugin else {
         return Ok(Arc::new(StaticText::from_config(&product.config)?));
     };
+    if let Some(reason) = &plugin.unusable {
+        return Err(reason.clone());
+    }
     let loaded = match &plugin.source {
         PluginSource::File(path) => host.load_file(path)?,
         PluginSource::Bundled(name) => {

@@ -86,6 +86,15 @@ pub(super) async fn reload(running: &Running) -> ReloadReport {
         };
         let id = bot.id.to_string();
         let existing = running.bots.lock().await.get(&id).map(|e| e.store.clone());
+        // A new bot is judged as `check` judges it (every product's pre-checkout called once).
+        if existing.is_none()
+            && let Err(errors) = super::plugins::load(&bot, &app.host)
+        {
+            report
+                .rejected
+                .extend(errors.iter().map(ToString::to_string));
+            continue;
+        }
         match existing {
             None => match app.make_store(&bot, files.len()).await {
                 Ok((store, errors)) if errors.is_empty() => {
@@ -118,7 +127,9 @@ pub(super) async fn reload(running: &Running) -> ReloadReport {
                         }
                         report.changed.push(id);
                     }
-                    Err(e) => report.rejected.push(e.to_string()),
+                    Err(errors) => report
+                        .rejected
+                        .extend(errors.iter().map(ToString::to_string)),
                 }
             }
         }

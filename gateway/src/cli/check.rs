@@ -1,4 +1,5 @@
-//! `starsgate check`: load everything a `run` would load, print every problem.
+//! `starsgate check`: load everything a `run` would load, call every product's pre-checkout once
+//! with its real config, print every problem.
 
 use std::path::Path;
 
@@ -26,9 +27,11 @@ pub fn check(dir: &Path, policy: SecretCheck) -> Result<(), Failure> {
     let host = PluginHost::new(&config.gateway.plugins.cache_dir, limits).map_err(Failure)?;
     let mut failed = 0;
     for bot in &config.bots {
-        if let Err(e) = crate::app::load_plugins(bot, &host) {
-            eprintln!("{e}");
-            failed += 1;
+        if let Err(errors) = crate::app::load_plugins(bot, &host) {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            failed += errors.len();
         }
     }
     if failed > 0 {

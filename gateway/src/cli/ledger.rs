@@ -134,3 +134,54 @@ pub async fn stats(dir: &Path, bot: Option<&str>) -> Result<(), Failure> {
     ledger.close().await;
     Ok(())
 }
+
+/// `starsgate ledger events --bot BOT [--charge ID] [--order ID] [--json]`: a bot's event
+/// history, oldest first, with what each plugin hook did (its outcome and log lines are the
+/// event's detail).
+pub async fn events(
+    dir: &Path,
+    bot: &str,
+    charge: Option<&str>,
+    order: Option<&str>,
+    json: bool,
+) -> Result<(), Failure> {
+    let ledger = open(dir).await?;
+    let events = ledger.events(bot, charge).await?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut shown = 0;
+    for e in events
+        .iter()
+        .filter(|e| order.is_none() || e.order_id.as_deref() == order)
+    {
+        shown += 1;
+        let at = chrono::DateTime::from_timestamp_millis(e.at)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_else(|| e.at.to_string());
+        if json {
+            let line = serde_json::json!({
+                "at": at,
+                "bot": e.bot,
+                "kind": e.kind.as_str(),
+                "order_id": e.order_id,
+                "charge_id": e.charge_id,
+                "detail": e.detail,
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(
+                out,
+                "{at} {:<24} order={} charge={} {}",
+                e.kind.as_str(),
+                e.order_id.as_deref().unwrap_or("-"),
+                e.charge_id.as_deref().unwrap_or("-"),
+                e.detail.as_deref().unwrap_or("")
+            )?;
+        }
+    }
+    ledger.close().await;
+    if shown == 0 && !json {
+        eprintln!("no events for bot {bot:?} with these filters");
+    }
+    Ok(())
+}

@@ -1,10 +1,12 @@
-//! The `starsgate` command line (SPEC §2). Every failure ends as one sentence on stderr naming the
+//! The `starsgate` command line (the README's "Running your stores"). Every failure ends as one sentence on stderr naming the
 //! file, key or argument at fault, and exit status 1; nothing a user types can cause a panic.
 
 mod check;
 mod events;
 mod init;
 mod ledger;
+mod plugin_new;
+mod plugin_run;
 mod plugin_test;
 mod reconcile;
 mod refund;
@@ -139,6 +141,37 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
+    /// Write a standalone plugin project NAME/ (code, fixtures, README, the SDK in NAME/sdk and a
+    /// Cargo.lock) that builds anywhere: see the README's "Write a plugin".
+    New {
+        /// The plugin's name: lower-case letters, digits and -, e.g. course-seat.
+        name: String,
+        /// Also write code and a fixture for this hook (pre-checkout and deliver are always
+        /// written); repeatable.
+        #[arg(long = "hook", value_enum)]
+        hooks: Vec<plugin_new::NewHook>,
+        /// Where to create NAME/.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Call one hook of a plugin under production limits and print the output, fuel, memory
+    /// and logs (--json: one object); exit 1 if the call fails.
+    Run(plugin_run::RunArgs),
+    /// Re-run a recorded delivery from the ledger (same order, config snapshot, facts, seed)
+    /// against the pinned plugin and optionally a new build; show both beside what was stored.
+    Replay {
+        #[command(flatten)]
+        config: ConfigDir,
+        #[arg(long)]
+        bot: String,
+        #[arg(long)]
+        charge: String,
+        /// A new build to run on the same input.
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a plugin against fixtures under production limits; exit 1 on a mismatch or trap.
     Test {
         /// The plugin component (.wasm).
@@ -190,7 +223,21 @@ enum WebhookCommand {
 
 #[derive(Debug, Subcommand)]
 enum LedgerCommand {
-    /// Write payments to stdout, one record each (SPEC §6).
+    /// A bot's event history, oldest first, with what plugin hooks did (outcome, log lines).
+    Events {
+        #[command(flatten)]
+        config: ConfigDir,
+        #[arg(long)]
+        bot: String,
+        #[arg(long)]
+        charge: Option<String>,
+        #[arg(long)]
+        order: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write payments to stdout, one record each (fields: see "Running your stores" in the README).
     Export {
         #[command(flatten)]
         config: ConfigDir,
@@ -255,6 +302,12 @@ impl Command {
             }
             | Command::Ledger {
                 command: LedgerCommand::Export { config, .. },
+            }
+            | Command::Ledger {
+                command: LedgerCommand::Events { config, .. },
+            }
+            | Command::Plugin {
+                command: PluginCommand::Replay { config, .. },
             } => Some(&config.config),
             _ => None,
         }
@@ -354,6 +407,22 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Plugin {
             command: PluginCommand::Test { plugin, fixtures },
         } => plugin_test::plugin_test(&plugin, &fixtures),
+        Command::Plugin {
+            command: PluginCommand::Run(args),
+        } => plugin_run::plugin_run(&args),
+        Command::Plugin {
+            command:
+                PluginCommand::Replay {
+                    config,
+                    bot,
+                    charge,
+                    plugin,
+                    json,
+                },
+        } => plugin_run::plugin_replay(&config, &bot, &charge, plugin.as_deref(), json).await,
+        Command::Plugin {
+            command: PluginCommand::New { name, hooks, dir },
+        } => plugin_new::plugin_new(&dir, &name, &hooks),
         Command::Refund {
             config,
             bot,
@@ -376,6 +445,16 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             )
             .await
         }
+        Command::Ledger {
+            command:
+                LedgerCommand::Events {
+                    config,
+                    bot,
+                    charge,
+                    order,
+                    json,
+                },
+        } => ledger::events(&config, &bot, charge.as_deref(), order.as_deref(), json).await,
         Command::Reconcile { config, bot } => reconcile::reconcile(&config, bot.as_deref()).await,
         Command::Webhook {
             command: WebhookCommand::Status { config },

@@ -1,4 +1,5 @@
-//! `starsgate refund --bot BOT --charge CHARGE_ID`.
+//! `starsgate refund --bot BOT --charge CHARGE_ID`: refunds, then prints what the product's
+//! refund hook did (it runs in this process).
 
 use std::path::Path;
 
@@ -21,6 +22,20 @@ pub async fn refund(dir: &Path, bot: &str, charge: &str) -> Result<(), Failure> 
         .ok_or_else(|| Failure(format!("--bot: no bot {bot:?}")))?;
     let outcome = crate::shop::refund(&store, charge, "starsgate refund").await?;
     println!("{outcome}");
+    // The product's refund hook ran in this process; what it did is in the payment's history.
+    let hook = app
+        .ledger()
+        .events(bot, Some(charge))
+        .await?
+        .into_iter()
+        .rev()
+        .find(|e| e.kind == crate::ledger::EventKind::RefundHook);
+    match hook.and_then(|e| e.detail) {
+        Some(detail) => println!("Refund hook: {}", crate::brief::line(&detail)),
+        None => println!(
+            "Refund hook: none ran (the product has no plugin, or it was already refunded)."
+        ),
+    }
     app.ledger().close().await;
     Ok(())
 }

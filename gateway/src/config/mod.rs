@@ -55,6 +55,10 @@ pub struct Config {
     pub dir: PathBuf,
     pub gateway: GatewayConfig,
     pub bots: Vec<BotConfig>,
+    /// Products whose plugin file is missing, unreadable or not the pinned one (only under
+    /// `run`; `check` and a reload treat them as problems). Each such product refuses every
+    /// checkout while the rest of its store sells.
+    pub unusable_plugins: Vec<Problem>,
 }
 
 impl Config {
@@ -77,7 +81,12 @@ impl Config {
         dir: &Path,
         policy: SecretCheck,
     ) -> Result<(Self, Vec<String>), Problems> {
-        validate::load_checking(dir, &|name| std::env::var(name).ok(), policy)
+        validate::load_checking(
+            dir,
+            &|name| std::env::var(name).ok(),
+            policy,
+            validate::Plugins::Strict,
+        )
     }
 
     pub fn bot(&self, id: &BotId) -> Option<&BotConfig> {
@@ -286,6 +295,9 @@ pub struct Product {
 pub struct PluginRef {
     pub source: PluginSource,
     pub sha256: String,
+    /// Why the plugin cannot be used (missing file, wrong pin), if it cannot: its product
+    /// refuses checkouts. Only `run` loads such a configuration.
+    pub unusable: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -46,8 +46,19 @@ impl Lookup<'_, '_> {
     }
 }
 
+/// What `run` loads: a product whose plugin file is missing or does not match its pin is not a
+/// reason to keep the whole gateway down; it is kept in [`Config::unusable_plugins`] and that
+/// product refuses checkouts while the rest of the store sells.
 pub(super) fn load(dir: &Path, secrets: &Secrets<'_>) -> Result<Config, Problems> {
-    load_checking(dir, secrets, SecretCheck::Required).map(|(config, _)| config)
+    load_checking(dir, secrets, SecretCheck::Required, Plugins::Lenient).map(|(config, _)| config)
+}
+
+/// Whether a product's unusable plugin file is a problem of the whole configuration
+/// (`check`, reload) or of that product alone (`run`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Plugins {
+    Strict,
+    Lenient,
 }
 
 /// Loads everything; with [`SecretCheck::IfSet`] a missing secret is listed as unchecked
@@ -56,6 +67,7 @@ pub(super) fn load_checking(
     dir: &Path,
     secrets: &Secrets<'_>,
     policy: SecretCheck,
+    plugins: Plugins,
 ) -> Result<(Config, Vec<String>), Problems> {
     let mut problems = Problems::default();
     let mut lookup = Lookup {
@@ -65,13 +77,18 @@ pub(super) fn load_checking(
     };
     let gateway_file = dir.join("gateway.toml");
     let gateway = load_gateway(&gateway_file, &mut lookup, &mut problems);
-    let bots = load_bots(dir, &mut lookup, &mut problems);
+    let mut unusable = Problems::default();
+    let bots = load_bots(dir, &mut lookup, &mut problems, &mut unusable);
+    if plugins == Plugins::Strict {
+        problems.0.append(&mut unusable.0);
+    }
     match gateway {
         Some(gateway) if problems.is_empty() => Ok((
             Config {
                 dir: dir.to_owned(),
                 gateway,
                 bots,
+                unusable_plugins: unusable.0,
             },
             lookup.unchecked,
         )),
@@ -351,7 +368,12 @@ fn parse_addr(raw: &str, key: &str, problem: &mut impl FnMut(&str, String)) -> O
     }
 }
 
-fn load_bots(dir: &Path, secrets: &mut Lookup<'_, '_>, problems: &mut Problems) -> Vec<BotConfig> {
+fn load_bots(
+    dir: &Path,
+    secrets: &mut Lookup<'_, '_>,
+    problems: &mut Problems,
+    unusable: &mut Problems,
+) -> Vec<BotConfig> {
     let bots_dir = dir.join("bots");
     let entries = match std::fs::read_dir(&bots_dir) {
         Ok(e) => e,
@@ -379,7 +401,7 @@ fn load_bots(dir: &Path, secrets: &mut Lookup<'_, '_>, problems: &mut Problems) 
     let mut bots: Vec<BotConfig> = Vec::new();
     let mut tokens = HashSet::new();
     for file in files {
-        if let Some(bot) = load_one_bot(dir, &file, secrets, problems) {
+        if let Some(bot) = load_one_bot(dir, &file, secrets, problems, unusable) {
             if bot.token.expose() != UNCHECKED_TOKEN
                 && !tokens.insert(bot.token.expose().to_owned())
             {
@@ -398,7 +420,8 @@ fn load_bots(dir: &Path, secrets: &mut Lookup<'_, '_>, problems: &mut Problems) 
 /// Stands in for a bot token that was not set when secrets are not required; never used to run.
 const UNCHECKED_TOKEN: &str = "0:unchecked";
 
-/// Loads one bot file. Returns `None` (with problems recorded) if anything in it is wrong.
+/// Loads one bot file (a reload). Returns `None` (with problems recorded) if anything in it is
+/// wrong, its plugin files included.
 pub fn load_bot(
     config_dir: &Path,
     file: &Path,
@@ -410,14 +433,24 @@ pub fn load_bot(
         policy: SecretCheck::Required,
         unchecked: Vec::new(),
     };
-    load_one_bot(config_dir, file, &mut lookup, problems)
+    let mut unusable = Problems::default();
+    let bot = load_one_bot(config_dir, file, &mut lookup, problems, &mut unusable);
+    if unusable.is_empty() {
+        bot
+    } else {
+        problems.0.append(&mut unusable.0);
+        None
+    }
 }
 
+/// Loads one bot file; a product's unusable plugin file goes to `unusable` (the product is kept,
+/// marked), every other problem to `problems` (the bot is dropped).
 fn load_one_bot(
     config_dir: &Path,
     file: &Path,
     secrets: &mut Lookup<'_, '_>,
     problems: &mut Problems,
+    unusable: &mut Problems,
 ) -> Option<BotConfig> {
     let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     let id = match BotId::parse(stem) {
@@ -525,7 +558,11 @@ fn load_one_bot(
     let mut seen = HashSet::new();
     let mut products = Vec::new();
     for (i, p) in raw.products.iter().enumerate() {
-        if let Some(product) = validate_product(config_dir, i, p, &mut problem) {
+        let mut plugin_problem = |key: &str, reason: String| {
+            unusable.push(Problem::new(file, key, reason));
+        };
+        if let Some(product) = validate_product(config_dir, i, p, &mut problem, &mut plugin_problem)
+        {
             if !seen.insert(product.id.clone()) {
                 problem(
                     &format!("product[{i}].id"),
@@ -565,6 +602,7 @@ fn validate_product(
     i: usize,
     p: &RawProduct,
     problem: &mut impl FnMut(&str, String),
+    plugin_problem: &mut impl FnMut(&str, String),
 ) -> Option<Product> {
     let key = |k: &str| format!("product[{i}].{k}");
     let id = ProductId::parse(&p.id)
@@ -604,7 +642,13 @@ fn validate_product(
             }
             None
         }
-        Some(rel) => check_plugin_file(config_dir, rel, p.plugin_sha256.as_deref(), &key, problem),
+        Some(rel) => Some(check_plugin_file(
+            config_dir,
+            rel,
+            p.plugin_sha256.as_deref(),
+            &key,
+            plugin_problem,
+        )),
     };
     let mut i18n = std::collections::BTreeMap::new();
     for (lang, t) in &p.i18n {
@@ -637,26 +681,35 @@ fn validate_product(
     })
 }
 
+/// Reads a product's plugin (a file relative to the configuration directory, or a bundled one)
+/// and checks it against its pin. A plugin that cannot be used is reported and kept with the
+/// reason: `run` then serves the product with a plugin that refuses every checkout.
 fn check_plugin_file(
     config_dir: &Path,
     rel: &str,
     pinned: Option<&str>,
     key: &dyn Fn(&str) -> String,
     problem: &mut impl FnMut(&str, String),
-) -> Option<PluginRef> {
+) -> PluginRef {
+    let mut unusable = |source: PluginSource, k: &str, reason: String| {
+        problem(&key(k), reason.clone());
+        PluginRef {
+            source,
+            sha256: pinned.unwrap_or_default().to_owned(),
+            unusable: Some(reason),
+        }
+    };
     let (source, bytes) = if let Some(name) = rel.strip_prefix("bundled:") {
+        let source = PluginSource::Bundled(name.to_owned());
         match crate::plugins::bundled::get(name) {
-            Some(b) => (PluginSource::Bundled(name.to_owned()), b.to_vec()),
+            Some(b) => (source, b.to_vec()),
             None => {
                 let names = crate::plugins::bundled::names().join(", ");
-                problem(
-                    &key("plugin"),
-                    format!(
-                        "there is no bundled plugin {} (bundled: {names})",
-                        brief::value(name)
-                    ),
+                let reason = format!(
+                    "there is no bundled plugin {} (bundled: {names})",
+                    brief::value(name)
                 );
-                return None;
+                return unusable(source, "plugin", reason);
             }
         }
     } else {
@@ -665,8 +718,8 @@ fn check_plugin_file(
         match crate::files::read(&path, limit) {
             Ok(b) => (PluginSource::File(path), b),
             Err(e) => {
-                problem(&key("plugin"), format!("{}: {e}", brief::value(rel)));
-                return None;
+                let reason = format!("{}: {e}", brief::value(rel));
+                return unusable(PluginSource::File(path), "plugin", reason);
             }
         }
     };
@@ -675,19 +728,17 @@ fn check_plugin_file(
     if let Some(pinned) = pinned
         && !pinned.eq_ignore_ascii_case(&actual)
     {
-        problem(
-            &key("plugin_sha256"),
-            format!(
-                "{path} has sha256 {actual}, not the pinned {}",
-                brief::value(pinned)
-            ),
+        let reason = format!(
+            "{path} has sha256 {actual}, not the pinned {}",
+            brief::value(pinned)
         );
-        return None;
+        return unusable(source, "plugin_sha256", reason);
     }
-    Some(PluginRef {
+    PluginRef {
         source,
         sha256: actual,
-    })
+        unusable: None,
+    }
 }
 
 const LANGUAGE_KEY: &str = "must be a language: the two or three lower-case letters Telegram's language_code starts with (e.g. ru, pt)";

@@ -199,14 +199,19 @@ async fn send_in_span(store: &Store, d: &DueDelivery) -> Sent {
             }
             Failure::Unreachable(why) => {
                 tracing::warn!(bot, charge_id = %d.charge_id, reason = %why, "The buyer cannot be reached; the content is kept.");
-                ledger
+                let r = ledger
                     .delivery_given_up(
                         bot,
                         &d.charge_id,
                         &why,
                         crate::ledger::PaymentStatus::DeliveryFailed,
                     )
-                    .await
+                    .await;
+                if r.is_ok() {
+                    let alert = crate::shop::Alert::DeliveryFailed;
+                    crate::shop::tell_admins(store, &d.charge_id, alert, &why).await;
+                }
+                r
             }
             Failure::Rejected(why) => {
                 let reason = format!("Telegram refused the delivery message: {why}");

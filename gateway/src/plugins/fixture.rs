@@ -2,11 +2,11 @@
 //! with the same output checks the gateway applies. The format is documented in the README
 //! ("Write a plugin") and used by `examples/plugin-template/fixtures/`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
-    Call, CallContext, Decision, Facts, Item, OrderView, PaymentView, Plugin, validate_delivery,
-    validate_reject_message,
+    Call, CallContext, Decision, Delivery, Facts, Item, OrderView, PaymentView, Plugin,
+    PluginError, validate_delivery, validate_reject_message,
 };
 
 #[derive(Debug, Deserialize)]
@@ -30,15 +30,30 @@ pub struct Fixture {
     pub expect: Expect,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// A hook as the WIT names it (`pre-checkout`); the Rust method's spelling (`pre_checkout`) is
+/// accepted too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Hook {
+    #[serde(alias = "pre_checkout")]
+    #[value(alias = "pre_checkout")]
     PreCheckout,
     Deliver,
     Refunded,
 }
 
-#[derive(Debug, Deserialize)]
+impl Hook {
+    /// The WIT name, as fixtures and `starsgate plugin test` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Hook::PreCheckout => "pre-checkout",
+            Hook::Deliver => "deliver",
+            Hook::Refunded => "refunded",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FixtureOrder {
     pub order_id: String,
@@ -57,12 +72,13 @@ impl Default for FixtureOrder {
             product_id: "fixture-product".into(),
             amount: 50,
             user_id: 5001,
-            language_code: Some("en".into()),
+            // What Telegram may send: many users have no language_code at all.
+            language_code: None,
         }
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FixturePayment {
     pub charge_id: String,
@@ -144,96 +160,181 @@ pub struct Outcome {
     pub logs: Vec<String>,
 }
 
-pub fn run(plugin: &dyn Plugin, f: &Fixture) -> Outcome {
-    let ctx = CallContext {
-        config: serde_json::to_string(&f.config).unwrap_or_else(|_| "{}".into()),
-        now_unix: f.now_unix,
-        seed: f.seed,
-        facts: f.facts,
-    };
-    let order = OrderView {
-        order_id: f.order.order_id.clone(),
-        bot_id: f.order.bot_id.clone(),
-        product_id: f.order.product_id.clone(),
-        amount: f.order.amount,
-        currency: "XTR".into(),
-        user_id: f.order.user_id,
-        language_code: f.order.language_code.clone(),
-    };
-    let payment = PaymentView {
-        charge_id: f.payment.charge_id.clone(),
-        paid_at_unix: f.payment.paid_at_unix.unwrap_or(f.now_unix),
-        amount: f.order.amount,
-        is_renewal: f.payment.is_renewal,
-        expires_at_unix: f.payment.expires_at_unix,
-    };
-    match f.hook {
-        Hook::PreCheckout => judge(plugin.pre_checkout(&ctx, &order), f, |d| match d {
-            Decision::Approve => Ok("approve".to_owned()),
-            Decision::Reject(m) => validate_reject_message(m).map(|()| format!("reject {m:?}")),
-        }),
-        Hook::Deliver => judge(plugin.deliver(&ctx, &order, &payment), f, |d| {
-            validate_delivery(d)?;
-            Ok(d.items
-                .iter()
-                .map(|i| match i {
-                    Item::Text { text } => format!("text {text:?}"),
-                    Item::Link { url, label } => {
-                        format!("link {url} {}", label.as_deref().unwrap_or(""))
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("; "))
-        }),
-        Hook::Refunded => judge(plugin.refunded(&ctx, &order, &payment), f, |()| {
-            Ok("ok".to_owned())
-        }),
+/// One call's inputs, as a fixture, `starsgate plugin run` or a replay from the ledger gives them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Input {
+    pub hook: Hook,
+    pub ctx: CallContext,
+    pub order: OrderView,
+    pub payment: PaymentView,
+}
+
+/// What one call produced: the output the way every plugin command prints it, the delivery
+/// itself (to compare byte for byte), and what the call cost.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    /// The decision (`approve`, `reject "…"`), the delivery's items, or `ok`; `Err` for a
+    /// plugin failure or an output the gateway would refuse.
+    pub output: Result<String, RunError>,
+    pub delivery: Option<Delivery>,
+    pub fuel_used: u64,
+    pub peak_memory: usize,
+    pub logs: Vec<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RunError {
+    #[error("error: {0}")]
+    Plugin(PluginError),
+    #[error("invalid output: {0}")]
+    Invalid(String),
+}
+
+impl Fixture {
+    /// The call this fixture describes.
+    pub fn input(&self) -> Input {
+        Input {
+            hook: self.hook,
+            ctx: CallContext {
+                config: serde_json::to_string(&self.config).unwrap_or_else(|_| "{}".into()),
+                now_unix: self.now_unix,
+                seed: self.seed,
+                facts: self.facts,
+            },
+            order: self.order.view(),
+            payment: self.payment.view(self.order.amount, self.now_unix),
+        }
     }
 }
 
-fn judge<T>(
-    call: Call<T>,
-    f: &Fixture,
-    describe: impl Fn(&T) -> Result<String, String>,
-) -> Outcome {
+impl FixtureOrder {
+    pub fn view(&self) -> OrderView {
+        OrderView {
+            order_id: self.order_id.clone(),
+            bot_id: self.bot_id.clone(),
+            product_id: self.product_id.clone(),
+            amount: self.amount,
+            currency: "XTR".into(),
+            user_id: self.user_id,
+            language_code: self.language_code.clone(),
+        }
+    }
+}
+
+impl FixturePayment {
+    pub fn view(&self, amount: u32, now_unix: i64) -> PaymentView {
+        PaymentView {
+            charge_id: self.charge_id.clone(),
+            paid_at_unix: self.paid_at_unix.unwrap_or(now_unix),
+            amount,
+            is_renewal: self.is_renewal,
+            expires_at_unix: self.expires_at_unix,
+        }
+    }
+}
+
+/// Makes the call, with the output checks the gateway applies.
+pub fn invoke(plugin: &dyn Plugin, input: &Input) -> Ran {
+    let (ctx, order, payment) = (&input.ctx, &input.order, &input.payment);
+    match input.hook {
+        Hook::PreCheckout => {
+            let call = plugin.pre_checkout(ctx, order);
+            let output = call
+                .result
+                .clone()
+                .map_err(RunError::Plugin)
+                .and_then(|d| match d {
+                    Decision::Approve => Ok("approve".to_owned()),
+                    Decision::Reject(m) => validate_reject_message(&m)
+                        .map(|()| format!("reject {m:?}"))
+                        .map_err(RunError::Invalid),
+                });
+            ran(call, output, None)
+        }
+        Hook::Deliver => {
+            let call = plugin.deliver(ctx, order, payment);
+            let delivery = call.result.clone().ok();
+            let output = call.result.clone().map_err(RunError::Plugin).and_then(|d| {
+                validate_delivery(&d).map_err(RunError::Invalid)?;
+                Ok(describe(&d))
+            });
+            ran(call, output, delivery)
+        }
+        Hook::Refunded => {
+            let call = plugin.refunded(ctx, order, payment);
+            let output = call
+                .result
+                .clone()
+                .map(|()| "ok".to_owned())
+                .map_err(RunError::Plugin);
+            ran(call, output, None)
+        }
+    }
+}
+
+fn ran<T>(call: Call<T>, output: Result<String, RunError>, delivery: Option<Delivery>) -> Ran {
+    Ran {
+        output,
+        delivery,
+        fuel_used: call.fuel_used,
+        peak_memory: call.peak_memory,
+        logs: call.logs,
+    }
+}
+
+/// A delivery's items, readable: `text "…"; link URL LABEL`.
+pub fn describe(d: &Delivery) -> String {
+    d.items
+        .iter()
+        .map(|i| match i {
+            Item::Text { text } => format!("text {text:?}"),
+            Item::Link { url, label } => format!("link {url} {}", label.as_deref().unwrap_or("")),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub fn run(plugin: &dyn Plugin, f: &Fixture) -> Outcome {
+    judge(invoke(plugin, &f.input()), f)
+}
+
+fn judge(ran: Ran, f: &Fixture) -> Outcome {
     let e = &f.expect;
-    let (output, failure) = match &call.result {
-        Err(err) => {
+    let (output, failure) = match &ran.output {
+        Err(RunError::Plugin(err)) => {
             let output = format!("error: {err}");
             let failure = (e.error != Some(true)).then(|| format!("expected success, got {err}"));
             (output, failure)
         }
-        Ok(value) => match describe(value) {
-            Err(invalid) => (
-                format!("invalid output: {invalid}"),
-                Some(format!("invalid output: {invalid}")),
-            ),
-            Ok(text) => {
-                let failure = if e.error == Some(true) {
-                    Some("expected an error".to_owned())
-                } else if e.decision.is_some() && text != "approve" {
-                    Some("expected approve".to_owned())
-                } else if let Some(want) = &e.reject_contains {
-                    (!(text.starts_with("reject") && text.contains(want.as_str())))
-                        .then(|| format!("expected a rejection containing {want:?}"))
-                } else if let Some(wants) = &e.items_contain {
-                    wants
-                        .iter()
-                        .find(|w| !text.contains(w.as_str()))
-                        .map(|w| format!("expected an item containing {w:?}"))
-                } else {
-                    None
-                };
-                (text, failure)
-            }
-        },
+        Err(RunError::Invalid(invalid)) => (
+            format!("invalid output: {invalid}"),
+            Some(format!("invalid output: {invalid}")),
+        ),
+        Ok(text) => {
+            let failure = if e.error == Some(true) {
+                Some("expected an error".to_owned())
+            } else if e.decision.is_some() && text != "approve" {
+                Some("expected approve".to_owned())
+            } else if let Some(want) = &e.reject_contains {
+                (!(text.starts_with("reject") && text.contains(want.as_str())))
+                    .then(|| format!("expected a rejection containing {want:?}"))
+            } else if let Some(wants) = &e.items_contain {
+                wants
+                    .iter()
+                    .find(|w| !text.contains(w.as_str()))
+                    .map(|w| format!("expected an item containing {w:?}"))
+            } else {
+                None
+            };
+            (text.clone(), failure)
+        }
     };
     Outcome {
         passed: failure.is_none(),
         output,
         failure,
-        fuel_used: call.fuel_used,
-        peak_memory: call.peak_memory,
-        logs: call.logs,
+        fuel_used: ran.fuel_used,
+        peak_memory: ran.peak_memory,
+        logs: ran.logs,
     }
 }

@@ -25,11 +25,13 @@ pub use delivery::{Delivery, Item, validate_delivery, validate_reject_message};
 pub use runner::{Runner, RunnerLimits};
 pub use seed::SeedKey;
 
-/// The version of the plugin contract (`plugins/wit/plugin.wit`) this gateway speaks.
+/// The version of the plugin contract (`plugins/sdk/wit/plugin.wit`) this gateway speaks.
 pub const API_VERSION: &str = "0.1.0";
 
-/// Ledger facts handed to a plugin so it can stay stateless.
+/// Ledger facts handed to a plugin so it can stay stateless. Each field defaults to 0 when
+/// read (a fixture may give only `units_sold`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Facts {
     pub buyer_purchases: u32,
     pub units_sold: u32,

@@ -276,7 +276,11 @@ async fn repair_payment(
                 .set_status(bot, id, PaymentStatus::NeedsReview, &detail)
                 .await
             {
-                Ok(_) | Err(LedgerError::Transition { .. }) => {}
+                Ok(_) => {
+                    let alert = crate::shop::Alert::HeldForReview;
+                    crate::shop::tell_admins(store, id, alert, &detail).await;
+                }
+                Err(LedgerError::Transition { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
             report.mismatches.push(id.to_owned());

@@ -1,10 +1,11 @@
 //! What happens to a paid order that cannot be delivered, per the bot's `on_delivery_failure`:
 //! held for the seller (`needs_review`) or refunded automatically. Used by the outbox when
-//! retries run out and by delivery preparation when the plugin keeps failing.
+//! retries run out and by delivery preparation when the plugin keeps failing. The bot's admins
+//! are told either way (see `seller`).
 
 use teloxide_core::types::ChatId;
 
-use super::{Store, refund, reply::say};
+use super::{Alert, Store, refund, reply::say, tell_admins};
 use crate::config::OnDeliveryFailure;
 use crate::i18n::Msg;
 use crate::ledger::{LedgerError, PaymentStatus};
@@ -21,7 +22,7 @@ pub async fn give_up(
         .ledger
         .delivery_given_up(bot, charge_id, reason, PaymentStatus::NeedsReview)
         .await?;
-    let notice = match policy {
+    let (notice, alert) = match policy {
         OnDeliveryFailure::Review => {
             tracing::error!(
                 bot,
@@ -29,7 +30,7 @@ pub async fn give_up(
                 reason,
                 "A paid order cannot be delivered; it is held for review."
             );
-            Msg::DeliveryHeld
+            (Msg::DeliveryHeld, Alert::HeldForReview)
         }
         OnDeliveryFailure::Refund => {
             match refund(store, charge_id, &format!("automatic: {reason}")).await {
@@ -40,15 +41,16 @@ pub async fn give_up(
                         reason,
                         "A paid order could not be delivered and was refunded."
                     );
-                    Msg::DeliveryRefunded
+                    (Msg::DeliveryRefunded, Alert::Refunded)
                 }
                 Err(e) => {
                     tracing::error!(bot, charge_id, error = %e, "An automatic refund failed; the order is held for review.");
-                    Msg::DeliveryHeld
+                    (Msg::DeliveryHeld, Alert::HeldForReview)
                 }
             }
         }
     };
+    tell_admins(store, charge_id, alert, reason).await;
     // The buyer's language is not known here: the bot's default texts.
     let notice = store.current().config.texts(None).msg(notice);
     if let Err(e) = say(store, ChatId(chat_id), &notice).await {

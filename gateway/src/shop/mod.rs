@@ -14,7 +14,9 @@ mod payment;
 mod plugin_input;
 mod refund;
 mod registry;
+pub mod replay;
 mod reply;
+mod seller;
 
 pub use registry::Registry;
 use std::sync::{Arc, RwLock};
@@ -29,6 +31,7 @@ pub use lapse::{EXPIRY_SWEEP_EVERY, expire_lapsed, sweep as sweep_lapsed};
 pub use memberships::{RenewalError, set_renewal};
 pub use payment::{PaidFacts, settle};
 pub use refund::{RefundError, RefundOutcome, record_refund, refund};
+pub use seller::{Alert, tell_admins};
 
 use crate::clock::Clock;
 use crate::config::BotConfig;
@@ -65,6 +68,8 @@ pub struct Store {
     pub menus_changed: tokio::sync::Notify,
     /// Woken by the gateway's watch when this bot may have memberships to expire.
     pub lapse_due: tokio::sync::Notify,
+    /// Which payments the bot's admins were told about (see [`seller`]).
+    alerts: seller::SellerAlerts,
 }
 
 /// The parts of a store that change together on reload.
@@ -114,6 +119,7 @@ impl Store {
             clock: Clock::default(),
             menus_changed: tokio::sync::Notify::new(),
             lapse_due: tokio::sync::Notify::new(),
+            alerts: seller::SellerAlerts::default(),
         }
     }
 

@@ -144,6 +144,10 @@ pub async fn settle(
             let text = "We received your payment, but it does not match the order, so a person will check it \
                         before anything is delivered. Nothing is lost. /paysupport reaches the seller.";
             say(store, teloxide_core::types::ChatId(paid.chat_id), text).await?;
+            let reason = review_reason
+                .as_deref()
+                .unwrap_or("the payment does not match its order");
+            super::tell_admins(store, charge.as_str(), super::Alert::HeldForReview, reason).await;
             Ok("recorded: needs review".into())
         }
         (Recorded::New(_), _) => {

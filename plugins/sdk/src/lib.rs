@@ -60,12 +60,12 @@ pub mod testing;
 pub use context::config_error;
 pub use seed::{CODE_ALPHABET, Seed};
 
-/// Bindings generated from `plugins/wit/plugin.wit` (the contract). Authors normally use the
+/// Bindings generated from `plugins/sdk/wit/plugin.wit` (the contract). Authors normally use the
 /// re-exports in [`prelude`] instead.
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../wit",
+        path: "wit",
         // The export macro must be usable from the author's crate, which does not depend on
         // wit-bindgen: make it public and point every path it expands to at this crate.
         pub_export_macro: true,

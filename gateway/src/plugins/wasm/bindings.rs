@@ -1,8 +1,8 @@
-//! Host bindings generated from `plugins/wit/plugin.wit`.
+//! Host bindings generated from `plugins/sdk/wit/plugin.wit`.
 
 wasmtime::component::bindgen!({
     world: "plugin",
-    path: "../plugins/wit",
+    path: "../plugins/sdk/wit",
 });
 
 pub use self::starsgate::plugin::{log, types};

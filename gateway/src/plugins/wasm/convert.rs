@@ -66,21 +66,26 @@ pub fn delivery(d: types::Delivery) -> Delivery {
     }
 }
 
-/// Names what stopped a call, for the ledger, the logs and `starsgate plugin test`.
+/// Names what stopped a call, for the ledger, the logs and `starsgate plugin test`: one line,
+/// with the plugin's own function where the component kept its names (a release profile with
+/// `strip = "debuginfo"`, as `starsgate plugin new` writes), never the raw backtrace.
 pub fn classify_trap(e: &wasmtime::Error, fuel: u64, limits: &Limits, hook: Hook) -> PluginError {
+    let at = plugin_function(e)
+        .map(|f| format!(" in {f}"))
+        .unwrap_or_default();
     if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
         return match trap {
             wasmtime::Trap::OutOfFuel => {
-                PluginError::Trap(format!("ran out of fuel (budget {fuel})"))
+                PluginError::Trap(format!("ran out of fuel (budget {fuel}){at}"))
             }
             wasmtime::Trap::Interrupt => {
                 PluginError::Timeout(limits.ticks(hook) * EPOCH_TICK.as_millis() as u64)
             }
-            wasmtime::Trap::StackOverflow => PluginError::Trap("stack overflow".into()),
-            wasmtime::Trap::UnreachableCodeReached => {
-                PluginError::Trap("unreachable code reached (a panic in the plugin)".into())
-            }
-            other => PluginError::Trap(other.to_string()),
+            wasmtime::Trap::StackOverflow => PluginError::Trap(format!("stack overflow{at}")),
+            wasmtime::Trap::UnreachableCodeReached => PluginError::Trap(format!(
+                "unreachable code reached (a panic in the plugin){at}"
+            )),
+            other => PluginError::Trap(format!("{other}{at}")),
         };
     }
     let text = format!("{e:#}");
@@ -90,5 +95,45 @@ pub fn classify_trap(e: &wasmtime::Error, fuel: u64, limits: &Limits, hook: Hook
             limits.memory_bytes >> 20
         ));
     }
-    PluginError::Trap(text)
+    let cause = e.root_cause().to_string();
+    if cause.starts_with("unknown import") {
+        return PluginError::Trap(format!(
+            "{cause}{at}: a plugin gets no WASI beyond stdout and stderr (which go to its log)"
+        ));
+    }
+    PluginError::Trap(format!("{}{at}", crate::brief::line(&cause)))
+}
+
+/// The innermost frame of the plugin's own code: not the standard library, the SDK, the
+/// bindings or the allocator.
+fn plugin_function(e: &wasmtime::Error) -> Option<String> {
+    const RUNTIME: &[&str] = &[
+        "std::",
+        "core::",
+        "alloc::",
+        "starsgate_plugin::",
+        "wit_bindgen",
+        "dlmalloc",
+        "__",
+        "cabi_",
+        "rust_",
+        "<T as ",
+        "<std::",
+        "<core::",
+        "<alloc::",
+        "_start",
+    ];
+    let trace = e.downcast_ref::<wasmtime::WasmBacktrace>()?;
+    trace
+        .frames()
+        .iter()
+        .filter_map(|f| f.func_name())
+        .map(|name| format!("{:#}", rustc_demangle::demangle(name)))
+        .find(|name| {
+            // Rust's own functions have paths; import shims and libc (`abort`) do not.
+            name.contains("::")
+                && !RUNTIME.iter().any(|p| name.starts_with(p))
+                && !name.contains("starsgate_plugin::__Guest")
+                && !name.contains("export_")
+        })
 }

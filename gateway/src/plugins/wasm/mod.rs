@@ -1,5 +1,5 @@
 //! The WebAssembly plugin host (wasmtime 48, component model). A plugin is compiled once (or
-//! loaded from the compile cache), type-checked against `plugins/wit/plugin.wit` once, and then
+//! loaded from the compile cache), type-checked against `plugins/sdk/wit/plugin.wit` once, and then
 //! every call gets a fresh store: its own fuel, epoch deadline and memory cap, so one call can
 //! neither starve nor observe another. Nothing the plugin can reach touches the outside world.
 
@@ -9,6 +9,7 @@ mod engine;
 pub mod limits;
 mod load;
 mod state;
+mod stdio;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -99,6 +100,8 @@ impl PluginHost {
         load::check_imports(self.engine, &component)?;
         load::check_exports(self.engine, &component)?;
         let mut linker = self.linker.clone();
+        stdio::define(&mut linker, self.engine, &component)
+            .map_err(|e| LoadError::Contract(format!("{e:#}")))?;
         linker
             .define_unknown_imports_as_traps(&component)
             .map_err(|e| LoadError::Contract(format!("{e:#}")))?;
@@ -157,6 +160,7 @@ impl WasmPlugin {
             }),
             Err(e) => Err(convert::classify_trap(&e, fuel, &self.limits, hook)),
         };
+        store.data_mut().finish_streams();
         let state = store.into_data();
         Call {
             result,

@@ -1,5 +1,6 @@
 //! What each call's store holds: the memory limiter (which also records the peak, for
-//! `starsgate plugin test`) and the capped log buffer behind the plugin's only import.
+//! `starsgate plugin test`) and the capped log buffer behind the plugin's `log` import, which
+//! also takes what the plugin prints to stdout and stderr (see `stdio`).
 
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 
@@ -12,6 +13,8 @@ pub struct HostState {
     pub logs: Vec<String>,
     log_bytes: usize,
     pub logs_dropped: usize,
+    /// What was printed to stdout and stderr since the last newline (at most `LOG_BYTES` each).
+    partial: [Vec<u8>; 2],
 }
 
 impl HostState {
@@ -28,7 +31,50 @@ impl HostState {
             logs: Vec::new(),
             log_bytes: 0,
             logs_dropped: 0,
+            partial: [Vec::new(), Vec::new()],
         }
+    }
+
+    /// Keeps `message` if it fits under the caps, else counts it as dropped.
+    fn push(&mut self, prefix: &str, message: &str) {
+        if self.logs.len() >= LOG_LINES || self.log_bytes + message.len() > LOG_BYTES {
+            self.logs_dropped += 1;
+            return;
+        }
+        self.log_bytes += message.len();
+        self.logs.push(format!("{prefix}: {message}"));
+    }
+
+    /// Bytes the plugin wrote to stdout or stderr: every complete line becomes a log line. What
+    /// does not fit the caps is dropped, so a plugin printing in a loop costs the host nothing.
+    pub fn write_stream(&mut self, stream: Stream, bytes: &[u8]) {
+        let slot = stream as usize;
+        for chunk in bytes.split_inclusive(|b| *b == b'\n') {
+            let room = LOG_BYTES.saturating_sub(self.partial[slot].len());
+            let (line, complete) = match chunk.strip_suffix(b"\n") {
+                Some(line) => (line, true),
+                None => (chunk, false),
+            };
+            self.partial[slot].extend_from_slice(&line[..line.len().min(room)]);
+            if complete {
+                self.end_line(stream);
+            }
+        }
+    }
+
+    /// Logs what was printed without a final newline; called when the call ends.
+    pub fn finish_streams(&mut self) {
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            if !self.partial[stream as usize].is_empty() {
+                self.end_line(stream);
+            }
+        }
+    }
+
+    fn end_line(&mut self, stream: Stream) {
+        let line = std::mem::take(&mut self.partial[stream as usize]);
+        let text = String::from_utf8_lossy(&line);
+        self.push(stream.name(), text.trim_end_matches('\r'));
     }
 }
 
@@ -70,19 +116,43 @@ impl log::Host for HostState {
     /// O(1) in the plugin's favour: epochs do not interrupt host code, so this only copies what
     /// fits and drops the rest.
     fn log(&mut self, level: log::Level, message: String) {
-        if self.logs.len() >= LOG_LINES || self.log_bytes + message.len() > LOG_BYTES {
-            self.logs_dropped += 1;
-            return;
-        }
         let level = match level {
             log::Level::Debug => "debug",
             log::Level::Info => "info",
             log::Level::Warn => "warn",
             log::Level::Error => "error",
         };
-        self.log_bytes += message.len();
-        self.logs.push(format!("{level}: {message}"));
+        self.push(level, &message);
     }
 }
 
 impl types::Host for HostState {}
+
+/// Which standard stream a write went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub const fn rep(self) -> u32 {
+        match self {
+            Stream::Stdout => 1,
+            Stream::Stderr => 2,
+        }
+    }
+    pub fn from_rep(rep: u32) -> Self {
+        if rep == 2 {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}

@@ -15,6 +15,7 @@
 //! | `error`       | plugin-error, retryable false   | same                           | same     |
 //! | `retryable`   | plugin-error, retryable true    | same                           | same     |
 //! | `logs`        | 1000 log lines of 1 KiB, approve| same, then text `ok`           | same, Ok |
+//! | `print`       | prints 2 lines, then 1000 more, approve | same, then text `ok` | same, Ok |
 //!
 //! Any other mode (or a config without one) is a non-retryable plugin-error.
 //!
@@ -90,6 +91,16 @@ fn run(ctx: &Context, hook: Hook) -> Result<Outcome, Error> {
             let line = "L".repeat(1024);
             for _ in 0..1000 {
                 log::info(&line);
+            }
+            Ok(Outcome::Ok)
+        }
+        "print" => {
+            // What a new author writes first: the gateway sends it to the log, capped.
+            println!("hello from {here}");
+            eprint!("to stderr ");
+            eprintln!("without the SDK");
+            for n in 0..1000 {
+                println!("line {n} {}", "P".repeat(100));
             }
             Ok(Outcome::Ok)
         }
