@@ -17,6 +17,7 @@ pub mod status;
 mod subscriptions;
 #[cfg(test)]
 mod tests;
+mod views;
 mod watch;
 mod writer;
 
@@ -36,6 +37,7 @@ pub use payments::{NewPayment, Payment, Recorded};
 pub use report::{ExportFilter, ExportRecord, ProductStats};
 pub use status::PaymentStatus;
 pub use subscriptions::{Subscription, SubscriptionState};
+pub use views::{Funnel, Membership, Page, PaymentQuery, StoredDelivery};
 
 use crate::clock::Clock;
 use crate::config::LedgerUrl;
