@@ -281,7 +281,8 @@ async fn the_csv_download_equals_ledger_export_and_the_filters_narrow_the_paymen
     assert!(refunded.contains("<span id=\"total\">1</span>"));
     let guides = b.get("/payments?bot=guides&product=starter-pack").await.body;
     assert!(guides.contains("<span id=\"total\">1</span>"));
-    assert!(guides.contains("href=\"/payments.csv?bot=guides&amp;product=starter-pack\""));
+    let link = guides.replace("&#38;", "&").replace("&amp;", "&");
+    assert!(link.contains("href=\"/payments.csv?bot=guides&product=starter-pack\""));
     let csv = b.get("/payments.csv?bot=guides&product=starter-pack").await.body;
     assert_eq!(csv.lines().count(), 2, "the header and the one payment the filter shows");
     let buyer = b.get("/payments?user_id=2002").await.body;
@@ -379,11 +380,11 @@ async fn html_in_titles_and_plugin_texts_is_shown_escaped() {
     let mut b = Browser::new(&base);
     b.login(TOKEN).await;
     let stores = b.get("/stores").await.body;
-    assert!(stores.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{stores}");
+    assert!(stores.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{stores}");
     assert!(!stores.contains("<script>alert"));
     let review = b.get("/review").await.body;
     assert!(review.contains(&charge_id));
-    assert!(review.contains("&lt;img src=x onerror=alert(2)&gt;"), "{review}");
+    assert!(review.contains("&#60;img src=x onerror=alert(2)&#62;"), "{review}");
     assert!(!review.contains("<img src=x"));
     gw.stop().await;
     h.finish().await;
