@@ -83,9 +83,8 @@ pub async fn run(
     for (_, token, username) in DEMO_TOKENS {
         sim.add_bot(token, username);
     }
-    let config =
-        Config::load_with_secrets(dir.path(), &|name| tokens.get(name).cloned())
-            .map_err(|p| format!("the embedded example config is invalid:\n{p}"))?;
+    let config = Config::load_with_secrets(dir.path(), &|name| tokens.get(name).cloned())
+        .map_err(|p| format!("the embedded example config is invalid:\n{p}"))?;
     println!(
         "starsgate demo: the Telegram simulator is on {}.",
         sim.api_url()
@@ -147,7 +146,10 @@ fn serve_dashboard(
         .append(true)
         .open(dir.join("gateway.toml"))
         .and_then(|mut f| {
-            writeln!(f, "\n[admin]\nlisten = \"{addr}\"\ntoken_env = \"{DASHBOARD_TOKEN_ENV}\"")?;
+            writeln!(
+                f,
+                "\n[admin]\nlisten = \"{addr}\"\ntoken_env = \"{DASHBOARD_TOKEN_ENV}\""
+            )?;
             Ok(f)
         })
         .map_err(|e| format!("cannot write the demo config: {e}"))?;

@@ -18,9 +18,8 @@ use crate::helpers::*;
 const TOKEN: &str = "browser-test-admin-token-0123456789";
 
 fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// A child process killed when dropped, so a failing assertion leaves nothing running.
@@ -29,9 +28,7 @@ struct Reaped(Child);
 impl Drop for Reaped {
     fn drop(&mut self) {
         // SIGTERM first, so the demo removes its temporary directory.
-        let _ = Command::new("kill")
-            .arg(self.0.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::time::Instant::now() < deadline {
             if let Ok(Some(_)) = self.0.try_wait() {
@@ -63,7 +60,10 @@ fn demo() -> (Reaped, String) {
         }
         seen.push(line);
     }
-    panic!("the demo never printed the dashboard's address:\n{}", seen.join("\n"));
+    panic!(
+        "the demo never printed the dashboard's address:\n{}",
+        seen.join("\n")
+    );
 }
 
 fn free_port() -> u16 {
@@ -98,7 +98,9 @@ async fn a_real_browser_logs_in_and_sees_the_chart_and_the_ledger_s_totals_after
     );
     let webdriver = format!("http://127.0.0.1:{port}");
     eventually("chromedriver to listen", || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
     })
     .await;
     let mut caps = serde_json::Map::new();
@@ -119,7 +121,11 @@ async fn a_real_browser_logs_in_and_sees_the_chart_and_the_ledger_s_totals_after
 
     client.goto(&format!("{base}/")).await.unwrap();
     let url = client.current_url().await.unwrap();
-    assert_eq!(url.path(), "/login", "without a session the page sends us to log in");
+    assert_eq!(
+        url.path(),
+        "/login",
+        "without a session the page sends us to log in"
+    );
     client
         .find(Locator::Css("#token"))
         .await
@@ -127,7 +133,13 @@ async fn a_real_browser_logs_in_and_sees_the_chart_and_the_ledger_s_totals_after
         .send_keys(TOKEN)
         .await
         .unwrap();
-    client.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Css("#login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let chart = client
         .wait()
         .at_most(WAIT)
@@ -146,18 +158,34 @@ async fn a_real_browser_logs_in_and_sees_the_chart_and_the_ledger_s_totals_after
         .await
         .unwrap();
     let stats = stats["stats"].as_array().expect("stats").clone();
-    let net: i64 = stats.iter().map(|s| s["net_revenue"].as_i64().unwrap()).sum();
+    let net: i64 = stats
+        .iter()
+        .map(|s| s["net_revenue"].as_i64().unwrap())
+        .sum();
     let paid: i64 = stats.iter().map(|s| s["payments"].as_i64().unwrap()).sum();
     let refunds: i64 = stats.iter().map(|s| s["refunded"].as_i64().unwrap()).sum();
-    assert!(paid > 0 && refunds > 0, "the demo sold and refunded: {stats:?}");
+    assert!(
+        paid > 0 && refunds > 0,
+        "the demo sold and refunded: {stats:?}"
+    );
     let shown = |id: &'static str| {
         let client = client.clone();
         async move {
-            let text = client.find(Locator::Id(id)).await.unwrap().text().await.unwrap();
+            let text = client
+                .find(Locator::Id(id))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             text.trim().parse::<i64>().unwrap_or(-1)
         }
     };
-    assert_eq!(shown("net-stars").await, net, "net Stars as the ledger's stats");
+    assert_eq!(
+        shown("net-stars").await,
+        net,
+        "net Stars as the ledger's stats"
+    );
     assert_eq!(shown("paid-orders").await, paid);
     assert_eq!(shown("refunds").await, refunds);
 

@@ -106,7 +106,10 @@ async fn bearer_json(url: &str) -> (u16, Value) {
         .send()
         .await
         .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,7 +118,10 @@ async fn a_seller_logs_in_with_the_admin_token_and_logs_out_again() {
     let (gw, base) = with_dashboard(&mut h).await;
     let mut b = Browser::new(&base);
     let page = b.get("/").await;
-    assert_eq!((page.status, page.location.as_deref()), (303, Some("/login")));
+    assert_eq!(
+        (page.status, page.location.as_deref()),
+        (303, Some("/login"))
+    );
     let login = b.get("/login").await;
     assert_eq!(login.status, 200);
     assert!(login.body.contains("name=\"token\""));
@@ -131,25 +137,38 @@ async fn a_seller_logs_in_with_the_admin_token_and_logs_out_again() {
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="] {
         assert!(cookie.contains(attribute), "{attribute} in {cookie}");
     }
-    assert!(!cookie.contains("Secure"), "Secure is off unless configured");
+    assert!(
+        !cookie.contains("Secure"),
+        "Secure is off unless configured"
+    );
     assert!(!cookie.contains(TOKEN), "the cookie is not the token");
     for path in ["/", "/payments", "/review", "/memberships", "/stores"] {
         let page = b.get(path).await;
         assert_eq!(page.status, 200, "{path}");
         assert!(!page.body.contains(TOKEN), "{path} shows no admin token");
         for bot in [GUIDES, GAMES] {
-            assert!(!page.body.contains(&h.token(bot)), "{path} shows no bot token");
+            assert!(
+                !page.body.contains(&h.token(bot)),
+                "{path} shows no bot token"
+            );
         }
     }
 
     let csrf = b.csrf("/").await;
     assert_eq!(b.post("/logout", &[("csrf", "forged")]).await.status, 403);
-    assert_eq!(b.get("/").await.status, 200, "a refused logout keeps the session");
+    assert_eq!(
+        b.get("/").await.status,
+        200,
+        "a refused logout keeps the session"
+    );
     let out = b.post("/logout", &[("csrf", &csrf)]).await;
     assert_eq!((out.status, out.location.as_deref()), (303, Some("/login")));
     assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
     let after = b.get("/").await;
-    assert_eq!((after.status, after.location.as_deref()), (303, Some("/login")));
+    assert_eq!(
+        (after.status, after.location.as_deref()),
+        (303, Some("/login"))
+    );
     gw.stop().await;
     h.finish().await;
 }
@@ -178,10 +197,16 @@ async fn without_a_session_pages_redirect_and_data_answers_401_but_the_bearer_to
     let b = Browser::new(&base);
     for path in ["/", "/payments", "/review", "/memberships", "/stores"] {
         let page = b.get(path).await;
-        assert_eq!((page.status, page.location.as_deref()), (303, Some("/login")), "{path}");
+        assert_eq!(
+            (page.status, page.location.as_deref()),
+            (303, Some("/login")),
+            "{path}"
+        );
     }
     for path in ["/review/refund", "/review/deliver-again", "/logout"] {
-        let page = b.post(path, &[("csrf", "x"), ("bot", GUIDES), ("charge_id", "x")]).await;
+        let page = b
+            .post(path, &[("csrf", "x"), ("bot", GUIDES), ("charge_id", "x")])
+            .await;
         assert_eq!(page.location.as_deref(), Some("/login"), "{path}");
     }
     for path in ["/admin/series", "/admin/overview", "/payments.csv"] {
@@ -189,12 +214,23 @@ async fn without_a_session_pages_redirect_and_data_answers_401_but_the_bearer_to
         assert_eq!(page.status, 401, "{path}");
         let body: Value = serde_json::from_str(&page.body).unwrap();
         assert_eq!(body["ok"], false, "{path}");
-        assert_eq!(bearer_json(&format!("{base}{path}")).await.0, 200, "{path} with the token");
+        assert_eq!(
+            bearer_json(&format!("{base}{path}")).await.0,
+            200,
+            "{path} with the token"
+        );
     }
-    let (status, body) = bearer_json(&format!("{base}/admin/series?from=2026-01-01&to=2026-01-03")).await;
+    let (status, body) = bearer_json(&format!(
+        "{base}/admin/series?from=2026-01-01&to=2026-01-03"
+    ))
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body["days"].as_array().unwrap().len(), 3);
-    assert_eq!(bearer_json(&format!("{base}/admin/stats")).await.0, 200, "the API is unchanged");
+    assert_eq!(
+        bearer_json(&format!("{base}/admin/stats")).await.0,
+        200,
+        "the API is unchanged"
+    );
     gw.stop().await;
     h.finish().await;
 }
@@ -211,7 +247,11 @@ async fn repeated_wrong_tokens_from_one_address_are_slowed_down() {
     assert_eq!(locked.status, 429, "even the right token waits");
     assert!(locked.retry_after.is_some());
     assert!(locked.set_cookie.is_none());
-    assert_eq!(bearer_json(&format!("{base}/admin/stats")).await.0, 200, "the API still answers");
+    assert_eq!(
+        bearer_json(&format!("{base}/admin/stats")).await.0,
+        200,
+        "the API still answers"
+    );
     gw.stop().await;
     h.finish().await;
 }
@@ -248,7 +288,9 @@ async fn the_csv_download_equals_ledger_export_and_the_filters_narrow_the_paymen
     let (games_charge, _) = h.buy(GAMES, 2003, "gold-chest").await;
     let ledger = h.ledger().await;
     h.settle().await;
-    starsgate::shop::refund(&gw.store(GAMES).unwrap(), &games_charge, "test").await.unwrap();
+    starsgate::shop::refund(&gw.store(GAMES).unwrap(), &games_charge, "test")
+        .await
+        .unwrap();
     eventually("three payments", || async {
         ledger.payments(None).await.unwrap().len() == 3
     })
@@ -263,28 +305,49 @@ async fn the_csv_download_equals_ledger_export_and_the_filters_narrow_the_paymen
             .args(args)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     assert_eq!(b.get("/payments.csv").await.body, export(&[]));
-    assert_eq!(b.get("/payments.csv?bot=guides").await.body, export(&["--bot", "guides"]));
+    assert_eq!(
+        b.get("/payments.csv?bot=guides").await.body,
+        export(&["--bot", "guides"])
+    );
     let today = chrono_today();
     assert_eq!(
         b.get(&format!("/payments.csv?from={today}")).await.body,
         export(&["--since", &today])
     );
     let none = b.get("/payments.csv?bot=nobody").await.body;
-    assert_eq!(none, export(&["--bot", "nobody"]), "an empty export is its header");
+    assert_eq!(
+        none,
+        export(&["--bot", "nobody"]),
+        "an empty export is its header"
+    );
 
     let refunded = b.get("/payments?status=refunded").await.body;
     assert!(refunded.contains(&games_charge));
     assert!(refunded.contains("<span id=\"total\">1</span>"));
-    let guides = b.get("/payments?bot=guides&product=starter-pack").await.body;
+    let guides = b
+        .get("/payments?bot=guides&product=starter-pack")
+        .await
+        .body;
     assert!(guides.contains("<span id=\"total\">1</span>"));
     let link = guides.replace("&#38;", "&").replace("&amp;", "&");
     assert!(link.contains("href=\"/payments.csv?bot=guides&product=starter-pack\""));
-    let csv = b.get("/payments.csv?bot=guides&product=starter-pack").await.body;
-    assert_eq!(csv.lines().count(), 2, "the header and the one payment the filter shows");
+    let csv = b
+        .get("/payments.csv?bot=guides&product=starter-pack")
+        .await
+        .body;
+    assert_eq!(
+        csv.lines().count(),
+        2,
+        "the header and the one payment the filter shows"
+    );
     let buyer = b.get("/payments?user_id=2002").await.body;
     assert!(buyer.contains("<span id=\"total\">1</span>"));
     gw.stop().await;
@@ -319,9 +382,16 @@ async fn the_overview_agrees_with_stats() {
     h.buy(GUIDES, 2102, "premium-guide").await;
     let (refund_me, _) = h.buy(GAMES, 2103, "gold-chest").await;
     h.settle().await;
-    starsgate::shop::refund(&gw.store(GAMES).unwrap(), &refund_me, "test").await.unwrap();
+    starsgate::shop::refund(&gw.store(GAMES).unwrap(), &refund_me, "test")
+        .await
+        .unwrap();
     let (_, stats) = bearer_json(&format!("{base}/admin/stats")).await;
-    let net: i64 = stats["stats"].as_array().unwrap().iter().map(|s| s["net_revenue"].as_i64().unwrap()).sum();
+    let net: i64 = stats["stats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["net_revenue"].as_i64().unwrap())
+        .sum();
     let (_, o) = bearer_json(&format!("{base}/admin/overview")).await;
     let o = &o["overview"];
     assert_eq!(o["totals"]["net_stars"].as_i64(), Some(net));
@@ -335,13 +405,19 @@ async fn the_overview_agrees_with_stats() {
     let days = series["days"].as_array().unwrap();
     assert_eq!(days.len(), 30, "the last 30 days by default");
     let series_net: i64 = days.iter().map(|d| d["net_stars"].as_i64().unwrap()).sum();
-    let refunded: i64 = days.iter().map(|d| d["refunded_stars"].as_i64().unwrap()).sum();
+    let refunded: i64 = days
+        .iter()
+        .map(|d| d["refunded_stars"].as_i64().unwrap())
+        .sum();
     assert_eq!(series_net, net);
     assert!(refunded > 0, "refunds are visible in the series");
     let mut b = Browser::new(&base);
     b.login(TOKEN).await;
     let page = b.get("/").await.body;
-    assert!(page.contains(&format!("id=\"net-stars\">{net}<")), "the page shows the same net");
+    assert!(
+        page.contains(&format!("id=\"net-stars\">{net}<")),
+        "the page shows the same net"
+    );
     assert!(page.contains("id=\"chart\""));
     gw.stop().await;
     h.finish().await;
@@ -380,18 +456,25 @@ async fn html_in_titles_and_plugin_texts_is_shown_escaped() {
     let mut b = Browser::new(&base);
     b.login(TOKEN).await;
     let stores = b.get("/stores").await.body;
-    assert!(stores.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{stores}");
+    assert!(
+        stores.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{stores}"
+    );
     assert!(!stores.contains("<script>alert"));
     let review = b.get("/review").await.body;
     assert!(review.contains(&charge_id));
-    assert!(review.contains("&#60;img src=x onerror=alert(2)&#62;"), "{review}");
+    assert!(
+        review.contains("&#60;img src=x onerror=alert(2)&#62;"),
+        "{review}"
+    );
     assert!(!review.contains("<img src=x"));
     gw.stop().await;
     h.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_review_queue_delivers_again_and_refunds_through_the_one_path_and_refuses_forged_forms() {
+async fn the_review_queue_delivers_again_and_refunds_through_the_one_path_and_refuses_forged_forms()
+{
     let mut h = Harness::new(Backend::Sqlite).await;
     let (gw, base) = with_dashboard(&mut h).await;
     let guides = h.token(GUIDES);
@@ -419,33 +502,82 @@ async fn the_review_queue_delivers_again_and_refunds_through_the_one_path_and_re
     assert!(review.contains("Why:"));
     let csrf = b.csrf("/review").await;
 
-    let forged = b.post("/review/refund", &[("csrf", "forged"), ("bot", GUIDES), ("charge_id", &charges[1])]).await;
+    let forged = b
+        .post(
+            "/review/refund",
+            &[
+                ("csrf", "forged"),
+                ("bot", GUIDES),
+                ("charge_id", &charges[1]),
+            ],
+        )
+        .await;
     assert_eq!(forged.status, 403);
-    let missing = b.post("/review/refund", &[("bot", GUIDES), ("charge_id", &charges[1])]).await;
+    let missing = b
+        .post(
+            "/review/refund",
+            &[("bot", GUIDES), ("charge_id", &charges[1])],
+        )
+        .await;
     assert_eq!(missing.status, 403);
-    assert_eq!(status(&ledger, GUIDES, &charges[1]).await, Some(PaymentStatus::DeliveryFailed));
+    assert_eq!(
+        status(&ledger, GUIDES, &charges[1]).await,
+        Some(PaymentStatus::DeliveryFailed)
+    );
 
     h.sim.block_bot(&guides, 2301, false);
-    let form = [("csrf", csrf.as_str()), ("bot", GUIDES), ("charge_id", charges[0].as_str())];
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("bot", GUIDES),
+        ("charge_id", charges[0].as_str()),
+    ];
     let sent = b.post("/review/deliver-again", &form).await;
     assert_eq!(sent.status, 303, "{}", sent.body);
     assert!(sent.location.unwrap().contains("notice=sent"));
-    assert_eq!(status(&ledger, GUIDES, &charges[0]).await, Some(PaymentStatus::Delivered));
-    assert_eq!(h.deliveries(GUIDES, 2301).len(), 1, "the stored delivery reached the buyer");
+    assert_eq!(
+        status(&ledger, GUIDES, &charges[0]).await,
+        Some(PaymentStatus::Delivered)
+    );
+    assert_eq!(
+        h.deliveries(GUIDES, 2301).len(),
+        1,
+        "the stored delivery reached the buyer"
+    );
     let again = b.post("/review/deliver-again", &form).await;
     assert!(again.location.unwrap().contains("notice=already_delivered"));
-    assert_eq!(h.deliveries(GUIDES, 2301).len(), 1, "asking again sends nothing more");
+    assert_eq!(
+        h.deliveries(GUIDES, 2301).len(),
+        1,
+        "asking again sends nothing more"
+    );
 
-    let form = [("csrf", csrf.as_str()), ("bot", GUIDES), ("charge_id", charges[1].as_str())];
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("bot", GUIDES),
+        ("charge_id", charges[1].as_str()),
+    ];
     let refunded = b.post("/review/refund", &form).await;
     assert!(refunded.location.unwrap().contains("notice=refunded"));
     let twice = b.post("/review/refund", &form).await;
     assert!(twice.location.unwrap().contains("notice=already_refunded"));
-    assert_eq!(status(&ledger, GUIDES, &charges[1]).await, Some(PaymentStatus::Refunded));
+    assert_eq!(
+        status(&ledger, GUIDES, &charges[1]).await,
+        Some(PaymentStatus::Refunded)
+    );
     let events = ledger.events(GUIDES, Some(&charges[1])).await.unwrap();
-    let recorded = events.iter().filter(|e| e.kind == starsgate::ledger::EventKind::RefundRecorded).count();
+    let recorded = events
+        .iter()
+        .filter(|e| e.kind == starsgate::ledger::EventKind::RefundRecorded)
+        .count();
     assert_eq!(recorded, 1, "the refund is recorded once");
-    assert_eq!(h.sim.star_transactions(&guides).iter().filter(|t| t.get("receiver").is_some()).count(), 1);
+    assert_eq!(
+        h.sim
+            .star_transactions(&guides)
+            .iter()
+            .filter(|t| t.get("receiver").is_some())
+            .count(),
+        1
+    );
     let queue = b.get("/review?notice=refunded&charge=x").await.body;
     assert!(queue.contains("id=\"empty\""), "the queue is empty now");
     gw.stop().await;

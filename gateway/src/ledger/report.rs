@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use super::payments::{PAYMENT_COLUMNS, payment_from_row};
 use super::Payment;
+use super::payments::{PAYMENT_COLUMNS, payment_from_row};
 use super::status::PaymentStatus;
 use super::{Ledger, LedgerError};
 

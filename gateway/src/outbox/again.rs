@@ -75,7 +75,10 @@ pub async fn deliver_again(
         .texts(None)
         .msg(crate::i18n::Msg::DeliveryHeader);
     let (text, markup) = render(&header, &content);
-    let mut req = store.clients.api.send_message(ChatId(payment.chat_id), text);
+    let mut req = store
+        .clients
+        .api
+        .send_message(ChatId(payment.chat_id), text);
     if let Some(m) = markup {
         req = req.reply_markup(m);
     }

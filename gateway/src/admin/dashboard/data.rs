@@ -2,10 +2,10 @@
 //! token): `GET /admin/series` and `GET /admin/overview` as JSON, `GET /payments.csv` in the
 //! `ledger export` format, and the static assets compiled into the binary.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 
 use super::filters::{self, PaymentsQuery, PeriodQuery};

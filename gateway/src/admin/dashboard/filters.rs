@@ -179,7 +179,11 @@ mod tests {
             from: Some("yesterday".into()),
             ..Default::default()
         };
-        assert!(period(&q, day("2026-03-31")).unwrap_err().starts_with("from:"));
+        assert!(
+            period(&q, day("2026-03-31"))
+                .unwrap_err()
+                .starts_with("from:")
+        );
         let q = PaymentsQuery {
             status: Some("shipped".into()),
             ..Default::default()

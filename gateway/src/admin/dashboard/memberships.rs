@@ -109,10 +109,7 @@ pub fn churn(all: &[Membership], today: NaiveDate) -> Vec<ChurnMonth> {
         .windows(2)
         .map(|w| (w[1], w[1].checked_add_months(chrono::Months::new(1))))
         .map(|(start, next)| {
-            let (from, until) = (
-                month_start_ms(start),
-                next.map_or(i64::MAX, month_start_ms),
-            );
+            let (from, until) = (month_start_ms(start), next.map_or(i64::MAX, month_start_ms));
             let running = all
                 .iter()
                 .filter(|m| m.started_at.is_some_and(|s| s < from))

@@ -254,7 +254,10 @@ fn notice_text(code: &str) -> Option<&'static str> {
     })
 }
 
-async fn review_item(state: &AdminState, p: &Payment) -> Result<ReviewItem, crate::ledger::LedgerError> {
+async fn review_item(
+    state: &AdminState,
+    p: &Payment,
+) -> Result<ReviewItem, crate::ledger::LedgerError> {
     let stored = state.ledger.stored_delivery(&p.bot, &p.charge_id).await?;
     let last_change = state
         .ledger

@@ -250,6 +250,10 @@ mod tests {
         let plain = Sessions::new(Duration::from_secs(60), false).cookie("x");
         assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Strict"));
         assert!(!plain.contains("Secure;") && !plain.ends_with("Secure"));
-        assert!(Sessions::new(Duration::from_secs(60), true).cookie("x").ends_with("; Secure"));
+        assert!(
+            Sessions::new(Duration::from_secs(60), true)
+                .cookie("x")
+                .ends_with("; Secure")
+        );
     }
 }
