@@ -57,7 +57,12 @@ pub fn write_example_config(
     Ok(())
 }
 
-pub async fn run() -> Result<(), String> {
+/// Runs the scenes; with `serve`, then keeps everything running with the dashboard on that
+/// address until `stop` completes (the command line passes Ctrl-C or SIGTERM).
+pub async fn run(
+    serve: Option<std::net::SocketAddr>,
+    stop: impl Future<Output = ()>,
+) -> Result<(), String> {
     crate::telemetry::init("warn");
     let started = std::time::Instant::now();
     let sim = Simulator::start(([127, 0, 0, 1], 0).into())
@@ -68,16 +73,18 @@ pub async fn run() -> Result<(), String> {
     let ledger_url = format!("sqlite://{}", dir.path().join("ledger.db").display());
     write_example_config(dir.path(), &sim.api_url(), &ledger_url)
         .map_err(|e| format!("cannot write the demo config: {e}"))?;
-    let tokens: HashMap<&str, &str> = DEMO_TOKENS
+    let mut tokens: HashMap<&str, String> = DEMO_TOKENS
         .iter()
-        .map(|(var, token, _)| (*var, *token))
+        .map(|(var, token, _)| (*var, token.to_string()))
         .collect();
+    if let Some(addr) = serve {
+        serve_dashboard(dir.path(), addr, &mut tokens)?;
+    }
     for (_, token, username) in DEMO_TOKENS {
         sim.add_bot(token, username);
     }
-    let config =
-        Config::load_with_secrets(dir.path(), &|name| tokens.get(name).map(|t| t.to_string()))
-            .map_err(|p| format!("the embedded example config is invalid:\n{p}"))?;
+    let config = Config::load_with_secrets(dir.path(), &|name| tokens.get(name).cloned())
+        .map_err(|p| format!("the embedded example config is invalid:\n{p}"))?;
     println!(
         "starsgate demo: the Telegram simulator is on {}.",
         sim.api_url()
@@ -92,6 +99,18 @@ pub async fn run() -> Result<(), String> {
     if result.is_ok() {
         print_ledger(&ledger, &sim).await?;
     }
+    if let (Ok(()), Some(_)) = (&result, serve) {
+        let token = tokens.get(DASHBOARD_TOKEN_ENV).cloned().unwrap_or_default();
+        match running.admin_addr() {
+            Some(addr) => println!(
+                "\nThe seller's dashboard: http://{addr}/\nLog in with the admin token: {token}\n\
+                 (set {DASHBOARD_TOKEN_ENV} to choose it). The simulator and the gateway keep \
+                 running; press Ctrl-C to stop."
+            ),
+            None => println!("\nThe dashboard's listener is not bound."),
+        }
+        stop.await;
+    }
     running.stop().await;
     sim.shutdown().await;
     result?;
@@ -100,6 +119,42 @@ pub async fn run() -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The variable holding the demo dashboard's admin token (one is drawn when it is not set).
+const DASHBOARD_TOKEN_ENV: &str = "STARSGATE_ADMIN_TOKEN";
+
+/// Puts the admin listener on `addr` in the demo's config and gives it an admin token: the
+/// caller's `STARSGATE_ADMIN_TOKEN`, or a random one printed once the scenes are over.
+fn serve_dashboard(
+    dir: &Path,
+    addr: std::net::SocketAddr,
+    tokens: &mut HashMap<&str, String>,
+) -> Result<(), String> {
+    use std::io::Write;
+    let token = std::env::var(DASHBOARD_TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| {
+            use rand::RngCore;
+            let mut raw = [0u8; 16];
+            rand::rng().fill_bytes(&mut raw);
+            hex::encode(raw)
+        });
+    tokens.insert(DASHBOARD_TOKEN_ENV, token);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("gateway.toml"))
+        .and_then(|mut f| {
+            writeln!(
+                f,
+                "\n[admin]\nlisten = \"{addr}\"\ntoken_env = \"{DASHBOARD_TOKEN_ENV}\""
+            )?;
+            Ok(f)
+        })
+        .map_err(|e| format!("cannot write the demo config: {e}"))?;
+    file.flush()
+        .map_err(|e| format!("cannot write the demo config: {e}"))
 }
 
 const GUIDES: &str = "700001:demo-guides-token";

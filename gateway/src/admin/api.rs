@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `GET /admin/payments?bot=&since=YYYY-MM-DD` | payments, as `ledger export` |
 //! | `POST /admin/refund {"bot","charge_id"}` | the one refund path |
+//! | `POST /admin/deliver-again {"bot","charge_id"}` | sends a held delivery's stored content again (`delivery_failed`, `needs_review`) |
 //! | `POST /admin/invoice-link {"bot","product"}` | an invoice link for a shop outside Telegram |
 //! | `GET /admin/stats?bot=` | revenue and counts per bot and product |
 //! | `GET /admin/subscriptions?bot=&user_id=` | a buyer's memberships in a bot |
@@ -30,6 +31,7 @@ use subtle::ConstantTimeEq;
 use super::AdminState;
 use crate::domain::ProductId;
 use crate::ledger::ExportFilter;
+use crate::outbox::AgainError;
 use crate::shop::{RefundError, RenewalError, refund, set_renewal};
 
 /// Largest admin API body accepted (413 above it); a call's body is a few names and ids.
@@ -39,6 +41,7 @@ pub fn routes() -> Router<AdminState> {
     Router::new()
         .route("/admin/payments", get(payments))
         .route("/admin/refund", post(refund_charge))
+        .route("/admin/deliver-again", post(deliver_again))
         .route("/admin/invoice-link", post(invoice_link))
         .route("/admin/stats", get(stats))
         .route("/admin/subscriptions", get(subscriptions))
@@ -97,19 +100,13 @@ impl FromRequestParts<AdminState> for Admin {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, Response> {
-        let Some(token) = &state.token else {
+        if state.token.is_none() {
             return Err(error(
                 StatusCode::UNAUTHORIZED,
                 "the admin API is off: set the admin token variable",
             ));
-        };
-        let given = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer)
-            .unwrap_or("");
-        if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+        }
+        if has_bearer_token(parts, state) {
             Ok(Admin)
         } else {
             tracing::warn!("Refused an admin API call with a wrong or missing token.");
@@ -119,6 +116,25 @@ impl FromRequestParts<AdminState> for Admin {
             ))
         }
     }
+}
+
+/// Whether the request carries `Authorization: Bearer <the admin token>` (compared in constant
+/// time). False when no admin token is configured.
+pub(super) fn has_bearer_token(parts: &Parts, state: &AdminState) -> bool {
+    let given = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer);
+    match (given, &state.token) {
+        (Some(given), Some(token)) => is_admin_token(given, token),
+        _ => false,
+    }
+}
+
+/// Compares a presented token with the admin token in constant time.
+pub(super) fn is_admin_token(given: &str, token: &crate::config::Secret) -> bool {
+    bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
 }
 
 /// The credentials of `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 7235).
@@ -205,11 +221,53 @@ async fn refund_charge(
     };
     match refund(&store, &body.charge_id, "admin API").await {
         Ok(outcome) => Json(json!({ "ok": true, "outcome": outcome.to_string() })).into_response(),
-        Err(e @ RefundError::UnknownCharge(_)) => error(StatusCode::NOT_FOUND, e.to_string()),
-        Err(e @ RefundError::Telegram(_)) => error(StatusCode::BAD_GATEWAY, e.to_string()),
-        Err(e @ RefundError::BalanceTooLow { .. }) => error(StatusCode::CONFLICT, e.to_string()),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => {
+            let (status, message) = refund_refusal(&e);
+            error(status, message)
+        }
     }
+}
+
+async fn deliver_again(
+    _: Admin,
+    State(state): State<AdminState>,
+    body: Body<RefundBody>,
+) -> Response {
+    let (body, store) = match bot_call(&state, body, |b| &b.bot) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    match crate::outbox::deliver_again(&store, &body.charge_id, "admin API").await {
+        Ok(outcome) => Json(json!({ "ok": true, "outcome": outcome.to_string() })).into_response(),
+        Err(e) => {
+            let (status, message) = again_refusal(&e);
+            error(status, message)
+        }
+    }
+}
+
+/// The status and message for a refused deliver-again (shared with the dashboard).
+pub(super) fn again_refusal(e: &AgainError) -> (StatusCode, String) {
+    let status = match e {
+        AgainError::UnknownCharge(_) => StatusCode::NOT_FOUND,
+        AgainError::Refunded(_) | AgainError::InProgress(_) | AgainError::NoContent(_) => {
+            StatusCode::CONFLICT
+        }
+        AgainError::Telegram(_) => StatusCode::BAD_GATEWAY,
+        AgainError::Ledger(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, e.to_string())
+}
+
+/// The status and message for a refused refund (shared with the dashboard).
+pub(super) fn refund_refusal(e: &RefundError) -> (StatusCode, String) {
+    let status = match e {
+        RefundError::UnknownCharge(_) => StatusCode::NOT_FOUND,
+        RefundError::Telegram(_) => StatusCode::BAD_GATEWAY,
+        RefundError::BalanceTooLow { .. } => StatusCode::CONFLICT,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, e.to_string())
 }
 
 #[derive(Deserialize)]

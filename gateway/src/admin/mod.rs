@@ -1,8 +1,10 @@
 //! The admin listener (`[admin] listen`): health and readiness for load balancers, Prometheus
-//! metrics, and a bearer-token API for operators and shops outside Telegram. It binds where the
+//! metrics, a bearer-token API for operators and shops outside Telegram, and the seller's
+//! dashboard (`dashboard/`) at `/`. It binds where the
 //! operator says (by default nowhere; `127.0.0.1:9090` in the example) and never serves a token.
 
 mod api;
+pub mod dashboard;
 pub mod metrics;
 
 use std::sync::Arc;
@@ -24,6 +26,10 @@ pub struct AdminState {
     pub token: Option<Secret>,
     /// The report of the last configuration reload, if any.
     pub last_reload: Arc<std::sync::Mutex<Option<ReloadReport>>>,
+    /// Dashboard logins (one set per process).
+    pub sessions: Arc<dashboard::session::Sessions>,
+    /// How the gateway receives updates (shown on the dashboard's stores page).
+    pub mode: crate::config::Mode,
 }
 
 impl AdminState {
@@ -42,6 +48,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(|| async { metrics::render() }))
         .merge(api::routes())
+        .merge(dashboard::routes())
         .fallback(|| async { api::error(StatusCode::NOT_FOUND, "there is no such path") })
         .method_not_allowed_fallback(|| async {
             api::error(

@@ -244,6 +244,11 @@ impl App {
                 stores: registry.clone(),
                 token: gateway.admin.token.clone(),
                 last_reload: last_reload.clone(),
+                sessions: Arc::new(crate::admin::dashboard::session::Sessions::new(
+                    gateway.admin.session,
+                    gateway.admin.cookie_secure,
+                )),
+                mode: gateway.telegram.mode,
             };
             serve(
                 &mut tasks,
@@ -326,6 +331,8 @@ fn serve(
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
+        // The peer's address reaches handlers (the dashboard slows down wrong logins per address).
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let serve = axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await });
         if let Err(e) = serve.await {

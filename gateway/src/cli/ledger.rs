@@ -39,26 +39,7 @@ pub async fn export(
             writeln!(out)?;
         }
     } else {
-        let mut w = csv::Writer::from_writer(out);
-        for r in &records {
-            w.serialize(r)?;
-        }
-        if records.is_empty() {
-            w.write_record([
-                "bot",
-                "charge_id",
-                "user_id",
-                "product",
-                "amount",
-                "currency",
-                "status",
-                "paid_at",
-                "delivered_at",
-                "refunded_at",
-                "plugin_sha256",
-            ])?;
-        }
-        w.flush()?;
+        crate::ledger::report::write_csv(&records, out)?;
     }
     ledger.close().await;
     Ok(())

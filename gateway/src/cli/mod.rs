@@ -62,7 +62,15 @@ enum Command {
     Completions { shell: clap_complete::Shell },
     /// Offline demo: the built-in Telegram simulator, the example stores, buyers playing through
     /// purchase, a repeated payment, a refused checkout and a refund.
-    Demo,
+    Demo {
+        /// Keep the simulator and the gateway running after the scenes, with the seller's
+        /// dashboard on `--admin-listen`, until Ctrl-C.
+        #[arg(long)]
+        serve: bool,
+        /// Where the dashboard listens with `--serve`.
+        #[arg(long, default_value = "127.0.0.1:9090", requires = "serve")]
+        admin_listen: std::net::SocketAddr,
+    },
     /// Load benchmark: the simulator and a gateway in this process, many bots, buyers through the
     /// whole purchase; prints throughput and latency percentiles.
     Bench {
@@ -382,7 +390,12 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             clap_complete::generate(shell, &mut command, "starsgate", &mut std::io::stdout());
             Ok(())
         }
-        Command::Demo => crate::demo::run().await.map_err(Failure),
+        Command::Demo {
+            serve,
+            admin_listen,
+        } => crate::demo::run(serve.then_some(admin_listen), run::shutdown_signal())
+            .await
+            .map_err(Failure),
         Command::Reload { config } => run::reload(&config),
         Command::Bench {
             bots,

@@ -189,6 +189,11 @@ pub struct AdminConfig {
     pub token: Option<Secret>,
     /// Per-bot metric labels only up to this many bots; above it metrics aggregate as bot="all".
     pub per_bot_metrics_max: usize,
+    /// The dashboard's session cookie carries `Secure` (set it when a TLS proxy fronts the
+    /// admin listener; browsers then send the cookie over https only).
+    pub cookie_secure: bool,
+    /// How long a dashboard login lasts.
+    pub session: std::time::Duration,
 }
 
 /// Which Telegram a bot lives in. Test-environment bots are made with the test @BotFather and

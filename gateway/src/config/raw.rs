@@ -121,6 +121,8 @@ pub struct RawAdmin {
     pub listen: Option<String>,
     pub token_env: String,
     pub per_bot_metrics_max: usize,
+    pub cookie_secure: bool,
+    pub session_secs: u64,
 }
 impl Default for RawAdmin {
     fn default() -> Self {
@@ -128,6 +130,8 @@ impl Default for RawAdmin {
             listen: None,
             token_env: "STARSGATE_ADMIN_TOKEN".into(),
             per_bot_metrics_max: 50,
+            cookie_secure: false,
+            session_secs: 12 * 3600,
         }
     }
 }

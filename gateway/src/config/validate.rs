@@ -239,6 +239,12 @@ fn load_gateway(
         .listen
         .as_deref()
         .and_then(|a| parse_addr(a, "admin.listen", &mut problem));
+    if !(1..=30 * 86400).contains(&raw.admin.session_secs) {
+        problem(
+            "admin.session_secs",
+            "must be 1-2592000 (up to 30 days)".into(),
+        );
+    }
 
     if !matches!(raw.ledger.sqlite_synchronous.as_str(), "full" | "normal") {
         problem(
@@ -296,6 +302,8 @@ fn load_gateway(
             token_env: raw.admin.token_env,
             token: admin_token,
             per_bot_metrics_max: raw.admin.per_bot_metrics_max,
+            cookie_secure: raw.admin.cookie_secure,
+            session: std::time::Duration::from_secs(raw.admin.session_secs),
         },
         log_format: log_format?,
     })

@@ -19,6 +19,7 @@ pub mod status;
 mod subscriptions;
 #[cfg(test)]
 mod tests;
+mod views;
 mod watch;
 mod writer;
 
@@ -45,6 +46,7 @@ pub use star_transactions::{
 };
 pub use status::PaymentStatus;
 pub use subscriptions::{Subscription, SubscriptionState};
+pub use views::{Funnel, Membership, Page, PaymentQuery, StoredDelivery};
 
 use crate::clock::Clock;
 use crate::config::LedgerUrl;

@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-use super::payments::{PAYMENT_COLUMNS, Payment, payment_from_row};
+use super::Payment;
+use super::payments::{PAYMENT_COLUMNS, payment_from_row};
 use super::status::PaymentStatus;
 use super::{Ledger, LedgerError};
 
@@ -61,6 +62,35 @@ impl From<Payment> for ExportRecord {
     }
 }
 
+/// The column names of the CSV export, in order (written even when there is no record).
+pub const CSV_HEADER: [&str; 11] = [
+    "bot",
+    "charge_id",
+    "user_id",
+    "product",
+    "amount",
+    "currency",
+    "status",
+    "paid_at",
+    "delivered_at",
+    "refunded_at",
+    "plugin_sha256",
+];
+
+/// Writes `records` as the CSV of `ledger export` (a header, then one line each): the command
+/// line and the dashboard's download share it, so they cannot differ.
+pub fn write_csv<W: std::io::Write>(records: &[ExportRecord], out: W) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    for r in records {
+        w.serialize(r)?;
+    }
+    if records.is_empty() {
+        w.write_record(CSV_HEADER)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
 pub fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -83,42 +113,48 @@ impl Ledger {
     }
 
     pub async fn stats(&self, bot: Option<&str>) -> Result<Vec<ProductStats>, LedgerError> {
-        let mut out: Vec<ProductStats> = Vec::new();
-        for p in self.payments(bot).await? {
-            let product = p.product.clone().unwrap_or_else(|| "(unknown)".into());
-            let i = match out
-                .iter()
-                .position(|s| s.bot == p.bot && s.product == product)
-            {
-                Some(i) => i,
-                None => {
-                    out.push(ProductStats {
-                        bot: p.bot.clone(),
-                        product,
-                        payments: 0,
-                        renewals: 0,
-                        delivered: 0,
-                        refunded: 0,
-                        needs_review: 0,
-                        net_revenue: 0,
-                    });
-                    out.len() - 1
-                }
-            };
-            let s = &mut out[i];
-            s.payments += 1;
-            s.renewals += i64::from(p.is_renewal);
-            match p.status {
-                PaymentStatus::Delivered => s.delivered += 1,
-                PaymentStatus::Refunded => s.refunded += 1,
-                PaymentStatus::NeedsReview => s.needs_review += 1,
-                _ => {}
-            }
-            if p.status != PaymentStatus::Refunded {
-                s.net_revenue += p.amount;
-            }
-        }
-        out.sort_by(|a, b| (&a.bot, &a.product).cmp(&(&b.bot, &b.product)));
-        Ok(out)
+        Ok(summarize(&self.payments(bot).await?))
     }
+}
+
+/// Revenue and counts per bot and product of `payments`: what `stats` shows for all of them, and
+/// the dashboard for a period's.
+pub fn summarize(payments: &[Payment]) -> Vec<ProductStats> {
+    let mut out: Vec<ProductStats> = Vec::new();
+    for p in payments {
+        let product = p.product.clone().unwrap_or_else(|| "(unknown)".into());
+        let i = match out
+            .iter()
+            .position(|s| s.bot == p.bot && s.product == product)
+        {
+            Some(i) => i,
+            None => {
+                out.push(ProductStats {
+                    bot: p.bot.clone(),
+                    product,
+                    payments: 0,
+                    renewals: 0,
+                    delivered: 0,
+                    refunded: 0,
+                    needs_review: 0,
+                    net_revenue: 0,
+                });
+                out.len() - 1
+            }
+        };
+        let s = &mut out[i];
+        s.payments += 1;
+        s.renewals += i64::from(p.is_renewal);
+        match p.status {
+            PaymentStatus::Delivered => s.delivered += 1,
+            PaymentStatus::Refunded => s.refunded += 1,
+            PaymentStatus::NeedsReview => s.needs_review += 1,
+            _ => {}
+        }
+        if p.status != PaymentStatus::Refunded {
+            s.net_revenue += p.amount;
+        }
+    }
+    out.sort_by(|a, b| (&a.bot, &a.product).cmp(&(&b.bot, &b.product)));
+    out
 }

@@ -3,6 +3,7 @@
 //! the bot ends in `delivery_failed` with the content kept. Each delivery is one message, so a
 //! retry never leaves a buyer with half a delivery twice.
 
+mod again;
 mod message;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use teloxide_core::types::ChatId;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+pub use again::{AgainError, AgainOutcome, deliver_again};
 pub use message::render;
 
 use crate::handoff::Next;

@@ -1,0 +1,142 @@
+//! The dashboard's data, for its own pages and for the seller's tools (a session or the bearer
+//! token): `GET /admin/series` and `GET /admin/overview` as JSON, `GET /payments.csv` in the
+//! `ledger export` format, and the static assets compiled into the binary.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::filters::{self, PaymentsQuery, PeriodQuery};
+use super::{Reader, series};
+use crate::admin::AdminState;
+use crate::admin::api::error;
+use crate::ledger::ExportRecord;
+
+/// A query string read leniently: the dashboard's own parsing names the bad parameter.
+pub use axum::extract::Query;
+
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+pub async fn series(
+    _: Reader,
+    State(state): State<AdminState>,
+    q: Result<Query<PeriodQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let period = match filters::period(&q, today()) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    match series::series(&state.ledger, &period).await {
+        Ok(days) => Json(json!({
+            "ok": true,
+            "bot": period.bot,
+            "from": period.from.to_string(),
+            "to": period.to.to_string(),
+            "days": days,
+        }))
+        .into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+pub async fn overview(
+    _: Reader,
+    State(state): State<AdminState>,
+    q: Result<Query<PeriodQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let period = match filters::period(&q, today()) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    match series::overview(&state.ledger, &period).await {
+        Ok(o) => Json(json!({ "ok": true, "overview": o })).into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+/// Every payment the payments page's filters match (all pages), as `ledger export` writes CSV.
+pub async fn payments_csv(
+    _: Reader,
+    State(state): State<AdminState>,
+    q: Result<Query<PaymentsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let (query, _) = match filters::payments(&q) {
+        Ok(found) => found,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let payments = match state.ledger.payments_matching(&query, None).await {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    };
+    let records: Vec<ExportRecord> = payments.into_iter().map(ExportRecord::from).collect();
+    let mut body = Vec::new();
+    if let Err(e) = crate::ledger::report::write_csv(&records, &mut body) {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"payments.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The files the pages load, compiled in: the page's style and script and uPlot (MIT, see
+/// `assets/uPlot.LICENSE`).
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "dashboard.css",
+        "text/css; charset=utf-8",
+        include_str!("../../../assets/dashboard.css"),
+    ),
+    (
+        "dashboard.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../assets/dashboard.js"),
+    ),
+    (
+        "uPlot.min.css",
+        "text/css; charset=utf-8",
+        include_str!("../../../assets/uPlot.min.css"),
+    ),
+    (
+        "uPlot.iife.min.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../assets/uPlot.iife.min.js"),
+    ),
+];
+
+pub async fn asset(Path(name): Path<String>) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, kind, body)) => (
+            [
+                (header::CONTENT_TYPE, *kind),
+                (header::CACHE_CONTROL, "max-age=3600"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => error(StatusCode::NOT_FOUND, "there is no such asset"),
+    }
+}
