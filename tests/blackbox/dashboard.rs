@@ -279,9 +279,10 @@ async fn bad_dates_and_filters_get_a_clear_400_not_a_500() {
     h.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_csv_download_equals_ledger_export_and_the_filters_narrow_the_payments() {
-    let mut h = Harness::new(Backend::Sqlite).await;
+async fn the_csv_download_equals_ledger_export_and_the_filters_narrow_the_payments(
+    backend: Backend,
+) {
+    let mut h = Harness::new(backend).await;
     let (gw, base) = with_dashboard(&mut h).await;
     h.buy(GUIDES, 2001, "premium-guide").await;
     h.buy(GUIDES, 2002, "starter-pack").await;
@@ -374,9 +375,8 @@ pub fn chrono_today() -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_overview_agrees_with_stats() {
-    let mut h = Harness::new(Backend::Sqlite).await;
+async fn the_overview_agrees_with_stats(backend: Backend) {
+    let mut h = Harness::new(backend).await;
     let (gw, base) = with_dashboard(&mut h).await;
     h.buy(GUIDES, 2101, "premium-guide").await;
     h.buy(GUIDES, 2102, "premium-guide").await;
@@ -472,10 +472,10 @@ async fn html_in_titles_and_plugin_texts_is_shown_escaped() {
     h.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_review_queue_delivers_again_and_refunds_through_the_one_path_and_refuses_forged_forms()
-{
-    let mut h = Harness::new(Backend::Sqlite).await;
+async fn the_review_queue_delivers_again_and_refunds_through_the_one_path_and_refuses_forged_forms(
+    backend: Backend,
+) {
+    let mut h = Harness::new(backend).await;
     let (gw, base) = with_dashboard(&mut h).await;
     let guides = h.token(GUIDES);
     let mut charges = Vec::new();
@@ -583,3 +583,9 @@ async fn the_review_queue_delivers_again_and_refunds_through_the_one_path_and_re
     gw.stop().await;
     h.finish().await;
 }
+
+crate::on_both_ledgers!(
+    the_csv_download_equals_ledger_export_and_the_filters_narrow_the_payments,
+    the_overview_agrees_with_stats,
+    the_review_queue_delivers_again_and_refunds_through_the_one_path_and_refuses_forged_forms,
+);

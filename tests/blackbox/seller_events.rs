@@ -266,7 +266,9 @@ async fn a_sale_sends_signed_events_in_order_that_the_seller_can_verify(backend:
 async fn an_endpoint_that_fails_once_gets_the_event_again_and_then_no_more(backend: Backend) {
     let receiver = Receiver::start(Answer::Status(200)).await;
     receiver.script(&[Answer::Status(500)]);
-    let h = harness_sending_to(backend, &receiver.url, Some("[\"payment.succeeded\"]")).await;
+    let mut h = harness_sending_to(backend, &receiver.url, Some("[\"payment.succeeded\"]")).await;
+    h.set_gateway("admin", "listen", "\"127.0.0.1:0\"");
+    h.set_secret("STARSGATE_ADMIN_TOKEN", "admin-token-for-events-0123");
     let gw = h.start().await;
     h.buy(GUIDES, ALICE, "premium-guide").await;
     let got = receiver.wait_for(2).await;
@@ -290,6 +292,23 @@ async fn an_endpoint_that_fails_once_gets_the_event_again_and_then_no_more(backe
     assert_eq!(events[0].status, SellerEventStatus::Sent);
     assert_eq!(events[0].attempts, 2);
     assert_eq!(receiver.received().len(), 2, "nothing after the 2xx");
+    let admin = gw.admin_addr().expect("the admin listener");
+    let listed: Value = reqwest::Client::new()
+        .get(format!("http://{admin}/admin/events?status=sent"))
+        .bearer_auth("admin-token-for-events-0123")
+        .send()
+        .await
+        .expect("GET /admin/events")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(listed["events"][0]["id"], events[0].id.as_str(), "{listed}");
+    assert_eq!(listed["events"][0]["attempts"], 2);
+    assert!(
+        listed["events"][0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("HTTP 500"))
+    );
     gw.stop().await;
     h.finish().await;
 }

@@ -18,21 +18,30 @@ async fn a_refund_the_balance_cannot_cover_is_refused_up_front(backend: Backend)
     h.wait_for_deliveries(GUIDES, ANN, 1).await;
     // The seller withdrew most of the balance to Fragment.
     h.sim
-        .add_star_transaction(&token, json!({"id": "w1", "amount": 45, "date": 1, "receiver": {"type": "fragment"}}))
+        .add_star_transaction(
+            &token,
+            json!({"id": "w1", "amount": 45, "date": 1, "receiver": {"type": "fragment"}}),
+        )
         .unwrap();
     assert_eq!(h.sim.star_balance(&token), 5);
     h.say(GUIDES, GUIDES_ADMIN, &format!("/refund {charge}"));
     let said = h
         .wait_for(GUIDES, GUIDES_ADMIN, "the refund's answer", |m| {
-            m.iter().any(|m| m.text.as_deref().unwrap_or("").contains("cannot cover"))
+            m.iter()
+                .any(|m| m.text.as_deref().unwrap_or("").contains("cannot cover"))
         })
         .await;
     assert!(
-        said.iter().any(|m| m.text.as_deref().unwrap_or("").contains("5") && m.text.as_deref().unwrap_or("").contains("50 Stars")),
+        said.iter()
+            .any(|m| m.text.as_deref().unwrap_or("").contains("5")
+                && m.text.as_deref().unwrap_or("").contains("50 Stars")),
         "{said:?}"
     );
     assert!(
-        h.sim.calls(&token).iter().all(|c| c.method != "refundStarPayment"),
+        h.sim
+            .calls(&token)
+            .iter()
+            .all(|c| c.method != "refundStarPayment"),
         "Telegram is not asked"
     );
     let ledger = h.ledger().await;
@@ -60,16 +69,32 @@ async fn reconciliation_classifies_every_kind_and_flags_a_chargeback(backend: Ba
     .await;
     let add = |tx: serde_json::Value| h.sim.add_star_transaction(&token, tx).unwrap();
     // A chargeback: Stars back to Ben with no refund of ours behind it.
-    add(json!({"id": charged_back, "amount": 50, "date": 2, "receiver": {"type": "user", "transaction_type": "invoice_payment", "user": {"id": BEN, "is_bot": false, "first_name": "Ben"}}}));
-    add(json!({"id": "aff1", "amount": 8, "nanostar_amount": 500000000, "date": 3, "source": {"type": "affiliate_program", "commission_per_mille": 100}}));
-    add(json!({"id": "fee1", "amount": 1, "date": 4, "receiver": {"type": "telegram_api", "request_count": 1000}}));
+    add(
+        json!({"id": charged_back, "amount": 50, "date": 2, "receiver": {"type": "user", "transaction_type": "invoice_payment", "user": {"id": BEN, "is_bot": false, "first_name": "Ben"}}}),
+    );
+    add(
+        json!({"id": "aff1", "amount": 8, "nanostar_amount": 500000000, "date": 3, "source": {"type": "affiliate_program", "commission_per_mille": 100}}),
+    );
+    add(
+        json!({"id": "fee1", "amount": 1, "date": 4, "receiver": {"type": "telegram_api", "request_count": 1000}}),
+    );
     add(json!({"id": "ads1", "amount": 2, "date": 5, "receiver": {"type": "telegram_ads"}}));
-    add(json!({"id": "wd1", "amount": 3, "date": 6, "receiver": {"type": "fragment", "withdrawal_state": {"type": "pending"}}}));
-    add(json!({"id": "gift1", "amount": 4, "date": 7, "source": {"type": "user", "transaction_type": "gift_purchase", "user": {"id": 5, "is_bot": false, "first_name": "G"}}}));
+    add(
+        json!({"id": "wd1", "amount": 3, "date": 6, "receiver": {"type": "fragment", "withdrawal_state": {"type": "pending"}}}),
+    );
+    add(
+        json!({"id": "gift1", "amount": 4, "date": 7, "source": {"type": "user", "transaction_type": "gift_purchase", "user": {"id": 5, "is_bot": false, "first_name": "G"}}}),
+    );
     add(json!({"id": "odd1", "amount": 6, "date": 8, "source": {"type": "a_partner_from_2027"}}));
     let store = gw.store(GUIDES).unwrap();
-    let report = starsgate::reconcile::reconcile(&store, &|_| {}).await.unwrap();
-    assert_eq!(report.unexplained, std::slice::from_ref(&charged_back), "{report:?}");
+    let report = starsgate::reconcile::reconcile(&store, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        report.unexplained,
+        std::slice::from_ref(&charged_back),
+        "{report:?}"
+    );
     for class in [
         TxClass::InvoicePayment,
         TxClass::Refund,
@@ -81,7 +106,10 @@ async fn reconciliation_classifies_every_kind_and_flags_a_chargeback(backend: Ba
         TxClass::GiftPurchase,
         TxClass::Unknown,
     ] {
-        assert!(report.classes.contains_key(class.as_str()), "{class}: {report:?}");
+        assert!(
+            report.classes.contains_key(class.as_str()),
+            "{class}: {report:?}"
+        );
     }
     assert_eq!(report.classes["affiliate_program"].stars, "8.5");
     assert_eq!(
@@ -98,10 +126,19 @@ async fn reconciliation_classifies_every_kind_and_flags_a_chargeback(backend: Ba
     assert_eq!(m.withdrawals.to_string(), "3");
     assert_eq!(m.other_in.to_string(), "18.5");
     assert_eq!(m.net.to_string(), "12.5");
-    let balance = ledger.star_balance(GUIDES).await.unwrap().expect("balance read");
+    let balance = ledger
+        .star_balance(GUIDES)
+        .await
+        .unwrap()
+        .expect("balance read");
     assert_eq!(balance.amount.stars, h.sim.star_balance(&token));
-    let again = starsgate::reconcile::reconcile(&store, &|_| {}).await.unwrap();
-    assert!(again.classes.is_empty() && again.unexplained.is_empty(), "{again:?}");
+    let again = starsgate::reconcile::reconcile(&store, &|_| {})
+        .await
+        .unwrap();
+    assert!(
+        again.classes.is_empty() && again.unexplained.is_empty(),
+        "{again:?}"
+    );
     let out = h
         .command()
         .args(["stats", "--config"])
@@ -109,8 +146,14 @@ async fn reconciliation_classifies_every_kind_and_flags_a_chargeback(backend: Ba
         .output()
         .expect("run starsgate stats");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("chargebacks") && stdout.contains("12.5"), "{stdout}");
-    assert!(stdout.contains(&format!("needs review: guides {charged_back}")), "{stdout}");
+    assert!(
+        stdout.contains("chargebacks") && stdout.contains("12.5"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("needs review: guides {charged_back}")),
+        "{stdout}"
+    );
     gw.stop().await;
     h.finish().await;
 }

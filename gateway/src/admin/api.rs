@@ -44,6 +44,7 @@ pub fn routes() -> Router<AdminState> {
         .route("/admin/deliver-again", post(deliver_again))
         .route("/admin/invoice-link", post(invoice_link))
         .route("/admin/stats", get(stats))
+        .route("/admin/events", get(seller_events))
         .route("/admin/subscriptions", get(subscriptions))
         .route("/admin/subscriptions/cancel", post(cancel_subscription))
         .route("/admin/reload", get(last_reload))
@@ -363,6 +364,53 @@ async fn cancel_subscription(
         }
         Err(e @ RenewalError::Telegram(_)) => error(StatusCode::BAD_GATEWAY, e.to_string()),
         Err(e @ RenewalError::Ledger(_)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    bot: Option<String>,
+    status: Option<String>,
+}
+
+/// The seller events (`[events]`), e.g. `?status=failed` for the ones given up.
+async fn seller_events(
+    _: Admin,
+    State(state): State<AdminState>,
+    Query(q): Query<EventsQuery>,
+) -> Response {
+    use crate::ledger::{SellerEventFilter, SellerEventStatus};
+    let status = match q.status.as_deref().map(SellerEventStatus::parse) {
+        None => None,
+        Some(Some(s)) => Some(s),
+        Some(None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "status: must be pending, sent or failed",
+            );
+        }
+    };
+    let filter = SellerEventFilter {
+        bot: q.bot,
+        status,
+        since_ms: None,
+    };
+    match state.ledger.seller_events(&filter).await {
+        Ok(events) => {
+            let rfc = crate::ledger::report::rfc3339;
+            let events: Vec<_> = events
+                .iter()
+                .map(|e| {
+                    json!({
+                        "id": e.id, "type": e.event_type.as_str(), "bot": e.bot,
+                        "created_at": rfc(e.created_at), "status": e.status.as_str(),
+                        "attempts": e.attempts, "last_error": e.last_error, "url": e.url,
+                    })
+                })
+                .collect();
+            Json(json!({ "ok": true, "events": events })).into_response()
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
 
