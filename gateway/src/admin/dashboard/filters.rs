@@ -32,7 +32,7 @@ pub struct Period {
 }
 
 impl Period {
-    pub fn from_ms(&self) -> i64 {
+    pub fn start_ms(&self) -> i64 {
         day_start_ms(self.from)
     }
 
@@ -170,7 +170,7 @@ mod tests {
         let p = period(&PeriodQuery::default(), day("2026-03-31")).unwrap();
         assert_eq!((p.from, p.to), (day("2026-03-02"), day("2026-03-31")));
         assert_eq!(p.days().count(), 30);
-        assert_eq!(p.until_ms() - p.from_ms(), 30 * 86_400_000);
+        assert_eq!(p.until_ms() - p.start_ms(), 30 * 86_400_000);
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub struct Overview {
 async fn paid_in(ledger: &Ledger, period: &Period) -> Result<Vec<Payment>, LedgerError> {
     let q = PaymentQuery {
         bot: period.bot.clone(),
-        from_ms: Some(period.from_ms()),
+        from_ms: Some(period.start_ms()),
         until_ms: Some(period.until_ms()),
         ..Default::default()
     };
@@ -140,7 +140,7 @@ pub async fn overview(ledger: &Ledger, period: &Period) -> Result<Overview, Ledg
     let days = per_day(period, &payments);
     let stats = summarize(&payments);
     let funnel = ledger
-        .funnel(period.bot.as_deref(), period.from_ms(), period.until_ms())
+        .funnel(period.bot.as_deref(), period.start_ms(), period.until_ms())
         .await?;
     let active = ledger
         .memberships(period.bot.as_deref())
