@@ -172,8 +172,12 @@ enum PluginCommand {
         config: ConfigDir,
         #[arg(long)]
         bot: String,
+        /// The payment whose delivery to replay.
+        #[arg(long, required_unless_present = "order", conflicts_with = "order")]
+        charge: Option<String>,
+        /// Or the order (invoice payload): its latest payment's delivery is replayed.
         #[arg(long)]
-        charge: String,
+        order: Option<String>,
         /// A new build to run on the same input.
         #[arg(long)]
         plugin: Option<PathBuf>,
@@ -429,10 +433,18 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
                     config,
                     bot,
                     charge,
+                    order,
                     plugin,
                     json,
                 },
-        } => plugin_run::plugin_replay(&config, &bot, &charge, plugin.as_deref(), json).await,
+        } => {
+            let which = match (charge, order) {
+                (Some(charge), _) => plugin_run::Recorded::Charge(charge),
+                (None, Some(order)) => plugin_run::Recorded::Order(order),
+                (None, None) => return Err(Failure("name --charge ID or --order ID".into())),
+            };
+            plugin_run::plugin_replay(&config, &bot, which, plugin.as_deref(), json).await
+        }
         Command::Plugin {
             command: PluginCommand::New { name, hooks, dir },
         } => plugin_new::plugin_new(&dir, &name, &hooks),

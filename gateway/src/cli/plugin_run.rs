@@ -143,10 +143,17 @@ fn parse_opt<T: DeserializeOwned + Default>(arg: &str, text: Option<&str>) -> Re
 /// snapshot, the payment's time, the facts as of just before it, the seed), against the plugin
 /// version the order was sold with and, if given, a new build; prints both outputs beside the
 /// content stored in the ledger. How an author debugs a production report.
+/// Which recorded delivery `plugin replay` re-runs.
+pub enum Recorded {
+    Charge(String),
+    /// An order: its latest payment (an invoice can be paid more than once).
+    Order(String),
+}
+
 pub async fn plugin_replay(
     dir: &Path,
     bot: &str,
-    charge: &str,
+    which: Recorded,
     new: Option<&Path>,
     json: bool,
 ) -> Result<(), Failure> {
@@ -156,6 +163,24 @@ pub async fn plugin_replay(
     let store = app
         .store(bot)
         .ok_or_else(|| Failure(format!("--bot: no bot {bot:?}")))?;
+    let charge = match which {
+        Recorded::Charge(charge) => charge,
+        Recorded::Order(order) => store
+            .ledger
+            .payments(Some(bot))
+            .await?
+            .into_iter()
+            .filter(|p| p.order_id.as_deref() == Some(order.as_str()))
+            .max_by_key(|p| p.paid_at)
+            .map(|p| p.charge_id)
+            .ok_or_else(|| {
+                Failure(format!(
+                    "--order: order {} has no payment in bot {bot}'s ledger: nothing was delivered to replay",
+                    crate::brief::value(&order)
+                ))
+            })?,
+    };
+    let charge = charge.as_str();
     let recorded = crate::shop::replay::recorded_delivery(&store, charge).await?;
     let input = Input {
         hook: Hook::Deliver,
