@@ -520,15 +520,24 @@ async fn plugin_replay_reproduces_a_delivered_purchase_byte_for_byte() {
     assert!(delivered[0].contains(&text), "{text:?} in {delivered:?}");
     // The same delivery found by its order (the invoice payload).
     let ledger = h.ledger().await;
-    let order = payment(&ledger, GUIDES, &charge).await.order_id.expect("an order");
+    let order = payment(&ledger, GUIDES, &charge)
+        .await
+        .order_id
+        .expect("an order");
     let by_order = h
         .command()
-        .args(["plugin", "replay", "--bot", GUIDES, "--order", &order, "--json"])
+        .args([
+            "plugin", "replay", "--bot", GUIDES, "--order", &order, "--json",
+        ])
         .arg("--config")
         .arg(h.dir.path())
         .output()
         .unwrap();
-    assert!(by_order.status.success(), "{}", String::from_utf8_lossy(&by_order.stderr));
+    assert!(
+        by_order.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_order.stderr)
+    );
     let w: serde_json::Value = serde_json::from_slice(&by_order.stdout).unwrap();
     assert_eq!(w["stored"], v["stored"]);
     assert_eq!(w["runs"][0]["same_as_stored"], true, "{w}");
