@@ -338,6 +338,31 @@ async fn an_endpoint_that_was_down_gets_everything_once_it_returns(backend: Back
             && second.iter().all(|e| e.attempts == 0)
     })
     .await;
+    // And it is not due before the one it waits for, so the sender never walks over it (the
+    // cost of a poll does not grow with a dead endpoint's backlog).
+    let events = ledger
+        .seller_events(&SellerEventFilter::default())
+        .await
+        .unwrap();
+    let charge = |e: &starsgate::ledger::SellerEvent| {
+        let body: serde_json::Value = serde_json::from_str(&e.body).unwrap();
+        body["data"]["charge_id"].as_str().unwrap_or("").to_owned()
+    };
+    for second in events
+        .iter()
+        .filter(|e| e.event_type == SellerEventType::DeliverySucceeded)
+    {
+        let first = events
+            .iter()
+            .find(|e| {
+                e.event_type == SellerEventType::PaymentSucceeded && charge(e) == charge(second)
+            })
+            .expect("each delivery event has its payment event");
+        assert!(
+            second.next_attempt_at >= first.next_attempt_at,
+            "a queued event is due no earlier than the one before it"
+        );
+    }
     receiver.come_up().await;
     wait_until_all_sent(&h).await;
     let got = receiver.received();

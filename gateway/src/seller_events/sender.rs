@@ -6,7 +6,8 @@
 //!
 //! One slow or dead endpoint never holds up anything else: sends run as their own tasks, at most
 //! [`MAX_IN_FLIGHT_PER_ENDPOINT`] per URL, and the ledger is asked only for events of URLs with
-//! room. Sales never wait for events at all: the shop only writes them.
+//! room, and for no more than the room: a hanging endpoint's backlog costs nothing per poll.
+//! Sales never wait for events at all: the shop only writes them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -30,8 +31,6 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_IN_FLIGHT_PER_ENDPOINT: usize = 4;
 /// How long a claim keeps other gateways off an event: longer than a send can take.
 pub const CLAIM: Duration = Duration::from_secs(30);
-/// Most events read per poll.
-const BATCH: i64 = 64;
 /// How often the age of the oldest pending event is measured for the metrics.
 const GAUGE_EVERY: Duration = Duration::from_secs(10);
 
@@ -105,41 +104,50 @@ impl Sender {
         sends.shutdown().await;
     }
 
-    /// Claims and starts the sends that are due, as far as each endpoint has room.
+    /// Claims and starts the sends that are due, as far as each endpoint has room. The ledger is
+    /// asked once per endpoint with room, for no more events than it has room for, so a hanging
+    /// endpoint's backlog is never read while its sends are in flight.
     async fn start_due(
         self: &Arc<Self>,
         sends: &mut JoinSet<()>,
     ) -> Result<(), crate::ledger::LedgerError> {
         let now = self.clock.now_ms();
-        let full: Vec<String> = self.with_busy(|b| {
-            b.per_url
-                .iter()
-                .filter(|(_, n)| **n >= MAX_IN_FLIGHT_PER_ENDPOINT)
-                .map(|(url, _)| url.clone())
-                .collect()
-        });
-        let due = self.ledger.due_seller_events(now, BATCH, &full).await?;
         let until = now + i64::try_from(CLAIM.as_millis()).unwrap_or(i64::MAX);
-        for event in due {
+        for url in self.ledger.pending_event_urls().await? {
             let room = self.with_busy(|b| {
-                !b.events.contains(&event.seq)
-                    && b.per_url.get(&event.url).copied().unwrap_or(0) < MAX_IN_FLIGHT_PER_ENDPOINT
+                MAX_IN_FLIGHT_PER_ENDPOINT
+                    - b.per_url
+                        .get(&url)
+                        .copied()
+                        .unwrap_or(0)
+                        .min(MAX_IN_FLIGHT_PER_ENDPOINT)
             });
-            if !room
-                || !self
-                    .ledger
-                    .claim_seller_event(&event, &self.holder, until)
-                    .await?
-            {
+            if room == 0 {
                 continue;
             }
-            self.with_busy(|b| {
-                *b.per_url.entry(event.url.clone()).or_default() += 1;
-                b.events.insert(event.seq);
+            // Events of ours in flight are claimed, so the ledger does not return them again.
+            let due = self
+                .ledger
+                .due_seller_events(&url, now, i64::try_from(room).unwrap_or(0))
+                .await?;
+            let due: Vec<SellerEvent> = self.with_busy(|b| {
+                due.into_iter()
+                    .filter(|e| !b.events.contains(&e.seq))
+                    .collect()
             });
-            let span = tracing::info_span!("seller_event", bot = %event.bot, event_id = %event.id, event_type = %event.event_type);
-            let me = self.clone();
-            sends.spawn(async move { me.send(event).await }.instrument(span));
+            for event in self
+                .ledger
+                .claim_seller_events(due, &self.holder, until)
+                .await?
+            {
+                self.with_busy(|b| {
+                    *b.per_url.entry(event.url.clone()).or_default() += 1;
+                    b.events.insert(event.seq);
+                });
+                let span = tracing::info_span!("seller_event", bot = %event.bot, event_id = %event.id, event_type = %event.event_type);
+                let me = self.clone();
+                sends.spawn(async move { me.send(event).await }.instrument(span));
+            }
         }
         Ok(())
     }

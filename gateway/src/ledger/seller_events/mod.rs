@@ -144,52 +144,76 @@ impl Ledger {
         .await
     }
 
-    /// Events due for a send at `now`: pending, not claimed by a live claim, the first pending
-    /// one of their subject, and not for one of the `full` URLs (endpoints with no room for
-    /// another request). Oldest first.
+    /// The endpoint URLs that have pending events. One index probe per URL (a skip scan), so
+    /// the cost does not grow with the number of events piled up behind a dead endpoint.
+    pub async fn pending_event_urls(&self) -> Result<Vec<String>, LedgerError> {
+        let rows = sqlx::query(
+            "WITH RECURSIVE u(url) AS ( \
+                 SELECT MIN(url) FROM seller_events WHERE status = 'pending' \
+                 UNION ALL \
+                 SELECT (SELECT MIN(url) FROM seller_events WHERE status = 'pending' AND url > u.url) \
+                 FROM u WHERE u.url IS NOT NULL) \
+             SELECT url FROM u WHERE url IS NOT NULL",
+        )
+        .fetch_all(&self.reads)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map_err(LedgerError::from))
+            .collect()
+    }
+
+    /// At most `limit` events for `url` due for a send at `now`: pending, not claimed by a live
+    /// claim, and the first pending one of their subject. Earliest due first.
+    ///
+    /// Only due rows are walked: an event waiting for a retry is not due, and an event queued
+    /// behind one of its subject that waits for a retry waits as long (see [`Settle`] and
+    /// `stage`), so the walk stops after about `limit` rows whatever is piled up.
     pub async fn due_seller_events(
         &self,
+        url: &str,
         now: i64,
         limit: i64,
-        full: &[String],
     ) -> Result<Vec<SellerEvent>, LedgerError> {
-        let skip = if full.is_empty() {
-            String::new()
-        } else {
-            let list: Vec<String> = (0..full.len()).map(|i| format!("${}", i + 3)).collect();
-            format!("AND e.url NOT IN ({}) ", list.join(", "))
-        };
-        let sql = format!(
+        let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM seller_events e \
-             WHERE e.status = 'pending' AND e.next_attempt_at <= $1 \
-             AND (e.claimed_until IS NULL OR e.claimed_until < $1) {skip}\
+             WHERE e.status = 'pending' AND e.url = $1 AND e.next_attempt_at <= $2 \
+             AND (e.claimed_until IS NULL OR e.claimed_until < $2) \
              AND NOT EXISTS (SELECT 1 FROM seller_events p WHERE p.bot = e.bot \
                  AND p.subject = e.subject AND p.seq < e.seq AND p.status = 'pending') \
-             ORDER BY e.seq LIMIT $2"
-        );
-        let mut query = sqlx::query(&sql).bind(now).bind(limit);
-        for url in full {
-            query = query.bind(url.as_str());
-        }
-        let rows = query.fetch_all(&self.reads).await?;
+             ORDER BY e.next_attempt_at, e.seq LIMIT $3"
+        ))
+        .bind(url)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.reads)
+        .await?;
         rows.iter().map(from_row).collect()
     }
 
-    /// Claims a due event for `holder` until `until` (unix ms); true if this gateway may send it.
-    pub async fn claim_seller_event(
+    /// Claims due events for `holder` until `until` (unix ms), in one write; returns the ones
+    /// this gateway may send (another gateway may have claimed the rest first).
+    pub async fn claim_seller_events(
         &self,
-        event: &SellerEvent,
+        events: Vec<SellerEvent>,
         holder: &str,
         until: i64,
-    ) -> Result<bool, LedgerError> {
-        self.run(Claim {
-            bot: event.bot.clone(),
-            seq: event.seq,
-            holder: holder.to_owned(),
-            until,
-            now: self.stamp(),
-        })
-        .await
+    ) -> Result<Vec<SellerEvent>, LedgerError> {
+        if events.is_empty() {
+            return Ok(events);
+        }
+        let won = self
+            .run(Claim {
+                seqs: events.iter().map(|e| e.seq).collect(),
+                holder: holder.to_owned(),
+                until,
+                now: self.stamp(),
+            })
+            .await?;
+        Ok(events
+            .into_iter()
+            .zip(won)
+            .filter_map(|(e, won)| won.then_some(e))
+            .collect())
     }
 
     /// Records what an attempt at sending `event` came to, and releases its claim.
@@ -287,34 +311,39 @@ impl Command for SetRoute {
 }
 
 struct Claim {
-    bot: String,
-    seq: i64,
+    seqs: Vec<i64>,
     holder: String,
     until: i64,
     now: i64,
 }
 
 impl Command for Claim {
-    type Out = bool;
+    /// One flag per event, in order: claimed by this holder.
+    type Out = Vec<bool>;
 
     fn bot(&self) -> &str {
-        &self.bot
+        // Claims are gateway-wide: they span bots.
+        ""
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<bool, LedgerError> {
-        let done = sqlx::query(
-            "UPDATE seller_events SET claimed_by = $1, claimed_until = $2 \
-             WHERE seq = $3 AND status = 'pending' \
-             AND (claimed_until IS NULL OR claimed_until < $4)",
-        )
-        .bind(&self.holder)
-        .bind(self.until)
-        .bind(self.seq)
-        .bind(self.now)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        Ok(done == 1)
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<Vec<bool>, LedgerError> {
+        let mut won = Vec::with_capacity(self.seqs.len());
+        for seq in &self.seqs {
+            let done = sqlx::query(
+                "UPDATE seller_events SET claimed_by = $1, claimed_until = $2 \
+                 WHERE seq = $3 AND status = 'pending' \
+                 AND (claimed_until IS NULL OR claimed_until < $4)",
+            )
+            .bind(&self.holder)
+            .bind(self.until)
+            .bind(*seq)
+            .bind(self.now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            won.push(done == 1);
+        }
+        Ok(won)
     }
 }
 
@@ -361,6 +390,23 @@ impl Command for Settle {
             .bind(self.seq),
         };
         query.execute(&mut *conn).await?;
+        if let SendOutcome::Retry {
+            next_attempt_at, ..
+        } = &self.outcome
+        {
+            // The events queued behind this one (same subject) cannot go before it, so they are
+            // not due before it either: the sender's walk over due events then never meets them.
+            sqlx::query(
+                "UPDATE seller_events SET next_attempt_at = $1 \
+                 WHERE bot = $2 AND subject = (SELECT subject FROM seller_events WHERE seq = $3) \
+                 AND seq > $3 AND status = 'pending' AND next_attempt_at < $1",
+            )
+            .bind(*next_attempt_at)
+            .bind(&self.bot)
+            .bind(self.seq)
+            .execute(&mut *conn)
+            .await?;
+        }
         Ok(())
     }
 }

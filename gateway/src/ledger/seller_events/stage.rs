@@ -93,6 +93,8 @@ pub(in crate::ledger) async fn stage(
         let Some((url, secret_env)) = routes.get(&key) else {
             continue;
         };
+        // Due when written, unless an earlier event of its subject waits for a retry: it is sent
+        // after that one, so it is not due before it (the sender never walks over it meanwhile).
         let id = new_event_id();
         let data = data(conn, fact).await?;
         let body = json!({
@@ -105,7 +107,9 @@ pub(in crate::ledger) async fn stage(
         sqlx::query(
             "INSERT INTO seller_events (id, bot, event_type, subject, body, url, secret_env, \
              created_at, queued_at, status, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 'pending', $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 'pending', \
+             COALESCE((SELECT MAX(next_attempt_at) FROM seller_events \
+                 WHERE bot = $2 AND subject = $4 AND status = 'pending' AND next_attempt_at > $8), $8))",
         )
         .bind(&id)
         .bind(fact.bot)
