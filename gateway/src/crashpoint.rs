@@ -8,10 +8,11 @@ use std::sync::OnceLock;
 
 /// The named points, in the order a purchase reaches them.
 pub const POINTS: &[&str] = &[
-    "payment_received",  // the successful_payment update is stored in the inbox
-    "payment_recorded",  // the payment row is committed
-    "delivery_prepared", // the delivery content is stored in the outbox
-    "delivery_sent",     // Telegram accepted the delivery and the ledger says so
+    "payment_received",   // the successful_payment update is stored in the inbox
+    "payment_recorded",   // the payment row is committed
+    "delivery_prepared",  // the delivery content is stored in the outbox
+    "delivery_part_sent", // Telegram accepted a part of a delivery with more, and the ledger says so
+    "delivery_sent",      // Telegram accepted the delivery and the ledger says so
 ];
 
 fn armed() -> Option<&'static str> {

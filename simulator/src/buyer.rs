@@ -323,6 +323,27 @@ impl SimHandle {
     }
 
     /// What getMyStarBalance answers: incoming minus outgoing Stars.
+    /// The seller uploads a file to the bot (in a real chat with it, say) and gets its
+    /// `file_id`: what a delivery may then name instead of a URL. `kind` is `document`,
+    /// `photo`, `video` or `audio`.
+    pub fn upload_file(&self, token: &str, kind: &str, name: &str) -> Result<String, SimError> {
+        use crate::methods::files::{FileKind, issue};
+        let kind = [
+            FileKind::Document,
+            FileKind::Photo,
+            FileKind::Video,
+            FileKind::Audio,
+        ]
+        .into_iter()
+        .find(|k| k.param() == kind)
+        .ok_or_else(|| SimError::UnknownFileKind(kind.to_owned()))?;
+        let mut world = self.shared.world();
+        let (bot, _) = world
+            .bot(token)
+            .ok_or_else(|| SimError::UnknownBot(token.to_owned()))?;
+        Ok(issue(bot, kind, None, Some(name.to_owned())).file_id)
+    }
+
     pub fn star_balance(&self, token: &str) -> i64 {
         self.read(token, |bot| bot.balance())
     }

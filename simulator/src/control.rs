@@ -118,6 +118,7 @@ fn sim_denied(e: &SimError) -> Denied {
         | SimError::UnknownCharge(_) => StatusCode::NOT_FOUND,
         SimError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         SimError::NotAnInvoice(_)
+        | SimError::UnknownFileKind(_)
         | SimError::AlreadyRefunded(_)
         | SimError::NotASubscription(_)
         | SimError::SubscriptionCanceled(_)

@@ -54,6 +54,6 @@ mod types;
 
 pub use handle::{SimHandle, Simulator};
 pub use types::{
-    ApiCall, BotInfo, Fault, InvoiceRef, PayOutcome, PreCheckoutAnswer, SentInvoice, SentMessage,
-    SimError, SubscriptionInfo, WebhookAttempt,
+    ApiCall, BotInfo, Fault, InvoiceRef, PayOutcome, PreCheckoutAnswer, SentInvoice, SentMedia,
+    SentMessage, SimError, SubscriptionInfo, WebhookAttempt,
 };

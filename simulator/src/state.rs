@@ -157,6 +157,17 @@ pub(crate) struct Webhook {
     pub max_connections: i64,
 }
 
+/// A file Telegram issued an id for (sent by URL once, or uploaded by the seller).
+#[derive(Debug, Clone)]
+pub(crate) struct IssuedFile {
+    pub kind: crate::methods::files::FileKind,
+    pub file_id: String,
+    pub file_unique_id: String,
+    /// The URL it was fetched from, so the same URL gets the same id.
+    pub url: Option<String>,
+    pub name: Option<String>,
+}
+
 pub(crate) struct BotState {
     pub info: BotInfo,
     pub next_update_id: i64,
@@ -186,6 +197,8 @@ pub(crate) struct BotState {
     pub charges: HashMap<String, Charge>,
     pub subscriptions: Vec<Subscription>,
     pub transactions: Vec<Value>,
+    /// Files Telegram holds for this bot, by the `file_id` it issued.
+    pub files: HashMap<String, IssuedFile>,
     pub calls: Vec<ApiCall>,
     /// setMyCommands, per (scope, language_code); "" is the language default.
     pub commands: BTreeMap<(String, String), Value>,
@@ -223,6 +236,7 @@ impl BotState {
             charges: HashMap::new(),
             subscriptions: Vec::new(),
             transactions: Vec::new(),
+            files: HashMap::new(),
             calls: Vec::new(),
             commands: BTreeMap::new(),
             updates_notify: Arc::new(Notify::new()),

@@ -73,7 +73,7 @@ impl Fault {
     }
 }
 
-/// A message the bot sent (sendMessage or sendInvoice), as the buyer would see it.
+/// A message the bot sent (sendMessage, sendInvoice or a file), as the buyer would see it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SentMessage {
     pub message_id: i64,
@@ -81,7 +81,21 @@ pub struct SentMessage {
     pub text: Option<String>,
     pub invoice: Option<SentInvoice>,
     pub reply_markup: Option<serde_json::Value>,
+    /// A file (sendDocument, sendPhoto, sendVideo, sendAudio); its caption is here, not in `text`.
+    pub media: Option<SentMedia>,
     pub date: i64,
+}
+
+/// The file of a message sent by sendDocument, sendPhoto, sendVideo or sendAudio.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SentMedia {
+    /// `document`, `photo`, `video` or `audio`.
+    pub kind: String,
+    /// The file as the bot named it: a URL or a file id.
+    pub file: String,
+    /// The file id Telegram answered with.
+    pub file_id: String,
+    pub caption: Option<String>,
 }
 
 /// An accepted sendInvoice or createInvoiceLink call.
@@ -167,6 +181,8 @@ pub enum SimError {
     UnknownMessage { chat_id: i64, message_id: i64 },
     #[error("message {message_id} has no inline button with callback_data {data:?}")]
     UnknownButton { message_id: i64, data: String },
+    #[error("no file kind {0:?}: document, photo, video or audio")]
+    UnknownFileKind(String),
     #[error("message {0} is not an invoice")]
     NotAnInvoice(i64),
     #[error("no such invoice: {0}")]

@@ -11,6 +11,7 @@ mod browser;
 mod buyer_flow;
 mod crash;
 mod dashboard;
+mod files;
 mod guarantees;
 mod hostile;
 mod languages;

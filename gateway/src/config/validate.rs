@@ -640,13 +640,9 @@ fn validate_product(
             if p.plugin_sha256.is_some() {
                 problem(&key("plugin_sha256"), "is set but plugin is not".into());
             }
-            let has_text = config.get("text").is_some_and(|t| t.is_string());
-            let has_url = config.get("url").is_some_and(|t| t.is_string());
-            if !has_text && !has_url {
-                problem(
-                    &key("config"),
-                    "a product without a plugin delivers [product.config] text and/or url; set at least one".into(),
-                );
+            // The built-in delivery reads its items as the running gateway will.
+            if let Err(reason) = crate::plugins::StaticText::from_config(&config) {
+                problem(&key("config"), reason);
             }
             None
         }

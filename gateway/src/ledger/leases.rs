@@ -8,9 +8,9 @@
 //! same SQL works on SQLite and PostgreSQL. Times come from each gateway's clock: keep them in
 //! sync (NTP); a lease of 15 s tolerates seconds of skew.
 
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
 
-use super::multirow::{first_returned, placeholders};
+use super::multirow::placeholders;
 use super::writer::{Command, Write};
 use super::{Ledger, LedgerError, now_ms};
 
@@ -50,7 +50,6 @@ impl Ledger {
 
     /// Who holds the lease on `bot`, if anyone.
     pub async fn bot_holder(&self, bot: &str) -> Result<Option<String>, LedgerError> {
-        use sqlx::Row;
         let row = sqlx::query("SELECT holder FROM bot_leases WHERE bot = $1")
             .bind(bot)
             .fetch_optional(&self.reads)
@@ -77,7 +76,7 @@ impl Ledger {
         charge_id: &str,
         holder: &str,
         claim_ms: i64,
-    ) -> Result<bool, LedgerError> {
+    ) -> Result<Option<u32>, LedgerError> {
         let now = now_ms();
         let claim = Claim {
             bot: bot.to_owned(),
@@ -102,13 +101,17 @@ pub(super) struct Claim {
 }
 
 impl Write for Claim {
-    type Out = bool;
+    /// `Some(parts already sent)` when claimed.
+    type Out = Option<u32>;
 
     fn bot(&self) -> &str {
         &self.bot
     }
 
-    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<bool>, LedgerError> {
+    async fn apply(
+        conn: &mut AnyConnection,
+        rows: &[Self],
+    ) -> Result<Vec<Option<u32>>, LedgerError> {
         let sql = format!(
             "WITH v (bot, charge_id, holder, until_ms, now_ms) AS (VALUES {}) \
              UPDATE deliveries SET claimed_by = v.holder, claimed_until = v.until_ms FROM v \
@@ -118,7 +121,7 @@ impl Write for Claim {
                   OR deliveries.claimed_by = v.holder) \
              AND EXISTS (SELECT 1 FROM payments p WHERE p.bot = deliveries.bot \
                          AND p.charge_id = deliveries.charge_id AND p.status = 'paid') \
-             RETURNING deliveries.bot, deliveries.charge_id",
+             RETURNING deliveries.bot, deliveries.charge_id, deliveries.parts_sent",
             placeholders(rows.len(), 5, 1)
         );
         let mut query = sqlx::query(&sql);
@@ -131,8 +134,17 @@ impl Write for Claim {
                 .bind(c.now);
         }
         let claimed = query.fetch_all(&mut *conn).await?;
-        let keys = rows.iter().map(|c| (c.bot.clone(), c.charge_id.clone()));
-        first_returned(&claimed, keys)
+        let mut parts = std::collections::HashMap::with_capacity(claimed.len());
+        for r in &claimed {
+            let key: (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            let sent = u32::try_from(r.try_get::<i64, _>(2)?).unwrap_or(0);
+            parts.insert(key, sent);
+        }
+        // A charge claimed twice in one batch is granted to its first claim only.
+        Ok(rows
+            .iter()
+            .map(|c| parts.remove(&(c.bot.clone(), c.charge_id.clone())))
+            .collect())
     }
 }
 

@@ -165,6 +165,16 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "star transactions",
         include_str!("../../../migrations/sqlite/0011_star_transactions.sql"),
     ),
+    (
+        14,
+        "seller events by url",
+        include_str!("../../../migrations/sqlite/0014_seller_events_by_url.sql"),
+    ),
+    (
+        15,
+        "delivery parts",
+        include_str!("../../../migrations/sqlite/0015_delivery_parts.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -221,6 +231,16 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "star transactions",
         include_str!("../../../migrations/postgres/0011_star_transactions.sql"),
+    ),
+    (
+        14,
+        "seller events by url",
+        include_str!("../../../migrations/postgres/0014_seller_events_by_url.sql"),
+    ),
+    (
+        15,
+        "delivery parts",
+        include_str!("../../../migrations/postgres/0015_delivery_parts.sql"),
     ),
 ];
 

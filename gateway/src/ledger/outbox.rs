@@ -97,6 +97,22 @@ impl Ledger {
         self.write(row).await
     }
 
+    /// Records that Telegram accepted the first `parts` parts of a delivery that has more: a
+    /// retry starts after them. Never moves the count back.
+    pub async fn mark_parts_sent(
+        &self,
+        bot: &str,
+        charge_id: &str,
+        parts: u32,
+    ) -> Result<(), LedgerError> {
+        self.run(PartsSent {
+            bot: bot.to_owned(),
+            charge_id: charge_id.to_owned(),
+            parts,
+        })
+        .await
+    }
+
     /// Records a failed attempt and when to try again.
     pub async fn delivery_attempt_failed(
         &self,
@@ -375,6 +391,34 @@ async fn delivered_from_elsewhere(
             .await
         }
         Err(e) => Err(e),
+    }
+}
+
+/// Parts of a delivery accepted by Telegram.
+struct PartsSent {
+    bot: String,
+    charge_id: String,
+    parts: u32,
+}
+
+impl Command for PartsSent {
+    type Out = ();
+
+    fn bot(&self) -> &str {
+        &self.bot
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+        sqlx::query(
+            "UPDATE deliveries SET parts_sent = $1 \
+             WHERE bot = $2 AND charge_id = $3 AND sent_at IS NULL AND parts_sent < $1",
+        )
+        .bind(i64::from(self.parts))
+        .bind(&self.bot)
+        .bind(&self.charge_id)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
     }
 }
 

@@ -6,7 +6,6 @@
 
 use std::fmt;
 
-use teloxide_core::prelude::*;
 use teloxide_core::types::ChatId;
 
 use super::render;
@@ -74,18 +73,14 @@ pub async fn deliver_again(
         .config
         .texts(None)
         .msg(crate::i18n::Msg::DeliveryHeader);
-    let (text, markup) = render(&header, &content);
-    let mut req = store
-        .clients
-        .api
-        .send_message(ChatId(payment.chat_id), text);
-    if let Some(m) = markup {
-        req = req.reply_markup(m);
-    }
-    if let Err(e) = req.await {
-        let why = crate::telegram::describe(&e);
-        tracing::warn!(bot, charge_id, by, error = %why, "Sending a held delivery again failed.");
-        return Err(AgainError::Telegram(why));
+    // Every part again: the operator asked for the whole delivery.
+    for part in render(&header, &content) {
+        if let Err(e) = super::part::send(&store.clients.api, ChatId(payment.chat_id), &part).await
+        {
+            let why = crate::telegram::describe(&e);
+            tracing::warn!(bot, charge_id, by, error = %why, "Sending a held delivery again failed.");
+            return Err(AgainError::Telegram(why));
+        }
     }
     ledger.mark_delivered(bot, charge_id).await?;
     tracing::info!(bot, charge_id, by, "Sent a held delivery again.");

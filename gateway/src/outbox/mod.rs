@@ -1,21 +1,22 @@
 //! The delivery outbox of one bot: sends stored deliveries until Telegram accepts them. A 429
 //! pauses this bot alone for exactly `retry_after`; other failures back off; a buyer who blocked
-//! the bot ends in `delivery_failed` with the content kept. Each delivery is one message, so a
-//! retry never leaves a buyer with half a delivery twice.
+//! the bot ends in `delivery_failed` with the content kept. A delivery is one text message plus
+//! one message per file; the ledger counts the parts Telegram accepted, so a retry (or the
+//! gateway after a crash) sends only the parts still missing, never a part twice over.
 
 mod again;
 mod message;
+mod part;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use teloxide_core::prelude::*;
 use teloxide_core::types::ChatId;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use again::{AgainError, AgainOutcome, deliver_again};
-pub use message::render;
+pub use message::{Part, render};
 
 use crate::handoff::Next;
 use crate::ledger::{DueDelivery, now_ms};
@@ -144,31 +145,33 @@ async fn send(store: &Store, d: &DueDelivery) -> Sent {
 
 async fn send_in_span(store: &Store, d: &DueDelivery) -> Sent {
     let bot = store.id.as_str();
-    match store
+    let already = match store
         .ledger
         .claim_delivery(bot, &d.charge_id, &store.holder, CLAIM.as_millis() as i64)
         .await
     {
-        Ok(true) => {}
+        Ok(Some(parts)) => parts,
         // Another gateway is sending it; if that one dies, its claim runs out.
-        Ok(false) => return Sent::RetryIn(CLAIM),
+        Ok(None) => return Sent::RetryIn(CLAIM),
         Err(e) => {
             tracing::warn!(bot, charge_id = %d.charge_id, error = %e, "Cannot claim a delivery; will retry.");
             return Sent::RetryIn(LEDGER_RETRY);
         }
-    }
+    };
     // The buyer's language is not stored with the delivery: the bot's default texts.
     let header = store
         .current()
         .config
         .texts(None)
         .msg(crate::i18n::Msg::DeliveryHeader);
-    let (text, markup) = render(&header, &d.content);
-    let mut req = store.clients.api.send_message(ChatId(d.chat_id), text);
-    if let Some(m) = markup {
-        req = req.reply_markup(m);
-    }
-    let result = req.await;
+    let parts = render(&header, &d.content);
+    let result = match send_parts(store, d, &parts, already).await {
+        Ok(result) => result,
+        Err(e) => {
+            tracing::warn!(bot, charge_id = %d.charge_id, error = %e, "Could not record a part of a delivery; will retry.");
+            return Sent::RetryIn(LEDGER_RETRY);
+        }
+    };
     let outcome = if result.is_ok() {
         "sent"
     } else {
@@ -230,6 +233,33 @@ async fn send_in_span(store: &Store, d: &DueDelivery) -> Sent {
     }
     log_ledger_error(bot, &d.charge_id, record);
     next
+}
+
+/// Sends the parts of a delivery Telegram has not accepted yet, in order, recording each but the
+/// last in the ledger as it is accepted (the last is recorded by `mark_delivered`). Stops at the
+/// first part Telegram refuses and returns its error; the ledger's error if a part's record failed.
+async fn send_parts(
+    store: &Store,
+    d: &DueDelivery,
+    parts: &[Part],
+    already: u32,
+) -> Result<Result<(), teloxide_core::RequestError>, crate::ledger::LedgerError> {
+    let chat = ChatId(d.chat_id);
+    let skip = usize::try_from(already).unwrap_or(usize::MAX);
+    for (i, part) in parts.iter().enumerate().skip(skip) {
+        if let Err(e) = part::send(&store.clients.api, chat, part).await {
+            return Ok(Err(e));
+        }
+        if i + 1 < parts.len() {
+            let sent = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            store
+                .ledger
+                .mark_parts_sent(store.id.as_str(), &d.charge_id, sent)
+                .await?;
+            crate::crashpoint::hit("delivery_part_sent");
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// Schedules the next attempt (and sets `next` to it), or gives up after the configured number.

@@ -282,13 +282,19 @@ fn ran<T>(call: Call<T>, output: Result<String, RunError>, delivery: Option<Deli
     }
 }
 
-/// A delivery's items, readable: `text "…"; link URL LABEL`.
+/// A delivery's items, readable: `text "…"; link URL LABEL; document FILE CAPTION`.
 pub fn describe(d: &Delivery) -> String {
     d.items
         .iter()
         .map(|i| match i {
             Item::Text { text } => format!("text {text:?}"),
             Item::Link { url, label } => format!("link {url} {}", label.as_deref().unwrap_or("")),
+            Item::Media(m) => format!(
+                "{} {} {}",
+                m.kind.as_str(),
+                m.file,
+                m.caption.as_deref().unwrap_or("")
+            ),
         })
         .collect::<Vec<_>>()
         .join("; ")

@@ -10,7 +10,7 @@ mod breaker;
 mod builtin;
 pub mod bundled;
 mod catalogue;
-mod delivery;
+pub mod delivery;
 pub mod fixture;
 mod runner;
 mod seed;
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use breaker::Breaker;
 pub use builtin::StaticText;
 pub use catalogue::Catalogue;
-pub use delivery::{Delivery, Item, validate_delivery, validate_reject_message};
+pub use delivery::{Delivery, Item, Media, MediaKind, validate_delivery, validate_reject_message};
 pub use runner::{Runner, RunnerLimits};
 pub use seed::SeedKey;
 

@@ -44,6 +44,7 @@ pub(super) fn send_invoice(ctx: &Ctx<'_>) -> ApiResult {
             text: None,
             invoice: Some(invoice),
             reply_markup: markup,
+            media: None,
         };
         post(bot, reg, chat_id, now, out)
     })

@@ -6,7 +6,7 @@ use super::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::shapes;
 use crate::state::{BotState, Registry, StoredMessage};
-use crate::types::{SentInvoice, SentMessage};
+use crate::types::{SentInvoice, SentMedia, SentMessage};
 
 const MAX_TEXT_CHARS: usize = 4096;
 const NOT_MODIFIED: &str = "message is not modified: specified new message content and reply \
@@ -19,6 +19,7 @@ pub(super) struct Outgoing {
     pub text: Option<String>,
     pub invoice: Option<SentInvoice>,
     pub reply_markup: Option<Value>,
+    pub media: Option<SentMedia>,
 }
 
 /// Appends a bot message to a private chat the bot may write to, and returns its JSON.
@@ -54,6 +55,7 @@ pub(super) fn post(
             text: out.text,
             invoice: invoice.clone(),
             reply_markup: out.reply_markup,
+            media: out.media,
             date: now,
         },
         json: json.clone(),
@@ -77,6 +79,7 @@ pub(super) fn send_message(ctx: &Ctx<'_>) -> ApiResult {
             text: Some(text.clone()),
             invoice: None,
             reply_markup,
+            media: None,
         };
         post(bot, reg, chat_id, now, out)
     })

@@ -1,6 +1,7 @@
 //! The Bot API methods the simulator implements, one module per area.
 
 mod bot;
+pub(crate) mod files;
 mod invoices;
 mod messages;
 pub(crate) mod payments;
@@ -28,6 +29,10 @@ const METHODS: &[&str] = &[
     "deleteWebhook",
     "getWebhookInfo",
     "sendMessage",
+    "sendDocument",
+    "sendPhoto",
+    "sendVideo",
+    "sendAudio",
     "editMessageText",
     "editMessageReplyMarkup",
     "deleteMessage",
@@ -110,6 +115,10 @@ pub(crate) async fn dispatch(ctx: &Ctx<'_>, method: &str) -> ApiResult<Reply> {
         "deleteWebhook" => return webhook::delete_webhook(ctx),
         "getWebhookInfo" => webhook::get_webhook_info(ctx),
         "sendMessage" => messages::send_message(ctx),
+        "sendDocument" => files::send_file(ctx, files::FileKind::Document),
+        "sendPhoto" => files::send_file(ctx, files::FileKind::Photo),
+        "sendVideo" => files::send_file(ctx, files::FileKind::Video),
+        "sendAudio" => files::send_file(ctx, files::FileKind::Audio),
         "editMessageText" => messages::edit_message_text(ctx),
         "editMessageReplyMarkup" => messages::edit_message_reply_markup(ctx),
         "deleteMessage" => messages::delete_message(ctx),
