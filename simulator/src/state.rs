@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::faults::FaultSlot;
+use crate::paid_media::{FileKind, PaidPost};
 use crate::queue::Queued;
 use crate::types::{ApiCall, BotInfo, PreCheckoutAnswer, SentInvoice, SentMessage, WebhookAttempt};
 
@@ -186,6 +187,11 @@ pub(crate) struct BotState {
     pub charges: HashMap<String, Charge>,
     pub subscriptions: Vec<Subscription>,
     pub transactions: Vec<Value>,
+    /// The file_ids issued to this bot (Telegram's are per bot), with what each file is, so a
+    /// file_id the bot never got, or one of the wrong kind, is refused as Telegram refuses it.
+    pub files: HashMap<String, FileKind>,
+    /// Paid media posts the bot sent (sendPaidMedia), with who unlocked each.
+    pub paid_posts: Vec<PaidPost>,
     pub calls: Vec<ApiCall>,
     /// setMyCommands, per (scope, language_code); "" is the language default.
     pub commands: BTreeMap<(String, String), Value>,
@@ -223,6 +229,8 @@ impl BotState {
             charges: HashMap::new(),
             subscriptions: Vec::new(),
             transactions: Vec::new(),
+            files: HashMap::new(),
+            paid_posts: Vec::new(),
             calls: Vec::new(),
             commands: BTreeMap::new(),
             updates_notify: Arc::new(Notify::new()),

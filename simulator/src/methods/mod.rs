@@ -3,6 +3,7 @@
 mod bot;
 mod invoices;
 mod messages;
+mod paid_media;
 pub(crate) mod payments;
 mod updates;
 mod webhook;
@@ -40,6 +41,7 @@ const METHODS: &[&str] = &[
     "getStarTransactions",
     "editUserStarSubscription",
     "getMyStarBalance",
+    "sendPaidMedia",
     "setMyCommands",
     "getMyCommands",
     "deleteMyCommands",
@@ -122,6 +124,7 @@ pub(crate) async fn dispatch(ctx: &Ctx<'_>, method: &str) -> ApiResult<Reply> {
         "getStarTransactions" => payments::get_star_transactions(ctx),
         "editUserStarSubscription" => payments::edit_user_star_subscription(ctx),
         "getMyStarBalance" => payments::get_my_star_balance(ctx),
+        "sendPaidMedia" => paid_media::send_paid_media(ctx),
         _ => Err(ApiError::method_not_found()),
     };
     result.map(Reply::from)
