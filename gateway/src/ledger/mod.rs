@@ -10,6 +10,7 @@ mod leases;
 mod multirow;
 mod orders;
 mod outbox;
+mod paid_media;
 mod payments;
 mod refunds;
 pub mod report;
@@ -35,6 +36,9 @@ pub use events::{Event, EventKind, Subject};
 pub use inbox::StoredUpdate;
 pub use orders::{NewOrder, Order};
 pub use outbox::DueDelivery;
+pub use paid_media::{
+    ChargeLinked, NewPurchase, PaidMediaCharge, PaidMediaPost, PaidMediaPurchase, PurchaseRecorded,
+};
 pub use payments::{NewPayment, Payment, Recorded};
 pub use report::{ExportFilter, ExportRecord, ProductStats};
 pub use seller_events::{
@@ -165,6 +169,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "star transactions",
         include_str!("../../../migrations/sqlite/0011_star_transactions.sql"),
     ),
+    (
+        13,
+        "paid media",
+        include_str!("../../../migrations/sqlite/0013_paid_media.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -221,6 +230,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "star transactions",
         include_str!("../../../migrations/postgres/0011_star_transactions.sql"),
+    ),
+    (
+        13,
+        "paid media",
+        include_str!("../../../migrations/postgres/0013_paid_media.sql"),
     ),
 ];
 
