@@ -67,7 +67,7 @@ impl PostStars {
     pub fn parse(raw: i64) -> Result<Self, Invalid> {
         if !(1..=i64::from(Self::MAX)).contains(&raw) {
             return Err(Invalid(format!(
-                "stars must be 1-{} for paid media, got {raw}",
+                "must be 1-{} Stars for paid media, got {raw}",
                 Self::MAX
             )));
         }
@@ -122,7 +122,7 @@ impl MediaItem {
             let url = url::Url::parse(rest)
                 .ok()
                 .filter(|u| u.scheme() == "https" && u.host().is_some())
-                .ok_or_else(|| Invalid(format!("media {} is not an https URL", shown())))?;
+                .ok_or_else(|| Invalid(format!("{} is not an https URL", shown())))?;
             let path = url.path().to_ascii_lowercase();
             let kind = given.unwrap_or(if VIDEO_ENDINGS.iter().any(|e| path.ends_with(e)) {
                 MediaKind::Video
@@ -141,7 +141,7 @@ impl MediaItem {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !is_file_id {
             return Err(Invalid(format!(
-                "media {} is neither an https URL nor a Telegram file_id",
+                "{} is neither an https URL nor a Telegram file_id",
                 shown()
             )));
         }
@@ -179,7 +179,7 @@ impl ChatTarget {
             return Ok(Self::Username(raw.to_owned()));
         }
         Err(Invalid(format!(
-            "chat {} is neither a chat id nor a @channelusername",
+            "{} is neither a chat id nor a @channelusername",
             crate::brief::value(raw)
         )))
     }

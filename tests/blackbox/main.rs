@@ -16,6 +16,7 @@ mod hostile;
 mod languages;
 mod money;
 mod operations;
+mod paid_media;
 mod plugins;
 mod properties;
 mod reload;

@@ -65,9 +65,13 @@ pub async fn send_post(
                 .finish_paid_media_post(bot, &id, Err(text.clone()))
                 .await?;
             tracing::warn!(bot, post = %id, error = %text, "Telegram refused a paid media post.");
+            // teloxide counts "chat not found" as unreachable (no point retrying a chat); for a
+            // seller naming a chat it is a bad request, so only a 403 means "not allowed there".
             Err(match crate::telegram::classify(&e) {
-                Failure::Rejected(_) => PostError::Refused(text),
-                Failure::Unreachable(_) => PostError::Forbidden(text),
+                Failure::Rejected(_) | Failure::Unreachable(_) if text.starts_with("Forbidden") => {
+                    PostError::Forbidden(text)
+                }
+                Failure::Rejected(_) | Failure::Unreachable(_) => PostError::Refused(text),
                 Failure::RetryAfter(_) | Failure::Transient(_) | Failure::Unauthorized => {
                     PostError::Unavailable(text)
                 }

@@ -1,0 +1,382 @@
+//! Paid media posts: sent through the command line or the admin API with the post id as the
+//! payload, each purchase recorded once from its `purchased_paid_media` update, linked to its
+//! charge by reconciliation, and counted in `ledger export` and `stats`.
+
+use serde_json::{Value, json};
+use starsgate::ledger::PaidMediaPurchase;
+use starsgate::paid_media::{PostId, PostState};
+
+use crate::helpers::*;
+use crate::on_both_ledgers;
+
+const ANN: i64 = 9401;
+const BEN: i64 = 9402;
+const GROUP: i64 = -4_200_042;
+const ADMIN_TOKEN: &str = "admin-token-for-paid-media-01";
+
+/// Runs the real binary off the runtime (the simulator answering it runs on this runtime).
+async fn starsgate(h: &Harness, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = h.command();
+    cmd.args(args).arg("--config").arg(h.dir.path());
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .expect("run starsgate");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn purchases(h: &Harness) -> Vec<PaidMediaPurchase> {
+    let ledger = h.ledger().await;
+    let all = ledger
+        .paid_media_purchases(Some(GUIDES), None)
+        .await
+        .expect("read purchases");
+    ledger.close().await;
+    all
+}
+
+async fn a_post_sent_from_the_command_line_is_bought_once_and_reconciled(backend: Backend) {
+    let h = Harness::new(backend).await;
+    h.set_gateway("ledger", "reconcile_every_secs", "0");
+    let gw = h.start().await;
+    let token = h.token(GUIDES);
+    h.say(GUIDES, ANN, "/start");
+    h.wait_for(GUIDES, ANN, "the greeting", |m| !m.is_empty())
+        .await;
+    let ann = ANN.to_string();
+    let (ok, stdout, stderr) = starsgate(
+        &h,
+        &[
+            "paid-media",
+            "send",
+            "--bot",
+            GUIDES,
+            "--chat",
+            &ann,
+            "--stars",
+            "15",
+            "--caption",
+            "Behind the scenes",
+            "https://example.com/a.jpg",
+            "https://example.com/b.mp4",
+        ],
+    )
+    .await;
+    assert!(ok, "{stdout}{stderr}");
+    let posts = h.sim.paid_media_posts(&token);
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let sent = &posts[0];
+    let id = PostId::parse(&sent.payload).expect("the payload is the post id");
+    assert!(stdout.contains(id.as_str()), "{stdout}");
+    assert_eq!((sent.star_count, sent.chat_id), (15, ANN));
+    let kinds: Vec<&str> = sent.media.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["photo", "video"], "the kind follows the extension");
+    let ledger = h.ledger().await;
+    let post = ledger
+        .paid_media_post(GUIDES, &id)
+        .await
+        .unwrap()
+        .expect("the post is recorded");
+    assert_eq!(post.state, PostState::Sent);
+    assert_eq!(post.message_id, Some(sent.message_id));
+    assert_eq!((post.stars, post.media_count), (15, 2));
+
+    let bought = h
+        .sim
+        .buy_paid_media(&token, ANN, ANN, sent.message_id)
+        .unwrap();
+    let charge = bought.charge_id.expect("charged to the bot");
+    let update_id = bought.update_id.expect("purchased_paid_media sent");
+    let outcome = wait_for_outcome(&ledger, GUIDES, update_id).await;
+    assert!(outcome.contains("recorded"), "{outcome}");
+    // Telegram delivers the same update again (its acknowledgement was lost).
+    h.sim.repeat_update(&token, update_id, true).unwrap();
+    h.settle().await;
+    let recorded = purchases(&h).await;
+    assert_eq!(recorded.len(), 1, "recorded once: {recorded:?}");
+    assert_eq!(recorded[0].post_id.as_ref(), Some(&id));
+    assert_eq!(
+        (recorded[0].user_id, recorded[0].charge_id.clone()),
+        (ANN, None)
+    );
+
+    let store = gw.store(GUIDES).unwrap();
+    let report = starsgate::reconcile::reconcile(&store, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        report.paid_media,
+        std::slice::from_ref(&charge),
+        "{report:?}"
+    );
+    let again = starsgate::reconcile::reconcile(&store, &|_| {})
+        .await
+        .unwrap();
+    assert!(again.paid_media.is_empty(), "{again:?}");
+    let linked = purchases(&h).await;
+    assert_eq!(linked.len(), 1);
+    assert_eq!(
+        linked[0].charge_id.as_ref().map(|c| c.as_str()),
+        Some(charge.as_str())
+    );
+    assert_eq!(linked[0].amount.map(|a| a.stars), Some(15));
+
+    let (ok, export, stderr) = starsgate(&h, &["ledger", "export", "--format", "json"]).await;
+    assert!(ok, "{stderr}");
+    let sale: Value = export
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|r| r["product"] == id.product())
+        .unwrap_or_else(|| panic!("no paid media sale in the export:\n{export}"));
+    assert_eq!(sale["charge_id"], charge.as_str());
+    assert_eq!(
+        (sale["amount"].clone(), sale["status"].clone()),
+        (json!(15), json!("delivered"))
+    );
+    assert_eq!(sale["user_id"], ANN);
+    let (ok, csv, _) = starsgate(&h, &["ledger", "export"]).await;
+    assert!(
+        ok && csv.starts_with("bot,charge_id,user_id,product,amount,currency,status"),
+        "{csv}"
+    );
+    let (ok, stats, stderr) = starsgate(&h, &["stats"]).await;
+    assert!(ok, "{stderr}");
+    let row = stats
+        .lines()
+        .find(|l| l.contains(&id.product()))
+        .unwrap_or_else(|| panic!("no paid media row in stats:\n{stats}"));
+    assert!(row.split_whitespace().last() == Some("15"), "{row}");
+    assert!(stats.contains("gross"), "{stats}");
+    ledger.close().await;
+    gw.stop().await;
+    h.finish().await;
+}
+
+async fn call(base: &str, path: &str, body: Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .request(reqwest::Method::POST, format!("{base}{path}"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .expect("the admin listener answers");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn the_admin_api_posts_refuses_bad_posts_and_odd_purchases_never_block_the_inbox(
+    backend: Backend,
+) {
+    let mut h = Harness::new(backend).await;
+    h.set_gateway("ledger", "reconcile_every_secs", "0");
+    h.set_gateway("admin", "listen", "\"127.0.0.1:0\"");
+    h.set_secret("STARSGATE_ADMIN_TOKEN", ADMIN_TOKEN);
+    let gw = h.start().await;
+    let base = format!("http://{}", gw.admin_addr().expect("admin listener"));
+    let token = h.token(GUIDES);
+    let photo = "https://example.com/a.jpg";
+    let (status, body) = call(
+        &base,
+        "/admin/paid-media",
+        json!({"bot": GUIDES, "chat": GROUP, "stars": 7, "media": [photo]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let id = PostId::parse(body["post_id"].as_str().unwrap_or("")).expect("a post id");
+    assert_eq!(body["product"], id.product());
+
+    let eleven: Vec<&str> = vec![photo; 11];
+    for (request, expected_status, says) in [
+        (
+            json!({"bot": GUIDES, "chat": GROUP, "stars": 0, "media": [photo]}),
+            400,
+            "stars",
+        ),
+        (
+            json!({"bot": GUIDES, "chat": GROUP, "stars": 25_001, "media": [photo]}),
+            400,
+            "25000",
+        ),
+        (
+            json!({"bot": GUIDES, "chat": GROUP, "stars": 5, "media": []}),
+            400,
+            "media",
+        ),
+        (
+            json!({"bot": GUIDES, "chat": GROUP, "stars": 5, "media": eleven}),
+            400,
+            "at most 10",
+        ),
+        (
+            json!({"bot": GUIDES, "chat": GROUP, "stars": 5, "media": ["http://example.com/a.jpg"]}),
+            400,
+            "https",
+        ),
+        (
+            json!({"bot": "nobody", "chat": GROUP, "stars": 5, "media": [photo]}),
+            404,
+            "no bot",
+        ),
+        (
+            json!({"bot": GUIDES, "chat": BEN, "stars": 5, "media": [photo]}),
+            400,
+            "chat not found",
+        ),
+        (
+            json!({"bot": GUIDES, "chat": GROUP, "stars": 5, "media": ["AgACnever_issued"]}),
+            400,
+            "wrong file identifier",
+        ),
+    ] {
+        let (status, body) = call(&base, "/admin/paid-media", request.clone()).await;
+        let error = body["error"].as_str().unwrap_or("");
+        assert!(
+            status == expected_status && error.contains(says),
+            "{request} -> {status} {body}"
+        );
+    }
+    assert_eq!(
+        h.sim.paid_media_posts(&token).len(),
+        1,
+        "nothing bad was posted"
+    );
+
+    let sent = h.sim.paid_media_posts(&token)[0].clone();
+    h.sim.add_user(BEN, "Ben");
+    let bought = h
+        .sim
+        .buy_paid_media(&token, BEN, GROUP, sent.message_id)
+        .unwrap();
+    let ledger = h.ledger().await;
+    let first = wait_for_outcome(&ledger, GUIDES, bought.update_id.expect("an update")).await;
+    assert!(first.contains(id.as_str()), "{first}");
+    let ben = json!({"id": BEN, "is_bot": false, "first_name": "Ben"});
+    // Some clients have seen the payload as `payload`; a payload that is not ours is kept.
+    let legacy = h.sim.inject_update(
+        &token,
+        json!({"purchased_paid_media": {"from": ben, "payload": id.as_str()}}),
+    );
+    let foreign = h.sim.inject_update(
+        &token,
+        json!({"purchased_paid_media": {"from": ben, "paid_media_payload": "not-ours"}}),
+    );
+    assert!(
+        wait_for_outcome(&ledger, GUIDES, legacy)
+            .await
+            .contains(id.as_str())
+    );
+    let odd = wait_for_outcome(&ledger, GUIDES, foreign).await;
+    assert!(odd.contains("none of our posts"), "{odd}");
+    h.say(GUIDES, BEN, "/start");
+    h.wait_for(GUIDES, BEN, "the inbox to go on", |m| !m.is_empty())
+        .await;
+
+    let store = gw.store(GUIDES).unwrap();
+    let report = starsgate::reconcile::reconcile(&store, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.paid_media.len(), 1, "{report:?}");
+    let all = purchases(&h).await;
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert_eq!(
+        all.iter().filter(|p| p.charge_id.is_some()).count(),
+        1,
+        "one charge, linked to the oldest purchase"
+    );
+    let stats: Value = reqwest::Client::new()
+        .get(format!("{base}/admin/stats?bot={GUIDES}"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rows = stats["stats"].as_array().cloned().unwrap_or_default();
+    let post = rows
+        .iter()
+        .find(|r| r["product"] == id.product())
+        .unwrap_or_else(|| panic!("no paid media row: {stats}"));
+    assert_eq!(
+        (post["payments"].clone(), post["net_revenue"].clone()),
+        (json!(2), json!(14))
+    );
+    let unknown = rows
+        .iter()
+        .find(|r| r["product"] == "paid-media:?")
+        .unwrap_or_else(|| panic!("no row for the foreign payload: {stats}"));
+    assert_eq!(unknown["needs_review"], 1);
+    ledger.close().await;
+    gw.stop().await;
+    h.finish().await;
+}
+
+on_both_ledgers!(
+    a_post_sent_from_the_command_line_is_bought_once_and_reconciled,
+    the_admin_api_posts_refuses_bad_posts_and_odd_purchases_never_block_the_inbox,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_command_lines_get_one_sentence_naming_the_argument() {
+    let h = Harness::new(Backend::Sqlite).await;
+    let photo = "https://example.com/a.jpg";
+    let eleven: Vec<&str> = vec![photo; 11];
+    let mut cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--bot", GUIDES, "--chat", "5", "--stars", "0", photo],
+            "--stars: must be 1-25000",
+        ),
+        (
+            vec!["--bot", GUIDES, "--chat", "5", "--stars", "25001", photo],
+            "--stars: must be 1-25000",
+        ),
+        (
+            vec!["--bot", GUIDES, "--chat", "-100", "--stars", "-3", photo],
+            "--stars",
+        ),
+        (
+            vec!["--bot", GUIDES, "--chat", "5", "--stars", "5"],
+            "MEDIA: name at least one",
+        ),
+        (
+            vec!["--bot", GUIDES, "--chat", "five", "--stars", "5", photo],
+            "--chat:",
+        ),
+        (
+            vec![
+                "--bot",
+                GUIDES,
+                "--chat",
+                "5",
+                "--stars",
+                "5",
+                "ftp://x.io/a",
+            ],
+            "MEDIA:",
+        ),
+        (
+            vec!["--bot", "nobody", "--chat", "5", "--stars", "5", photo],
+            "--bot: there is no bot",
+        ),
+    ];
+    let mut too_many = vec!["--bot", GUIDES, "--chat", "5", "--stars", "5"];
+    too_many.extend(eleven);
+    cases.push((too_many, "at most 10"));
+    for (args, says) in cases {
+        let mut all = vec!["paid-media", "send"];
+        all.extend(&args);
+        let (ok, _, stderr) = starsgate(&h, &all).await;
+        assert!(!ok, "{args:?} succeeded");
+        assert!(
+            stderr.starts_with("starsgate: ")
+                && stderr.contains(says)
+                && stderr.lines().count() == 1,
+            "{args:?}: {stderr}"
+        );
+    }
+    h.finish().await;
+}
