@@ -4,10 +4,12 @@
 
 use serde_json::{Value, json};
 use starsgate::ledger::PaidMediaPurchase;
-use starsgate::paid_media::{PostId, PostState};
+use starsgate::paid_media::{PostId, PostRequest, PostState};
+use starsgate::shop::paid_media::send_post;
 
 use crate::helpers::*;
 use crate::on_both_ledgers;
+use crate::seller_events::{Answer, Receiver};
 
 const ANN: i64 = 9401;
 const BEN: i64 = 9402;
@@ -315,9 +317,64 @@ async fn the_admin_api_posts_refuses_bad_posts_and_odd_purchases_never_block_the
     h.finish().await;
 }
 
+/// The seller hears of a paid media sale once its charge is known (after reconciliation).
+async fn a_linked_sale_is_reported_to_the_seller_as_payment_succeeded(backend: Backend) {
+    let receiver = Receiver::start(Answer::Status(200)).await;
+    let mut h = Harness::new(backend).await;
+    h.set_gateway("ledger", "reconcile_every_secs", "0");
+    h.set_secret("GUIDES_EVENTS_SECRET", "whsec_test_0123456789abcdef");
+    let path = h.dir.path().join("bots").join("guides.toml");
+    let mut text = std::fs::read_to_string(&path).expect("bot file");
+    text.push_str(&format!(
+        "\n[events]\nurl = \"{}\"\nsecret_env = \"GUIDES_EVENTS_SECRET\"\n",
+        receiver.url
+    ));
+    std::fs::write(&path, text).expect("write bot file");
+    let gw = h.start().await;
+    let store = gw.store(GUIDES).unwrap();
+    let token = h.token(GUIDES);
+    let post = PostRequest::parse(
+        &GROUP.to_string(),
+        7,
+        None,
+        &["https://example.com/a.jpg".into()],
+    )
+    .unwrap();
+    let posted = send_post(&store, &post, "test").await.expect("posted");
+    h.sim.add_user(BEN, "Ben");
+    let bought = h
+        .sim
+        .buy_paid_media(&token, BEN, GROUP, posted.message_id)
+        .unwrap();
+    let ledger = h.ledger().await;
+    wait_for_outcome(&ledger, GUIDES, bought.update_id.expect("an update")).await;
+    assert!(
+        receiver.received().is_empty(),
+        "no event before the charge is known"
+    );
+    starsgate::reconcile::reconcile(&store, &|_| {})
+        .await
+        .unwrap();
+    let got = receiver.wait_for(1).await;
+    let event = &got[0];
+    assert_eq!(event.verified, Ok(()));
+    assert_eq!(event.body["type"], "payment.succeeded");
+    let data = &event.body["data"];
+    assert_eq!(data["product"], posted.id.product());
+    assert_eq!(data["charge_id"], bought.charge_id.unwrap().as_str());
+    assert_eq!(
+        (data["amount"].clone(), data["user_id"].clone()),
+        (json!(7), json!(BEN))
+    );
+    ledger.close().await;
+    gw.stop().await;
+    h.finish().await;
+}
+
 on_both_ledgers!(
     a_post_sent_from_the_command_line_is_bought_once_and_reconciled,
     the_admin_api_posts_refuses_bad_posts_and_odd_purchases_never_block_the_inbox,
+    a_linked_sale_is_reported_to_the_seller_as_payment_succeeded,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

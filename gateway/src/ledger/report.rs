@@ -8,7 +8,6 @@
 use serde::Serialize;
 
 use super::Payment;
-use super::paid_media::PaidMediaPurchase;
 use super::payments::{PAYMENT_COLUMNS, payment_from_row};
 use super::status::PaymentStatus;
 use super::{Ledger, LedgerError};
@@ -48,36 +47,6 @@ pub struct ProductStats {
     pub needs_review: i64,
     /// Stars received minus Stars refunded.
     pub net_revenue: i64,
-}
-
-impl From<PaidMediaPurchase> for ExportRecord {
-    fn from(p: PaidMediaPurchase) -> Self {
-        let stars = p.stars();
-        let (product, status) = match &p.post_id {
-            Some(post) => (post.product(), PaymentStatus::Delivered),
-            None => (
-                format!("{}?", crate::paid_media::PRODUCT_PREFIX),
-                PaymentStatus::NeedsReview,
-            ),
-        };
-        let delivered_at = (status == PaymentStatus::Delivered).then(|| rfc3339(p.purchased_at));
-        ExportRecord {
-            bot: p.bot,
-            charge_id: p
-                .charge_id
-                .map(|c| c.as_str().to_owned())
-                .unwrap_or_default(),
-            user_id: p.user_id,
-            product,
-            amount: stars,
-            currency: crate::domain::XTR.to_owned(),
-            status: status.to_string(),
-            paid_at: rfc3339(p.purchased_at),
-            delivered_at,
-            refunded_at: None,
-            plugin_sha256: None,
-        }
-    }
 }
 
 impl From<Payment> for ExportRecord {
@@ -148,10 +117,10 @@ impl Ledger {
             .map(|r| Ok(ExportRecord::from(payment_from_row(r)?)))
             .collect::<Result<Vec<_>, LedgerError>>()?;
         let media = self
-            .paid_media_purchases(filter.bot.as_deref(), filter.since_ms)
+            .paid_media_export(filter.bot.as_deref(), filter.since_ms)
             .await?;
         if !media.is_empty() {
-            records.extend(media.into_iter().map(ExportRecord::from));
+            records.extend(media);
             // RFC 3339 UTC times of one format sort as text; a stable sort keeps each kind's order.
             records.sort_by(|a, b| (&a.paid_at, &a.bot).cmp(&(&b.paid_at, &b.bot)));
         }
@@ -160,9 +129,9 @@ impl Ledger {
 
     pub async fn stats(&self, bot: Option<&str>) -> Result<Vec<ProductStats>, LedgerError> {
         let mut stats = summarize(&self.payments(bot).await?);
-        let media = self.paid_media_purchases(bot, None).await?;
+        let media = self.paid_media_stats(bot).await?;
         if !media.is_empty() {
-            stats.extend(summarize_paid_media(&media));
+            stats.extend(media);
             stats.sort_by(|a, b| (&a.bot, &a.product).cmp(&(&b.bot, &b.product)));
         }
         Ok(stats)
@@ -208,41 +177,5 @@ pub fn summarize(payments: &[Payment]) -> Vec<ProductStats> {
         }
     }
     out.sort_by(|a, b| (&a.bot, &a.product).cmp(&(&b.bot, &b.product)));
-    out
-}
-
-/// Paid media sales per bot and post, as [`summarize`] counts payments.
-pub fn summarize_paid_media(purchases: &[PaidMediaPurchase]) -> Vec<ProductStats> {
-    let mut out: Vec<ProductStats> = Vec::new();
-    for p in purchases {
-        let record = ExportRecord::from(p.clone());
-        let i = match out
-            .iter()
-            .position(|s| s.bot == record.bot && s.product == record.product)
-        {
-            Some(i) => i,
-            None => {
-                out.push(ProductStats {
-                    bot: record.bot.clone(),
-                    product: record.product.clone(),
-                    payments: 0,
-                    renewals: 0,
-                    delivered: 0,
-                    refunded: 0,
-                    needs_review: 0,
-                    net_revenue: 0,
-                });
-                out.len() - 1
-            }
-        };
-        let s = &mut out[i];
-        s.payments += 1;
-        if p.post_id.is_some() {
-            s.delivered += 1;
-        } else {
-            s.needs_review += 1;
-        }
-        s.net_revenue += record.amount;
-    }
     out
 }
