@@ -31,6 +31,8 @@ async fn the_admin_api_posts_refuses_bad_posts_and_odd_purchases_never_block_the
     backend: Backend,
 ) {
     let mut h = Harness::new(backend).await;
+    // Webhook mode: setWebhook must ask for purchased_paid_media too.
+    h.use_webhooks();
     h.set_gateway("ledger", "reconcile_every_secs", "0");
     h.set_gateway("admin", "listen", "\"127.0.0.1:0\"");
     h.set_secret("STARSGATE_ADMIN_TOKEN", ADMIN_TOKEN);
