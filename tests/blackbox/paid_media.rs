@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use starsgate::ledger::PaidMediaPurchase;
-use starsgate::paid_media::{PostId, PostState};
+use starsgate::paid_media::{ChatTarget, PostId, PostState};
 
 use crate::helpers::*;
 use crate::on_both_ledgers;
@@ -81,6 +81,7 @@ async fn a_post_sent_from_the_command_line_is_bought_once_and_reconciled(backend
     assert_eq!(post.state, PostState::Sent);
     assert_eq!(post.message_id, Some(sent.message_id));
     assert_eq!((post.stars, post.media_count), (15, 2));
+    assert_eq!(post.chat, ChatTarget::Id(ANN));
 
     let bought = h
         .sim

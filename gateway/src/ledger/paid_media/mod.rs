@@ -16,7 +16,7 @@ use super::report::{ExportRecord, ProductStats, rfc3339};
 use super::status::PaymentStatus;
 use super::{Ledger, LedgerError};
 use crate::domain::{ChargeId, StarAmount, XTR};
-use crate::paid_media::{PRODUCT_PREFIX, PostId, PostRequest, PostState};
+use crate::paid_media::{ChatTarget, PRODUCT_PREFIX, PostId, PostRequest, PostState};
 use write::{Finish, Link, NewPost, Purchase};
 
 /// A post as the ledger keeps it.
@@ -25,7 +25,7 @@ pub struct PaidMediaPost {
     pub bot: String,
     pub id: PostId,
     /// The chat id or `@username` it was sent to.
-    pub chat: String,
+    pub chat: ChatTarget,
     pub stars: i64,
     pub caption: Option<String>,
     pub media_count: usize,
@@ -116,10 +116,11 @@ fn post_from_row(r: &AnyRow) -> Result<PaidMediaPost, LedgerError> {
     let id: String = r.try_get("post_id")?;
     let state: String = r.try_get("state")?;
     let media: String = r.try_get("media")?;
+    let chat: String = r.try_get("chat")?;
     Ok(PaidMediaPost {
         bot: r.try_get("bot")?,
         id: PostId::parse(&id).ok_or_else(|| decode(format!("post id {id:?}")))?,
-        chat: r.try_get("chat")?,
+        chat: ChatTarget::parse(&chat).map_err(|e| decode(format!("post chat: {e}")))?,
         stars: r.try_get("stars")?,
         caption: r.try_get("caption")?,
         media_count: serde_json::from_str::<Vec<serde_json::Value>>(&media)
