@@ -22,6 +22,7 @@ pub mod i18n;
 pub mod ingest;
 pub mod ledger;
 pub mod outbox;
+pub mod paid_media;
 pub mod plugins;
 pub mod reconcile;
 pub mod seller_events;

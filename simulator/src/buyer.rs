@@ -335,7 +335,7 @@ impl SimHandle {
             FileKind::Audio,
         ]
         .into_iter()
-        .find(|k| k.param() == kind)
+        .find(|k| k.as_str() == kind)
         .ok_or_else(|| SimError::UnknownFileKind(kind.to_owned()))?;
         let mut world = self.shared.world();
         let (bot, _) = world

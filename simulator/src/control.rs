@@ -51,6 +51,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/sim/refund", post(refund))
         .route("/sim/fault", post(fault))
         .route("/sim/advance", post(advance))
+        .route("/sim/paid-media/buy", post(buy_paid_media))
         .merge(subscriptions::routes())
         .merge(inspect::routes())
 }
@@ -70,13 +71,15 @@ POST /sim/fail-renewal {token, charge_id}   (its next renewal fails: no charge, 
 POST /sim/subscription/cancel {token, charge_id}   (the buyer cancels: state canceled)\n\
 POST /sim/subscription/reenable {token, charge_id}   (the buyer re-enables: state active)\n\
 POST /sim/fault {token, method, kind: 429|5xx|slow|drop, retry_after?, millis?, times}\n\
+POST /sim/paid-media/buy {token, user_id, chat_id, message_id}   (unlocks a paid media post)\n\
 POST /sim/advance {secs}   (subscriptions whose period ends renew, fail or expire)\n\
 GET  /sim/messages?token=&chat_id=\n\
 GET  /sim/invoices?token=\n\
 GET  /sim/transactions?token=\n\
 GET  /sim/calls?token=\n\
 GET  /sim/subscriptions?token=\n\
-GET  /sim/pending?token=\n";
+GET  /sim/pending?token=\n\
+GET  /sim/paid-media?token=\n";
 
 async fn help() -> &'static str {
     HELP
@@ -124,7 +127,9 @@ fn sim_denied(e: &SimError) -> Denied {
         | SimError::SubscriptionCanceled(_)
         | SimError::SubscriptionEnded { .. }
         | SimError::SubscriptionNotCanceled(_)
-        | SimError::CanceledByBot(_) => StatusCode::BAD_REQUEST,
+        | SimError::CanceledByBot(_)
+        | SimError::AlreadyUnlocked { .. }
+        | SimError::NotPaidMedia(_) => StatusCode::BAD_REQUEST,
     };
     Denied(status, e.to_string())
 }
@@ -362,4 +367,22 @@ async fn advance(State(shared): SimState, bytes: Bytes) -> Response {
     let sim = SimHandle::from_shared(shared);
     sim.advance_time(req.secs);
     ok(json!({ "now": sim.now() }))
+}
+
+#[derive(Deserialize)]
+struct BuyPaidMedia {
+    token: String,
+    user_id: i64,
+    chat_id: i64,
+    message_id: i64,
+}
+
+async fn buy_paid_media(State(shared): SimState, bytes: Bytes) -> Response {
+    let req: BuyPaidMedia = try_resp!(body(&bytes));
+    reply(SimHandle::from_shared(shared).buy_paid_media(
+        &req.token,
+        req.user_id,
+        req.chat_id,
+        req.message_id,
+    ))
 }

@@ -21,6 +21,10 @@
 //!   app (`cancel_subscription_as_buyer`, `reenable_subscription_as_buyer`) reach the bot as
 //!   the Bot API 10.2 `subscription` update, which gateways built on older client libraries
 //!   must survive without a type for it;
+//! - paid media (`sendPaidMedia`, 1-25000 Stars, up to 10 photos or videos by URL or a file_id
+//!   it issued): a buyer unlocking a post (`buy_paid_media`) is charged a `paid_media_payment`
+//!   transaction and, for a non-empty payload outside channels, the bot gets
+//!   `purchased_paid_media`;
 //! - injected faults: 429 with retry_after, 5xx, slow answers and lost answers.
 //!
 //! ```no_run
@@ -45,6 +49,7 @@ mod faults;
 mod handle;
 mod http;
 mod methods;
+mod paid_media;
 mod params;
 mod queue;
 mod shapes;
@@ -54,6 +59,6 @@ mod types;
 
 pub use handle::{SimHandle, Simulator};
 pub use types::{
-    ApiCall, BotInfo, Fault, InvoiceRef, PayOutcome, PreCheckoutAnswer, SentInvoice, SentMedia,
-    SentMessage, SimError, SubscriptionInfo, WebhookAttempt,
+    ApiCall, BotInfo, Fault, InvoiceRef, PaidMediaPurchase, PayOutcome, PreCheckoutAnswer,
+    SentInvoice, SentMedia, SentMessage, SentPaidMedia, SimError, SubscriptionInfo, WebhookAttempt,
 };

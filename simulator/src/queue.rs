@@ -17,6 +17,8 @@ const NOT_IN_DEFAULT_SET: [&str; 3] = ["chat_member", "message_reaction", "messa
 pub(crate) enum Lane {
     Chat(i64),
     PreCheckout(i64),
+    /// A user's `purchased_paid_media` updates (the server queues them apart from the chat).
+    PaidMedia(i64),
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +48,9 @@ pub(crate) enum Kind {
     /// Bot API 10.2 `BotSubscriptionUpdated`: the user canceled or re-enabled a subscription, or
     /// a renewal failed. In Telegram's default set, so a bot gets it unless it lists types.
     Subscription,
+    /// `PaidMediaPurchased`: a user unlocked a paid media post with a non-empty payload outside
+    /// a channel. In the default set.
+    PurchasedPaidMedia,
 }
 
 impl Kind {
@@ -55,6 +60,7 @@ impl Kind {
             Kind::CallbackQuery => "callback_query",
             Kind::PreCheckoutQuery => "pre_checkout_query",
             Kind::Subscription => "subscription",
+            Kind::PurchasedPaidMedia => "purchased_paid_media",
         }
     }
 }
@@ -209,6 +215,7 @@ fn lane_of(update: &Value, field: &str) -> Lane {
     match field {
         "pre_checkout_query" => Lane::PreCheckout(from.unwrap_or_default()),
         "callback_query" => Lane::Chat(from.unwrap_or_default()),
+        "purchased_paid_media" => Lane::PaidMedia(from.unwrap_or_default()),
         _ => Lane::Chat(chat.or(from).or(user).unwrap_or_default()),
     }
 }

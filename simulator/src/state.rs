@@ -16,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::faults::FaultSlot;
+use crate::methods::files::FileKind;
+use crate::paid_media::PaidPost;
 use crate::queue::Queued;
 use crate::types::{ApiCall, BotInfo, PreCheckoutAnswer, SentInvoice, SentMessage, WebhookAttempt};
 
@@ -160,7 +162,7 @@ pub(crate) struct Webhook {
 /// A file Telegram issued an id for (sent by URL once, or uploaded by the seller).
 #[derive(Debug, Clone)]
 pub(crate) struct IssuedFile {
-    pub kind: crate::methods::files::FileKind,
+    pub kind: FileKind,
     pub file_id: String,
     pub file_unique_id: String,
     /// The URL it was fetched from, so the same URL gets the same id.
@@ -199,6 +201,8 @@ pub(crate) struct BotState {
     pub transactions: Vec<Value>,
     /// Files Telegram holds for this bot, by the `file_id` it issued.
     pub files: HashMap<String, IssuedFile>,
+    /// Paid media posts the bot sent (sendPaidMedia), with who unlocked each.
+    pub paid_posts: Vec<PaidPost>,
     pub calls: Vec<ApiCall>,
     /// setMyCommands, per (scope, language_code); "" is the language default.
     pub commands: BTreeMap<(String, String), Value>,
@@ -237,6 +241,7 @@ impl BotState {
             subscriptions: Vec::new(),
             transactions: Vec::new(),
             files: HashMap::new(),
+            paid_posts: Vec::new(),
             calls: Vec::new(),
             commands: BTreeMap::new(),
             updates_notify: Arc::new(Notify::new()),

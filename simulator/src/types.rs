@@ -130,6 +130,34 @@ pub struct PreCheckoutAnswer {
     pub accepted: bool,
 }
 
+/// An accepted sendPaidMedia call: a post whose media unlock for `star_count` Stars.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SentPaidMedia {
+    pub message_id: i64,
+    pub chat_id: i64,
+    /// `"private"`, `"group"` or `"channel"` (see the simulator's chat id convention).
+    pub chat_type: String,
+    pub star_count: i64,
+    /// The bot's `payload` (may be empty): what `purchased_paid_media` and the star transaction
+    /// hand back.
+    pub payload: String,
+    pub caption: Option<String>,
+    /// One `(type, file_id)` per media, in order; a URL sent is issued a new file_id.
+    pub media: Vec<(String, String)>,
+    pub date: i64,
+}
+
+/// A buyer unlocked a paid media post (see `SimHandle::buy_paid_media`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaidMediaPurchase {
+    /// The StarTransaction's id; `None` for a channel post, whose proceeds go to the channel's
+    /// balance rather than the bot's.
+    pub charge_id: Option<String>,
+    /// The `purchased_paid_media` update; `None` when Telegram sends none (empty payload, a
+    /// channel post) or `allowed_updates` discarded it.
+    pub update_id: Option<i64>,
+}
+
 /// One Bot API request as the simulator saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApiCall {
@@ -206,6 +234,10 @@ pub enum SimError {
          on (editUserStarSubscription with is_canceled=false)"
     )]
     CanceledByBot(String),
+    #[error("user {user_id} already unlocked paid media message {message_id}")]
+    AlreadyUnlocked { user_id: i64, message_id: i64 },
+    #[error("message {0} is not a paid media post")]
+    NotPaidMedia(i64),
     #[error("the simulator is shutting down")]
     ShuttingDown,
 }

@@ -79,11 +79,12 @@ fn label_values(metrics: &str, metric: &str, label: &str) -> Vec<String> {
         .collect()
 }
 
-pub const KINDS: [&str; 5] = [
+pub const KINDS: [&str; 6] = [
     "message",
     "callback_query",
     "pre_checkout_query",
     "subscription",
+    "purchased_paid_media",
     "other",
 ];
 

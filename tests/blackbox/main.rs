@@ -17,6 +17,8 @@ mod hostile;
 mod languages;
 mod money;
 mod operations;
+mod paid_media;
+mod paid_media_api;
 mod plugins;
 mod properties;
 mod reload;

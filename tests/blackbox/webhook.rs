@@ -58,7 +58,8 @@ async fn two_bots_on_one_webhook_listener_sell_and_deliver(backend: Backend) {
             allowed.contains("pre_checkout_query")
                 && allowed.contains("callback_query")
                 && allowed.contains("message")
-                && allowed.contains("subscription"),
+                && allowed.contains("subscription")
+                && allowed.contains("purchased_paid_media"),
             "{allowed}"
         );
         assert!(

@@ -10,6 +10,7 @@
 //! | `GET /admin/stats?bot=` | revenue and counts per bot and product |
 //! | `GET /admin/subscriptions?bot=&user_id=` | a buyer's memberships in a bot |
 //! | `POST /admin/subscriptions/cancel {"bot","user_id","product"}` | stops a membership's renewal (it runs to the end of its period) |
+//! | `POST /admin/paid-media {"bot","chat","stars","caption"?,"media":[…]}` | posts paid media and records it (`paid_media.rs`) |
 //! | `GET /admin/reload` | what the last reload (SIGHUP, `starsgate reload`) applied and rejected |
 //!
 //! Every refusal is `{"ok": false, "error": <one short line>}`: queries and bodies are read by
@@ -75,7 +76,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 
 /// A JSON body, read as `T`; refused as JSON: 413 over [`BODY_LIMIT`], 415 without a JSON
 /// content type, 400 for anything else that does not fit.
-struct Body<T>(T);
+pub(super) struct Body<T>(pub(super) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = Response;
@@ -95,7 +96,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 }
 
 /// Proof that the caller presented the admin token.
-struct Admin;
+pub(super) struct Admin;
 
 impl FromRequestParts<AdminState> for Admin {
     type Rejection = Response;
@@ -190,7 +191,7 @@ async fn payments(
 /// A JSON body naming a bot: 404 if there is no such bot. (The error is a whole response; this
 /// runs once per admin call, so its size does not matter.)
 #[allow(clippy::result_large_err)]
-fn bot_call<T>(
+pub(super) fn bot_call<T>(
     state: &AdminState,
     Body(body): Body<T>,
     bot: impl Fn(&T) -> &String,

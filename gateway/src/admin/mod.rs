@@ -6,6 +6,7 @@
 mod api;
 pub mod dashboard;
 pub mod metrics;
+mod paid_media;
 
 use std::sync::Arc;
 
@@ -48,6 +49,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(|| async { metrics::render() }))
         .merge(api::routes())
+        .merge(paid_media::routes())
         .merge(dashboard::routes())
         .fallback(|| async { api::error(StatusCode::NOT_FOUND, "there is no such path") })
         .method_not_allowed_fallback(|| async {

@@ -5,6 +5,7 @@ mod check;
 mod events;
 mod init;
 mod ledger;
+mod paid_media;
 mod plugin_new;
 mod plugin_run;
 mod plugin_test;
@@ -137,6 +138,11 @@ enum Command {
     Events {
         #[command(subcommand)]
         command: EventsCommand,
+    },
+    /// Paid media posts: photos and videos buyers unlock for Stars, with no invoice.
+    PaidMedia {
+        #[command(subcommand)]
+        command: paid_media::PaidMediaCommand,
     },
     /// Revenue and counts per bot and product.
     Stats {
@@ -321,6 +327,7 @@ impl Command {
             | Command::Plugin {
                 command: PluginCommand::Replay { config, .. },
             } => Some(&config.config),
+            Command::PaidMedia { command } => Some(command.config_dir()),
             _ => None,
         }
     }
@@ -485,6 +492,7 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             command: WebhookCommand::Status { config },
         } => webhook::status(&config).await,
         Command::Stats { config, bot } => ledger::stats(&config, bot.as_deref()).await,
+        Command::PaidMedia { command } => paid_media::run(command).await,
         Command::Events {
             command:
                 EventsCommand::List {

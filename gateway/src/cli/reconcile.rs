@@ -38,11 +38,12 @@ pub async fn reconcile(dir: &Path, bot: Option<&str>) -> Result<(), Failure> {
         match result {
             Ok(r) => {
                 println!(
-                    "{}: {} transactions read; recorded {} missing payment(s), {} refund(s); {} amount mismatch(es) and {} unexplained outgoing transaction(s) flagged",
+                    "{}: {} transactions read; recorded {} missing payment(s), {} refund(s); linked {} paid media purchase(s); {} amount mismatch(es) and {} unexplained outgoing transaction(s) flagged",
                     store.id,
                     r.scanned,
                     r.recorded.len(),
                     r.refunds.len(),
+                    r.paid_media.len(),
                     r.mismatches.len(),
                     r.unexplained.len()
                 );

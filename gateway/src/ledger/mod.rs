@@ -10,6 +10,7 @@ mod leases;
 mod multirow;
 mod orders;
 mod outbox;
+mod paid_media;
 mod payments;
 mod refunds;
 pub mod report;
@@ -35,6 +36,9 @@ pub use events::{Event, EventKind, Subject};
 pub use inbox::StoredUpdate;
 pub use orders::{NewOrder, Order};
 pub use outbox::DueDelivery;
+pub use paid_media::{
+    ChargeLinked, NewPurchase, PaidMediaCharge, PaidMediaPost, PaidMediaPurchase, PurchaseRecorded,
+};
 pub use payments::{NewPayment, Payment, Recorded};
 pub use report::{ExportFilter, ExportRecord, ProductStats};
 pub use seller_events::{
@@ -166,6 +170,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0011_star_transactions.sql"),
     ),
     (
+        13,
+        "paid media",
+        include_str!("../../../migrations/sqlite/0013_paid_media.sql"),
+    ),
+    (
         14,
         "seller events by url",
         include_str!("../../../migrations/sqlite/0014_seller_events_by_url.sql"),
@@ -231,6 +240,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "star transactions",
         include_str!("../../../migrations/postgres/0011_star_transactions.sql"),
+    ),
+    (
+        13,
+        "paid media",
+        include_str!("../../../migrations/postgres/0013_paid_media.sql"),
     ),
     (
         14,

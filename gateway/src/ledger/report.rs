@@ -1,4 +1,9 @@
 //! Read-only views for `starsgate ledger export` and `starsgate stats` (SPEC §6).
+//!
+//! Paid media sales are records there too, as product `paid-media:<post-id>`: Telegram unlocks
+//! the media at purchase, so a sale of one of our posts is `delivered` at once, and one whose
+//! payload is none of our posts is `needs_review` (product `paid-media:?`). Its `charge_id` is
+//! empty until reconciliation links the transaction; its amount is the post's price until then.
 
 use serde::Serialize;
 
@@ -107,13 +112,29 @@ impl Ledger {
         .bind(filter.since_ms.unwrap_or(i64::MIN))
         .fetch_all(&self.reads)
         .await?;
-        rows.iter()
+        let mut records = rows
+            .iter()
             .map(|r| Ok(ExportRecord::from(payment_from_row(r)?)))
-            .collect()
+            .collect::<Result<Vec<_>, LedgerError>>()?;
+        let media = self
+            .paid_media_export(filter.bot.as_deref(), filter.since_ms)
+            .await?;
+        if !media.is_empty() {
+            records.extend(media);
+            // RFC 3339 UTC times of one format sort as text; a stable sort keeps each kind's order.
+            records.sort_by(|a, b| (&a.paid_at, &a.bot).cmp(&(&b.paid_at, &b.bot)));
+        }
+        Ok(records)
     }
 
     pub async fn stats(&self, bot: Option<&str>) -> Result<Vec<ProductStats>, LedgerError> {
-        Ok(summarize(&self.payments(bot).await?))
+        let mut stats = summarize(&self.payments(bot).await?);
+        let media = self.paid_media_stats(bot).await?;
+        if !media.is_empty() {
+            stats.extend(media);
+            stats.sort_by(|a, b| (&a.bot, &a.product).cmp(&(&b.bot, &b.product)));
+        }
+        Ok(stats)
     }
 }
 

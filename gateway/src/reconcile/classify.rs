@@ -21,6 +21,8 @@ pub struct Classified {
     pub user_id: Option<i64>,
     /// `TransactionPartnerUser.invoice_payload`.
     pub invoice_payload: Option<String>,
+    /// `TransactionPartnerUser.paid_media_payload` (a paid media post's payload, ours a post id).
+    pub paid_media_payload: Option<String>,
     /// Unix seconds.
     pub date: i64,
 }
@@ -56,6 +58,10 @@ pub fn classify(tx: &Value) -> Option<Classified> {
             .and_then(Value::as_i64),
         invoice_payload: partner
             .and_then(|p| p.get("invoice_payload"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        paid_media_payload: partner
+            .and_then(|p| p.get("paid_media_payload"))
             .and_then(Value::as_str)
             .map(str::to_owned),
         date: tx.get("date").and_then(Value::as_i64).unwrap_or(0),

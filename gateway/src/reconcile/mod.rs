@@ -7,6 +7,8 @@
 //! - a refund the ledger lacks (made elsewhere, or whose answer was lost) is recorded and the
 //!   plugin's refund hook runs;
 //! - an amount that disagrees is flagged for review;
+//! - a paid media purchase gets its charge id and amount from its `paid_media_payment`
+//!   transaction (its update carries neither), and one whose update never came is recorded;
 //! - Stars returned to a buyer that none of our refunds explains (a chargeback, or a refund made
 //!   elsewhere) are recorded and flagged for review.
 //!
@@ -32,7 +34,8 @@ pub use classify::{Classified, classify};
 
 use crate::domain::{ChargeId, StarAmount};
 use crate::ledger::{
-    EventKind, LedgerError, PaymentStatus, StarTransaction, Subject, TxClass, TxDirection,
+    ChargeLinked, EventKind, LedgerError, PaidMediaCharge, PaymentStatus, StarTransaction, Subject,
+    TxClass, TxDirection,
 };
 use crate::shop::{PaidFacts, ShopError, Store, record_refund, settle};
 
@@ -62,6 +65,8 @@ pub struct Report {
     pub mismatches: Vec<String>,
     /// Outgoing transactions to buyers that none of our refunds explains, flagged for review.
     pub unexplained: Vec<String>,
+    /// Paid media charges now linked to their purchase (or recorded, when its update never came).
+    pub paid_media: Vec<String>,
     /// Transactions read for the first time, per class: how many and how many Stars.
     pub classes: BTreeMap<String, ClassSummary>,
     /// Transactions without an id (nothing could key them): counted, skipped.
@@ -171,6 +176,7 @@ async fn check(store: &Store, tx: &Value, report: &mut Report) -> Result<(), Rec
     let mut flagged = None;
     match (c.direction, c.class) {
         (TxDirection::In, TxClass::InvoicePayment) => repair_payment(store, &c, report).await?,
+        (TxDirection::In, TxClass::PaidMediaPayment) => link_paid_media(store, &c, report).await?,
         (TxDirection::Out, TxClass::Refund) => {
             // A refund carries the id of the payment it returns.
             let payment = store.ledger.payment(bot, &c.id).await?;
@@ -286,6 +292,36 @@ async fn repair_payment(
             report.mismatches.push(id.to_owned());
         }
         Some(_) => {}
+    }
+    Ok(())
+}
+
+/// A `paid_media_payment`: its charge id and amount linked to the buyer's purchase of that post.
+async fn link_paid_media(
+    store: &Store,
+    c: &Classified,
+    report: &mut Report,
+) -> Result<(), ReconcileError> {
+    let (Some(payload), Some(user_id), Ok(charge)) = (
+        c.paid_media_payload.as_deref().filter(|p| !p.is_empty()),
+        c.user_id,
+        ChargeId::parse(&c.id),
+    ) else {
+        return Ok(()); // no payload (or no buyer): nothing of ours to link it to
+    };
+    let linked = store
+        .ledger
+        .link_paid_media_charge(PaidMediaCharge {
+            bot: store.id.to_string(),
+            payload: payload.to_owned(),
+            user_id,
+            charge,
+            amount: c.amount,
+            date_ms: c.date.saturating_mul(1000),
+        })
+        .await?;
+    if matches!(linked, ChargeLinked::Linked { .. } | ChargeLinked::Recorded) {
+        report.paid_media.push(c.id.clone());
     }
     Ok(())
 }

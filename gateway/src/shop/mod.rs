@@ -10,6 +10,7 @@ pub mod invoice;
 mod lapse;
 pub mod memberships;
 pub mod menus;
+pub mod paid_media;
 mod payment;
 mod plugin_input;
 mod refund;
@@ -191,6 +192,15 @@ impl Store {
     /// Handles one stored update and returns a short outcome for the inbox. An update that cannot
     /// be read is reported as `Err(Unreadable)` by the caller, not here.
     pub async fn handle(&self, update: &StoredUpdate) -> Result<String, ShopError> {
+        if update.kind == "purchased_paid_media" {
+            return paid_media::on_purchase(
+                self,
+                update.update_id,
+                &update.body,
+                update.received_at,
+            )
+            .await;
+        }
         if update.kind == "subscription" {
             let current = self.current();
             return lapse::on_subscription_update(self, &current, update.update_id, &update.body)

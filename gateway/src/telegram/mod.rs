@@ -3,6 +3,7 @@
 
 mod balance;
 mod errors;
+mod paid_media;
 mod raw_updates;
 mod retry;
 mod test_env;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 pub use balance::star_balance;
 pub use errors::{Failure, classify, describe, is_already_refunded, redact};
+pub use paid_media::send_paid_media;
 pub use raw_updates::{ALLOWED_UPDATES, GetUpdatesRaw, KindLabel, SetWebhookRaw, update_kind};
 pub use retry::with_retry;
 pub use test_env::TestEnvProxy;

@@ -11,11 +11,13 @@ use teloxide_core::requests::Payload;
 /// created, so `pre_checkout_query` missing here would make every checkout time out.
 /// `subscription` (Bot API 10.2: a buyer cancelled, re-enabled, or a renewal failed) has no
 /// teloxide type, which is why both getUpdates and setWebhook are sent as raw payloads here.
+/// `purchased_paid_media` reports a buyer unlocking one of the bot's paid media posts.
 pub const ALLOWED_UPDATES: &[&str] = &[
     "message",
     "callback_query",
     "pre_checkout_query",
     "subscription",
+    "purchased_paid_media",
 ];
 
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +46,7 @@ pub enum KindLabel {
     CallbackQuery,
     PreCheckoutQuery,
     Subscription,
+    PurchasedPaidMedia,
     Other,
 }
 
@@ -54,6 +57,7 @@ impl KindLabel {
             "callback_query" => Self::CallbackQuery,
             "pre_checkout_query" => Self::PreCheckoutQuery,
             "subscription" => Self::Subscription,
+            "purchased_paid_media" => Self::PurchasedPaidMedia,
             _ => Self::Other,
         }
     }
@@ -64,6 +68,7 @@ impl KindLabel {
             Self::CallbackQuery => "callback_query",
             Self::PreCheckoutQuery => "pre_checkout_query",
             Self::Subscription => "subscription",
+            Self::PurchasedPaidMedia => "purchased_paid_media",
             Self::Other => "other",
         }
     }

@@ -22,6 +22,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         .route("/sim/calls", get(calls))
         .route("/sim/subscriptions", get(subscriptions))
         .route("/sim/pending", get(pending))
+        .route("/sim/paid-media", get(paid_media))
 }
 
 fn query(raw: Option<String>) -> HashMap<String, String> {
@@ -85,4 +86,9 @@ async fn subscriptions(State(shared): SimState, RawQuery(raw): RawQuery) -> Resp
 async fn pending(State(shared): SimState, RawQuery(raw): RawQuery) -> Response {
     let (_, token) = try_resp!(bot_query(&shared, raw));
     ok(SimHandle::from_shared(shared).pending_updates(&token))
+}
+
+async fn paid_media(State(shared): SimState, RawQuery(raw): RawQuery) -> Response {
+    let (_, token) = try_resp!(bot_query(&shared, raw));
+    ok(SimHandle::from_shared(shared).paid_media_posts(&token))
 }

@@ -23,7 +23,7 @@ pub(crate) enum FileKind {
 }
 
 impl FileKind {
-    pub(crate) fn param(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Document => "document",
             Self::Photo => "photo",
@@ -32,7 +32,8 @@ impl FileKind {
         }
     }
 
-    fn title(self) -> &'static str {
+    /// As Telegram names the kind in "can't use file of type Photo as Video".
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Self::Document => "Document",
             Self::Photo => "Photo",
@@ -55,9 +56,9 @@ pub(super) fn send_file(ctx: &Ctx<'_>, kind: FileKind) -> ApiResult {
     let chat_id = ctx.params.chat_id()?;
     let file = ctx
         .params
-        .opt_str(kind.param())?
+        .opt_str(kind.as_str())?
         .filter(|f| !f.trim().is_empty())
-        .ok_or_else(|| ApiError::bad(format!("there is no {} in the request", kind.param())))?;
+        .ok_or_else(|| ApiError::bad(format!("there is no {} in the request", kind.as_str())))?;
     let caption = ctx
         .params
         .opt_str("caption")?
@@ -85,7 +86,7 @@ pub(super) fn send_file(ctx: &Ctx<'_>, kind: FileKind) -> ApiResult {
             invoice: None,
             reply_markup: markup,
             media: Some(SentMedia {
-                kind: kind.param().to_owned(),
+                kind: kind.as_str().to_owned(),
                 file: file.clone(),
                 file_id: issued.file_id.clone(),
                 caption: caption.clone(),
@@ -172,5 +173,5 @@ fn file_fields(kind: FileKind, f: &IssuedFile) -> Value {
         }
         FileKind::Audio => media["duration"] = json!(180),
     }
-    json!({ kind.param(): media })
+    json!({ kind.as_str(): media })
 }

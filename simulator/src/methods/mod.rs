@@ -4,6 +4,7 @@ mod bot;
 pub(crate) mod files;
 mod invoices;
 mod messages;
+mod paid_media;
 pub(crate) mod payments;
 mod updates;
 mod webhook;
@@ -45,6 +46,7 @@ const METHODS: &[&str] = &[
     "getStarTransactions",
     "editUserStarSubscription",
     "getMyStarBalance",
+    "sendPaidMedia",
     "setMyCommands",
     "getMyCommands",
     "deleteMyCommands",
@@ -131,6 +133,7 @@ pub(crate) async fn dispatch(ctx: &Ctx<'_>, method: &str) -> ApiResult<Reply> {
         "getStarTransactions" => payments::get_star_transactions(ctx),
         "editUserStarSubscription" => payments::edit_user_star_subscription(ctx),
         "getMyStarBalance" => payments::get_my_star_balance(ctx),
+        "sendPaidMedia" => paid_media::send_paid_media(ctx),
         _ => Err(ApiError::method_not_found()),
     };
     result.map(Reply::from)

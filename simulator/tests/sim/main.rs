@@ -6,6 +6,7 @@ mod control;
 mod faults;
 mod invoices;
 mod messages;
+mod paid_media;
 mod payments;
 mod subscriptions;
 mod teloxide;

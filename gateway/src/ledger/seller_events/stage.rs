@@ -33,6 +33,12 @@ pub(in crate::ledger) enum About<'a> {
     Payment {
         charge_id: &'a str,
     },
+    /// A sale that is not a row of `payments` (a paid media purchase), with its `data` as its
+    /// writer built it inside the same transaction.
+    Sale {
+        charge_id: &'a str,
+        data: &'a serde_json::Value,
+    },
     /// A membership, with the charge that last paid it.
     Membership {
         user_id: i64,
@@ -45,7 +51,9 @@ impl About<'_> {
     /// Events with the same subject are sent one at a time, in the order they were written.
     fn subject(&self) -> String {
         match self {
-            About::Payment { charge_id } => format!("charge:{charge_id}"),
+            About::Payment { charge_id } | About::Sale { charge_id, .. } => {
+                format!("charge:{charge_id}")
+            }
             About::Membership {
                 user_id, product, ..
             } => format!("membership:{user_id}:{product}"),
@@ -130,6 +138,7 @@ pub(in crate::ledger) async fn stage(
 async fn data(conn: &mut AnyConnection, fact: &Fact<'_>) -> Result<serde_json::Value, LedgerError> {
     let charge_id = match fact.about {
         About::Payment { charge_id } | About::Membership { charge_id, .. } => charge_id,
+        About::Sale { data, .. } => return Ok(data.clone()),
     };
     let payment = fetch_payment(conn, fact.bot, charge_id)
         .await?
