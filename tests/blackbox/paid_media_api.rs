@@ -171,6 +171,29 @@ async fn the_admin_api_posts_refuses_bad_posts_and_odd_purchases_never_block_the
         .find(|r| r["product"] == "paid-media:?")
         .unwrap_or_else(|| panic!("no row for the foreign payload: {stats}"));
     assert_eq!(unknown["needs_review"], 1);
+    // The dashboard's overview counts the sales as `stats` does: same rows, same net.
+    let overview: Value = reqwest::Client::new()
+        .get(format!("{base}/admin/overview?bot={GUIDES}"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let o = &overview["overview"];
+    assert_eq!(
+        o["stats"], stats["stats"],
+        "the overview's rows are stats' rows"
+    );
+    let net: i64 = rows.iter().filter_map(|r| r["net_revenue"].as_i64()).sum();
+    assert_eq!(o["totals"]["net_stars"].as_i64(), Some(net));
+    assert!(
+        o["products"].as_array().is_some_and(|p| p
+            .iter()
+            .any(|s| s["name"] == format!("{GUIDES} / {}", id.product()))),
+        "the post has its share of the period: {o}"
+    );
     ledger.close().await;
     gw.stop().await;
     h.finish().await;

@@ -129,13 +129,15 @@ impl Ledger {
 
     pub async fn stats(&self, bot: Option<&str>) -> Result<Vec<ProductStats>, LedgerError> {
         let mut stats = summarize(&self.payments(bot).await?);
-        let media = self.paid_media_stats(bot).await?;
-        if !media.is_empty() {
-            stats.extend(media);
-            stats.sort_by(|a, b| (&a.bot, &a.product).cmp(&(&b.bot, &b.product)));
-        }
+        stats.extend(self.paid_media_stats(bot).await?);
+        sort_stats(&mut stats);
         Ok(stats)
     }
+}
+
+/// The order `stats` lists products in: by bot, then product id.
+pub fn sort_stats(stats: &mut [ProductStats]) {
+    stats.sort_by(|a, b| (&a.bot, &a.product).cmp(&(&b.bot, &b.product)));
 }
 
 /// Revenue and counts per bot and product of `payments`: what `stats` shows for all of them, and

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::filters::Period;
-use crate::ledger::report::summarize;
+use crate::ledger::report::{sort_stats, summarize};
 use crate::ledger::{
     Funnel, Ledger, LedgerError, Payment, PaymentQuery, PaymentStatus, ProductStats,
     SubscriptionState,
@@ -64,6 +64,8 @@ pub struct Overview {
     pub stats: Vec<ProductStats>,
 }
 
+/// The period's invoice payments and paid media sales (sendPaidMedia posts unlocked), so the
+/// charts and totals agree with `stats`.
 async fn paid_in(ledger: &Ledger, period: &Period) -> Result<Vec<Payment>, LedgerError> {
     let q = PaymentQuery {
         bot: period.bot.clone(),
@@ -71,7 +73,13 @@ async fn paid_in(ledger: &Ledger, period: &Period) -> Result<Vec<Payment>, Ledge
         until_ms: Some(period.until_ms()),
         ..Default::default()
     };
-    ledger.payments_matching(&q, None).await
+    let mut payments = ledger.payments_matching(&q, None).await?;
+    payments.extend(
+        ledger
+            .paid_media_sales(period.bot.as_deref(), period.start_ms(), period.until_ms())
+            .await?,
+    );
+    Ok(payments)
 }
 
 /// Stars per day of the period, every day present (zero when nothing was sold).
@@ -138,7 +146,8 @@ fn shares(stats: &[ProductStats], name: impl Fn(&ProductStats) -> String) -> Vec
 pub async fn overview(ledger: &Ledger, period: &Period) -> Result<Overview, LedgerError> {
     let payments = paid_in(ledger, period).await?;
     let days = per_day(period, &payments);
-    let stats = summarize(&payments);
+    let mut stats = summarize(&payments);
+    sort_stats(&mut stats);
     let funnel = ledger
         .funnel(period.bot.as_deref(), period.start_ms(), period.until_ms())
         .await?;

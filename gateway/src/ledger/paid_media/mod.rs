@@ -12,7 +12,8 @@ mod write;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::report::{ExportRecord, ProductStats, rfc3339};
+use super::payments::Payment;
+use super::report::{ExportRecord, ProductStats, summarize};
 use super::status::PaymentStatus;
 use super::{Ledger, LedgerError};
 use crate::domain::{ChargeId, StarAmount, XTR};
@@ -231,12 +232,34 @@ impl Ledger {
         Ok(sales.into_iter().map(ExportRecord::from).collect())
     }
 
+    /// Paid media sales made in `[from_ms, until_ms)`, as payments (for the dashboard's period).
+    pub async fn paid_media_sales(
+        &self,
+        bot: Option<&str>,
+        from_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<Payment>, LedgerError> {
+        Ok(self
+            .paid_media_purchases(bot, Some(from_ms))
+            .await?
+            .into_iter()
+            .filter(|p| p.purchased_at < until_ms)
+            .map(Payment::from)
+            .collect())
+    }
+
     /// Paid media sales per bot and post, as `stats` counts payments.
     pub(super) async fn paid_media_stats(
         &self,
         bot: Option<&str>,
     ) -> Result<Vec<ProductStats>, LedgerError> {
-        Ok(summarize(&self.paid_media_purchases(bot, None).await?))
+        let sales: Vec<Payment> = self
+            .paid_media_purchases(bot, None)
+            .await?
+            .into_iter()
+            .map(Payment::from)
+            .collect();
+        Ok(summarize(&sales))
     }
 }
 
@@ -286,66 +309,42 @@ async fn sale_record(
 
 /// A sale of one of our posts is `delivered` at once (Telegram unlocks the media when it
 /// charges); one whose payload is none of our posts is `needs_review`, product `paid-media:?`.
-/// The charge id is empty until reconciliation links it.
-impl From<PaidMediaPurchase> for ExportRecord {
+/// The charge id is empty until reconciliation links it. As a [`Payment`], a sale is counted,
+/// exported and charted by the same code as invoice payments.
+impl From<PaidMediaPurchase> for Payment {
     fn from(p: PaidMediaPurchase) -> Self {
         let stars = p.stars();
         let (product, status) = match &p.post_id {
             Some(post) => (post.product(), PaymentStatus::Delivered),
             None => (format!("{PRODUCT_PREFIX}?"), PaymentStatus::NeedsReview),
         };
-        let delivered_at = (status == PaymentStatus::Delivered).then(|| rfc3339(p.purchased_at));
-        ExportRecord {
-            bot: p.bot,
+        Payment {
             charge_id: p
                 .charge_id
                 .map(|c| c.as_str().to_owned())
                 .unwrap_or_default(),
+            order_id: None,
+            payload: p.payload,
             user_id: p.user_id,
-            product,
+            chat_id: p.user_id,
+            product: Some(product),
             amount: stars,
             currency: XTR.to_owned(),
-            status: status.to_string(),
-            paid_at: rfc3339(p.purchased_at),
-            delivered_at,
-            refunded_at: None,
+            status,
+            review_reason: None,
             plugin_sha256: None,
+            paid_at: p.purchased_at,
+            delivered_at: (status == PaymentStatus::Delivered).then_some(p.purchased_at),
+            refunded_at: None,
+            is_renewal: false,
+            expires_at: None,
+            bot: p.bot,
         }
     }
 }
 
-/// Paid media sales per bot and post.
-fn summarize(purchases: &[PaidMediaPurchase]) -> Vec<ProductStats> {
-    let mut out: Vec<ProductStats> = Vec::new();
-    for p in purchases {
-        let record = ExportRecord::from(p.clone());
-        let i = match out
-            .iter()
-            .position(|s| s.bot == record.bot && s.product == record.product)
-        {
-            Some(i) => i,
-            None => {
-                out.push(ProductStats {
-                    bot: record.bot.clone(),
-                    product: record.product.clone(),
-                    payments: 0,
-                    renewals: 0,
-                    delivered: 0,
-                    refunded: 0,
-                    needs_review: 0,
-                    net_revenue: 0,
-                });
-                out.len() - 1
-            }
-        };
-        let s = &mut out[i];
-        s.payments += 1;
-        if p.post_id.is_some() {
-            s.delivered += 1;
-        } else {
-            s.needs_review += 1;
-        }
-        s.net_revenue += record.amount;
+impl From<PaidMediaPurchase> for ExportRecord {
+    fn from(p: PaidMediaPurchase) -> Self {
+        ExportRecord::from(Payment::from(p))
     }
-    out
 }
