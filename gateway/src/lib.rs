@@ -23,6 +23,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod outbox;
 pub mod plugins;
+pub mod pricing;
 pub mod reconcile;
 pub mod seller_events;
 pub mod shop;

@@ -17,6 +17,7 @@ mod languages;
 mod money;
 mod operations;
 mod plugins;
+mod promos;
 mod properties;
 mod reload;
 mod seller_events;

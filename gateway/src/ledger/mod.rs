@@ -11,6 +11,7 @@ mod multirow;
 mod orders;
 mod outbox;
 mod payments;
+mod promos;
 mod refunds;
 pub mod report;
 mod seller_events;
@@ -36,6 +37,7 @@ pub use inbox::StoredUpdate;
 pub use orders::{NewOrder, Order};
 pub use outbox::DueDelivery;
 pub use payments::{NewPayment, Payment, Recorded};
+pub use promos::{HOLD_MS, Pricing, PromoStats};
 pub use report::{ExportFilter, ExportRecord, ProductStats};
 pub use seller_events::{
     EventRoute, SellerEvent, SellerEventFilter, SellerEventStatus, SendOutcome,
@@ -165,6 +167,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "star transactions",
         include_str!("../../../migrations/sqlite/0011_star_transactions.sql"),
     ),
+    (
+        12,
+        "pricing",
+        include_str!("../../../migrations/sqlite/0012_pricing.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -221,6 +228,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "star transactions",
         include_str!("../../../migrations/postgres/0011_star_transactions.sql"),
+    ),
+    (
+        12,
+        "pricing",
+        include_str!("../../../migrations/postgres/0012_pricing.sql"),
     ),
 ];
 

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use breaker::Breaker;
 pub use builtin::StaticText;
 pub use catalogue::Catalogue;
-pub use delivery::{Delivery, Item, validate_delivery, validate_reject_message};
+pub use delivery::{Delivery, Item, MAX_REJECT_CHARS, validate_delivery, validate_reject_message};
 pub use runner::{Runner, RunnerLimits};
 pub use seed::SeedKey;
 

@@ -12,6 +12,7 @@ pub mod memberships;
 pub mod menus;
 mod payment;
 mod plugin_input;
+mod pricing;
 mod refund;
 mod registry;
 pub mod replay;
