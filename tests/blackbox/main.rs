@@ -19,6 +19,7 @@ mod operations;
 mod plugins;
 mod promos;
 mod properties;
+mod quotes;
 mod reload;
 mod seller_events;
 mod soak;

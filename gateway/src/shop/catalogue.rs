@@ -41,10 +41,10 @@ async fn buy(
     current: &Current,
     product: &Product,
     code: Option<&str>,
-    (user, chat): (i64, ChatId),
+    (user, language, chat): (i64, Option<String>, ChatId),
     texts: &Texts<'_>,
 ) -> Result<String, ShopError> {
-    match pricing::offer(store, current, product, user, code, texts).await? {
+    match pricing::offer(store, current, product, (user, language), code, texts).await? {
         Ok(offer) => {
             invoice::send(store, current, product, &offer, user, chat, texts).await?;
             Ok(format!("invoice sent: {}", product.id))
@@ -77,7 +77,16 @@ pub(super) async fn on_message(
                 .and_then(|id| bot.product(&id).cloned())
             {
                 Some(product) if product.on_sale => {
-                    buy(store, current, &product, code, (user, chat), &texts).await
+                    let language = msg.from.as_ref().and_then(|u| u.language_code.clone());
+                    buy(
+                        store,
+                        current,
+                        &product,
+                        code,
+                        (user, language, chat),
+                        &texts,
+                    )
+                    .await
                 }
                 _ => {
                     let shown = crate::brief::cut(wanted, 40);
@@ -175,7 +184,8 @@ pub(super) async fn on_callback(
             with_retry(|| answer.send_ref())
                 .await
                 .map_err(tg("answerCallbackQuery"))?;
-            buy(store, current, &product, None, (user, chat), &texts).await
+            let buyer = (user, q.from.language_code.clone(), chat);
+            buy(store, current, &product, None, buyer, &texts).await
         }
         _ => {
             let answer = answer.text(texts.msg(Msg::StaleButton));

@@ -27,7 +27,7 @@ async fn record_order(
     user_id: i64,
     chat_id: i64,
 ) -> Result<OrderId, ShopError> {
-    let order_id = OrderId::generate();
+    let order_id = offer.order_id.clone();
     let plugin_sha = current
         .plugins
         .get(&product.id)
