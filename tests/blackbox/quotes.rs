@@ -169,3 +169,28 @@ async fn a_quote_that_traps_or_prices_nonsense_refuses_the_invoice() {
     gw.stop().await;
     h.finish().await;
 }
+
+/// `check` asks a 0.2 plugin for one quote with the product's config, as it asks every plugin
+/// for one pre-checkout: a quote that traps or prices nonsense is a problem of the product.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_asks_each_quote_plugin_for_one_quote() {
+    let mut h = Harness::new(Backend::Sqlite).await;
+    let bot = shop(&h, &["price:7", "trap", "zero"]);
+    h.add_bot(SHOP, &bot);
+    let out = h
+        .command()
+        .args(["check", "--config"])
+        .arg(h.dir.path())
+        .output()
+        .expect("run starsgate check");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for expected in [
+        "early-shop.toml: product[3].plugin: quote with this product's config: the plugin trapped",
+        "early-shop.toml: product[4].plugin: quote with this product's config: the plugin's output is invalid: price must be at least 1 Star, got 0",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\nin:\n{stderr}");
+    }
+    assert!(!stderr.contains("product[2]"), "{stderr}");
+    h.finish().await;
+}
