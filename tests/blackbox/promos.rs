@@ -126,6 +126,11 @@ async fn a_promo_code_discounts_the_invoice_and_the_payment_records_it(backend: 
         (stats[0].uses, stats[0].discounted, stats[0].revenue),
         (2, 24, 76)
     );
+    assert_eq!(
+        starsgate::ledger::summarize_promos(&payments),
+        stats,
+        "the dashboard's per-period count agrees"
+    );
     let out = h
         .command()
         .args(["stats", "--config"])

@@ -37,7 +37,7 @@ pub use inbox::StoredUpdate;
 pub use orders::{NewOrder, Order};
 pub use outbox::DueDelivery;
 pub use payments::{NewPayment, Payment, Recorded};
-pub use promos::{HOLD_MS, Pricing, PromoStats};
+pub use promos::{HOLD_MS, Pricing, PromoStats, summarize_promos};
 pub use report::{ExportFilter, ExportRecord, ProductStats};
 pub use seller_events::{
     EventRoute, SellerEvent, SellerEventFilter, SellerEventStatus, SendOutcome,

@@ -62,6 +62,8 @@ pub struct Overview {
     pub products: Vec<Share>,
     /// `starsgate stats` for the payments of the period.
     pub stats: Vec<ProductStats>,
+    /// Per promo code, for the payments of the period.
+    pub promos: Vec<crate::ledger::PromoStats>,
 }
 
 async fn paid_in(ledger: &Ledger, period: &Period) -> Result<Vec<Payment>, LedgerError> {
@@ -169,5 +171,6 @@ pub async fn overview(ledger: &Ledger, period: &Period) -> Result<Overview, Ledg
         bots: shares(&stats, |s| s.bot.clone()),
         products: shares(&stats, |s| format!("{} / {}", s.bot, s.product)),
         stats,
+        promos: crate::ledger::summarize_promos(&payments),
     })
 }
