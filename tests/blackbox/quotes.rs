@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use starsgate::plugins::bundled::BUILD_DIR;
+use starsgate::plugins::Plugin;
+use starsgate::plugins::bundled::{self, BUILD_DIR};
+use starsgate::plugins::wasm::{Limits, PluginHost};
 use starsgate::pricing::DiscountSource;
 use starsgate_sim::PayOutcome;
 
@@ -133,7 +135,75 @@ async fn a_promo_code_reaches_the_quote_and_its_price_is_kept_when_lower(backend
     h.finish().await;
 }
 
+async fn a_0_1_plugin_runs_unchanged_beside_0_2_plugins(backend: Backend) {
+    // Each component is bound by the contract version it exports.
+    let cache = tempfile::tempdir().unwrap();
+    let host = PluginHost::new(cache.path(), Limits::default()).unwrap();
+    for (name, version, quotes) in [
+        ("static-link", "0.1.0", false),
+        ("limited-stock", "0.1.0", false),
+        ("launch-price", "0.2.0", true),
+    ] {
+        let plugin = host.load(bundled::get(name).unwrap()).unwrap();
+        assert_eq!(
+            (plugin.api_version(), plugin.quotes()),
+            (version, quotes),
+            "{name}"
+        );
+    }
+    let mut h = Harness::new(backend).await;
+    let bot = shop(&h, &["keep"]);
+    h.add_bot(SHOP, &bot);
+    let gw = h.start().await;
+    // One buyer buys from the 0.1 plugin, the 0.2 launch-price and a 0.2 plugin that keeps
+    // the list price, in one store; the example stores' 0.1 plugins sell as before.
+    h.buy(SHOP, 8401, "classic").await;
+    h.buy(SHOP, 8401, "early").await;
+    h.buy(SHOP, 8401, "q0").await;
+    h.buy(GUIDES, 8401, "premium-guide").await;
+    let delivered = h.wait_for_deliveries(SHOP, 8401, 3).await;
+    assert!(delivered.iter().any(|d| d.contains("Classic delivered.")));
+    assert!(
+        delivered
+            .iter()
+            .any(|d| d.contains("Thanks for buying early!"))
+    );
+    assert!(
+        delivered
+            .iter()
+            .any(|d| d.contains("Sold at 30 Stars, paid 30."))
+    );
+    h.wait_for_deliveries(GUIDES, 8401, 1).await;
+    let amounts: Vec<i64> = h
+        .sim
+        .invoices(&h.token(SHOP))
+        .iter()
+        .map(|i| i.amount)
+        .collect();
+    assert_eq!(amounts, [20, 10, 30]);
+    h.settle().await;
+    let ledger = h.ledger().await;
+    let classic = ledger
+        .payments(Some(SHOP))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.product.as_deref() == Some("classic"))
+        .unwrap();
+    assert_eq!(
+        (
+            classic.amount,
+            classic.pricing.list_price,
+            classic.pricing.discount_source
+        ),
+        (20, 20, None)
+    );
+    gw.stop().await;
+    h.finish().await;
+}
+
 on_both_ledgers!(
+    a_0_1_plugin_runs_unchanged_beside_0_2_plugins,
     a_quoted_price_is_invoiced_charged_recorded_and_delivered,
     a_promo_code_reaches_the_quote_and_its_price_is_kept_when_lower,
 );
