@@ -263,7 +263,39 @@ async fn the_last_use_raced_by_two_buyers_is_paid_once_and_refused_at_pre_checko
     h.finish().await;
 }
 
+async fn a_refunded_use_is_given_back(backend: Backend) {
+    let mut h = Harness::new(backend).await;
+    h.add_bot(SHOP, &shop(""));
+    let gw = h.start().await;
+    h.say(SHOP, 7401, "/buy guide LAST");
+    h.wait_for_invoice(SHOP, 7401, 1).await;
+    let PayOutcome::Paid { charge_id, .. } = h.pay_latest(SHOP, 7401).await else {
+        panic!("the first use is paid");
+    };
+    h.wait_for_deliveries(SHOP, 7401, 1).await;
+    refused_with(&h, 7402, "guide", "LAST", "Code LAST has been used up.").await;
+    h.say(SHOP, 7000, &format!("/refund {charge_id}"));
+    let ledger = h.ledger().await;
+    eventually("the refund recorded", || async {
+        status(&ledger, SHOP, &charge_id).await == Some(PaymentStatus::Refunded)
+    })
+    .await;
+    h.say(SHOP, 7402, "/buy guide LAST");
+    let msgs = h.wait_for_invoice(SHOP, 7402, 1).await;
+    assert_eq!(
+        msgs.iter().find_map(|m| m.invoice.clone()).unwrap().amount,
+        40
+    );
+    assert!(
+        ledger.promo_stats(Some(SHOP)).await.unwrap().is_empty(),
+        "a refunded use is not counted"
+    );
+    gw.stop().await;
+    h.finish().await;
+}
+
 on_both_ledgers!(
+    a_refunded_use_is_given_back,
     a_promo_code_discounts_the_invoice_and_the_payment_records_it,
     each_code_that_cannot_be_used_gets_its_own_message_and_the_full_price_offer,
     the_last_use_raced_by_two_buyers_is_paid_once_and_refused_at_pre_checkout,
