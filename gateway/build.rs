@@ -25,6 +25,7 @@ fn main() {
         "license-key",
         "limited-stock",
         "access-role",
+        "launch-price",
         "testing",
     ] {
         println!("cargo:rerun-if-changed={}", plugins.join(watched).display());

@@ -24,6 +24,7 @@ pub mod ledger;
 pub mod outbox;
 pub mod paid_media;
 pub mod plugins;
+pub mod pricing;
 pub mod reconcile;
 pub mod seller_events;
 pub mod shop;

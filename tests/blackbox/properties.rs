@@ -129,6 +129,14 @@ const BOT_KEYS: &[&str] = &[
     "product.0.config",
     "product.0.config.url",
     "product.1.id",
+    "promo",
+    "promo.0.code",
+    "promo.0.percent_off",
+    "promo.0.stars_off",
+    "promo.0.products",
+    "promo.0.starts",
+    "promo.0.ends",
+    "promo.0.max_uses",
 ];
 
 /// Which file, which key (a known one, or any name), and its new value (`None`: removed).

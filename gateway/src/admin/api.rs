@@ -7,7 +7,7 @@
 //! | `POST /admin/refund {"bot","charge_id"}` | the one refund path |
 //! | `POST /admin/deliver-again {"bot","charge_id"}` | sends a held delivery's stored content again (`delivery_failed`, `needs_review`) |
 //! | `POST /admin/invoice-link {"bot","product"}` | an invoice link for a shop outside Telegram |
-//! | `GET /admin/stats?bot=` | revenue and counts per bot and product |
+//! | `GET /admin/stats?bot=` | revenue and counts per bot and product; uses, Stars discounted and revenue per promo code |
 //! | `GET /admin/subscriptions?bot=&user_id=` | a buyer's memberships in a bot |
 //! | `POST /admin/subscriptions/cancel {"bot","user_id","product"}` | stops a membership's renewal (it runs to the end of its period) |
 //! | `POST /admin/paid-media {"bot","chat","stars","caption"?,"media":[…]}` | posts paid media and records it (`paid_media.rs`) |
@@ -424,6 +424,7 @@ async fn stats(_: Admin, State(state): State<AdminState>, Query(q): Query<StatsQ
     let bot = q.bot.as_deref();
     let read = async {
         let stats = state.ledger.stats(bot).await?;
+        let promos = state.ledger.promo_stats(bot).await?;
         let money = crate::ledger::money_by_bot(&state.ledger.star_totals(bot).await?);
         let mut balances = serde_json::Map::new();
         for store in state.stores.snapshot() {
@@ -440,7 +441,7 @@ async fn stats(_: Admin, State(state): State<AdminState>, Query(q): Query<StatsQ
             }
         }
         Ok::<_, crate::ledger::LedgerError>(json!({
-            "ok": true, "stats": stats, "money": money, "balances": balances
+            "ok": true, "stats": stats, "promos": promos, "money": money, "balances": balances
         }))
     };
     match read.await {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use crate::config::{BotConfig, PluginSource, Product};
 use crate::plugins::wasm::PluginHost;
 use crate::plugins::{
-    CallContext, Catalogue, Decision, Facts, OrderView, Plugin, PluginError, StaticText, bundled,
-    validate_reject_message,
+    CallContext, Catalogue, Decision, Facts, OrderView, Plugin, PluginError, QuoteRequest,
+    StaticText, bundled, validate_quote, validate_reject_message,
 };
 
 /// A product whose plugin could not be loaded, or failed the check call: `file: key: reason`,
@@ -37,9 +37,11 @@ pub fn load(bot: &BotConfig, host: &Arc<PluginHost>) -> Result<Catalogue, Vec<Lo
 }
 
 /// One pre-checkout per product, as a buyer's would be: the product's real `[product.config]`,
-/// its price, now, no purchases yet, a buyer without a language. A plugin that cannot parse its
-/// config, traps, loops or answers with an invalid message would refuse every buyer, so that is
-/// a problem of the product's key; a rejection is a valid answer (the product may be sold out).
+/// its price, now, no purchases yet, a buyer without a language; and for a plugin that prices
+/// orders (contract 0.2), one `quote` likewise, without a promo code. A plugin that cannot parse
+/// its config, traps, loops or answers with an invalid message would refuse every buyer, so that
+/// is a problem of the product's key; a rejection is a valid answer (the product may be sold
+/// out).
 pub fn probe(bot: &BotConfig, catalogue: &Catalogue) -> Vec<LoadError> {
     let mut errors = Vec::new();
     for (i, product) in bot.products.iter().enumerate() {
@@ -67,12 +69,11 @@ pub fn probe(bot: &BotConfig, catalogue: &Catalogue) -> Vec<LoadError> {
             Ok(Decision::Reject(msg)) => validate_reject_message(&msg)
                 .err()
                 .map(|e| ("plugin", PluginError::InvalidOutput(e))),
-            Err(e @ PluginError::Failed { .. }) => Some(("config", e)),
-            Err(e) => Some(("plugin", e)),
+            Err(e) => Some(failure_key(e)),
         };
-        if let Some((key, e)) = failure {
-            let mut reason = format!("pre-checkout with this product's config: {e}");
-            if let Some(last) = call.logs.last() {
+        let mut report = |hook: &str, (key, e): (&str, PluginError), logs: &[String]| {
+            let mut reason = format!("{hook} with this product's config: {e}");
+            if let Some(last) = logs.last() {
                 reason.push_str(&format!(" (last log line: {last})"));
             }
             errors.push(LoadError {
@@ -80,9 +81,38 @@ pub fn probe(bot: &BotConfig, catalogue: &Catalogue) -> Vec<LoadError> {
                 key: format!("product[{i}].{key}"),
                 reason,
             });
+        };
+        if let Some(failure) = failure {
+            report("pre-checkout", failure, &call.logs);
+            continue;
+        }
+        if entry.plugin.quotes() {
+            let request = QuoteRequest {
+                list_price: product.price.get(),
+                subscription: product.subscription,
+                promo: None,
+            };
+            let call = entry.plugin.quote(&ctx, &order, &request);
+            let failure = match call.result {
+                Ok(q) => validate_quote(&q, product.subscription)
+                    .err()
+                    .map(|e| ("plugin", PluginError::InvalidOutput(e))),
+                Err(e) => Some(failure_key(e)),
+            };
+            if let Some(failure) = failure {
+                report("quote", failure, &call.logs);
+            }
         }
     }
     errors
+}
+
+/// A plugin's own error is usually its config's fault; anything else is the plugin's.
+fn failure_key(e: PluginError) -> (&'static str, PluginError) {
+    match e {
+        e @ PluginError::Failed { .. } => ("config", e),
+        e => ("plugin", e),
+    }
 }
 
 /// Loads every product's plugin; a product whose plugin cannot be loaded refuses every checkout

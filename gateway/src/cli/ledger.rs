@@ -68,6 +68,21 @@ pub async fn stats(dir: &Path, bot: Option<&str>) -> Result<(), Failure> {
     if stats.is_empty() {
         println!("(no payments yet)");
     }
+    let promos = ledger.promo_stats(bot).await?;
+    if !promos.is_empty() {
+        println!();
+        println!("Promo codes (refunded payments excluded), Stars:");
+        println!(
+            "{:<16} {:<16} {:>6} {:>10} {:>10}",
+            "bot", "code", "uses", "discounted", "revenue"
+        );
+        for p in &promos {
+            println!(
+                "{:<16} {:<16} {:>6} {:>10} {:>10}",
+                p.bot, p.code, p.uses, p.discounted, p.revenue
+            );
+        }
+    }
     let money = crate::ledger::money_by_bot(&ledger.star_totals(bot).await?);
     if !money.is_empty() {
         println!();

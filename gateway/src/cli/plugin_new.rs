@@ -31,6 +31,10 @@ const SDK: &[(&str, &str)] = &[
         include_str!("../../../plugins/sdk/wit/plugin.wit"),
     ),
     (
+        "wit-0.2/plugin.wit",
+        include_str!("../../../plugins/sdk/wit-0.2/plugin.wit"),
+    ),
+    (
         "src/lib.rs",
         include_str!("../../../plugins/sdk/src/lib.rs"),
     ),
@@ -57,6 +61,10 @@ const SDK: &[(&str, &str)] = &[
     (
         "src/testing.rs",
         include_str!("../../../plugins/sdk/src/testing.rs"),
+    ),
+    (
+        "src/v0_2.rs",
+        include_str!("../../../plugins/sdk/src/v0_2.rs"),
     ),
 ];
 

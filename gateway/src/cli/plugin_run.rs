@@ -32,6 +32,10 @@ pub struct RunArgs {
     /// Ledger facts as JSON, e.g. '{"units_sold": 20}' (missing fields are 0).
     #[arg(long)]
     pub facts: Option<String>,
+    /// What `--hook quote` is asked, as JSON (keys as in a fixture's "quote"), e.g.
+    /// '{"list_price": 50, "promo": {"code": "SPRING25", "price": 38}}'.
+    #[arg(long)]
+    pub quote: Option<String>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// The call's time, Unix seconds.
@@ -57,6 +61,7 @@ pub fn plugin_run(args: &RunArgs) -> Result<(), Failure> {
     let order: FixtureOrder = parse_opt("--order", args.order.as_deref())?;
     let payment: FixturePayment = parse_opt("--payment", args.payment.as_deref())?;
     let facts: Facts = parse_opt("--facts", args.facts.as_deref())?;
+    let quote = parse_opt("--quote", args.quote.as_deref())?;
     let input = Input {
         hook: args.hook,
         ctx: CallContext {
@@ -67,6 +72,7 @@ pub fn plugin_run(args: &RunArgs) -> Result<(), Failure> {
         },
         order: order.view(),
         payment: payment.view(order.amount, args.now),
+        quote,
     };
     let (plugin, limits, _cache) = load(&args.plugin)?;
     let ran = fixture::invoke(plugin.as_ref(), &input);
@@ -88,6 +94,7 @@ pub fn wasm_hook(hook: Hook) -> wasm::Hook {
         Hook::PreCheckout => wasm::Hook::PreCheckout,
         Hook::Deliver => wasm::Hook::Deliver,
         Hook::Refunded => wasm::Hook::Refunded,
+        Hook::Quote => wasm::Hook::Quote,
     }
 }
 
@@ -187,6 +194,7 @@ pub async fn plugin_replay(
         ctx: recorded.ctx.clone(),
         order: recorded.order.clone(),
         payment: recorded.payment.clone(),
+        quote: Default::default(),
     };
     let pinned = fixture::invoke(recorded.plugin.as_ref(), &input);
     let stored: Option<crate::plugins::Delivery> = recorded

@@ -43,6 +43,7 @@ pub fn plugin_test(wasm_path: &PathBuf, fixtures: &[PathBuf]) -> Result<(), Fail
             Hook::PreCheckout => wasm::Hook::PreCheckout,
             Hook::Deliver => wasm::Hook::Deliver,
             Hook::Refunded => wasm::Hook::Refunded,
+            Hook::Quote => wasm::Hook::Quote,
         };
         let budget = limits.fuel(hook);
         let name = f.name.clone().unwrap_or_else(|| path.display().to_string());

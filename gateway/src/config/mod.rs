@@ -4,6 +4,7 @@
 
 mod events;
 mod problem;
+mod promo;
 mod raw;
 mod report;
 mod texts;
@@ -253,6 +254,8 @@ pub struct BotConfig {
     /// `[texts.<lang>]`, keyed by language (see [`BotConfig::texts`]).
     pub texts: std::collections::BTreeMap<String, BotTexts>,
     pub products: Vec<Product>,
+    /// `[[promo]]`, validated against `products`.
+    pub promos: Vec<crate::pricing::Promo>,
     pub delivery_attempts: u32,
     pub on_delivery_failure: OnDeliveryFailure,
     /// How long a membership keeps access after its period ends unrenewed (`subscription_grace_hours`).
@@ -273,6 +276,10 @@ pub enum OnDeliveryFailure {
 impl BotConfig {
     pub fn product(&self, id: &ProductId) -> Option<&Product> {
         self.products.iter().find(|p| &p.id == id)
+    }
+    /// The promo with this code (codes are stored upper case).
+    pub fn promo(&self, code: &crate::pricing::PromoCode) -> Option<&crate::pricing::Promo> {
+        self.promos.iter().find(|p| &p.code == code)
     }
     pub fn is_admin(&self, user_id: i64) -> bool {
         self.admins.contains(&user_id)

@@ -167,6 +167,9 @@ pub struct RawBot {
     pub subscription_grace_hours: u32,
     #[serde(default, rename = "product")]
     pub products: Vec<RawProduct>,
+    /// `[[promo]]`: promo codes buyers may apply with `/buy <product> <CODE>`.
+    #[serde(default, rename = "promo")]
+    pub promos: Vec<super::promo::RawPromo>,
     /// `[events]`: seller events sent to the seller's own endpoint.
     #[serde(default)]
     pub events: Option<super::events::RawEvents>,

@@ -583,6 +583,7 @@ fn load_one_bot(
     if raw.products.is_empty() {
         problem("product", "a store needs at least one [[product]]".into());
     }
+    let promos = super::promo::validate(&raw.promos, &products, &mut problem);
     if problems.0.len() > before {
         return None;
     }
@@ -598,6 +599,7 @@ fn load_one_bot(
         help: raw.help,
         texts,
         products,
+        promos,
         delivery_attempts: raw.delivery_attempts,
         on_delivery_failure: on_delivery_failure?,
         subscription_grace: Duration::from_secs(u64::from(raw.subscription_grace_hours) * 3600),

@@ -12,6 +12,7 @@ mod orders;
 mod outbox;
 mod paid_media;
 mod payments;
+mod promos;
 mod refunds;
 pub mod report;
 mod seller_events;
@@ -40,6 +41,7 @@ pub use paid_media::{
     ChargeLinked, NewPurchase, PaidMediaCharge, PaidMediaPost, PaidMediaPurchase, PurchaseRecorded,
 };
 pub use payments::{NewPayment, Payment, Recorded};
+pub use promos::{HOLD_MS, Pricing, PromoStats, summarize_promos};
 pub use report::{ExportFilter, ExportRecord, ProductStats};
 pub use seller_events::{
     EventRoute, SellerEvent, SellerEventFilter, SellerEventStatus, SendOutcome,
@@ -170,6 +172,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0011_star_transactions.sql"),
     ),
     (
+        12,
+        "pricing",
+        include_str!("../../../migrations/sqlite/0012_pricing.sql"),
+    ),
+    (
         13,
         "paid media",
         include_str!("../../../migrations/sqlite/0013_paid_media.sql"),
@@ -240,6 +247,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "star transactions",
         include_str!("../../../migrations/postgres/0011_star_transactions.sql"),
+    ),
+    (
+        12,
+        "pricing",
+        include_str!("../../../migrations/postgres/0012_pricing.sql"),
     ),
     (
         13,

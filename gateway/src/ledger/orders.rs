@@ -9,6 +9,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::events::{EventKind, NewEvent, Subject};
 use super::multirow::placeholders;
+use super::promos::{Pricing, pricing_from_row};
 use super::writer::{Write, write_in_chunks};
 use super::{Ledger, LedgerError};
 
@@ -51,6 +52,8 @@ pub struct NewOrder<'a> {
     pub plugin_sha256: Option<&'a str>,
     /// `[product.config]` as JSON, as it is now.
     pub product_config: Option<&'a str>,
+    /// The list price, and the code or plugin that made `price` differ from it.
+    pub pricing: Pricing,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +70,7 @@ pub struct Order {
     pub plugin_sha256: Option<String>,
     pub product_config: Option<String>,
     pub created_at: i64,
+    pub pricing: Pricing,
 }
 
 impl Ledger {
@@ -84,6 +88,7 @@ impl Ledger {
             plugin_sha256: o.plugin_sha256.map(str::to_owned),
             product_config: o.product_config.map(str::to_owned),
             created_at: self.stamp(),
+            pricing: o.pricing.clone(),
         };
         self.write(order.clone()).await?;
         self.orders.put(order);
@@ -96,20 +101,23 @@ impl Ledger {
         }
         let row = sqlx::query(
             "SELECT order_id, bot, product, user_id, chat_id, title, price, currency, subscription, \
-             plugin_sha256, created_at, product_config FROM orders WHERE order_id = $1",
+             plugin_sha256, created_at, product_config, list_price, promo_code, discount_source \
+             FROM orders WHERE order_id = $1",
         )
         .bind(order_id)
         .fetch_optional(&self.reads)
         .await?;
         let Some(r) = row else { return Ok(None) };
+        let price: i64 = r.try_get("price")?;
         let order = Order {
+            pricing: pricing_from_row(&r, price)?,
             order_id: r.try_get("order_id")?,
             bot: r.try_get("bot")?,
             product: r.try_get("product")?,
             user_id: r.try_get("user_id")?,
             chat_id: r.try_get("chat_id")?,
             title: r.try_get("title")?,
-            price: r.try_get("price")?,
+            price,
             currency: r.try_get("currency")?,
             subscription: r.try_get::<i64, _>("subscription")? != 0,
             plugin_sha256: r.try_get("plugin_sha256")?,
@@ -132,8 +140,9 @@ impl Write for Order {
     async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
         let sql = format!(
             "INSERT INTO orders (order_id, bot, product, user_id, chat_id, title, price, currency, \
-             subscription, plugin_sha256, created_at, product_config) VALUES {}",
-            placeholders(rows.len(), 12, 1)
+             subscription, plugin_sha256, created_at, product_config, list_price, promo_code, \
+             discount_source) VALUES {}",
+            placeholders(rows.len(), 15, 1)
         );
         let mut query = sqlx::query(&sql);
         for o in rows {
@@ -149,7 +158,10 @@ impl Write for Order {
                 .bind(i64::from(o.subscription))
                 .bind(o.plugin_sha256.as_deref())
                 .bind(o.created_at)
-                .bind(o.product_config.as_deref());
+                .bind(o.product_config.as_deref())
+                .bind(o.pricing.list_price)
+                .bind(o.pricing.promo_code.as_ref().map(|c| c.as_str()))
+                .bind(o.pricing.discount_source.map(|s| s.as_str()));
         }
         query.execute(&mut *conn).await?;
         let events: Vec<NewEvent> = rows
@@ -160,7 +172,15 @@ impl Write for Order {
                     user_id: Some(o.user_id),
                     ..Default::default()
                 };
-                let detail = format!("{} for {} {}", o.product, o.price, o.currency);
+                let mut detail = format!("{} for {} {}", o.product, o.price, o.currency);
+                if let Some(source) = o.pricing.discount_source {
+                    let code = o.pricing.promo_code.as_ref().map(|c| c.as_str());
+                    detail.push_str(&format!(
+                        " (list {}, {source}{})",
+                        o.pricing.list_price,
+                        code.map(|c| format!(" {c}")).unwrap_or_default()
+                    ));
+                }
                 NewEvent::new(
                     o.created_at,
                     &o.bot,

@@ -1,4 +1,5 @@
-//! Read-only views for `starsgate ledger export` and `starsgate stats` (SPEC §6).
+//! Read-only views for `starsgate ledger export` and `starsgate stats` (SPEC §6; `list_price`
+//! and `promo_code` were added at the end of the record by issue 19).
 //!
 //! Paid media sales are records there too, as product `paid-media:<post-id>`: Telegram unlocks
 //! the media at purchase, so a sale of one of our posts is `delivered` at once, and one whose
@@ -33,6 +34,10 @@ pub struct ExportRecord {
     pub delivered_at: Option<String>,
     pub refunded_at: Option<String>,
     pub plugin_sha256: Option<String>,
+    /// The product's price when the invoice was sent; `amount` is what was charged.
+    pub list_price: i64,
+    /// The promo code the buyer applied, if any.
+    pub promo_code: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -63,12 +68,15 @@ impl From<Payment> for ExportRecord {
             delivered_at: p.delivered_at.map(rfc3339),
             refunded_at: p.refunded_at.map(rfc3339),
             plugin_sha256: p.plugin_sha256,
+            list_price: p.pricing.list_price,
+            promo_code: p.pricing.promo_code.map(String::from),
         }
     }
 }
 
 /// The column names of the CSV export, in order (written even when there is no record).
-pub const CSV_HEADER: [&str; 11] = [
+/// New columns go at the end, so a seller's spreadsheet keeps reading the old ones.
+pub const CSV_HEADER: [&str; 13] = [
     "bot",
     "charge_id",
     "user_id",
@@ -80,6 +88,8 @@ pub const CSV_HEADER: [&str; 11] = [
     "delivered_at",
     "refunded_at",
     "plugin_sha256",
+    "list_price",
+    "promo_code",
 ];
 
 /// Writes `records` as the CSV of `ledger export` (a header, then one line each): the command

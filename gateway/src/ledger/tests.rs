@@ -76,6 +76,11 @@ async fn a_created_order_reads_back_whole_with_its_event() -> Result<(), LedgerE
         subscription: false,
         plugin_sha256: Some("abc"),
         product_config: Some("{}"),
+        pricing: crate::ledger::Pricing {
+            list_price: 7,
+            promo_code: crate::pricing::PromoCode::parse_config("SAVE2").ok(),
+            discount_source: Some(crate::pricing::DiscountSource::Promo),
+        },
     };
     ledger.create_order(&order).await?;
     // A second handle on the same file has no cached copy: this reads the row.
@@ -83,6 +88,7 @@ async fn a_created_order_reads_back_whole_with_its_event() -> Result<(), LedgerE
     let read = other.order("o1").await?.expect("the order is stored");
     assert_eq!((read.price, read.user_id, read.chat_id), (5, 7, 8));
     assert_eq!(read.plugin_sha256.as_deref(), Some("abc"));
+    assert_eq!(read.pricing, order.pricing);
     assert_eq!(ledger.order("o1").await?, Some(read));
     let events = other.events("b", None).await?;
     assert_eq!(events.len(), 1);
@@ -162,6 +168,7 @@ fn payment<'a>(charge: &'a str, review_reason: Option<String>) -> NewPayment<'a>
         review_reason,
         is_renewal: false,
         expires_at: None,
+        pricing: crate::ledger::Pricing::list(5),
     }
 }
 

@@ -21,6 +21,10 @@ const BUNDLED: &[(&str, &[u8])] = &[
         "access-role",
         include_bytes!(concat!(env!("STARSGATE_PLUGIN_DIR"), "/access_role.wasm")),
     ),
+    (
+        "launch-price",
+        include_bytes!(concat!(env!("STARSGATE_PLUGIN_DIR"), "/launch_price.wasm")),
+    ),
 ];
 
 pub fn get(name: &str) -> Option<&'static [u8]> {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Call, CallContext, Decision, Delivery, Facts, Item, OrderView, PaymentView, Plugin,
-    PluginError, validate_delivery, validate_reject_message,
+    PluginError, Quote, QuoteRequest, validate_delivery, validate_quote, validate_reject_message,
 };
 
 #[derive(Debug, Deserialize)]
@@ -27,6 +27,9 @@ pub struct Fixture {
     pub order: FixtureOrder,
     #[serde(default)]
     pub payment: FixturePayment,
+    /// What `quote` is asked (hook "quote" only): list price, subscription, promo.
+    #[serde(default)]
+    pub quote: QuoteRequest,
     pub expect: Expect,
 }
 
@@ -40,6 +43,8 @@ pub enum Hook {
     PreCheckout,
     Deliver,
     Refunded,
+    /// Contract 0.2's price hook.
+    Quote,
 }
 
 impl Hook {
@@ -49,6 +54,7 @@ impl Hook {
             Hook::PreCheckout => "pre-checkout",
             Hook::Deliver => "deliver",
             Hook::Refunded => "refunded",
+            Hook::Quote => "quote",
         }
     }
 }
@@ -107,6 +113,10 @@ pub struct Expect {
     pub items_contain: Option<Vec<String>>,
     pub error: Option<bool>,
     pub ok: Option<bool>,
+    /// `quote` answers this price (whole Stars).
+    pub price: Option<u32>,
+    /// `quote` keeps the list (or promo) price.
+    pub keep: Option<bool>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -129,10 +139,12 @@ impl Fixture {
             e.items_contain.is_some(),
             e.error.is_some(),
             e.ok.is_some(),
+            e.price.is_some(),
+            e.keep.is_some(),
         ];
         if set.iter().filter(|s| **s).count() != 1 {
             return Err(
-                "expect: give exactly one of decision, reject_contains, items_contain, error, ok"
+                "expect: give exactly one of decision, reject_contains, items_contain, error, ok, price, keep"
                     .into(),
             );
         }
@@ -167,6 +179,8 @@ pub struct Input {
     pub ctx: CallContext,
     pub order: OrderView,
     pub payment: PaymentView,
+    /// Used by the `quote` hook only.
+    pub quote: QuoteRequest,
 }
 
 /// What one call produced: the output the way every plugin command prints it, the delivery
@@ -203,6 +217,7 @@ impl Fixture {
             },
             order: self.order.view(),
             payment: self.payment.view(self.order.amount, self.now_unix),
+            quote: self.quote.clone(),
         }
     }
 }
@@ -269,6 +284,27 @@ pub fn invoke(plugin: &dyn Plugin, input: &Input) -> Ran {
                 .map_err(RunError::Plugin);
             ran(call, output, None)
         }
+        Hook::Quote if !plugin.quotes() => Ran {
+            output: Err(RunError::Invalid(
+                "the plugin has no quote hook (contract 0.2's pricing export)".into(),
+            )),
+            delivery: None,
+            fuel_used: 0,
+            peak_memory: 0,
+            logs: Vec::new(),
+        },
+        Hook::Quote => {
+            let call = plugin.quote(ctx, order, &input.quote);
+            let output = call.result.clone().map_err(RunError::Plugin).and_then(|q| {
+                validate_quote(&q, input.quote.subscription).map_err(RunError::Invalid)?;
+                Ok(match q {
+                    Quote::Keep => "keep".to_owned(),
+                    Quote::Price { amount, label } => format!("price {amount} {label:?}"),
+                    Quote::Refuse(m) => format!("reject {m:?}"),
+                })
+            });
+            ran(call, output, None)
+        }
     }
 }
 
@@ -324,6 +360,11 @@ fn judge(ran: Ran, f: &Fixture) -> Outcome {
             } else if let Some(want) = &e.reject_contains {
                 (!(text.starts_with("reject") && text.contains(want.as_str())))
                     .then(|| format!("expected a rejection containing {want:?}"))
+            } else if let Some(want) = e.price {
+                (!text.starts_with(&format!("price {want} ")))
+                    .then(|| format!("expected the price {want}"))
+            } else if e.keep.is_some() && text != "keep" {
+                Some("expected keep (the list or promo price)".to_owned())
             } else if let Some(wants) = &e.items_contain {
                 wants
                     .iter()

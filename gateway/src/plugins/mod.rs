@@ -12,6 +12,7 @@ pub mod bundled;
 mod catalogue;
 pub mod delivery;
 pub mod fixture;
+mod quote;
 mod runner;
 mod seed;
 pub mod wasm;
@@ -21,12 +22,17 @@ use serde::{Deserialize, Serialize};
 pub use breaker::Breaker;
 pub use builtin::StaticText;
 pub use catalogue::Catalogue;
-pub use delivery::{Delivery, Item, Media, MediaKind, validate_delivery, validate_reject_message};
+pub use delivery::{
+    Delivery, Item, MAX_REJECT_CHARS, Media, MediaKind, validate_delivery, validate_reject_message,
+};
+pub use quote::{MAX_LABEL_CHARS, PromoView, Quote, QuoteRequest, validate_quote};
 pub use runner::{Runner, RunnerLimits};
 pub use seed::SeedKey;
 
-/// The version of the plugin contract (`plugins/sdk/wit/plugin.wit`) this gateway speaks.
+/// The version of the plugin contract (`plugins/sdk/wit/plugin.wit`) a 0.1 plugin is told.
 pub const API_VERSION: &str = "0.1.0";
+/// The version a 0.2 plugin (`plugins/sdk/wit-0.2/plugin.wit`) is told.
+pub const API_VERSION_0_2: &str = "0.2.0";
 
 /// Ledger facts handed to a plugin so it can stay stateless. Each field defaults to 0 when
 /// read (a fixture may give only `units_sold`).
@@ -137,4 +143,12 @@ pub trait Plugin: Send + Sync + 'static {
     ) -> Call<Delivery>;
     /// Called once when a payment is refunded, to revoke what was delivered.
     fn refunded(&self, ctx: &CallContext, order: &OrderView, payment: &PaymentView) -> Call<()>;
+    /// Whether the plugin prices orders (exports contract 0.2's `quote`).
+    fn quotes(&self) -> bool {
+        false
+    }
+    /// The plugin's price for an order about to be invoiced (only called when [`Plugin::quotes`]).
+    fn quote(&self, _ctx: &CallContext, _order: &OrderView, _req: &QuoteRequest) -> Call<Quote> {
+        Call::free(Ok(Quote::Keep))
+    }
 }

@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 
 use super::{
     Breaker, Call, CallContext, Decision, Delivery, OrderView, PaymentView, Plugin, PluginError,
-    validate_delivery, validate_reject_message,
+    Quote, QuoteRequest, validate_delivery, validate_quote, validate_reject_message,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +93,36 @@ impl Runner {
             .await;
         if let Ok(Decision::Reject(msg)) = &call.result
             && let Err(e) = validate_reject_message(msg)
+        {
+            call.result = Err(PluginError::InvalidOutput(e));
+        }
+        breaker.record(call.result.is_ok(), Instant::now());
+        call
+    }
+
+    /// Asks a plugin that prices orders for its quote, under the pre-checkout's deadline (the
+    /// buyer is waiting for the invoice), and validates it. Failures count for the breaker.
+    pub async fn quote(
+        &self,
+        plugin: Arc<dyn Plugin>,
+        breaker: &Breaker,
+        ctx: CallContext,
+        order: OrderView,
+        request: QuoteRequest,
+    ) -> Call<Quote> {
+        if !breaker.allow(Instant::now()) {
+            return Call::free(Err(PluginError::Unavailable(
+                "paused by its circuit breaker after repeated failures".into(),
+            )));
+        }
+        let subscription = request.subscription;
+        let mut call = self
+            .run(self.limits.pre_checkout_deadline, move || {
+                plugin.quote(&ctx, &order, &request)
+            })
+            .await;
+        if let Ok(q) = &call.result
+            && let Err(e) = validate_quote(q, subscription)
         {
             call.result = Err(PluginError::InvalidOutput(e));
         }

@@ -1,19 +1,18 @@
-//! Commands and buttons: the catalogue, deep links, `/buy`, `/paysupport`, `/terms`, and the
-//! admin commands `/refund` and `/stats`.
+//! Commands and buttons: the catalogue, deep links, `/buy` (with a promo code: `/buy <product>
+//! <CODE>` or the deep link `start=<product>__<CODE>`), `/paysupport`, `/terms`, and the admin
+//! commands `/refund` and `/stats`.
 
 use teloxide_core::prelude::*;
 use teloxide_core::types::{CallbackQuery, ChatId, InlineKeyboardButton, Message};
 
+use super::pricing::{self, BUY_PREFIX};
 use super::reply::{say, say_with_buttons};
 use super::{Current, ShopError, Store, invoice, refund, tg};
-use crate::config::Texts;
+use crate::config::{Product, Texts};
 use crate::domain::ProductId;
 use crate::i18n::Msg;
 use crate::telegram::with_retry;
 use teloxide_core::requests::Request;
-
-/// Callback data of a buy button: `buy:<product-id>` (at most 36 bytes, within Telegram's 64).
-const BUY_PREFIX: &str = "buy:";
 
 /// Splits `/cmd@botname arg` into (`cmd`, `arg`).
 fn parse_command(text: &str) -> Option<(String, &str)> {
@@ -21,6 +20,37 @@ fn parse_command(text: &str) -> Option<(String, &str)> {
     let (head, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
     let cmd = head.split('@').next().unwrap_or(head).to_ascii_lowercase();
     Some((cmd, arg.trim()))
+}
+
+/// The product and the promo code of `/buy <product-id> <CODE>` or of a deep link
+/// `<product-id>__<CODE>` (a double underscore cannot occur in a product id).
+fn product_and_code(arg: &str) -> (&str, Option<&str>) {
+    let split = arg
+        .split_once("__")
+        .or_else(|| arg.split_once(char::is_whitespace));
+    match split {
+        Some((product, code)) => (product.trim(), Some(code.trim()).filter(|c| !c.is_empty())),
+        None => (arg, None),
+    }
+}
+
+/// Sends the invoice for `product` at its price for this buyer, or says why the code they typed
+/// cannot be used.
+async fn buy(
+    store: &Store,
+    current: &Current,
+    product: &Product,
+    code: Option<&str>,
+    (user, language, chat): (i64, Option<String>, ChatId),
+    texts: &Texts<'_>,
+) -> Result<String, ShopError> {
+    match pricing::offer(store, current, product, (user, language), code, texts).await? {
+        Ok(offer) => {
+            invoice::send(store, current, product, &offer, user, chat, texts).await?;
+            Ok(format!("invoice sent: {}", product.id))
+        }
+        Err(no) => pricing::refuse(store, product, chat, texts, &no).await,
+    }
 }
 
 pub(super) async fn on_message(
@@ -40,21 +70,32 @@ pub(super) async fn on_message(
         return Ok("answered: help".into());
     };
     match cmd.as_str() {
-        "start" | "buy" if !arg.is_empty() => match ProductId::parse(arg)
-            .ok()
-            .and_then(|id| bot.product(&id).cloned())
-        {
-            Some(product) if product.on_sale => {
-                invoice::send(store, current, &product, user, chat, &texts).await?;
-                Ok(format!("invoice sent: {}", product.id))
+        "start" | "buy" if !arg.is_empty() => {
+            let (wanted, code) = product_and_code(arg);
+            match ProductId::parse(wanted)
+                .ok()
+                .and_then(|id| bot.product(&id).cloned())
+            {
+                Some(product) if product.on_sale => {
+                    let language = msg.from.as_ref().and_then(|u| u.language_code.clone());
+                    buy(
+                        store,
+                        current,
+                        &product,
+                        code,
+                        (user, language, chat),
+                        &texts,
+                    )
+                    .await
+                }
+                _ => {
+                    let shown = crate::brief::cut(wanted, 40);
+                    let reply = texts.fill(Msg::UnknownProduct, &[("product", &shown)]);
+                    say(store, chat, &reply).await?;
+                    Ok("answered: unknown product".into())
+                }
             }
-            _ => {
-                let shown = crate::brief::cut(arg, 40);
-                let reply = texts.fill(Msg::UnknownProduct, &[("product", &shown)]);
-                say(store, chat, &reply).await?;
-                Ok("answered: unknown product".into())
-            }
-        },
+        }
         "start" | "buy" => {
             send_catalogue(store, current, chat, &texts).await?;
             Ok("answered: catalogue".into())
@@ -101,6 +142,12 @@ pub(super) async fn on_message(
             if stats.is_empty() {
                 reply.push_str("no payments yet.");
             }
+            for p in store.ledger.promo_stats(Some(store.id.as_str())).await? {
+                reply.push_str(&format!(
+                    "\n• code {}: {} uses, {} ⭐ off, {} ⭐ revenue",
+                    p.code, p.uses, p.discounted, p.revenue
+                ));
+            }
             say(store, chat, &reply).await?;
             Ok("answered: admin stats".into())
         }
@@ -137,8 +184,8 @@ pub(super) async fn on_callback(
             with_retry(|| answer.send_ref())
                 .await
                 .map_err(tg("answerCallbackQuery"))?;
-            invoice::send(store, current, &product, user, chat, &texts).await?;
-            Ok(format!("invoice sent: {}", product.id))
+            let buyer = (user, q.from.language_code.clone(), chat);
+            buy(store, current, &product, None, buyer, &texts).await
         }
         _ => {
             let answer = answer.text(texts.msg(Msg::StaleButton));
@@ -197,7 +244,21 @@ async fn send_catalogue(
 /// A message with inline buttons (one row each), retried briefly like every buyer-facing reply.
 #[cfg(test)]
 mod tests {
-    use super::parse_command;
+    use super::{parse_command, product_and_code};
+
+    #[test]
+    fn a_promo_code_follows_the_product_after_a_space_or_two_underscores() {
+        assert_eq!(product_and_code("guide"), ("guide", None));
+        assert_eq!(
+            product_and_code("guide SPRING25"),
+            ("guide", Some("SPRING25"))
+        );
+        assert_eq!(
+            product_and_code("guide__spring25"),
+            ("guide", Some("spring25"))
+        );
+        assert_eq!(product_and_code("pro-monthly__"), ("pro-monthly", None));
+    }
 
     #[test]
     fn commands_are_split_from_their_argument_and_bot_name() {

@@ -15,6 +15,7 @@ use crate::domain::{OrderId, XTR};
 use crate::i18n::Msg;
 use crate::ledger::{EventKind, Order, Subject, now_ms};
 use crate::plugins::Decision;
+use crate::pricing::{PromoCode, PromoRefusal};
 
 /// Kept back from Telegram's deadline for the answer's own round trip.
 const ANSWER_MARGIN: Duration = Duration::from_millis(1500);
@@ -27,6 +28,8 @@ enum Refusal {
     Withdrawn,
     /// The plugin's own message.
     Plugin(String),
+    /// The order's promo code can no longer be used (see `shop::pricing`).
+    Promo(PromoCode, PromoRefusal),
 }
 
 struct Verdict {
@@ -51,6 +54,23 @@ impl Verdict {
             Refusal::Generic => texts.msg(Msg::Refusal),
             Refusal::Withdrawn => texts.msg(Msg::Withdrawn),
             Refusal::Plugin(m) => m.clone(),
+            Refusal::Promo(code, why) => {
+                let text = format!(
+                    "{} {}",
+                    super::pricing::refusal_text(texts, code.as_str(), *why),
+                    texts.msg(Msg::NotCharged)
+                );
+                crate::brief::cut(&text, crate::plugins::MAX_REJECT_CHARS)
+            }
+        }
+    }
+
+    fn refuse_promo(code: &PromoCode, why: PromoRefusal, order: Order) -> Self {
+        Self {
+            ok: false,
+            message: Refusal::Promo(code.clone(), why),
+            reason: format!("promo code {code} is {}", why.as_str()),
+            order: Some(order),
         }
     }
 
@@ -223,6 +243,13 @@ async fn decide(
         v.message = Refusal::Withdrawn;
         return Ok(v);
     };
+    let promo = match order.pricing.promo_code.clone() {
+        Some(code) => match super::pricing::recheck(store, current, &product, &code) {
+            Ok(promo) => Some(promo),
+            Err(why) => return Ok(Verdict::refuse_promo(&code, why, order)),
+        },
+        None => None,
+    };
     let Some(entry) = current
         .plugins
         .pinned(&product.id, order.plugin_sha256.as_deref())
@@ -241,6 +268,16 @@ async fn decide(
         .pre_checkout(entry.plugin, &entry.breaker, ctx, view)
         .await;
     super::plugin_input::trace_call(store, product.id.as_str(), "pre-checkout", &call);
+    if let (Ok(Decision::Approve), Some(promo)) = (&call.result, promo) {
+        // Last: a use is held only for an order that is otherwise approved.
+        let held = store
+            .ledger
+            .hold_promo_use(store.id.as_str(), promo, &order.order_id, user)
+            .await?;
+        if let Err(why) = held {
+            return Ok(Verdict::refuse_promo(&promo.code, why, order));
+        }
+    }
     Ok(match call.result {
         Ok(Decision::Approve) => Verdict {
             ok: true,

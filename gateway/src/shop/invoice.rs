@@ -7,6 +7,7 @@ use teloxide_core::types::{
     ChatId, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Seconds,
 };
 
+use super::pricing::Offer;
 use super::{Current, ShopError, Store, tg};
 use crate::config::{Product, Texts};
 use crate::domain::{OrderId, XTR};
@@ -16,15 +17,17 @@ use crate::telegram::with_retry;
 use teloxide_core::requests::Request;
 
 /// Records an order for `product` as it is now: price, title, plugin version and plugin config,
-/// so a later change to the product never changes what this invoice sells.
+/// so a later change to the product never changes what this invoice sells. `offer` is the price
+/// charged and what it was made of (see `shop::pricing`).
 async fn record_order(
     store: &Store,
     current: &Current,
     product: &Product,
+    offer: &Offer,
     user_id: i64,
     chat_id: i64,
 ) -> Result<OrderId, ShopError> {
-    let order_id = OrderId::generate();
+    let order_id = offer.order_id.clone();
     let plugin_sha = current
         .plugins
         .get(&product.id)
@@ -39,11 +42,12 @@ async fn record_order(
             user_id,
             chat_id,
             title: product.title.as_str(),
-            price: i64::from(product.price.get()),
+            price: i64::from(offer.price),
             currency: XTR,
             subscription: product.subscription,
             plugin_sha256: plugin_sha.as_deref(),
             product_config: product_config.as_deref(),
+            pricing: offer.pricing.clone(),
         })
         .await?;
     Ok(order_id)
@@ -56,14 +60,15 @@ pub(super) async fn send(
     store: &Store,
     current: &Current,
     product: &Product,
+    offer: &Offer,
     user_id: i64,
     chat: ChatId,
     texts: &Texts<'_>,
 ) -> Result<(), ShopError> {
-    let order_id = record_order(store, current, product, user_id, chat.0).await?;
+    let order_id = record_order(store, current, product, offer, user_id, chat.0).await?;
     let (title, description) = (texts.title(product), texts.description(product));
-    let prices = [LabeledPrice::new(title, product.price.get())];
-    let price = product.price.get().to_string();
+    let prices = [LabeledPrice::new(offer.label.as_str(), offer.price)];
+    let price = offer.price.to_string();
     let api = &store.clients.api;
     if product.subscription {
         let request = api
@@ -100,14 +105,15 @@ pub(super) async fn send(
             .await
             .map_err(tg("sendInvoice"))?;
     }
-    tracing::info!(bot = %store.id, order = %order_id, product = %product.id, "Sent an invoice.");
+    tracing::info!(bot = %store.id, order = %order_id, product = %product.id, price = offer.price, "Sent an invoice.");
     Ok(())
 }
 
 /// An invoice link for a product, for selling outside a Telegram chat (a website, the admin
 /// API). The order belongs to no chat; the payment brings the payer's. Returns (order id, link).
 pub async fn link(store: &Store, product: &Product) -> Result<(String, String), ShopError> {
-    let order_id = record_order(store, &store.current(), product, 0, 0).await?;
+    let offer = Offer::list(product, product.title.as_str());
+    let order_id = record_order(store, &store.current(), product, &offer, 0, 0).await?;
     let prices = [LabeledPrice::new(
         product.title.as_str(),
         product.price.get(),

@@ -13,6 +13,7 @@ pub mod menus;
 pub mod paid_media;
 mod payment;
 mod plugin_input;
+mod pricing;
 mod refund;
 mod registry;
 pub mod replay;

@@ -7,7 +7,7 @@ use tracing::Instrument;
 
 use super::{Current, ShopError, Store, fulfil, reply::say};
 use crate::domain::{ChargeId, OrderId, XTR};
-use crate::ledger::{NewPayment, PaymentStatus, Recorded};
+use crate::ledger::{NewPayment, PaymentStatus, Pricing, Recorded};
 
 /// A payment as Telegram reported it, by a `successful_payment` message or (when that never
 /// arrived) by getStarTransactions during reconciliation.
@@ -114,6 +114,10 @@ pub async fn settle(
             review_reason: review_reason.clone(),
             is_renewal: paid.is_renewal,
             expires_at: paid.expires_at,
+            pricing: order
+                .as_ref()
+                .map(|o| o.pricing.clone())
+                .unwrap_or_else(|| Pricing::list(amount)),
         })
         .await?;
     crate::crashpoint::hit("payment_recorded");

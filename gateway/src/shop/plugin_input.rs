@@ -48,6 +48,38 @@ pub(super) async fn for_checkout(
     Ok((ctx, view))
 }
 
+/// Input for contract 0.2's `quote`, before the order is stored: facts as of now, the seed the
+/// order's pre-checkout will see, and the order as it would be sold without the plugin.
+pub(super) async fn for_quote(
+    store: &Store,
+    product: &Product,
+    order_id: &str,
+    (user_id, language_code): (i64, Option<String>),
+    amount: u32,
+) -> Result<(CallContext, OrderView), ShopError> {
+    let bot = store.id.as_str();
+    let facts = store
+        .ledger
+        .facts(bot, product.id.as_str(), user_id, None)
+        .await?;
+    let ctx = CallContext {
+        config: config_json(product, None),
+        now_unix: now_ms() / 1000,
+        seed: store.seeds.seed(&[bot, product.id.as_str(), order_id]),
+        facts,
+    };
+    let view = OrderView {
+        order_id: order_id.to_owned(),
+        bot_id: bot.to_owned(),
+        product_id: product.id.to_string(),
+        amount,
+        currency: crate::domain::XTR.to_owned(),
+        user_id,
+        language_code,
+    };
+    Ok((ctx, view))
+}
+
 /// Input for deliver and refunded: facts as of just before this payment and a seed stable for
 /// the payment, so a retried delivery is identical.
 pub(super) async fn for_payment(

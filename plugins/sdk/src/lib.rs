@@ -30,6 +30,10 @@
 //! Build with `cargo build --release --target wasm32-wasip2`; the crate must be
 //! `crate-type = ["cdylib"]`.
 //!
+//! This is contract 0.1.0. A plugin that also prices orders (the `quote` hook of contract
+//! 0.2.0) uses [`v0_2`] instead: the same hooks plus `quote`, exported with
+//! `export_plugin_v0_2!`. The gateway runs 0.1 and 0.2 plugins side by side.
+//!
 //! ## The rules
 //!
 //! * **Everything arrives in the call.** The product's config ([`Context::config`]), the time
@@ -56,6 +60,7 @@ pub mod log;
 mod output;
 mod seed;
 pub mod testing;
+pub mod v0_2;
 
 pub use context::config_error;
 pub use seed::{CODE_ALPHABET, Seed};

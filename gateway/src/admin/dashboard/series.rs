@@ -62,6 +62,8 @@ pub struct Overview {
     pub products: Vec<Share>,
     /// `starsgate stats` for the payments of the period.
     pub stats: Vec<ProductStats>,
+    /// Per promo code, for the payments of the period.
+    pub promos: Vec<crate::ledger::PromoStats>,
 }
 
 /// The period's invoice payments and paid media sales (sendPaidMedia posts unlocked), so the
@@ -178,5 +180,6 @@ pub async fn overview(ledger: &Ledger, period: &Period) -> Result<Overview, Ledg
         bots: shares(&stats, |s| s.bot.clone()),
         products: shares(&stats, |s| format!("{} / {}", s.bot, s.product)),
         stats,
+        promos: crate::ledger::summarize_promos(&payments),
     })
 }

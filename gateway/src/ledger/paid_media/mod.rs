@@ -13,6 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::payments::Payment;
+use super::promos::Pricing;
 use super::report::{ExportRecord, ProductStats, summarize};
 use super::status::PaymentStatus;
 use super::{Ledger, LedgerError};
@@ -338,6 +339,8 @@ impl From<PaidMediaPurchase> for Payment {
             refunded_at: None,
             is_renewal: false,
             expires_at: None,
+            // The post's price; no promo codes or quotes apply to paid media.
+            pricing: Pricing::list(p.price.unwrap_or(stars)),
             bot: p.bot,
         }
     }

@@ -7,6 +7,7 @@ use sqlx::{AnyConnection, Row};
 mod record;
 
 use super::events::{EventKind, Subject, append};
+use super::promos::{Pricing, pricing_from_row};
 use super::seller_events::stage::{About, Fact, stage};
 use super::status::PaymentStatus;
 use super::writer::Command;
@@ -34,6 +35,9 @@ pub struct NewPayment<'a> {
     pub is_renewal: bool,
     /// Until when a subscription charge pays (unix ms).
     pub expires_at: Option<i64>,
+    /// The order's list price, promo code and discount source (the list price is the amount
+    /// when the payment has no order).
+    pub pricing: Pricing,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +59,7 @@ pub struct Payment {
     pub refunded_at: Option<i64>,
     pub is_renewal: bool,
     pub expires_at: Option<i64>,
+    pub pricing: Pricing,
 }
 
 /// Whether `record_payment` wrote a new row or found the charge already recorded.
@@ -74,11 +79,13 @@ impl Recorded {
 
 pub(super) const PAYMENT_COLUMNS: &str = "bot, charge_id, order_id, payload, user_id, chat_id, \
      product, amount, currency, status, review_reason, plugin_sha256, paid_at, delivered_at, refunded_at, \
-     is_renewal, expires_at";
+     is_renewal, expires_at, list_price, promo_code, discount_source";
 
 pub(super) fn payment_from_row(r: &AnyRow) -> Result<Payment, LedgerError> {
     let status: String = r.try_get("status")?;
+    let amount: i64 = r.try_get("amount")?;
     Ok(Payment {
+        pricing: pricing_from_row(r, amount)?,
         bot: r.try_get("bot")?,
         charge_id: r.try_get("charge_id")?,
         order_id: r.try_get("order_id")?,
@@ -86,7 +93,7 @@ pub(super) fn payment_from_row(r: &AnyRow) -> Result<Payment, LedgerError> {
         user_id: r.try_get("user_id")?,
         chat_id: r.try_get("chat_id")?,
         product: r.try_get("product")?,
-        amount: r.try_get("amount")?,
+        amount,
         currency: r.try_get("currency")?,
         status: PaymentStatus::parse(&status).ok_or_else(|| {
             sqlx::Error::Decode(format!("unknown payment status {status:?}").into())

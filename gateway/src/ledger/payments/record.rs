@@ -47,6 +47,7 @@ impl Ledger {
                 refunded_at: None,
                 is_renewal: p.is_renewal,
                 expires_at: p.expires_at,
+                pricing: p.pricing.clone(),
             },
             provider_charge_id: p.provider_charge_id.map(str::to_owned),
             update_id: p.update_id,
@@ -68,9 +69,9 @@ impl Write for PaymentRow {
         let sql = format!(
             "INSERT INTO payments (bot, charge_id, order_id, payload, user_id, chat_id, product, \
              amount, currency, provider_charge_id, status, review_reason, plugin_sha256, paid_at, \
-             update_id, is_renewal, expires_at) VALUES {} \
+             update_id, is_renewal, expires_at, list_price, promo_code, discount_source) VALUES {} \
              ON CONFLICT (bot, charge_id) DO NOTHING RETURNING bot, charge_id",
-            placeholders(rows.len(), 17, 1)
+            placeholders(rows.len(), 20, 1)
         );
         let mut query = sqlx::query(&sql);
         for row in rows {
@@ -92,7 +93,10 @@ impl Write for PaymentRow {
                 .bind(p.paid_at)
                 .bind(row.update_id)
                 .bind(i64::from(p.is_renewal))
-                .bind(p.expires_at);
+                .bind(p.expires_at)
+                .bind(p.pricing.list_price)
+                .bind(p.pricing.promo_code.as_ref().map(|c| c.as_str()))
+                .bind(p.pricing.discount_source.map(|s| s.as_str()));
         }
         let inserted = query.fetch_all(&mut *conn).await?;
         let keys = rows

@@ -1,68 +1,118 @@
-//! Between the gateway's types and the contract's, and from wasmtime errors to `PluginError`.
+//! Between the gateway's types and the contract's (both versions: their shared types have the
+//! same shapes, so one macro writes both sets of conversions), and from wasmtime errors to
+//! `PluginError`.
 
-use super::bindings::types;
 use super::limits::{EPOCH_TICK, Hook, Limits};
 use crate::plugins::{
-    API_VERSION, CallContext, Decision, Delivery, Item, OrderView, PaymentView, PluginError,
+    API_VERSION, API_VERSION_0_2, CallContext, Decision, Delivery, Item, OrderView, PaymentView,
+    PluginError, Quote, QuoteRequest,
 };
 
-pub fn context(c: &CallContext) -> types::Context {
-    types::Context {
-        config: c.config.clone(),
-        now_unix: c.now_unix,
-        seed: c.seed,
-        api_version: API_VERSION.to_owned(),
-        facts: types::Facts {
-            buyer_purchases: c.facts.buyer_purchases,
-            units_sold: c.facts.units_sold,
-        },
-    }
-}
-
-pub fn order(o: &OrderView) -> types::Order {
-    types::Order {
-        order_id: o.order_id.clone(),
-        bot_id: o.bot_id.clone(),
-        product_id: o.product_id.clone(),
-        amount: o.amount,
-        currency: o.currency.clone(),
-        buyer: types::Buyer {
-            user_id: o.user_id,
-            language_code: o.language_code.clone(),
-        },
-    }
-}
-
-pub fn payment(p: &PaymentView) -> types::Payment {
-    types::Payment {
-        charge_id: p.charge_id.clone(),
-        paid_at_unix: p.paid_at_unix,
-        amount: p.amount,
-        is_renewal: p.is_renewal,
-        expires_at_unix: p.expires_at_unix,
-    }
-}
-
-pub fn decision(d: types::Decision) -> Decision {
-    match d {
-        types::Decision::Approve => Decision::Approve,
-        types::Decision::Reject(msg) => Decision::Reject(msg),
-    }
-}
-
-pub fn delivery(d: types::Delivery) -> Delivery {
-    Delivery {
-        items: d
-            .items
-            .into_iter()
-            .map(|i| match i {
-                types::Item::Text(text) => Item::Text { text },
-                types::Item::Link(l) => Item::Link {
-                    url: l.url,
-                    label: l.label,
+/// The conversions of the types both contract versions share, for the `types` in scope.
+macro_rules! shared {
+    ($version:expr) => {
+        pub fn context(c: &CallContext) -> types::Context {
+            types::Context {
+                config: c.config.clone(),
+                now_unix: c.now_unix,
+                seed: c.seed,
+                api_version: $version.to_owned(),
+                facts: types::Facts {
+                    buyer_purchases: c.facts.buyer_purchases,
+                    units_sold: c.facts.units_sold,
                 },
-            })
-            .collect(),
+            }
+        }
+
+        pub fn order(o: &OrderView) -> types::Order {
+            types::Order {
+                order_id: o.order_id.clone(),
+                bot_id: o.bot_id.clone(),
+                product_id: o.product_id.clone(),
+                amount: o.amount,
+                currency: o.currency.clone(),
+                buyer: types::Buyer {
+                    user_id: o.user_id,
+                    language_code: o.language_code.clone(),
+                },
+            }
+        }
+
+        pub fn payment(p: &PaymentView) -> types::Payment {
+            types::Payment {
+                charge_id: p.charge_id.clone(),
+                paid_at_unix: p.paid_at_unix,
+                amount: p.amount,
+                is_renewal: p.is_renewal,
+                expires_at_unix: p.expires_at_unix,
+            }
+        }
+
+        pub fn error(e: types::PluginError) -> PluginError {
+            PluginError::Failed {
+                message: e.message,
+                retryable: e.retryable,
+            }
+        }
+
+        pub fn decision(d: types::Decision) -> Decision {
+            match d {
+                types::Decision::Approve => Decision::Approve,
+                types::Decision::Reject(msg) => Decision::Reject(msg),
+            }
+        }
+
+        pub fn delivery(d: types::Delivery) -> Delivery {
+            Delivery {
+                items: d
+                    .items
+                    .into_iter()
+                    .map(|i| match i {
+                        types::Item::Text(text) => Item::Text { text },
+                        types::Item::Link(l) => Item::Link {
+                            url: l.url,
+                            label: l.label,
+                        },
+                    })
+                    .collect(),
+            }
+        }
+    };
+}
+
+pub mod v1 {
+    use super::*;
+    use crate::plugins::wasm::bindings::v1::types;
+
+    shared!(API_VERSION);
+}
+
+pub mod v2 {
+    use super::*;
+    use crate::plugins::wasm::bindings::v2::types;
+
+    shared!(API_VERSION_0_2);
+
+    pub fn quote_request(r: &QuoteRequest) -> types::QuoteRequest {
+        types::QuoteRequest {
+            list_price: r.list_price,
+            subscription: r.subscription,
+            promo: r.promo.as_ref().map(|p| types::Promo {
+                code: p.code.clone(),
+                price: p.price,
+            }),
+        }
+    }
+
+    pub fn quote(q: types::QuoteAnswer) -> Quote {
+        match q {
+            types::QuoteAnswer::Keep => Quote::Keep,
+            types::QuoteAnswer::Price(p) => Quote::Price {
+                amount: p.amount,
+                label: p.label,
+            },
+            types::QuoteAnswer::Refuse(msg) => Quote::Refuse(msg),
+        }
     }
 }
 

@@ -52,6 +52,9 @@ impl Default for Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hook {
     PreCheckout,
+    /// Contract 0.2's price hook: asked while the buyer waits for the invoice, so it has the
+    /// pre-checkout's budget.
+    Quote,
     Deliver,
     Refunded,
 }
@@ -59,13 +62,13 @@ pub enum Hook {
 impl Limits {
     pub fn fuel(&self, hook: Hook) -> u64 {
         match hook {
-            Hook::PreCheckout => self.pre_checkout_fuel,
+            Hook::PreCheckout | Hook::Quote => self.pre_checkout_fuel,
             Hook::Deliver | Hook::Refunded => self.deliver_fuel,
         }
     }
     pub fn ticks(&self, hook: Hook) -> u64 {
         match hook {
-            Hook::PreCheckout => self.pre_checkout_ticks,
+            Hook::PreCheckout | Hook::Quote => self.pre_checkout_ticks,
             Hook::Deliver | Hook::Refunded => self.deliver_ticks,
         }
     }

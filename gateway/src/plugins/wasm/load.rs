@@ -17,7 +17,7 @@ pub enum LoadError {
     NotAComponent,
     #[error("imports {import}: {why}")]
     ForbiddenImport { import: String, why: String },
-    #[error("does not export starsgate:plugin/handler@0.1 (found: {0})")]
+    #[error("does not export starsgate:plugin/handler@0.1 or @0.2 (found: {0})")]
     WrongExports(String),
     #[error("cannot be compiled: {0}")]
     Compile(String),
@@ -83,17 +83,31 @@ pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), LoadE
     })
 }
 
-pub fn check_exports(engine: &Engine, component: &Component) -> Result<(), LoadError> {
+/// Which contract version a component was built against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contract {
+    V1,
+    /// 0.2.0; `quotes` when it also exports `pricing` (the `quote` hook).
+    V2 {
+        quotes: bool,
+    },
+}
+
+/// The contract version of `component`, by the `handler` it exports (0.2 first: a component
+/// exporting both is a 0.2 plugin that also served 0.1 hosts).
+pub fn check_exports(engine: &Engine, component: &Component) -> Result<Contract, LoadError> {
     let exports: Vec<String> = component
         .component_type()
         .exports(engine)
         .map(|(n, _)| n.to_owned())
         .collect();
-    if exports
-        .iter()
-        .any(|n| n.starts_with("starsgate:plugin/handler@0.1."))
-    {
-        Ok(())
+    let has = |prefix: &str| exports.iter().any(|n| n.starts_with(prefix));
+    if has("starsgate:plugin/handler@0.2.") {
+        Ok(Contract::V2 {
+            quotes: has("starsgate:plugin/pricing@0.2."),
+        })
+    } else if has("starsgate:plugin/handler@0.1.") {
+        Ok(Contract::V1)
     } else {
         Err(LoadError::WrongExports(exports.join(", ")))
     }

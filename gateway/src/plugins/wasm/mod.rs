@@ -1,7 +1,9 @@
 //! The WebAssembly plugin host (wasmtime 48, component model). A plugin is compiled once (or
-//! loaded from the compile cache), type-checked against `plugins/sdk/wit/plugin.wit` once, and then
-//! every call gets a fresh store: its own fuel, epoch deadline and memory cap, so one call can
-//! neither starve nor observe another. Nothing the plugin can reach touches the outside world.
+//! loaded from the compile cache), type-checked once against the contract version it exports
+//! (0.1.0, `plugins/sdk/wit/plugin.wit`, or 0.2.0, `plugins/sdk/wit-0.2/plugin.wit`, whose
+//! `pricing` export is optional), and then every call gets a fresh store: its own fuel, epoch
+//! deadline and memory cap, so one call can neither starve nor observe another. Nothing the
+//! plugin can reach touches the outside world.
 
 mod bindings;
 mod convert;
@@ -16,14 +18,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{HasSelf, InstancePre, Linker};
 use wasmtime::{Engine, Store};
 
 pub use limits::{Hook, Limits};
 pub use load::LoadError;
 
-use super::{Call, CallContext, Decision, Delivery, OrderView, PaymentView, Plugin, PluginError};
-use bindings::{PluginPre, types};
+use super::{
+    Call, CallContext, Decision, Delivery, OrderView, PaymentView, Plugin, PluginError, Quote,
+    QuoteRequest,
+};
+use bindings::{v1, v2};
+use load::Contract;
 use state::HostState;
 
 /// Loads and keeps plugins: one per process is enough (see [`engine::engine`]).
@@ -44,8 +50,10 @@ impl PluginHost {
         load::CacheDir::inspect(cache_dir).map_err(|e| format!("plugins.cache_dir: {e}"))?;
         let engine = engine::engine()?;
         let mut linker = Linker::new(engine);
-        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| format!("cannot link the plugin contract: {e}"))?;
+        v1::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| format!("cannot link the plugin contract 0.1: {e}"))?;
+        v2::QuotingPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| format!("cannot link the plugin contract 0.2: {e}"))?;
         Ok(Arc::new(Self {
             engine,
             linker,
@@ -98,20 +106,30 @@ impl PluginHost {
         from_cache: bool,
     ) -> Result<WasmPlugin, LoadError> {
         load::check_imports(self.engine, &component)?;
-        load::check_exports(self.engine, &component)?;
+        let contract = load::check_exports(self.engine, &component)?;
         let mut linker = self.linker.clone();
         stdio::define(&mut linker, self.engine, &component)
             .map_err(|e| LoadError::Contract(format!("{e:#}")))?;
         linker
             .define_unknown_imports_as_traps(&component)
             .map_err(|e| LoadError::Contract(format!("{e:#}")))?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .and_then(PluginPre::new)
-            .map_err(|e| LoadError::Contract(format!("{e:#}")))?;
+        let contract_error = |e: wasmtime::Error| LoadError::Contract(format!("{e:#}"));
+        let pre = linker.instantiate_pre(&component).map_err(contract_error)?;
+        let bound = match contract {
+            Contract::V1 => Bound::V1(v1::PluginPre::new(pre).map_err(contract_error)?),
+            Contract::V2 { quotes } => Bound::V2 {
+                handler: v2::HandlerIndices::new(&pre).map_err(contract_error)?,
+                pricing: if quotes {
+                    Some(v2::PricingIndices::new(&pre).map_err(contract_error)?)
+                } else {
+                    None
+                },
+                pre,
+            },
+        };
         Ok(WasmPlugin {
             sha256,
-            pre,
+            bound,
             engine: self.engine,
             limits: self.limits,
             from_cache,
@@ -123,11 +141,22 @@ impl PluginHost {
     }
 }
 
+/// A component bound to the contract version it exports.
+enum Bound {
+    V1(v1::PluginPre<HostState>),
+    V2 {
+        pre: InstancePre<HostState>,
+        handler: v2::HandlerIndices,
+        /// Present when the component exports `pricing` (the `quote` hook).
+        pricing: Option<v2::PricingIndices>,
+    },
+}
+
 /// A loaded, type-checked plugin. Cheap to call from many threads at once: each call
 /// instantiates into its own store.
 pub struct WasmPlugin {
     sha256: String,
-    pre: PluginPre<HostState>,
+    bound: Bound,
     engine: &'static Engine,
     limits: Limits,
     /// Whether this process loaded it from the compile cache rather than compiling it.
@@ -135,29 +164,29 @@ pub struct WasmPlugin {
 }
 
 impl WasmPlugin {
+    /// The contract version the component speaks ("0.1.0" or "0.2.0").
+    pub fn api_version(&self) -> &'static str {
+        match self.bound {
+            Bound::V1(_) => super::API_VERSION,
+            Bound::V2 { .. } => super::API_VERSION_0_2,
+        }
+    }
+
+    /// Runs `f` in a fresh store under the hook's budget. `f` instantiates the component and
+    /// makes the call.
     fn call<T>(
         &self,
         hook: Hook,
-        f: impl FnOnce(
-            &bindings::Plugin,
-            &mut Store<HostState>,
-        ) -> wasmtime::Result<Result<T, types::PluginError>>,
+        f: impl FnOnce(&Self, &mut Store<HostState>) -> wasmtime::Result<Result<T, PluginError>>,
     ) -> Call<T> {
         let fuel = self.limits.fuel(hook);
         let mut store = Store::new(self.engine, HostState::new(self.limits.memory_bytes));
         store.limiter(|s| s);
         store.set_epoch_deadline(self.limits.ticks(hook));
-        let outcome = store
-            .set_fuel(fuel)
-            .and_then(|()| self.pre.instantiate(&mut store))
-            .and_then(|instance| f(&instance, &mut store));
+        let outcome = store.set_fuel(fuel).and_then(|()| f(self, &mut store));
         let fuel_used = fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         let result = match outcome {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(PluginError::Failed {
-                message: e.message,
-                retryable: e.retryable,
-            }),
+            Ok(result) => result,
             Err(e) => Err(convert::classify_trap(&e, fuel, &self.limits, hook)),
         };
         store.data_mut().finish_streams();
@@ -169,6 +198,23 @@ impl WasmPlugin {
             peak_memory: state.peak_memory,
         }
     }
+
+    /// The handler of either version, instantiated in `store`.
+    fn handler(&self, store: &mut Store<HostState>) -> wasmtime::Result<Handler> {
+        Ok(match &self.bound {
+            Bound::V1(pre) => Handler::V1(pre.instantiate(&mut *store)?),
+            Bound::V2 { pre, handler, .. } => {
+                let instance = pre.instantiate(&mut *store)?;
+                Handler::V2(handler.load(&mut *store, &instance)?)
+            }
+        })
+    }
+}
+
+/// An instantiated handler of either contract version.
+enum Handler {
+    V1(v1::Plugin),
+    V2(v2::exports::starsgate::plugin::handler::Guest),
 }
 
 impl Plugin for WasmPlugin {
@@ -177,12 +223,22 @@ impl Plugin for WasmPlugin {
     }
 
     fn pre_checkout(&self, ctx: &CallContext, order: &OrderView) -> Call<Decision> {
-        let (ctx, order) = (convert::context(ctx), convert::order(order));
-        self.call(Hook::PreCheckout, |p, store| {
-            let r = p
-                .starsgate_plugin_handler()
-                .call_pre_checkout(store, &ctx, &order)?;
-            Ok(r.map(convert::decision))
+        self.call(Hook::PreCheckout, |me, store| {
+            Ok(match me.handler(store)? {
+                Handler::V1(p) => {
+                    let (ctx, order) = (convert::v1::context(ctx), convert::v1::order(order));
+                    p.starsgate_plugin_handler()
+                        .call_pre_checkout(store, &ctx, &order)?
+                        .map(convert::v1::decision)
+                        .map_err(convert::v1::error)
+                }
+                Handler::V2(h) => {
+                    let (ctx, order) = (convert::v2::context(ctx), convert::v2::order(order));
+                    h.call_pre_checkout(store, &ctx, &order)?
+                        .map(convert::v2::decision)
+                        .map_err(convert::v2::error)
+                }
+            })
         })
     }
 
@@ -192,28 +248,79 @@ impl Plugin for WasmPlugin {
         order: &OrderView,
         payment: &PaymentView,
     ) -> Call<Delivery> {
-        let (ctx, order, payment) = (
-            convert::context(ctx),
-            convert::order(order),
-            convert::payment(payment),
-        );
-        self.call(Hook::Deliver, |p, store| {
-            let r = p
-                .starsgate_plugin_handler()
-                .call_deliver(store, &ctx, &order, &payment)?;
-            Ok(r.map(convert::delivery))
+        self.call(Hook::Deliver, |me, store| {
+            Ok(match me.handler(store)? {
+                Handler::V1(p) => {
+                    let ctx = convert::v1::context(ctx);
+                    let (order, payment) =
+                        (convert::v1::order(order), convert::v1::payment(payment));
+                    p.starsgate_plugin_handler()
+                        .call_deliver(store, &ctx, &order, &payment)?
+                        .map(convert::v1::delivery)
+                        .map_err(convert::v1::error)
+                }
+                Handler::V2(h) => {
+                    let ctx = convert::v2::context(ctx);
+                    let (order, payment) =
+                        (convert::v2::order(order), convert::v2::payment(payment));
+                    h.call_deliver(store, &ctx, &order, &payment)?
+                        .map(convert::v2::delivery)
+                        .map_err(convert::v2::error)
+                }
+            })
         })
     }
 
     fn refunded(&self, ctx: &CallContext, order: &OrderView, payment: &PaymentView) -> Call<()> {
-        let (ctx, order, payment) = (
-            convert::context(ctx),
-            convert::order(order),
-            convert::payment(payment),
-        );
-        self.call(Hook::Refunded, |p, store| {
-            p.starsgate_plugin_handler()
-                .call_refunded(store, &ctx, &order, &payment)
+        self.call(Hook::Refunded, |me, store| {
+            Ok(match me.handler(store)? {
+                Handler::V1(p) => {
+                    let ctx = convert::v1::context(ctx);
+                    let (order, payment) =
+                        (convert::v1::order(order), convert::v1::payment(payment));
+                    p.starsgate_plugin_handler()
+                        .call_refunded(store, &ctx, &order, &payment)?
+                        .map_err(convert::v1::error)
+                }
+                Handler::V2(h) => {
+                    let ctx = convert::v2::context(ctx);
+                    let (order, payment) =
+                        (convert::v2::order(order), convert::v2::payment(payment));
+                    h.call_refunded(store, &ctx, &order, &payment)?
+                        .map_err(convert::v2::error)
+                }
+            })
+        })
+    }
+
+    fn quotes(&self) -> bool {
+        matches!(
+            self.bound,
+            Bound::V2 {
+                pricing: Some(_),
+                ..
+            }
+        )
+    }
+
+    fn quote(&self, ctx: &CallContext, order: &OrderView, req: &QuoteRequest) -> Call<Quote> {
+        let Bound::V2 {
+            pre,
+            pricing: Some(pricing),
+            ..
+        } = &self.bound
+        else {
+            return Call::free(Ok(Quote::Keep));
+        };
+        self.call(Hook::Quote, |_, store| {
+            let instance = pre.instantiate(&mut *store)?;
+            let guest = pricing.load(&mut *store, &instance)?;
+            let (ctx, order) = (convert::v2::context(ctx), convert::v2::order(order));
+            let req = convert::v2::quote_request(req);
+            Ok(guest
+                .call_quote(store, &ctx, &order, &req)?
+                .map(convert::v2::quote)
+                .map_err(convert::v2::error))
         })
     }
 }

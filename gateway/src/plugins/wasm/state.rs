@@ -4,7 +4,7 @@
 
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 
-use super::bindings::{log, types};
+use super::bindings::{v1, v2};
 use super::limits::{LOG_BYTES, LOG_LINES};
 
 pub struct HostState {
@@ -112,21 +112,29 @@ impl ResourceLimiter for HostState {
     }
 }
 
-impl log::Host for HostState {
-    /// O(1) in the plugin's favour: epochs do not interrupt host code, so this only copies what
-    /// fits and drops the rest.
-    fn log(&mut self, level: log::Level, message: String) {
-        let level = match level {
-            log::Level::Debug => "debug",
-            log::Level::Info => "info",
-            log::Level::Warn => "warn",
-            log::Level::Error => "error",
-        };
-        self.push(level, &message);
-    }
+/// The `log` import of both contract versions: same levels, same caps.
+macro_rules! log_host {
+    ($v:ident) => {
+        impl $v::log::Host for HostState {
+            /// O(1) in the plugin's favour: epochs do not interrupt host code, so this only
+            /// copies what fits and drops the rest.
+            fn log(&mut self, level: $v::log::Level, message: String) {
+                let level = match level {
+                    $v::log::Level::Debug => "debug",
+                    $v::log::Level::Info => "info",
+                    $v::log::Level::Warn => "warn",
+                    $v::log::Level::Error => "error",
+                };
+                self.push(level, &message);
+            }
+        }
+
+        impl $v::types::Host for HostState {}
+    };
 }
 
-impl types::Host for HostState {}
+log_host!(v1);
+log_host!(v2);
 
 /// Which standard stream a write went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,12 @@
 //!
 //! Messages may hold placeholders such as `{title}`, filled by [`fill`].
 
+mod en;
+mod ru;
+
+use en::english;
+use ru::russian;
+
 /// The language every message exists in, used when the buyer's is not available.
 pub const DEFAULT_LANGUAGE: &str = "en";
 
@@ -50,6 +56,18 @@ pub enum Msg {
     CommandPaysupport,
     CommandTerms,
     CommandSubscriptions,
+    /// Why a promo code was not applied (in chat, and at pre-checkout with [`Msg::NotCharged`]).
+    PromoUnknown,
+    PromoNotYet,
+    PromoExpired,
+    PromoUsedUp,
+    PromoAlreadyUsed,
+    PromoNotForProduct,
+    /// The invoice's price label when a code applied.
+    PromoLabel,
+    /// The full-price offer beside a refused code.
+    FullPriceButton,
+    NotCharged,
 }
 
 /// How long a message may be once filled in.
@@ -108,6 +126,15 @@ impl Msg {
         Msg::CommandPaysupport,
         Msg::CommandTerms,
         Msg::CommandSubscriptions,
+        Msg::PromoUnknown,
+        Msg::PromoNotYet,
+        Msg::PromoExpired,
+        Msg::PromoUsedUp,
+        Msg::PromoAlreadyUsed,
+        Msg::PromoNotForProduct,
+        Msg::PromoLabel,
+        Msg::FullPriceButton,
+        Msg::NotCharged,
     ];
 
     pub fn key(self) -> &'static str {
@@ -145,6 +172,15 @@ impl Msg {
             Msg::CommandPaysupport => "command_paysupport",
             Msg::CommandTerms => "command_terms",
             Msg::CommandSubscriptions => "command_subscriptions",
+            Msg::PromoUnknown => "promo_unknown",
+            Msg::PromoNotYet => "promo_not_yet",
+            Msg::PromoExpired => "promo_expired",
+            Msg::PromoUsedUp => "promo_used_up",
+            Msg::PromoAlreadyUsed => "promo_already_used",
+            Msg::PromoNotForProduct => "promo_not_for_product",
+            Msg::PromoLabel => "promo_label",
+            Msg::FullPriceButton => "full_price_button",
+            Msg::NotCharged => "not_charged",
         }
     }
 
@@ -161,7 +197,14 @@ impl Msg {
             | Msg::RenewalResumed
             | Msg::NotYourMembership
             | Msg::MembershipOver
-            | Msg::TryAgain => Limit::Short,
+            | Msg::TryAgain
+            | Msg::PromoUnknown
+            | Msg::PromoNotYet
+            | Msg::PromoExpired
+            | Msg::PromoUsedUp
+            | Msg::PromoAlreadyUsed
+            | Msg::PromoNotForProduct
+            | Msg::NotCharged => Limit::Short,
             Msg::BuyButton
             | Msg::SubscribeButton
             | Msg::StopRenewingButton
@@ -170,7 +213,9 @@ impl Msg {
             | Msg::CommandStart
             | Msg::CommandPaysupport
             | Msg::CommandTerms
-            | Msg::CommandSubscriptions => Limit::Label,
+            | Msg::CommandSubscriptions
+            | Msg::PromoLabel
+            | Msg::FullPriceButton => Limit::Label,
             _ => Limit::Message,
         }
     }
@@ -218,112 +263,6 @@ pub fn fill(template: &str, args: &[(&str, &str)]) -> String {
         out = out.replace(&format!("{{{name}}}"), value);
     }
     out
-}
-
-fn english(m: Msg) -> &'static str {
-    match m {
-        Msg::Refusal => "This item can't be bought right now. You have not been charged.",
-        Msg::Withdrawn => "This product is no longer sold. You have not been charged.",
-        Msg::Greeting => "Welcome! Here is what you can buy:",
-        Msg::Help => {
-            "/start shows what is for sale, /buy <product> buys it, /subscriptions shows your memberships.\n\
-             /paysupport helps with a payment, /terms shows the terms of sale."
-        }
-        Msg::NothingForSale => "Nothing is for sale right now. Please come back later.",
-        Msg::UnknownProduct => {
-            "There is no product \"{product}\" for sale here. /start shows what is."
-        }
-        Msg::StaleButton => "That product is no longer for sale.",
-        Msg::BuyButton => "Buy {title} for {price} ⭐",
-        Msg::PerPeriod => " / 30 days",
-        Msg::SubscribeButton => "Subscribe for {price} ⭐ a month",
-        Msg::SubscriptionOffer => "{title} — {price} ⭐ every 30 days.",
-        Msg::NoMemberships => "You have no memberships here. /start shows what is for sale.",
-        Msg::MembershipsHeader => "Your memberships:",
-        Msg::MembershipRenews => "renews on {until}",
-        Msg::MembershipStopped => "renewal stopped; runs until {until}",
-        Msg::MembershipFailed => {
-            "the last renewal failed; yours until {until}. /start {product} buys it again"
-        }
-        Msg::MembershipEnded => "ended; /start {product} buys it again",
-        Msg::StopRenewingButton => "Stop renewing {title}",
-        Msg::RenewAgainButton => "Renew {title} again",
-        Msg::RenewalStopped => "Renewal stopped. {title} stays yours until {until}.",
-        Msg::RenewalResumed => "{title} will renew again on {until}.",
-        Msg::NotYourMembership => "That membership is not yours or no longer exists.",
-        Msg::MembershipOver => "{title} has ended; /start {product} buys it again.",
-        Msg::TryAgain => "Telegram did not accept that just now; please try again.",
-        Msg::DeliveryHeader => "Thank you for your purchase! Here is what you bought:",
-        Msg::DeliveryHeld => {
-            "We received your payment, but delivering your purchase failed. Nothing is lost: the \
-             seller has been told and will deliver or refund it. /paysupport reaches them."
-        }
-        Msg::DeliveryRefunded => {
-            "We could not deliver your purchase, so your Stars have been refunded. Sorry about that."
-        }
-        Msg::MembershipLapsed => "Your membership {title} has ended. /start {product} joins again.",
-        Msg::RenewalFailed => {
-            "Your renewal of {title} did not go through. It stays yours until {until}; after that, \
-             /start {product} buys it again."
-        }
-        Msg::CommandStart => "What is for sale",
-        Msg::CommandPaysupport => "Help with a payment",
-        Msg::CommandTerms => "Terms of sale",
-        Msg::CommandSubscriptions => "Your memberships",
-    }
-}
-
-fn russian(m: Msg) -> &'static str {
-    match m {
-        Msg::Refusal => "Этот товар сейчас нельзя купить. Деньги не списаны.",
-        Msg::Withdrawn => "Этот товар больше не продаётся. Деньги не списаны.",
-        Msg::Greeting => "Добро пожаловать! Вот что можно купить:",
-        Msg::Help => {
-            "/start — что продаётся, /buy <товар> — купить, /subscriptions — ваши подписки.\n\
-             /paysupport — помощь с оплатой, /terms — условия продажи."
-        }
-        Msg::NothingForSale => "Сейчас ничего не продаётся. Загляните позже.",
-        Msg::UnknownProduct => "Товара «{product}» здесь нет. /start покажет, что есть.",
-        Msg::StaleButton => "Этот товар больше не продаётся.",
-        Msg::BuyButton => "Купить {title} за {price} ⭐",
-        Msg::PerPeriod => " / 30 дней",
-        Msg::SubscribeButton => "Подписаться за {price} ⭐ в месяц",
-        Msg::SubscriptionOffer => "{title} — {price} ⭐ каждые 30 дней.",
-        Msg::NoMemberships => "У вас здесь нет подписок. /start покажет, что продаётся.",
-        Msg::MembershipsHeader => "Ваши подписки:",
-        Msg::MembershipRenews => "продлится {until}",
-        Msg::MembershipStopped => "продление остановлено; действует до {until}",
-        Msg::MembershipFailed => {
-            "последнее продление не прошло; действует до {until}. /start {product} — купить снова"
-        }
-        Msg::MembershipEnded => "закончилась; /start {product} — купить снова",
-        Msg::StopRenewingButton => "Не продлевать {title}",
-        Msg::RenewAgainButton => "Снова продлевать {title}",
-        Msg::RenewalStopped => "Продление остановлено. {title} действует до {until}.",
-        Msg::RenewalResumed => "{title} снова продлится {until}.",
-        Msg::NotYourMembership => "Эта подписка не ваша или больше не существует.",
-        Msg::MembershipOver => "{title} закончилась; /start {product} — купить снова.",
-        Msg::TryAgain => "Telegram сейчас не принял запрос; попробуйте ещё раз.",
-        Msg::DeliveryHeader => "Спасибо за покупку! Вот что вы купили:",
-        Msg::DeliveryHeld => {
-            "Оплата получена, но доставить покупку не удалось. Ничего не потеряно: продавец \
-             уведомлён и доставит покупку или вернёт деньги. /paysupport — связь с ним."
-        }
-        Msg::DeliveryRefunded => {
-            "Мы не смогли доставить покупку, поэтому звёзды возвращены. Приносим извинения."
-        }
-        Msg::MembershipLapsed => {
-            "Ваша подписка {title} закончилась. /start {product} — оформить снова."
-        }
-        Msg::RenewalFailed => {
-            "Продление {title} не прошло. Подписка действует до {until}; потом \
-             /start {product} — купить снова."
-        }
-        Msg::CommandStart => "Что продаётся",
-        Msg::CommandPaysupport => "Помощь с оплатой",
-        Msg::CommandTerms => "Условия продажи",
-        Msg::CommandSubscriptions => "Ваши подписки",
-    }
 }
 
 #[cfg(test)]
