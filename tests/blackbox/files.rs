@@ -144,7 +144,49 @@ async fn a_file_id_the_bot_was_issued_is_delivered_by_id(backend: Backend) {
     h.finish().await;
 }
 
+/// Plugin contract 0.2.0's media items: the bundled `launch-price` delivers its `document`.
+async fn a_0_2_plugin_delivers_a_document_as_its_own_message(backend: Backend) {
+    let mut h = Harness::new(backend).await;
+    h.add_bot(
+        FILES,
+        r#"
+token_env = "FILES_TOKEN"
+support = "s"
+terms = "t"
+[[product]]
+id = "early-guide"
+title = "Early guide"
+description = "The guide, at a launch price."
+price = 50
+plugin = "bundled:launch-price"
+[product.config]
+launch_price = 10
+launch_units = 5
+text = "Thanks for buying early!"
+document = "https://example.com/early.pdf"
+"#,
+    );
+    let gw = h.start().await;
+    h.buy(FILES, HANNA, "early-guide").await;
+    h.wait_for(FILES, HANNA, "the document", |m| !files(m).is_empty())
+        .await;
+    h.settle().await;
+    let msgs = h.sim.messages(&h.token(FILES), HANNA);
+    let texts = deliveries(&msgs);
+    assert_eq!(texts.len(), 1, "{msgs:#?}");
+    assert!(texts[0].contains("Thanks for buying early!"));
+    let docs = files(&msgs);
+    assert_eq!(docs.len(), 1, "{msgs:#?}");
+    assert_eq!(
+        (docs[0].kind.as_str(), docs[0].file.as_str()),
+        ("document", "https://example.com/early.pdf")
+    );
+    gw.stop().await;
+    h.finish().await;
+}
+
 on_both_ledgers!(
+    a_0_2_plugin_delivers_a_document_as_its_own_message,
     a_pdf_is_delivered_as_a_document_after_the_thank_you_text,
     a_kill_between_the_text_and_the_document_sends_each_once,
     a_file_telegram_cannot_fetch_holds_the_payment_for_review,

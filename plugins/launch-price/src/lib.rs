@@ -3,10 +3,11 @@
 //!
 //! Config:
 //! ```json
-//! { "launch_price": 10, "launch_units": 100, "text": "Thanks for buying early!", "url": "https://example.com/file" }
+//! { "launch_price": 10, "launch_units": 100, "text": "Thanks for buying early!",
+//!   "document": "https://example.com/guide.pdf" }
 //! ```
-//! `launch_price` (1-25000 Stars), `launch_units` and `text` are required, `url` (https) is
-//! optional. While fewer than `launch_units` units are sold (paid, not refunded), a buyer who has
+//! `launch_price` (1-25000 Stars), `launch_units` and `text` are required; `url` (an https link)
+//! and `document` (a file sent as a document: an https URL or a Telegram file id) are optional. While fewer than `launch_units` units are sold (paid, not refunded), a buyer who has
 //! not bought the product before is quoted `launch_price`, labelled "Launch price"; everyone
 //! else pays the list price. A promo code that already gives a lower price is kept. The counts
 //! come from the ledger facts, so the plugin keeps no state of its own.
@@ -24,6 +25,8 @@ struct Config {
     text: String,
     #[serde(default)]
     url: Option<String>,
+    #[serde(default)]
+    document: Option<String>,
 }
 
 impl Config {
@@ -40,6 +43,11 @@ impl Config {
         if let Some(url) = &config.url {
             check_url(url).map_err(|e| config_error(format!("url: {}", e.message)))?;
         }
+        if let Some(file) = &config.document
+            && file.contains("://")
+        {
+            check_url(file).map_err(|e| config_error(format!("document: {}", e.message)))?;
+        }
         Ok(config)
     }
 }
@@ -54,11 +62,14 @@ impl Plugin for LaunchPrice {
 
     fn deliver(ctx: &Context, _order: &Order, _payment: &Payment) -> Result<Delivery, Error> {
         let config = Config::load(ctx)?;
-        let delivery = Delivery::text(config.text);
-        Ok(match config.url {
-            Some(url) => delivery.link(url, ""),
-            None => delivery,
-        })
+        let mut delivery = Delivery::text(config.text);
+        if let Some(url) = config.url {
+            delivery = delivery.link(url, "");
+        }
+        if let Some(file) = config.document {
+            delivery = delivery.document(file, "");
+        }
+        Ok(delivery)
     }
 
     fn quote(ctx: &Context, order: &Order, _req: &QuoteRequest) -> Result<QuoteAnswer, Error> {

@@ -52,8 +52,8 @@ pub mod bindings {
 
 use bindings::exports::starsgate::plugin::{handler, pricing};
 pub use bindings::starsgate::plugin::types::{
-    Buyer, Context, Decision, Delivery, Facts, Item, Link, Order, Payment, Price, Promo,
-    QuoteAnswer, QuoteRequest,
+    Buyer, Context, Decision, Delivery, Facts, Item, Link, Media, MediaKind, Order, Payment, Price,
+    Promo, QuoteAnswer, QuoteRequest,
 };
 
 /// A plugin failure, as in 0.1: `message` is for the logs, `retryable` for the gateway.
@@ -224,6 +224,25 @@ impl Delivery {
         }));
         self
     }
+    /// Appends a file sent by `kind`'s method: `file` is an `https://` URL Telegram fetches or
+    /// a `file_id` Telegram issued to the bot; an empty `caption` sends none.
+    pub fn media(mut self, kind: MediaKind, file: impl Into<String>, caption: impl Into<String>) -> Self {
+        let caption = caption.into();
+        self.items.push(Item::Media(Media {
+            kind,
+            file: file.into(),
+            caption: (!caption.is_empty()).then_some(caption),
+        }));
+        self
+    }
+    /// Appends a document (a PDF, an archive…): `media(MediaKind::Document, …)`.
+    pub fn document(self, file: impl Into<String>, caption: impl Into<String>) -> Self {
+        self.media(MediaKind::Document, file, caption)
+    }
+    /// Appends a photo: `media(MediaKind::Photo, …)`.
+    pub fn photo(self, file: impl Into<String>, caption: impl Into<String>) -> Self {
+        self.media(MediaKind::Photo, file, caption)
+    }
 }
 
 /// Call inputs for unit tests on the host, as [`crate::testing`] for 0.1.
@@ -284,8 +303,8 @@ pub mod testing {
 pub mod prelude {
     pub use super::log;
     pub use super::{
-        Buyer, Context, Decision, Delivery, Error, Facts, Item, Link, Order, Payment, Plugin,
-        Promo, QuoteAnswer, QuoteRequest,
+        Buyer, Context, Decision, Delivery, Error, Facts, Item, Link, Media, MediaKind, Order,
+        Payment, Plugin, Promo, QuoteAnswer, QuoteRequest,
     };
     pub use crate::{Seed, export_plugin_v0_2};
 }

@@ -1,11 +1,11 @@
-//! Between the gateway's types and the contract's (both versions: their shared types have the
-//! same shapes, so one macro writes both sets of conversions), and from wasmtime errors to
-//! `PluginError`.
+//! Between the gateway's types and the contract's (both versions: the types they share have the
+//! same shapes, so one macro writes both sets of conversions; a delivery differs, since 0.2 adds
+//! media items), and from wasmtime errors to `PluginError`.
 
 use super::limits::{EPOCH_TICK, Hook, Limits};
 use crate::plugins::{
-    API_VERSION, API_VERSION_0_2, CallContext, Decision, Delivery, Item, OrderView, PaymentView,
-    PluginError, Quote, QuoteRequest,
+    API_VERSION, API_VERSION_0_2, CallContext, Decision, Delivery, Item, Media, MediaKind,
+    OrderView, PaymentView, PluginError, Quote, QuoteRequest,
 };
 
 /// The conversions of the types both contract versions share, for the `types` in scope.
@@ -61,22 +61,6 @@ macro_rules! shared {
                 types::Decision::Reject(msg) => Decision::Reject(msg),
             }
         }
-
-        pub fn delivery(d: types::Delivery) -> Delivery {
-            Delivery {
-                items: d
-                    .items
-                    .into_iter()
-                    .map(|i| match i {
-                        types::Item::Text(text) => Item::Text { text },
-                        types::Item::Link(l) => Item::Link {
-                            url: l.url,
-                            label: l.label,
-                        },
-                    })
-                    .collect(),
-            }
-        }
     };
 }
 
@@ -85,6 +69,19 @@ pub mod v1 {
     use crate::plugins::wasm::bindings::v1::types;
 
     shared!(API_VERSION);
+
+    pub fn delivery(d: types::Delivery) -> Delivery {
+        let items = d.items.into_iter().map(|i| match i {
+            types::Item::Text(text) => Item::Text { text },
+            types::Item::Link(l) => Item::Link {
+                url: l.url,
+                label: l.label,
+            },
+        });
+        Delivery {
+            items: items.collect(),
+        }
+    }
 }
 
 pub mod v2 {
@@ -92,6 +89,30 @@ pub mod v2 {
     use crate::plugins::wasm::bindings::v2::types;
 
     shared!(API_VERSION_0_2);
+
+    /// As 0.1's, plus files.
+    pub fn delivery(d: types::Delivery) -> Delivery {
+        let items = d.items.into_iter().map(|i| match i {
+            types::Item::Text(text) => Item::Text { text },
+            types::Item::Link(l) => Item::Link {
+                url: l.url,
+                label: l.label,
+            },
+            types::Item::Media(m) => Item::Media(Media {
+                kind: match m.kind {
+                    types::MediaKind::Document => MediaKind::Document,
+                    types::MediaKind::Photo => MediaKind::Photo,
+                    types::MediaKind::Video => MediaKind::Video,
+                    types::MediaKind::Audio => MediaKind::Audio,
+                },
+                file: m.file,
+                caption: m.caption,
+            }),
+        });
+        Delivery {
+            items: items.collect(),
+        }
+    }
 
     pub fn quote_request(r: &QuoteRequest) -> types::QuoteRequest {
         types::QuoteRequest {
