@@ -26,14 +26,17 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use super::AdminState;
+use super::error::ApiError;
 use crate::domain::ProductId;
 use crate::ledger::ExportFilter;
-use crate::outbox::AgainError;
-use crate::shop::{RefundError, RenewalError, refund, set_renewal};
+use crate::shop::{refund, set_renewal};
+
+/// What every admin handler answers: a JSON body, or a refusal in the one shape.
+pub(super) type ApiResult = Result<Json<Value>, ApiError>;
 
 /// Largest admin API body accepted (413 above it); a call's body is a few names and ids.
 pub const BODY_LIMIT: usize = 64 << 10;
@@ -52,11 +55,9 @@ pub fn routes() -> Router<AdminState> {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
-/// Every refusal of the admin listener: `{"ok": false, "error": …}` with one short line (the
-/// message may repeat the caller's input; see `crate::brief`).
+/// Every refusal of the admin listener as a response (see [`ApiError`]).
 pub(super) fn error(status: StatusCode, message: impl AsRef<str>) -> Response {
-    let message = crate::brief::line(message.as_ref());
-    (status, Json(json!({ "ok": false, "error": message }))).into_response()
+    ApiError::new(status, message).into_response()
 }
 
 /// A query string, read as `T`; a query that does not fit (a missing, repeated or malformed
@@ -64,12 +65,12 @@ pub(super) fn error(status: StatusCode, message: impl AsRef<str>) -> Response {
 struct Query<T>(T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
-    type Rejection = Response;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(q)) => Ok(Query(q)),
-            Err(e) => Err(error(StatusCode::BAD_REQUEST, e.body_text())),
+            Err(e) => Err(ApiError::bad_request(e.body_text())),
         }
     }
 }
@@ -79,9 +80,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 pub(super) struct Body<T>(pub(super) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
-    type Rejection = Response;
+    type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(body)) => Ok(Body(body)),
             Err(e) => {
@@ -89,7 +90,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
                     s @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE) => s,
                     _ => StatusCode::BAD_REQUEST,
                 };
-                Err(error(status, e.body_text()))
+                Err(ApiError::new(status, e.body_text()))
             }
         }
     }
@@ -99,11 +100,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 pub(super) struct Admin;
 
 impl FromRequestParts<AdminState> for Admin {
-    type Rejection = Response;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &AdminState) -> Result<Self, ApiError> {
         if state.token.is_none() {
-            return Err(error(
+            return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "the admin API is off: set the admin token variable",
             ));
@@ -112,7 +113,7 @@ impl FromRequestParts<AdminState> for Admin {
             Ok(Admin)
         } else {
             tracing::warn!("Refused an admin API call with a wrong or missing token.");
-            Err(error(
+            Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "a valid bearer token is required",
             ))
@@ -157,52 +158,38 @@ async fn payments(
     _: Admin,
     State(state): State<AdminState>,
     Query(q): Query<PaymentsQuery>,
-) -> Response {
-    let since_ms = match q.since.as_deref() {
-        None => None,
-        Some(s) => match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            Ok(d) => d
-                .and_hms_opt(0, 0, 0)
-                .map(|t| t.and_utc().timestamp_millis()),
-            Err(_) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "since: {} is not a date like 2026-01-31",
-                        crate::brief::value(s)
-                    ),
-                );
-            }
-        },
+) -> ApiResult {
+    let since_ms = q.since.as_deref().map(day_start_ms).transpose()?;
+    let filter = ExportFilter {
+        bot: q.bot,
+        since_ms,
     };
-    match state
-        .ledger
-        .export(&ExportFilter {
-            bot: q.bot,
-            since_ms,
-        })
-        .await
-    {
-        Ok(records) => Json(json!({ "ok": true, "payments": records })).into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    }
+    let records = state.ledger.export(&filter).await?;
+    Ok(Json(json!({ "ok": true, "payments": records })))
 }
 
-/// A JSON body naming a bot: 404 if there is no such bot. (The error is a whole response; this
-/// runs once per admin call, so its size does not matter.)
-#[allow(clippy::result_large_err)]
+/// The start of a `YYYY-MM-DD` day (UTC) in milliseconds.
+fn day_start_ms(day: &str) -> Result<i64, ApiError> {
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_millis())
+        .ok_or_else(|| {
+            let day = crate::brief::value(day);
+            ApiError::bad_request(format!("since: {day} is not a date like 2026-01-31"))
+        })
+}
+
+/// A JSON body naming a bot: 404 if there is no such bot.
 pub(super) fn bot_call<T>(
     state: &AdminState,
     Body(body): Body<T>,
     bot: impl Fn(&T) -> &String,
-) -> Result<(T, std::sync::Arc<crate::shop::Store>), Response> {
+) -> Result<(T, std::sync::Arc<crate::shop::Store>), ApiError> {
     let name = bot(&body);
-    let store = state.store(name).ok_or_else(|| {
-        error(
-            StatusCode::NOT_FOUND,
-            format!("no bot {}", crate::brief::value(name)),
-        )
-    })?;
+    let store = state
+        .store(name)
+        .ok_or_else(|| ApiError::not_found(format!("no bot {}", crate::brief::value(name))))?;
     Ok((body, store))
 }
 
@@ -216,60 +203,20 @@ async fn refund_charge(
     _: Admin,
     State(state): State<AdminState>,
     body: Body<RefundBody>,
-) -> Response {
-    let (body, store) = match bot_call(&state, body, |b| &b.bot) {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    match refund(&store, &body.charge_id, "admin API").await {
-        Ok(outcome) => Json(json!({ "ok": true, "outcome": outcome.to_string() })).into_response(),
-        Err(e) => {
-            let (status, message) = refund_refusal(&e);
-            error(status, message)
-        }
-    }
+) -> ApiResult {
+    let (body, store) = bot_call(&state, body, |b| &b.bot)?;
+    let outcome = refund(&store, &body.charge_id, "admin API").await?;
+    Ok(Json(json!({ "ok": true, "outcome": outcome.to_string() })))
 }
 
 async fn deliver_again(
     _: Admin,
     State(state): State<AdminState>,
     body: Body<RefundBody>,
-) -> Response {
-    let (body, store) = match bot_call(&state, body, |b| &b.bot) {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    match crate::outbox::deliver_again(&store, &body.charge_id, "admin API").await {
-        Ok(outcome) => Json(json!({ "ok": true, "outcome": outcome.to_string() })).into_response(),
-        Err(e) => {
-            let (status, message) = again_refusal(&e);
-            error(status, message)
-        }
-    }
-}
-
-/// The status and message for a refused deliver-again (shared with the dashboard).
-pub(super) fn again_refusal(e: &AgainError) -> (StatusCode, String) {
-    let status = match e {
-        AgainError::UnknownCharge(_) => StatusCode::NOT_FOUND,
-        AgainError::Refunded(_) | AgainError::InProgress(_) | AgainError::NoContent(_) => {
-            StatusCode::CONFLICT
-        }
-        AgainError::Telegram(_) => StatusCode::BAD_GATEWAY,
-        AgainError::Ledger(_) => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    (status, e.to_string())
-}
-
-/// The status and message for a refused refund (shared with the dashboard).
-pub(super) fn refund_refusal(e: &RefundError) -> (StatusCode, String) {
-    let status = match e {
-        RefundError::UnknownCharge(_) => StatusCode::NOT_FOUND,
-        RefundError::Telegram(_) => StatusCode::BAD_GATEWAY,
-        RefundError::BalanceTooLow { .. } => StatusCode::CONFLICT,
-        _ => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    (status, e.to_string())
+) -> ApiResult {
+    let (body, store) = bot_call(&state, body, |b| &b.bot)?;
+    let outcome = crate::outbox::deliver_again(&store, &body.charge_id, "admin API").await?;
+    Ok(Json(json!({ "ok": true, "outcome": outcome.to_string() })))
 }
 
 #[derive(Deserialize)]
@@ -278,31 +225,26 @@ struct LinkBody {
     product: String,
 }
 
-async fn invoice_link(_: Admin, State(state): State<AdminState>, body: Body<LinkBody>) -> Response {
-    let (body, store) = match bot_call(&state, body, |b| &b.bot) {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+async fn invoice_link(
+    _: Admin,
+    State(state): State<AdminState>,
+    body: Body<LinkBody>,
+) -> ApiResult {
+    let (body, store) = bot_call(&state, body, |b| &b.bot)?;
     let product = ProductId::parse(&body.product)
         .ok()
         .and_then(|id| store.current().config.product(&id).cloned())
-        .filter(|p| p.on_sale);
-    let Some(product) = product else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!(
-                "bot {} sells no product {}",
-                body.bot,
-                crate::brief::value(&body.product)
-            ),
-        );
-    };
-    match crate::shop::invoice::link(&store, &product).await {
-        Ok((order_id, link)) => {
-            Json(json!({ "ok": true, "order_id": order_id, "link": link })).into_response()
-        }
-        Err(e) => error(StatusCode::BAD_GATEWAY, e.to_string()),
-    }
+        .filter(|p| p.on_sale)
+        .ok_or_else(|| {
+            let asked = crate::brief::value(&body.product);
+            ApiError::not_found(format!("bot {} sells no product {asked}", body.bot))
+        })?;
+    let (order_id, link) = crate::shop::invoice::link(&store, &product)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.to_string()))?;
+    Ok(Json(
+        json!({ "ok": true, "order_id": order_id, "link": link }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -315,25 +257,23 @@ async fn subscriptions(
     _: Admin,
     State(state): State<AdminState>,
     Query(q): Query<SubscriptionsQuery>,
-) -> Response {
-    match state.ledger.subscriptions(&q.bot, q.user_id).await {
-        Ok(subs) => {
-            let subs: Vec<_> = subs
-                .iter()
-                .map(|s| {
-                    json!({
-                        "product": s.product,
-                        "state": s.state,
-                        "expires_at": crate::ledger::report::rfc3339(s.expires_at),
-                        "first_charge_id": s.first_charge_id,
-                        "last_charge_id": s.last_charge_id,
-                    })
-                })
-                .collect();
-            Json(json!({ "ok": true, "subscriptions": subs })).into_response()
-        }
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    }
+) -> ApiResult {
+    let subs: Vec<_> = state
+        .ledger
+        .subscriptions(&q.bot, q.user_id)
+        .await?
+        .iter()
+        .map(|s| {
+            json!({
+                "product": s.product,
+                "state": s.state,
+                "expires_at": crate::ledger::report::rfc3339(s.expires_at),
+                "first_charge_id": s.first_charge_id,
+                "last_charge_id": s.last_charge_id,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "ok": true, "subscriptions": subs })))
 }
 
 #[derive(Deserialize)]
@@ -347,25 +287,15 @@ async fn cancel_subscription(
     _: Admin,
     State(state): State<AdminState>,
     body: Body<CancelBody>,
-) -> Response {
-    let (body, store) = match bot_call(&state, body, |b| &b.bot) {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> ApiResult {
+    let (body, store) = bot_call(&state, body, |b| &b.bot)?;
     let by = "an admin stopped the renewal (admin API)";
-    match set_renewal(&store, body.user_id, &body.product, true, by).await {
-        Ok(s) => Json(json!({
-            "ok": true,
-            "state": s.state,
-            "runs_until": crate::ledger::report::rfc3339(s.expires_at),
-        }))
-        .into_response(),
-        Err(e @ (RenewalError::NoSuchMembership { .. } | RenewalError::Expired)) => {
-            error(StatusCode::NOT_FOUND, e.to_string())
-        }
-        Err(e @ RenewalError::Telegram(_)) => error(StatusCode::BAD_GATEWAY, e.to_string()),
-        Err(e @ RenewalError::Ledger(_)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    }
+    let s = set_renewal(&store, body.user_id, &body.product, true, by).await?;
+    Ok(Json(json!({
+        "ok": true,
+        "state": s.state,
+        "runs_until": crate::ledger::report::rfc3339(s.expires_at),
+    })))
 }
 
 #[derive(Deserialize)]
@@ -379,40 +309,36 @@ async fn seller_events(
     _: Admin,
     State(state): State<AdminState>,
     Query(q): Query<EventsQuery>,
-) -> Response {
+) -> ApiResult {
     use crate::ledger::{SellerEventFilter, SellerEventStatus};
-    let status = match q.status.as_deref().map(SellerEventStatus::parse) {
-        None => None,
-        Some(Some(s)) => Some(s),
-        Some(None) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "status: must be pending, sent or failed",
-            );
-        }
-    };
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            SellerEventStatus::parse(s)
+                .ok_or_else(|| ApiError::bad_request("status: must be pending, sent or failed"))
+        })
+        .transpose()?;
     let filter = SellerEventFilter {
         bot: q.bot,
         status,
         since_ms: None,
     };
-    match state.ledger.seller_events(&filter).await {
-        Ok(events) => {
-            let rfc = crate::ledger::report::rfc3339;
-            let events: Vec<_> = events
-                .iter()
-                .map(|e| {
-                    json!({
-                        "id": e.id, "type": e.event_type.as_str(), "bot": e.bot,
-                        "created_at": rfc(e.created_at), "status": e.status.as_str(),
-                        "attempts": e.attempts, "last_error": e.last_error, "url": e.url,
-                    })
-                })
-                .collect();
-            Json(json!({ "ok": true, "events": events })).into_response()
-        }
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    }
+    let rfc = crate::ledger::report::rfc3339;
+    let events: Vec<_> = state
+        .ledger
+        .seller_events(&filter)
+        .await?
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id, "type": e.event_type.as_str(), "bot": e.bot,
+                "created_at": rfc(e.created_at), "status": e.status.as_str(),
+                "attempts": e.attempts, "last_error": e.last_error, "url": e.url,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "ok": true, "events": events })))
 }
 
 #[derive(Deserialize)]
@@ -420,41 +346,39 @@ struct StatsQuery {
     bot: Option<String>,
 }
 
-async fn stats(_: Admin, State(state): State<AdminState>, Query(q): Query<StatsQuery>) -> Response {
+async fn stats(
+    _: Admin,
+    State(state): State<AdminState>,
+    Query(q): Query<StatsQuery>,
+) -> ApiResult {
     let bot = q.bot.as_deref();
-    let read = async {
-        let stats = state.ledger.stats(bot).await?;
-        let promos = state.ledger.promo_stats(bot).await?;
-        let money = crate::ledger::money_by_bot(&state.ledger.star_totals(bot).await?);
-        let mut balances = serde_json::Map::new();
-        for store in state.stores.snapshot() {
-            let id = store.id.as_str();
-            if bot.is_some_and(|b| b != id) {
-                continue;
-            }
-            if let Some(b) = state.ledger.star_balance(id).await? {
-                let at = crate::ledger::report::rfc3339(b.checked_at);
-                balances.insert(
-                    id.to_owned(),
-                    json!({ "stars": b.amount, "checked_at": at }),
-                );
-            }
+    let stats = state.ledger.stats(bot).await?;
+    let promos = state.ledger.promo_stats(bot).await?;
+    let money = crate::ledger::money_by_bot(&state.ledger.star_totals(bot).await?);
+    let mut balances = serde_json::Map::new();
+    for store in state.stores.snapshot() {
+        let id = store.id.as_str();
+        if bot.is_some_and(|b| b != id) {
+            continue;
         }
-        Ok::<_, crate::ledger::LedgerError>(json!({
-            "ok": true, "stats": stats, "promos": promos, "money": money, "balances": balances
-        }))
-    };
-    match read.await {
-        Ok(body) => Json(body).into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        if let Some(b) = state.ledger.star_balance(id).await? {
+            let at = crate::ledger::report::rfc3339(b.checked_at);
+            balances.insert(
+                id.to_owned(),
+                json!({ "stars": b.amount, "checked_at": at }),
+            );
+        }
     }
+    Ok(Json(json!({
+        "ok": true, "stats": stats, "promos": promos, "money": money, "balances": balances
+    })))
 }
 
-async fn last_reload(_: Admin, State(state): State<AdminState>) -> Response {
+async fn last_reload(_: Admin, State(state): State<AdminState>) -> Json<Value> {
     let last = state
         .last_reload
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    Json(json!({ "ok": true, "last_reload": last })).into_response()
+    Json(json!({ "ok": true, "last_reload": last }))
 }

@@ -5,6 +5,7 @@
 
 mod api;
 pub mod dashboard;
+mod error;
 pub mod metrics;
 mod paid_media;
 

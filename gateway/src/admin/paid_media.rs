@@ -6,17 +6,16 @@
 //! may not post in, 502 when it could not be reached.
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AdminState;
-use super::api::{Admin, BODY_LIMIT, Body, bot_call, error};
+use super::api::{Admin, ApiResult, BODY_LIMIT, Body, bot_call};
+use super::error::ApiError;
 use crate::paid_media::PostRequest;
-use crate::shop::paid_media::{PostError, send_post};
+use crate::shop::paid_media::send_post;
 
 pub fn routes() -> Router<AdminState> {
     Router::new()
@@ -39,36 +38,20 @@ async fn paid_media(
     _: Admin,
     State(state): State<AdminState>,
     body: Body<PaidMediaBody>,
-) -> Response {
-    let (body, store) = match bot_call(&state, body, |b| &b.bot) {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+) -> ApiResult {
+    let (body, store) = bot_call(&state, body, |b| &b.bot)?;
     let chat = match &body.chat {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
-        _ => return error(StatusCode::BAD_REQUEST, "chat: give a chat id or @username"),
+        _ => return Err(ApiError::bad_request("chat: give a chat id or @username")),
     };
-    let post = match PostRequest::parse(&chat, body.stars, body.caption.as_deref(), &body.media) {
-        Ok(post) => post,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.0),
-    };
-    match send_post(&store, &post, "admin API").await {
-        Ok(posted) => Json(json!({
-            "ok": true,
-            "post_id": posted.id.as_str(),
-            "message_id": posted.message_id,
-            "product": posted.id.product(),
-        }))
-        .into_response(),
-        Err(e) => {
-            let status = match &e {
-                PostError::Refused(_) => StatusCode::BAD_REQUEST,
-                PostError::Forbidden(_) => StatusCode::FORBIDDEN,
-                PostError::Unavailable(_) => StatusCode::BAD_GATEWAY,
-                PostError::Ledger(_) => StatusCode::SERVICE_UNAVAILABLE,
-            };
-            error(status, e.to_string())
-        }
-    }
+    let post = PostRequest::parse(&chat, body.stars, body.caption.as_deref(), &body.media)
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    let posted = send_post(&store, &post, "admin API").await?;
+    Ok(Json(json!({
+        "ok": true,
+        "post_id": posted.id.as_str(),
+        "message_id": posted.message_id,
+        "product": posted.id.product(),
+    })))
 }

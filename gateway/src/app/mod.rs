@@ -48,6 +48,13 @@ pub enum AppError {
     PluginHost(String),
     #[error("{0}")]
     Webhook(String),
+    /// A listener's address is taken or not ours to bind (`admin.listen`, `webhook.listen`).
+    #[error("{setting} {addr}: cannot listen there: {source}")]
+    Listen {
+        setting: &'static str,
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// Where secrets (bot tokens) are looked up: the process environment, or a test's map.
@@ -235,9 +242,7 @@ impl App {
         crate::admin::metrics::install();
         let mut admin_addr = None;
         if let Some(listen) = gateway.admin.listen {
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .map_err(|e| AppError::Webhook(format!("admin.listen {listen}: {e}")))?;
+            let listener = bind("admin.listen", listen).await?;
             admin_addr = listener.local_addr().ok();
             let state = crate::admin::AdminState {
                 ledger: self.ledger.clone(),
@@ -266,11 +271,7 @@ impl App {
                     "webhook mode needs the master secret (webhook.secret_env)".into(),
                 ));
             }
-            let listener = tokio::net::TcpListener::bind(gateway.webhook.listen)
-                .await
-                .map_err(|e| {
-                    AppError::Webhook(format!("webhook.listen {}: {e}", gateway.webhook.listen))
-                })?;
+            let listener = bind("webhook.listen", gateway.webhook.listen).await?;
             webhook_addr = listener.local_addr().ok();
             serve(
                 &mut tasks,
@@ -317,6 +318,19 @@ impl App {
         tracing::info!(bots = running.bots.lock().await.len(), holder = %holder, "The gateway is running.");
         Ok(running)
     }
+}
+
+async fn bind(
+    setting: &'static str,
+    addr: std::net::SocketAddr,
+) -> Result<tokio::net::TcpListener, AppError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Listen {
+            setting,
+            addr,
+            source,
+        })
 }
 
 fn serve(

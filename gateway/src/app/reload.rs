@@ -17,24 +17,41 @@ use std::path::PathBuf;
 use super::Running;
 use crate::config::{GatewayConfig, Problems, ReloadReport, load_bot, load_gateway_with};
 
-/// The settings a running gateway cannot change, by name, with a printable value.
-fn fixed_settings(g: &GatewayConfig) -> Vec<(&'static str, String)> {
-    vec![
-        ("ledger.url", g.ledger_url.expose().to_owned()),
-        ("ledger.lease_secs", g.ledger_lease.as_secs().to_string()),
-        ("ledger.sqlite_synchronous", g.ledger_sync_full.to_string()),
-        ("telegram.api_url", g.telegram.api_url.to_string()),
-        ("telegram.mode", format!("{:?}", g.telegram.mode)),
-        ("webhook.listen", g.webhook.listen.to_string()),
-        ("webhook.public_url", format!("{:?}", g.webhook.public_url)),
-        ("admin.listen", format!("{:?}", g.admin.listen)),
+/// The settings a running gateway cannot change, by name, that differ between `old` and `new`
+/// (compared as parsed values; secrets are compared, never printed).
+fn fixed_settings_changed(old: &GatewayConfig, new: &GatewayConfig) -> Vec<&'static str> {
+    let same = [
+        (
+            "ledger.url",
+            old.ledger_url.expose() == new.ledger_url.expose(),
+        ),
+        ("ledger.lease_secs", old.ledger_lease == new.ledger_lease),
+        (
+            "ledger.sqlite_synchronous",
+            old.ledger_sync_full == new.ledger_sync_full,
+        ),
+        (
+            "telegram.api_url",
+            old.telegram.api_url == new.telegram.api_url,
+        ),
+        ("telegram.mode", old.telegram.mode == new.telegram.mode),
+        ("webhook.listen", old.webhook.listen == new.webhook.listen),
+        (
+            "webhook.public_url",
+            old.webhook.public_url == new.webhook.public_url,
+        ),
+        ("admin.listen", old.admin.listen == new.admin.listen),
         (
             "plugins.cache_dir",
-            g.plugins.cache_dir.display().to_string(),
+            old.plugins.cache_dir == new.plugins.cache_dir,
         ),
-        ("plugins limits", format!("{:?}", g.plugins.limits)),
-        ("log.format", format!("{:?}", g.log_format)),
-    ]
+        ("plugins limits", old.plugins.limits == new.plugins.limits),
+        ("log.format", old.log_format == new.log_format),
+    ];
+    same.into_iter()
+        .filter(|(_, same)| !same)
+        .map(|(name, _)| name)
+        .collect()
 }
 
 pub(super) async fn reload(running: &Running) -> ReloadReport {
@@ -44,14 +61,11 @@ pub(super) async fn reload(running: &Running) -> ReloadReport {
     let secrets = app.secrets.clone();
     let lookup = |name: &str| secrets(name);
     match load_gateway_with(&dir, &lookup) {
-        Ok(new) => {
-            let old = fixed_settings(&app.config.gateway);
-            for ((name, before), (_, after)) in old.iter().zip(fixed_settings(&new)) {
-                if *before != after {
-                    report.needs_restart.push((*name).to_owned());
-                }
-            }
-        }
+        Ok(new) => report.needs_restart.extend(
+            fixed_settings_changed(&app.config.gateway, &new)
+                .into_iter()
+                .map(str::to_owned),
+        ),
         Err(problems) => report
             .rejected
             .extend(problems.iter().map(ToString::to_string)),
@@ -107,12 +121,13 @@ pub(super) async fn reload(running: &Running) -> ReloadReport {
             },
             Some(store) => {
                 let current = store.current();
-                let same_token = current.config.token.expose() == bot.token.expose();
-                if same_token && format!("{:?}", current.config) == format!("{:?}", bot) {
+                if current.config == bot {
                     report.unchanged.push(id);
                     continue;
                 }
-                if !same_token || current.config.environment != bot.environment {
+                if current.config.token != bot.token
+                    || current.config.environment != bot.environment
+                {
                     report.rejected.push(format!(
                         "{}: token_env: a bot's token or environment changes only with a restart of that bot; remove the file, reload, and add it back",
                         file.display()

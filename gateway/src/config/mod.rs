@@ -232,6 +232,13 @@ impl BotToken {
     }
 }
 
+/// Two tokens are the same bot credentials when they are the same text (never printed).
+impl PartialEq for BotToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
 impl fmt::Debug for BotToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let id = self.expose().split(':').next().unwrap_or("?");
@@ -239,7 +246,7 @@ impl fmt::Debug for BotToken {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BotConfig {
     pub id: BotId,
     pub file: PathBuf,
@@ -286,7 +293,7 @@ impl BotConfig {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Product {
     pub id: ProductId,
     pub title: Title,
@@ -303,7 +310,7 @@ pub struct Product {
 
 /// A product's WebAssembly plugin and the sha256 of its bytes (checked against
 /// `plugin_sha256` when the seller pinned it, and again when it is loaded).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginRef {
     pub source: PluginSource,
     pub sha256: String,
@@ -321,7 +328,7 @@ pub enum PluginSource {
 }
 
 /// Limits of plugin calls, from `[plugins]`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PluginLimitsConfig {
     pub limits: crate::plugins::wasm::Limits,
     pub runner: crate::plugins::RunnerLimits,

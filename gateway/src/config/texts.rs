@@ -10,7 +10,7 @@ use crate::domain::{Description, Title};
 use crate::i18n::{self, Msg};
 
 /// One language's texts of a bot; `None` falls back to the default.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BotTexts {
     pub greeting: Option<String>,
     pub support: Option<String>,
@@ -21,7 +21,7 @@ pub struct BotTexts {
 }
 
 /// One language's title and description of a product.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProductTexts {
     pub title: Option<Title>,
     pub description: Option<Description>,

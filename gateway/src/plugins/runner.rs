@@ -13,7 +13,7 @@ use super::{
     Quote, QuoteRequest, validate_delivery, validate_quote, validate_reject_message,
 };
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunnerLimits {
     /// Plugin calls running at once, process-wide (below the instance pool's size).
     pub concurrency: usize,

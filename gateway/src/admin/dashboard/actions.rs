@@ -15,7 +15,8 @@ use serde::Deserialize;
 use super::session::{Login, session_id};
 use super::{Viewer, html, message_page, pages::LoginPage};
 use crate::admin::AdminState;
-use crate::admin::api::{again_refusal, is_admin_token, refund_refusal};
+use crate::admin::api::is_admin_token;
+use crate::admin::error::ApiError;
 use crate::outbox::AgainOutcome;
 use crate::shop::RefundOutcome;
 
@@ -180,8 +181,8 @@ pub async fn refund(
         Ok(RefundOutcome::Refunded) => back_to_review("refunded", &form.charge_id),
         Ok(RefundOutcome::AlreadyRefunded) => back_to_review("already_refunded", &form.charge_id),
         Err(e) => {
-            let (status, text) = refund_refusal(&e);
-            message_page(status, "Refund refused", &text)
+            let e = ApiError::from(e);
+            message_page(e.status(), "Refund refused", e.message())
         }
     }
 }
@@ -199,8 +200,8 @@ pub async fn deliver_again(
         Ok(AgainOutcome::Sent) => back_to_review("sent", &form.charge_id),
         Ok(AgainOutcome::AlreadyDelivered) => back_to_review("already_delivered", &form.charge_id),
         Err(e) => {
-            let (status, text) = again_refusal(&e);
-            message_page(status, "Delivery refused", &text)
+            let e = ApiError::from(e);
+            message_page(e.status(), "Delivery refused", e.message())
         }
     }
 }

@@ -3,15 +3,16 @@
 //! `ledger export` format, and the static assets compiled into the binary.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::filters::{self, PaymentsQuery, PeriodQuery};
 use super::{Reader, series};
 use crate::admin::AdminState;
-use crate::admin::api::error;
+use crate::admin::error::ApiError;
 use crate::ledger::ExportRecord;
 
 /// A query string read leniently: the dashboard's own parsing names the bad parameter.
@@ -24,72 +25,48 @@ pub fn today() -> chrono::NaiveDate {
 pub async fn series(
     _: Reader,
     State(state): State<AdminState>,
-    q: Result<Query<PeriodQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
-    let period = match filters::period(&q, today()) {
-        Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    match series::series(&state.ledger, &period).await {
-        Ok(days) => Json(json!({
-            "ok": true,
-            "bot": period.bot,
-            "from": period.from.to_string(),
-            "to": period.to.to_string(),
-            "days": days,
-        }))
-        .into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    }
+    q: Result<Query<PeriodQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let period = filters::period(&query(q)?, today()).map_err(ApiError::bad_request)?;
+    let days = series::series(&state.ledger, &period).await?;
+    Ok(Json(json!({
+        "ok": true,
+        "bot": period.bot,
+        "from": period.from.to_string(),
+        "to": period.to.to_string(),
+        "days": days,
+    })))
+}
+
+/// A query string that did not parse is a 400 in the admin listener's one shape.
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(e.body_text()))
 }
 
 pub async fn overview(
     _: Reader,
     State(state): State<AdminState>,
-    q: Result<Query<PeriodQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
-    let period = match filters::period(&q, today()) {
-        Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    match series::overview(&state.ledger, &period).await {
-        Ok(o) => Json(json!({ "ok": true, "overview": o })).into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    }
+    q: Result<Query<PeriodQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let period = filters::period(&query(q)?, today()).map_err(ApiError::bad_request)?;
+    let o = series::overview(&state.ledger, &period).await?;
+    Ok(Json(json!({ "ok": true, "overview": o })))
 }
 
 /// Every payment the payments page's filters match (all pages), as `ledger export` writes CSV.
 pub async fn payments_csv(
     _: Reader,
     State(state): State<AdminState>,
-    q: Result<Query<PaymentsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
-    let (query, _) = match filters::payments(&q) {
-        Ok(found) => found,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    let payments = match state.ledger.payments_matching(&query, None).await {
-        Ok(p) => p,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    };
+    q: Result<Query<PaymentsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (matching, _) = filters::payments(&query(q)?).map_err(ApiError::bad_request)?;
+    let payments = state.ledger.payments_matching(&matching, None).await?;
     let records: Vec<ExportRecord> = payments.into_iter().map(ExportRecord::from).collect();
     let mut body = Vec::new();
-    if let Err(e) = crate::ledger::report::write_csv(&records, &mut body) {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-    }
-    (
+    crate::ledger::report::write_csv(&records, &mut body)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
             (
@@ -99,7 +76,7 @@ pub async fn payments_csv(
         ],
         body,
     )
-        .into_response()
+        .into_response())
 }
 
 /// The files the pages load, compiled in: the page's style and script and uPlot (MIT, see
@@ -137,6 +114,6 @@ pub async fn asset(Path(name): Path<String>) -> Response {
             *body,
         )
             .into_response(),
-        None => error(StatusCode::NOT_FOUND, "there is no such asset"),
+        None => ApiError::not_found("there is no such asset").into_response(),
     }
 }
