@@ -8,12 +8,14 @@
 
 pub mod admin;
 pub mod app;
+#[cfg(feature = "sim")]
 pub mod bench;
 pub mod brief;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crashpoint;
+#[cfg(feature = "sim")]
 pub mod demo;
 pub mod domain;
 pub mod files;

@@ -1,6 +1,6 @@
 //! The gateway's one watch over the bots it runs. Idle, a bot costs nothing here: instead of
-//! each bot renewing its lease and reading its inbox and outbox on timers of its own (1,000 idle
-//! bots held a fifth of a core), this task renews every lease with one statement and asks the
+//! each bot renewing its lease and reading its inbox and outbox on timers of its own (a cost that
+//! would grow with every store), this task renews every lease with one statement and asks the
 //! ledger once which bots have work only the ledger knows of (updates another gateway stored,
 //! retries coming due, anything left by a crash), then wakes just those bots. Once a minute it
 //! also asks which bots have memberships past their paid period and wakes only their expiry
@@ -19,8 +19,8 @@ use crate::handoff::Handoff;
 use crate::ledger::{Ledger, StoredUpdate};
 use crate::shop::{EXPIRY_SWEEP_EVERY, Store};
 
-/// How often the ledger is asked for work waiting: as often as each bot's inbox loop read it
-/// when idle before there was a watch.
+/// How often the ledger is asked for work waiting: the longest an update stored by another
+/// gateway (or left by a crash) waits before a bot of this one picks it up.
 pub const WATCH_EVERY: Duration = Duration::from_millis(500);
 
 /// The bots this gateway leads, and what to wake for each.

@@ -12,6 +12,7 @@ mod plugin_test;
 mod reconcile;
 mod refund;
 mod run;
+#[cfg(feature = "sim")]
 mod sim;
 mod webhook;
 
@@ -61,6 +62,7 @@ enum Command {
     },
     /// Print a shell completion script, e.g. `starsgate completions bash > /etc/bash_completion.d/starsgate`.
     Completions { shell: clap_complete::Shell },
+    #[cfg(feature = "sim")]
     /// Offline demo: the built-in Telegram simulator, the example stores, buyers playing through
     /// purchase, a repeated payment, a refused checkout and a refund.
     Demo {
@@ -72,6 +74,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:9090", requires = "serve")]
         admin_listen: std::net::SocketAddr,
     },
+    #[cfg(feature = "sim")]
     /// Load benchmark: the simulator and a gateway in this process, many bots, buyers through the
     /// whole purchase; prints throughput and latency percentiles.
     Bench {
@@ -95,6 +98,7 @@ enum Command {
         #[arg(long)]
         idle: Option<usize>,
     },
+    #[cfg(feature = "sim")]
     /// Run the Telegram simulator alone, for trying stores and plugins by hand.
     Sim {
         #[arg(long, default_value = "127.0.0.1:8081")]
@@ -401,6 +405,7 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             clap_complete::generate(shell, &mut command, "starsgate", &mut std::io::stdout());
             Ok(())
         }
+        #[cfg(feature = "sim")]
         Command::Demo {
             serve,
             admin_listen,
@@ -408,6 +413,7 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
             .await
             .map_err(Failure),
         Command::Reload { config } => run::reload(&config),
+        #[cfg(feature = "sim")]
         Command::Bench {
             bots,
             orders,
@@ -427,6 +433,7 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
         })
         .await
         .map_err(Failure),
+        #[cfg(feature = "sim")]
         Command::Sim { listen, bots } => sim::sim(listen, &bots).await,
         Command::Plugin {
             command: PluginCommand::Test { plugin, fixtures },

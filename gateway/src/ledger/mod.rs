@@ -381,9 +381,9 @@ impl Ledger {
 }
 
 /// Read the SQLite file through a memory map. In WAL mode every read transaction after a
-/// commit starts with an empty page cache, so each lookup fetched its B-tree pages again with
-/// `pread`: a copy per page, a cost that grows with the ledger (measured in the README's
-/// Performance section). Mapped pages are read in place.
+/// commit starts with an empty page cache, so without a map each lookup fetches its B-tree pages
+/// again with `pread`: a copy per page, a cost that grows with the ledger. Mapped pages are read
+/// in place.
 const MMAP: &str = "PRAGMA mmap_size = 1073741824";
 
 /// Reader connections for a SQLite ledger (WAL lets them read while the one writer commits).

@@ -1,4 +1,4 @@
-//! Promo code uses and what each code earned (issue 19).
+//! Promo code uses and what each code earned.
 //!
 //! A use counts once its order is paid (a payment held for review included: the money was taken)
 //! and is given back when that payment is refunded; renewals of a subscription bought with a code

@@ -1,5 +1,6 @@
-//! Read-only views for `starsgate ledger export` and `starsgate stats` (SPEC §6; `list_price`
-//! and `promo_code` were added at the end of the record by issue 19).
+//! Read-only views for `starsgate ledger export` and `starsgate stats` (SPEC §6). Columns are
+//! only ever added at the end of the record (`list_price`, `promo_code` are the newest), so a
+//! seller's existing import keeps reading the columns it knows.
 //!
 //! Paid media sales are records there too, as product `paid-media:<post-id>`: Telegram unlocks
 //! the media at purchase, so a sale of one of our posts is `delivered` at once, and one whose

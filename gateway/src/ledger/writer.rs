@@ -2,9 +2,9 @@
 //! the write connection and applies whatever has queued as one transaction: a batch.
 //!
 //! Why: a write is not done before it is durable, and on SQLite every commit is an fsync during
-//! which nothing else can commit. One commit per write capped the gateway at a few hundred orders
-//! a second; a commit per batch shares the fsync among every write that queued while the last
-//! one ran. Nothing waits on purpose: a lone write is a batch of one.
+//! which nothing else can commit. A commit per batch shares that fsync among every write that
+//! queued while the last one ran, so throughput grows with load instead of being capped by the
+//! disk's commit rate. Nothing waits on purpose: a lone write is a batch of one.
 //!
 //! Inside a batch, the commands of one kind run together ([`Write::apply`] gets them all, so
 //! small writes such as "store this update" become one multi-row statement). Each such group
@@ -27,8 +27,9 @@
 //!    starts on a fresh connection.
 //!
 //! SQLite has one writer, on a thread of its own with its own runtime: between two statements the
-//! writer waits for sqlx's SQLite worker, and on the shared runtime it was then polled again only
-//! behind every other ready task (webhook handlers, plugin calls, HTTP clients). PostgreSQL commits
+//! writer waits for sqlx's SQLite worker, and on a shared runtime it would be polled again only
+//! behind every other ready task (webhook handlers, plugin calls, HTTP clients) while holding the
+//! only write connection. PostgreSQL commits
 //! in parallel, so it has [`POSTGRES_SHARDS`] writers on the gateway's runtime, each owning the
 //! writes of the bots that hash to it: one bot's writes stay in order, and two writers never touch
 //! the same bot's rows.
@@ -510,6 +511,23 @@ mod tests {
         }
     }
 
+    /// Leaves the writer's connection unusable for writes (`query_only`) and its transaction
+    /// ended, so the batch's `COMMIT` fails: what a connection broken under the writer looks like.
+    struct Poison;
+
+    impl Command for Poison {
+        type Out = ();
+        fn bot(&self) -> &str {
+            ""
+        }
+        async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+            use sqlx::Executor;
+            conn.execute("ROLLBACK").await?;
+            conn.execute("PRAGMA query_only = 1").await?;
+            Ok(())
+        }
+    }
+
     /// Tells the test it is being applied, then waits until the test lets it finish.
     struct Gate {
         entered: Arc<Semaphore>,
@@ -682,5 +700,21 @@ mod tests {
             done.expect("ran").expect("stored");
         }
         assert_eq!(secrets(&ledger).await, ["w-extra"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_broken_connection_is_replaced() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let ledger = ledger(&dir).await;
+        assert!(
+            matches!(ledger.run(Poison).await, Err(LedgerError::Commit(_))),
+            "the batch whose connection broke fails whole"
+        );
+        // On the old connection this would fail ("attempt to write a readonly database").
+        ledger
+            .run(Insert("w1"))
+            .await
+            .expect("the next batch runs on a fresh connection");
+        assert_eq!(secrets(&ledger).await, ["w1"]);
     }
 }

@@ -1,5 +1,5 @@
 //! The price of one invoice: the list price, a promo code's discount, or the product plugin's
-//! quote (issue 19). Decided once, when the invoice is asked for, and stored on the order; the
+//! quote. Decided once, when the invoice is asked for, and stored on the order; the
 //! pre-checkout re-checks the code (its window and its limits, holding a use for the order) so a
 //! code is never used past its limits, and delivery sees the price the order was sold at.
 
