@@ -28,6 +28,7 @@ pub mod paid_media;
 pub mod plugins;
 pub mod pricing;
 pub mod reconcile;
+pub mod registry;
 pub mod seller_events;
 pub mod shop;
 pub mod telegram;

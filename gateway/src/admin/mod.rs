@@ -19,7 +19,8 @@ use axum::routing::get;
 
 use crate::config::{ReloadReport, Secret};
 use crate::ledger::Ledger;
-use crate::shop::{Registry, Store};
+use crate::registry::Registry;
+use crate::shop::Store;
 
 #[derive(Clone)]
 pub struct AdminState {

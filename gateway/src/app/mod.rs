@@ -12,9 +12,8 @@ mod reload;
 mod runtime;
 mod watch;
 
-use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use axum::serve::ListenerExt;
 use tokio::task::JoinSet;
@@ -29,7 +28,8 @@ use crate::ingest::webhook;
 use crate::ledger::{EventRoute, Ledger, LedgerError};
 use crate::plugins::wasm::PluginHost;
 use crate::plugins::{Runner, SeedKey};
-use crate::shop::{Registry, Store};
+use crate::registry::{Registry, RunningBot, WebhookIntake};
+use crate::shop::Store;
 use crate::telegram::{BotClients, HttpClients, TestEnvProxy};
 use runtime::{BotRuntime, Intake, Lease, holder_id};
 
@@ -132,7 +132,7 @@ impl App {
             let (store, _) = app.make_store(bot, bots.len()).await?;
             app.stores.push(store);
         }
-        app.publish_event_routes(&[]).await?;
+        app.publish_event_routes(&app.config.bots, &[]).await?;
         let products: usize = bots.iter().map(|b| b.products.len()).sum();
         tracing::info!(
             bots = bots.len(),
@@ -189,10 +189,14 @@ impl App {
         Ok((Arc::new(store), errors))
     }
 
-    /// Writes where each configured bot's seller events go (and that `removed` bots' go nowhere),
-    /// so every change the ledger records from now on is routed by the current files.
-    async fn publish_event_routes(&self, removed: &[String]) -> Result<(), LedgerError> {
-        for bot in &self.config.bots {
+    /// Writes where each of `bots`' seller events go (and that `removed` bots' go nowhere), so
+    /// every change the ledger records from now on is routed by the current files.
+    async fn publish_event_routes(
+        &self,
+        bots: &[BotConfig],
+        removed: &[String],
+    ) -> Result<(), LedgerError> {
+        for bot in bots {
             let route = bot.events.as_ref().map(|e| EventRoute {
                 url: e.url.to_string(),
                 secret_env: e.secret_env.clone(),
@@ -215,6 +219,8 @@ impl App {
         &self.clock
     }
 
+    /// The stores built for the configured bots, before [`App::start`] (which hands them to the
+    /// running gateway's registry); for commands that use a store without running it.
     pub fn stores(&self) -> &[Arc<Store>] {
         &self.stores
     }
@@ -237,7 +243,7 @@ impl App {
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let gateway = self.config.gateway.clone();
-        let registry = Registry::new(self.stores.clone());
+        let registry = Registry::default();
         let last_reload = Arc::new(std::sync::Mutex::new(None));
         crate::admin::metrics::install();
         let mut admin_addr = None;
@@ -264,7 +270,6 @@ impl App {
             );
         }
         let mut webhook_addr = None;
-        let endpoints: webhook::Endpoints = Arc::new(RwLock::new(HashMap::new()));
         if gateway.telegram.mode == Mode::Webhook {
             if gateway.webhook.secret.is_none() {
                 return Err(AppError::Webhook(
@@ -276,7 +281,7 @@ impl App {
             serve(
                 &mut tasks,
                 listener,
-                webhook::router(endpoints.clone()),
+                webhook::router(registry.clone()),
                 &shutdown,
                 "webhook",
             );
@@ -296,26 +301,31 @@ impl App {
             registry.clone(),
         );
         tasks.spawn(Arc::new(sender).run(shutdown.clone()));
+        // From here on the registry is the one list of running bots: the stores built so far
+        // move into it, and so do the bot files (a reload reads each bot from its store).
+        let mut app = self;
+        let stores = std::mem::take(&mut app.stores);
+        app.config.bots.clear();
+        let holder = app.holder.clone();
         let running = Running {
             watch,
-            ledger: self.ledger.clone(),
-            clock: self.clock.clone(),
-            app: tokio::sync::Mutex::new(self),
+            ledger: app.ledger.clone(),
+            clock: app.clock.clone(),
+            app: tokio::sync::Mutex::new(app),
             shutdown,
             tasks: tokio::sync::Mutex::new(tasks),
-            bots: tokio::sync::Mutex::new(BTreeMap::new()),
             registry,
             last_reload,
-            endpoints,
             webhook_addr,
             admin_addr,
         };
-        let stores = running.app.lock().await.stores.clone();
-        let holder = running.app.lock().await.holder.clone();
-        for store in stores {
-            running.launch(store).await;
+        {
+            let app = running.app.lock().await;
+            for store in stores {
+                running.launch(&app, store);
+            }
         }
-        tracing::info!(bots = running.bots.lock().await.len(), holder = %holder, "The gateway is running.");
+        tracing::info!(bots = running.registry.len(), holder = %holder, "The gateway is running.");
         Ok(running)
     }
 }
@@ -355,14 +365,6 @@ fn serve(
     });
 }
 
-/// A bot running in this gateway.
-struct BotEntry {
-    store: Arc<Store>,
-    /// Cancelled to retire the bot: intake stops, stored work and deliveries are finished.
-    retire: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
-
 /// A started gateway.
 pub struct Running {
     ledger: Ledger,
@@ -370,37 +372,28 @@ pub struct Running {
     app: tokio::sync::Mutex<App>,
     shutdown: CancellationToken,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
-    bots: tokio::sync::Mutex<BTreeMap<String, BotEntry>>,
+    /// The bots running here: the one list (see `crate::registry`).
     registry: Registry,
     last_reload: Arc<std::sync::Mutex<Option<ReloadReport>>>,
-    endpoints: webhook::Endpoints,
     webhook_addr: Option<std::net::SocketAddr>,
     admin_addr: Option<std::net::SocketAddr>,
     clock: Clock,
 }
 
 impl Running {
-    /// Starts a bot's runtime (and its webhook endpoint).
-    async fn launch(&self, store: Arc<Store>) {
-        let app = self.app.lock().await;
-        self.launch_locked(&app, store).await;
-    }
-
-    /// [`Running::launch`] for a caller that holds the app already (reload).
-    async fn launch_locked(&self, app: &App, store: Arc<Store>) {
+    /// Starts a bot's runtime and registers it (its webhook is served from now on). The caller
+    /// holds the app (start, reload), so two launches never race.
+    fn launch(&self, app: &App, store: Arc<Store>) {
         let gateway = &app.config.gateway;
+        let mut webhook_intake = None;
         let intake = match (&gateway.webhook.public_url, &gateway.webhook.secret) {
             (Some(public), Some(master)) if gateway.telegram.mode == Mode::Webhook => {
                 let inbox = Arc::new(crate::handoff::Handoff::default());
                 let secret = webhook::secret_token(master, store.id.as_str());
-                let endpoint = webhook::Endpoint {
-                    store: store.clone(),
+                webhook_intake = Some(WebhookIntake {
                     secret: secret.clone(),
                     inbox: inbox.clone(),
-                };
-                if let Ok(mut map) = self.endpoints.write() {
-                    map.insert(store.id.to_string(), endpoint);
-                }
+                });
                 Intake::Webhook {
                     url: webhook::url_for(public, store.id.as_str()),
                     secret,
@@ -424,14 +417,13 @@ impl Running {
         };
         let retire = self.shutdown.child_token();
         let task = tokio::spawn(runtime.run(self.shutdown.clone(), retire.clone()));
-        self.bots.lock().await.insert(
-            store.id.to_string(),
-            BotEntry {
-                store,
-                retire,
-                task,
-            },
-        );
+        self.registry
+            .insert(RunningBot::new(store, webhook_intake, retire, task));
+    }
+
+    /// The bots running now (the admin API's and the seller-event sender's view as well).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -461,17 +453,16 @@ impl Running {
     /// Retires a bot: intake stops, stored work and pending deliveries are finished in the
     /// background, then it stops. In webhook mode its webhook is deleted (pending updates kept).
     async fn retire(&self, bot: &str) {
-        let Some(entry) = self.bots.lock().await.remove(bot) else {
+        let Some(entry) = self.registry.remove(bot) else {
             return;
         };
-        if let Ok(mut map) = self.endpoints.write() {
-            map.remove(bot);
-        }
-        entry.retire.cancel();
-        let store = entry.store.clone();
+        let task = entry.retire();
+        let store = entry.store().clone();
         let webhook = self.webhook_addr.is_some();
         self.tasks.lock().await.spawn(async move {
-            let _ = entry.task.await;
+            if let Some(task) = task {
+                let _ = task.await;
+            }
             if webhook {
                 use teloxide_core::prelude::*;
                 if let Err(e) = store.clients.api.delete_webhook().await {
@@ -494,9 +485,10 @@ impl Running {
     pub async fn stop(self) {
         tracing::info!("Shutting down: no new updates are taken.");
         self.shutdown.cancel();
-        let bots = std::mem::take(&mut *self.bots.lock().await);
-        for (_, entry) in bots {
-            let _ = entry.task.await;
+        for entry in self.registry.drain() {
+            if let Some(task) = entry.retire() {
+                let _ = task.await;
+            }
         }
         let mut tasks = self.tasks.lock().await;
         while tasks.join_next().await.is_some() {}

@@ -99,7 +99,7 @@ pub(super) async fn reload(running: &Running) -> ReloadReport {
             continue;
         };
         let id = bot.id.to_string();
-        let existing = running.bots.lock().await.get(&id).map(|e| e.store.clone());
+        let existing = running.registry.get(&id);
         // A new bot is judged as `check` judges it (every product's pre-checkout called once).
         if existing.is_none()
             && let Err(errors) = super::plugins::load(&bot, &app.host)
@@ -112,8 +112,7 @@ pub(super) async fn reload(running: &Running) -> ReloadReport {
         match existing {
             None => match app.make_store(&bot, files.len()).await {
                 Ok((store, errors)) if errors.is_empty() => {
-                    app.config.bots.push(bot);
-                    running.launch_locked(&app, store).await;
+                    running.launch(&app, store);
                     report.added.push(id);
                 }
                 Ok((_, errors)) => report.rejected.extend(errors),
@@ -136,10 +135,7 @@ pub(super) async fn reload(running: &Running) -> ReloadReport {
                 }
                 match super::plugins::load(&bot, &app.host) {
                     Ok(catalogue) => {
-                        store.replace(bot.clone(), catalogue);
-                        if let Some(old) = app.config.bots.iter_mut().find(|b| b.id == bot.id) {
-                            *old = bot;
-                        }
+                        store.replace(bot, catalogue);
                         report.changed.push(id);
                     }
                     Err(errors) => report
@@ -149,26 +145,24 @@ pub(super) async fn reload(running: &Running) -> ReloadReport {
             }
         }
     }
-    let running_ids: Vec<String> = running.bots.lock().await.keys().cloned().collect();
-    for id in running_ids.into_iter().filter(|id| !present.contains(id)) {
-        running.retire(&id).await;
-        app.config.bots.retain(|b| b.id.as_str() != id);
-        report.removed.push(id);
+    for id in running.registry.ids() {
+        if !present.contains(&id) {
+            running.retire(&id).await;
+            report.removed.push(id);
+        }
     }
-    if let Err(e) = app.publish_event_routes(&report.removed).await {
+    let configs: Vec<_> = running
+        .registry
+        .snapshot()
+        .iter()
+        .map(|store| store.current().config.clone())
+        .collect();
+    if let Err(e) = app.publish_event_routes(&configs, &report.removed).await {
         report.rejected.push(format!(
             "{}: events: the new event destinations could not be stored ({e}); events still go where they went",
             dir.display()
         ));
     }
-    let stores: Vec<_> = running
-        .bots
-        .lock()
-        .await
-        .values()
-        .map(|e| e.store.clone())
-        .collect();
-    running.registry.replace(stores);
     for problem in &report.rejected {
         tracing::error!(problem = %problem, "A configuration change was rejected; that bot is unchanged.");
     }

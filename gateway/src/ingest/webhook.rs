@@ -14,13 +14,11 @@
 //! reaches Telegram as soon as it is decided. Everything else is handed to the inbox loop of the
 //! gateway that holds the bot's lease (see `ingest::inbox`).
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Secret;
-use crate::handoff::Handoff;
 use crate::ledger::{StoredUpdate, now_ms};
+use crate::registry::{Registry, WebhookIntake};
 use crate::shop::Store;
 use axum::Router;
 use axum::body::Bytes;
@@ -53,36 +51,22 @@ pub fn secret_token(master: &Secret, bot: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// What the listener knows of one bot.
-#[derive(Clone)]
-pub struct Endpoint {
-    pub store: Arc<Store>,
-    pub secret: String,
-    /// Hands stored updates to this gateway's inbox loop for the bot (if it runs the bot).
-    pub inbox: Arc<Handoff<StoredUpdate>>,
-}
-
-/// The bots the listener serves; reload adds and removes them.
-pub type Endpoints = Arc<std::sync::RwLock<HashMap<String, Endpoint>>>;
-
-pub fn router(endpoints: Endpoints) -> Router {
+/// Serves every bot of `bots` that is reached by webhook; a bot that is not running here (never
+/// was, or was retired) is a 404.
+pub fn router(bots: Registry) -> Router {
     Router::new()
         .route("/telegram/{bot}", post(receive))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(endpoints)
+        .with_state(bots)
 }
 
 async fn receive(
-    State(endpoints): State<Endpoints>,
+    State(bots): State<Registry>,
     Path(bot): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let found = endpoints.read().ok().and_then(|map| {
-        map.get(&bot)
-            .map(|e| (e.store.clone(), e.secret.clone(), e.inbox.clone()))
-    });
-    let Some((store, secret, inbox)) = found else {
+    let Some((store, WebhookIntake { secret, inbox })) = bots.webhook(&bot) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let given = headers

@@ -21,7 +21,7 @@ use super::retry;
 use super::signature;
 use crate::clock::Clock;
 use crate::ledger::{Ledger, SellerEvent, SendOutcome};
-use crate::shop::Registry;
+use crate::registry::Registry;
 
 /// How often the ledger is asked for due events.
 pub const POLL_EVERY: Duration = Duration::from_millis(500);

@@ -15,12 +15,10 @@ mod payment;
 mod plugin_input;
 mod pricing;
 mod refund;
-mod registry;
 pub mod replay;
 mod reply;
 mod seller;
 
-pub use registry::Registry;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
