@@ -22,6 +22,7 @@ use super::processor::handle_update;
 use crate::handoff::{Handoff, Next};
 use crate::ledger::StoredUpdate;
 use crate::shop::Store;
+use crate::telegram::incoming::is_pre_checkout;
 
 /// Most updates read from the inbox at a time.
 const INBOX_BATCH: i64 = 100;
@@ -30,8 +31,6 @@ const INBOX_BATCH: i64 = 100;
 /// an update another gateway stored just before this one's last (no gap left to notice), and
 /// pre-checkout queries nobody answered in time, are found there.
 pub const INBOX_RECHECK: Duration = Duration::from_millis(500);
-
-const PRE_CHECKOUT: &str = "pre_checkout_query";
 
 /// The highest update id this loop has accounted for (handled, or seen as a pre-checkout query
 /// answered elsewhere); `None` until the first ledger read after a start.
@@ -83,7 +82,7 @@ pub async fn inbox_loop(
             Some(updates) => {
                 for update in &updates {
                     seen.saw(update.update_id);
-                    if update.kind != PRE_CHECKOUT {
+                    if !is_pre_checkout(&update.kind) {
                         handle_update(&store, update).await;
                     }
                 }
@@ -121,7 +120,7 @@ async fn read_ledger(store: &Store, inbox: &Handoff<StoredUpdate>, seen: &mut Se
     let mut progressed = false;
     for update in &batch {
         seen.saw(update.update_id);
-        if update.kind == PRE_CHECKOUT {
+        if is_pre_checkout(&update.kind) {
             let age = crate::ledger::now_ms() - update.received_at;
             if age > crate::shop::PRE_CHECKOUT_DEADLINE.as_millis() as i64 {
                 let _ = store

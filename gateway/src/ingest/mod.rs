@@ -7,10 +7,16 @@
 mod backoff;
 mod inbox;
 mod poller;
+mod pre_checkout;
 mod processor;
 pub mod webhook;
 
 pub use backoff::Backoff;
 pub use inbox::inbox_loop;
 pub use poller::poll;
-pub use processor::{answer_in_reply, decide_reply, process, recover};
+pub use processor::{process, recover};
+
+/// The span every step of one update runs in: `bot`, `update_id` and the update's kind.
+fn update_span(store: &crate::shop::Store, update: &crate::ledger::StoredUpdate) -> tracing::Span {
+    tracing::info_span!("update", bot = %store.id, update_id = update.update_id, kind = %update.kind)
+}

@@ -11,7 +11,8 @@ use tracing::Instrument;
 
 use super::Backoff;
 use crate::ledger::StoredUpdate;
-use crate::shop::{PreCheckoutReply, ShopError, Store, prepare_delivery};
+use crate::shop::{ShopError, Store, prepare_delivery};
+use crate::telegram::incoming::{Incoming, is_pre_checkout};
 
 /// Resumes unfinished work after a restart: updates stored but not processed, then payments
 /// recorded but without prepared content. Call before polling starts, so nothing is handled twice.
@@ -61,7 +62,7 @@ pub async fn recover(store: &Arc<Store>) {
 pub async fn process(store: Arc<Store>, mut from_ingest: mpsc::Receiver<StoredUpdate>) {
     let mut fast = JoinSet::new();
     while let Some(update) = from_ingest.recv().await {
-        if update.kind == "pre_checkout_query" {
+        if is_pre_checkout(&update.kind) {
             let store = store.clone();
             fast.spawn(async move { handle_one(&store, &update).await });
         } else {
@@ -75,16 +76,17 @@ pub async fn process(store: Arc<Store>, mut from_ingest: mpsc::Receiver<StoredUp
 /// Handles one update and marks it processed. A ledger failure leaves it unprocessed and retries
 /// (nothing else can make progress without the ledger); a Telegram failure to reply is recorded
 /// as the update's outcome, because retrying a chat reply forever would block the chat.
-async fn handle_one(store: &Store, update: &StoredUpdate) {
-    let span = tracing::info_span!("update", bot = %store.id, update_id = update.update_id, kind = %update.kind);
-    handle_in_span(store, update).instrument(span).await
+pub(super) async fn handle_one(store: &Store, update: &StoredUpdate) {
+    handle_in_span(store, update)
+        .instrument(super::update_span(store, update))
+        .await
 }
 
 async fn handle_in_span(store: &Store, update: &StoredUpdate) {
     let bot = store.id.as_str();
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
     loop {
-        let outcome = match store.handle(update).await {
+        let outcome = match act(store, update).await {
             Ok(outcome) => outcome,
             Err(ShopError::Ledger(e)) => {
                 tracing::error!(bot, update_id = update.update_id, error = %e, "The ledger failed while handling an update; retrying.");
@@ -100,8 +102,35 @@ async fn handle_in_span(store: &Store, update: &StoredUpdate) {
     }
 }
 
+/// Reads one stored update and has it acted on: a pre-checkout query answered here, anything
+/// else by the shop. An update that cannot be read is recorded as such, never retried.
+async fn act(store: &Store, update: &StoredUpdate) -> Result<String, ShopError> {
+    match Incoming::parse(&update.kind, &update.body) {
+        Ok(Incoming::PreCheckout(q)) => {
+            super::pre_checkout::answer_by_request(store, &q, update.received_at).await
+        }
+        Ok(incoming) => {
+            store
+                .handle(&incoming, update.update_id, update.received_at)
+                .await
+        }
+        Err(why) => {
+            store
+                .ledger
+                .mark_unreadable(store.id.as_str(), update.update_id, &why.to_string())
+                .await?;
+            Ok(Incoming::unreadable_outcome(&update.kind))
+        }
+    }
+}
+
 /// Marks an update processed with its outcome, retrying while the ledger fails.
-async fn mark_processed(store: &Store, update: &StoredUpdate, outcome: &str, mut backoff: Backoff) {
+pub(super) async fn mark_processed(
+    store: &Store,
+    update: &StoredUpdate,
+    outcome: &str,
+    mut backoff: Backoff,
+) {
     let bot = store.id.as_str();
     tracing::debug!(
         bot,
@@ -117,58 +146,6 @@ async fn mark_processed(store: &Store, update: &StoredUpdate, outcome: &str, mut
         tracing::error!(bot, update_id = update.update_id, error = %e, "Cannot mark an update processed; retrying.");
         tokio::time::sleep(backoff.step()).await;
     }
-}
-
-fn update_span(store: &Store, update: &StoredUpdate) -> tracing::Span {
-    tracing::info_span!("update", bot = %store.id, update_id = update.update_id, kind = %update.kind)
-}
-
-/// Webhook mode's pre-checkout path, step one: the decision, made while the query is being
-/// stored (it has no effect until the reply goes out, which waits for both). `None` when the
-/// query cannot be answered this way (unreadable, or past the deadline).
-pub async fn decide_reply(store: &Arc<Store>, update: &StoredUpdate) -> Option<PreCheckoutReply> {
-    store
-        .pre_checkout_reply(update)
-        .instrument(update_span(store, update))
-        .await
-}
-
-/// Step two, once the query is stored: returns the answer for the 2xx reply to the webhook call
-/// that brought it, recording the decision and marking the update processed on a task of its
-/// own. A query Telegram delivers again (`fresh` false) is answered again, since Telegram
-/// repeats it only when our reply did not reach it, but recorded once. Without a decision a
-/// fresh query is handled as any other update.
-pub fn answer_in_reply(
-    store: &Arc<Store>,
-    update: StoredUpdate,
-    fresh: bool,
-    reply: Option<PreCheckoutReply>,
-) -> Option<serde_json::Value> {
-    let span = update_span(store, &update);
-    let store = store.clone();
-    let Some(PreCheckoutReply { method, record }) = reply else {
-        if fresh {
-            tokio::spawn(async move { handle_one(&store, &update).await });
-        }
-        return None;
-    };
-    if !fresh {
-        span.in_scope(|| tracing::info!("Answered a pre-checkout query Telegram delivered again."));
-        return Some(method);
-    }
-    let finish = async move {
-        let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
-        let outcome = match record.await {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                tracing::error!(error = %e, "Answered a pre-checkout query but could not record the decision.");
-                format!("answered in the webhook reply; not recorded: {e}")
-            }
-        };
-        mark_processed(&store, &update, &outcome, backoff).await
-    };
-    tokio::spawn(finish.instrument(span));
-    Some(method)
 }
 
 /// Handles one stored update and marks it processed (for webhook mode's inbox loop).

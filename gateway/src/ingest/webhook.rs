@@ -14,12 +14,15 @@
 //! reaches Telegram as soon as it is decided. Everything else is handed to the inbox loop of the
 //! gateway that holds the bot's lease (see `ingest::inbox`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::pre_checkout::Decided;
 use crate::config::Secret;
 use crate::ledger::{StoredUpdate, now_ms};
 use crate::registry::{Registry, WebhookIntake};
 use crate::shop::Store;
+use crate::telegram::incoming::is_pre_checkout;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -106,9 +109,8 @@ async fn receive(
     };
     let storing = tokio::time::timeout(STORE_TIMEOUT, store.ledger.store_update(&bot, &update));
     // A pre-checkout query is decided while it is being stored; its answer goes out in the reply.
-    let (stored, decided) = if update.kind == "pre_checkout_query" {
-        let (stored, decided) =
-            tokio::join!(storing, super::processor::decide_reply(&store, &update));
+    let (stored, decided) = if is_pre_checkout(&update.kind) {
+        let (stored, decided) = tokio::join!(storing, super::pre_checkout::decide(&store, &update));
         (stored, Some(decided))
     } else {
         (storing.await, None)
@@ -138,7 +140,7 @@ async fn receive(
             // before the updates that follow.
             inbox.hand(update.clone());
         }
-        return match super::processor::answer_in_reply(&store, update, fresh, decided) {
+        return match answer_in_reply(&store, update, fresh, decided) {
             Some(method) => axum::Json(method).into_response(),
             None => StatusCode::OK.into_response(),
         };
@@ -147,6 +149,38 @@ async fn receive(
         inbox.hand(update);
     }
     StatusCode::OK.into_response()
+}
+
+/// A pre-checkout query, once stored: returns the answer for the 2xx reply, recording it and
+/// marking the update processed on a task of its own. A query Telegram delivers again (`fresh`
+/// false) is answered again, since Telegram repeats it only when our reply did not reach it, but
+/// recorded once. Without a decision a fresh query is handled as any other update.
+fn answer_in_reply(
+    store: &Arc<Store>,
+    update: StoredUpdate,
+    fresh: bool,
+    decided: Option<Decided>,
+) -> Option<serde_json::Value> {
+    let span = super::update_span(store, &update);
+    let store = store.clone();
+    let Some(decided) = decided else {
+        if fresh {
+            tokio::spawn(async move { super::processor::handle_one(&store, &update).await });
+        }
+        return None;
+    };
+    let method = decided.reply();
+    if !fresh {
+        span.in_scope(|| tracing::info!("Answered a pre-checkout query Telegram delivered again."));
+        return Some(method);
+    }
+    let finish = async move {
+        let outcome = decided.record(&store, update.received_at).await;
+        let backoff = super::Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+        super::processor::mark_processed(&store, &update, &outcome, backoff).await
+    };
+    tokio::spawn(tracing::Instrument::instrument(finish, span));
+    Some(method)
 }
 
 /// What the handler needs of a webhook body: its `update_id` and kind (its one field besides

@@ -2,11 +2,8 @@
 //! everything here is bounded well inside that, and anything that goes wrong answers ok=false:
 //! refusing costs a sale, approving blindly could take money for something we cannot deliver.
 
-use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
-use teloxide_core::prelude::*;
 use teloxide_core::types::PreCheckoutQuery;
 
 use super::{Current, PRE_CHECKOUT_DEADLINE, ShopError, Store};
@@ -84,77 +81,50 @@ impl Verdict {
     }
 }
 
-/// Answers by request (`answerPreCheckoutQuery`): polling mode, and a query found in the inbox
-/// after a restart.
-pub(super) async fn on_pre_checkout(
+/// A pre-checkout decision, made within Telegram's deadline: what to answer, and what is left of
+/// the time to answer in. Ingest sends the answer (in a webhook reply or by request); then
+/// [`record`] writes it to the ledger.
+pub struct CheckoutDecision {
+    verdict: Verdict,
+    /// The refusal in the buyer's language (`None` when approved).
+    error_message: Option<String>,
+    budget: Duration,
+}
+
+impl CheckoutDecision {
+    pub fn ok(&self) -> bool {
+        self.verdict.ok
+    }
+
+    /// What the buyer is shown when the answer is no.
+    pub fn error_message(&self) -> Option<&str> {
+        self.error_message.as_deref()
+    }
+
+    /// How long the answer may still take to reach Telegram (its own round trip included).
+    pub fn answer_within(&self) -> Duration {
+        ANSWER_MARGIN + self.budget.saturating_sub(Duration::from_millis(1))
+    }
+}
+
+/// Decides a pre-checkout query received at `received_ms`; `None` when it is already past
+/// Telegram's deadline (only after a restart: an answer would be refused).
+pub(super) async fn decide_query(
     store: &Store,
     current: &Current,
     q: &PreCheckoutQuery,
     received_ms: i64,
-) -> Result<String, ShopError> {
-    let Some((verdict, budget)) = decide_in_time(store, current, q, received_ms).await else {
-        // Only after a restart: the query is past Telegram's deadline, an answer would be refused.
-        return Ok(EXPIRED.into());
-    };
-    let mut answer = store
-        .clients
-        .api
-        .answer_pre_checkout_query(q.id.clone(), verdict.ok);
-    if !verdict.ok {
+) -> Option<CheckoutDecision> {
+    let (verdict, budget) = decide_in_time(store, current, q, received_ms).await?;
+    let error_message = (!verdict.ok).then(|| {
         let texts = current.config.texts(q.from.language_code.as_deref());
-        answer = answer.error_message(verdict.message(&texts));
-    }
-    let sent = tokio::time::timeout(
-        ANSWER_MARGIN + budget.saturating_sub(Duration::from_millis(1)),
-        answer,
-    )
-    .await;
-    record(store, q, &verdict, received_ms).await?;
-    match sent {
-        Ok(Ok(_)) => Ok(verdict.outcome()),
-        Ok(Err(e)) => Err(super::tg("answerPreCheckoutQuery")(e)),
-        Err(_) => Ok("pre-checkout answer timed out".into()),
-    }
-}
-
-const EXPIRED: &str = "expired: received too long ago to answer";
-
-/// Webhook mode: decides, and returns the answer as the method call for the 2xx reply to the
-/// webhook call that brought the query (Telegram executes it; see [`PreCheckoutReply`]), or
-/// `None` when the query is already past Telegram's deadline.
-pub(super) async fn reply(
-    store: Arc<Store>,
-    current: &Current,
-    q: PreCheckoutQuery,
-    received_ms: i64,
-) -> Option<PreCheckoutReply> {
-    let (verdict, _) = decide_in_time(&store, current, &q, received_ms).await?;
-    let mut method = serde_json::json!({
-        "method": "answerPreCheckoutQuery",
-        "pre_checkout_query_id": q.id.0,
-        "ok": verdict.ok,
+        verdict.message(&texts)
     });
-    if !verdict.ok {
-        let texts = current.config.texts(q.from.language_code.as_deref());
-        method["error_message"] = verdict.message(&texts).into();
-    }
-    let record = async move {
-        record(&store, &q, &verdict, received_ms).await?;
-        Ok(format!("{} (in the webhook reply)", verdict.outcome()))
-    };
-    Some(PreCheckoutReply {
-        method,
-        record: Box::pin(record),
+    Some(CheckoutDecision {
+        verdict,
+        error_message,
+        budget,
     })
-}
-
-/// A pre-checkout answer to send as the body of a webhook's 2xx reply: the fastest way to answer,
-/// with no request of its own, but Telegram does not report whether it was accepted. `record`
-/// writes the decision to the ledger (run it once the reply is on its way) and gives the update's
-/// outcome.
-pub struct PreCheckoutReply {
-    pub method: serde_json::Value,
-    pub record: std::pin::Pin<Box<dyn Future<Output = Result<String, ShopError>> + Send>>,
 }
 
 /// The verdict, decided within Telegram's deadline (less the margin for the answer's own trip),
@@ -175,13 +145,14 @@ async fn decide_in_time(
     Some((verdict, budget))
 }
 
-/// Metrics, a log line and the ledger event for an answer given.
-async fn record(
+/// Metrics, a log line and the ledger event for an answer given; returns the update's outcome.
+pub(super) async fn record(
     store: &Store,
     q: &PreCheckoutQuery,
-    verdict: &Verdict,
+    decision: &CheckoutDecision,
     received_ms: i64,
-) -> Result<(), ShopError> {
+) -> Result<String, ShopError> {
+    let verdict = &decision.verdict;
     let user = q.from.id.0 as i64;
     let label = store.metrics_label.clone();
     let seconds = (now_ms().saturating_sub(received_ms)).max(0) as f64 / 1000.0;
@@ -208,7 +179,7 @@ async fn record(
         .ledger
         .record_event(store.id.as_str(), kind, subject, &verdict.reason)
         .await?;
-    Ok(())
+    Ok(verdict.outcome())
 }
 
 async fn decide(

@@ -1,61 +1,30 @@
 //! How memberships end, or nearly do. Telegram reports a buyer's cancel or re-enable and a failed
-//! renewal in the Bot API 10.2 `subscription` update (which teloxide does not type, so it is read
-//! from the stored raw JSON); the expiry sweep ends every membership whose paid period plus the
+//! renewal in the Bot API 10.2 `subscription` update (read by ingest, see
+//! `telegram::incoming`); the expiry sweep ends every membership whose paid period plus the
 //! bot's grace period has passed without a renewal, and runs the plugin's revoke hook once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 use teloxide_core::types::ChatId;
 use tokio_util::sync::CancellationToken;
 
 use super::{Current, ShopError, Store, memberships::title, refund, reply::say};
 use crate::ledger::report::rfc3339;
 use crate::ledger::{EventKind, LedgerError, SubscriptionState};
+use crate::telegram::incoming::SubscriptionChanged;
 
 /// How often the lease holder looks for lapsed memberships (and at once when the clock moves).
 pub const EXPIRY_SWEEP_EVERY: Duration = Duration::from_secs(60);
-
-/// `Update.subscription` (BotSubscriptionUpdated, Bot API 10.2).
-#[derive(Debug, Deserialize)]
-struct SubscriptionUpdate {
-    subscription: Changed,
-}
-
-#[derive(Debug, Deserialize)]
-struct Changed {
-    user: UserRef,
-    invoice_payload: String,
-    state: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct UserRef {
-    id: i64,
-    #[serde(default)]
-    language_code: Option<String>,
-}
 
 /// Applies a stored `subscription` update. Unknown states and memberships this bot never sold
 /// are recorded as ignored: a future Bot API must not be able to stop a chat.
 pub(super) async fn on_subscription_update(
     store: &Store,
     current: &Current,
-    update_id: i64,
-    body: &str,
+    changed: &SubscriptionChanged,
 ) -> Result<String, ShopError> {
     let bot = store.id.as_str();
-    let changed = match serde_json::from_str::<SubscriptionUpdate>(body) {
-        Ok(u) => u.subscription,
-        Err(e) => {
-            store
-                .ledger
-                .mark_unreadable(bot, update_id, &format!("subscription: {e}"))
-                .await?;
-            return Ok("unreadable: subscription update".into());
-        }
-    };
     let user = changed.user.id;
     let Some(sub) = store
         .ledger

@@ -22,9 +22,9 @@ mod seller;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use teloxide_core::types::{Update, UpdateKind};
+use teloxide_core::types::PreCheckoutQuery;
 
-pub use checkout::PreCheckoutReply;
+pub use checkout::CheckoutDecision;
 pub use fulfil::prepare_delivery;
 pub use give_up::give_up;
 pub use lapse::{EXPIRY_SWEEP_EVERY, expire_lapsed, sweep as sweep_lapsed};
@@ -36,9 +36,10 @@ pub use seller::{Alert, tell_admins};
 use crate::clock::Clock;
 use crate::config::BotConfig;
 use crate::domain::BotId;
-use crate::ledger::{Ledger, LedgerError, StoredUpdate};
+use crate::ledger::{Ledger, LedgerError};
 use crate::plugins::{Catalogue, Runner, SeedKey};
 use crate::telegram::BotClients;
+use crate::telegram::incoming::Incoming;
 
 /// Telegram drops a pre-checkout query that is not answered within 10 s. We aim well inside it.
 pub const PRE_CHECKOUT_DEADLINE: Duration = Duration::from_secs(10);
@@ -170,76 +171,60 @@ impl Store {
         self.menus_changed.notify_one();
     }
 
-    /// Webhook mode's answer to a pre-checkout query, for the 2xx reply to the webhook call that
-    /// brought it; `None` when `update` is not a readable pre-checkout query still within
-    /// Telegram's deadline.
-    pub async fn pre_checkout_reply(
-        self: &Arc<Self>,
-        update: &StoredUpdate,
-    ) -> Option<PreCheckoutReply> {
-        if update.kind != "pre_checkout_query" {
-            return None;
-        }
-        let parsed: Update = serde_json::from_str(&update.body).ok()?;
-        let UpdateKind::PreCheckoutQuery(q) = parsed.kind else {
-            return None;
-        };
+    /// Decides a pre-checkout query received at `received_ms` (SPEC §4, guarantee 3), within
+    /// Telegram's deadline; `None` when it is already past it. Nothing is recorded until
+    /// [`Store::record_pre_checkout`], once the answer is on its way.
+    pub async fn decide_pre_checkout(
+        &self,
+        q: &PreCheckoutQuery,
+        received_ms: i64,
+    ) -> Option<CheckoutDecision> {
         let current = self.current();
-        checkout::reply(self.clone(), &current, q, update.received_at).await
+        checkout::decide_query(self, &current, q, received_ms).await
     }
 
-    /// Handles one stored update and returns a short outcome for the inbox. An update that cannot
-    /// be read is reported as `Err(Unreadable)` by the caller, not here.
-    pub async fn handle(&self, update: &StoredUpdate) -> Result<String, ShopError> {
-        if update.kind == "purchased_paid_media" {
-            return paid_media::on_purchase(
-                self,
-                update.update_id,
-                &update.body,
-                update.received_at,
-            )
-            .await;
-        }
-        if update.kind == "subscription" {
-            let current = self.current();
-            return lapse::on_subscription_update(self, &current, update.update_id, &update.body)
-                .await;
-        }
-        let parsed: Update = match serde_json::from_str(&update.body) {
-            Ok(u) => u,
-            Err(e) => {
-                self.ledger
-                    .mark_unreadable(self.id.as_str(), update.update_id, &e.to_string())
-                    .await?;
-                return Ok("unreadable".into());
-            }
-        };
+    /// Records an answer given (metrics, a log line, the ledger event); returns the outcome.
+    pub async fn record_pre_checkout(
+        &self,
+        q: &PreCheckoutQuery,
+        decision: &CheckoutDecision,
+        received_ms: i64,
+    ) -> Result<String, ShopError> {
+        checkout::record(self, q, decision, received_ms).await
+    }
+
+    /// Acts on one update (read by ingest) and returns a short outcome for the inbox.
+    /// Pre-checkout queries are not handled here: ingest answers them with
+    /// [`Store::decide_pre_checkout`].
+    pub async fn handle(
+        &self,
+        incoming: &Incoming,
+        update_id: i64,
+        received_at: i64,
+    ) -> Result<String, ShopError> {
         let current = self.current();
-        match &parsed.kind {
-            UpdateKind::Message(msg) => {
+        match incoming {
+            Incoming::Message(msg) => {
                 if let Some(paid) = msg.successful_payment() {
-                    return payment::on_successful_payment(
-                        self,
-                        &current,
-                        msg,
-                        paid,
-                        update.update_id,
-                    )
-                    .await;
+                    return payment::on_successful_payment(self, &current, msg, paid, update_id)
+                        .await;
                 }
                 if let teloxide_core::types::MessageKind::RefundedPayment(r) = &msg.kind {
                     return refund::on_refunded_payment(self, &current, &r.refunded_payment).await;
                 }
                 catalogue::on_message(self, &current, msg).await
             }
-            UpdateKind::CallbackQuery(q) => catalogue::on_callback(self, &current, q).await,
-            UpdateKind::PreCheckoutQuery(q) => {
-                checkout::on_pre_checkout(self, &current, q, update.received_at).await
+            Incoming::Callback(q) => catalogue::on_callback(self, &current, q).await,
+            Incoming::PaidMediaPurchased(p) => {
+                paid_media::on_purchase(self, update_id, p, received_at).await
             }
-            _ => Ok(format!(
-                "ignored: {} updates are not used by a store",
-                update.kind
-            )),
+            Incoming::Subscription(changed) => {
+                lapse::on_subscription_update(self, &current, changed).await
+            }
+            Incoming::PreCheckout(_) => {
+                Ok("ignored: a pre-checkout query is answered by ingest".into())
+            }
+            Incoming::Other(kind) => Ok(format!("ignored: {kind} updates are not used by a store")),
         }
     }
 }

@@ -7,12 +7,11 @@
 //! a redelivered update records nothing new. A payload that is none of our posts is recorded and
 //! logged, never an error, because an error would hold back the rest of the bot's updates.
 
-use serde::Deserialize;
-
 use super::{ShopError, Store};
 use crate::ledger::{LedgerError, NewPurchase, PurchaseRecorded};
 use crate::paid_media::{PostId, PostRequest};
 use crate::telegram::Failure;
+use crate::telegram::incoming::PaidMediaPurchased;
 
 /// A post Telegram accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,47 +79,15 @@ pub async fn send_post(
     }
 }
 
-#[derive(Deserialize)]
-struct Update {
-    purchased_paid_media: Purchased,
-}
-
-/// PaidMediaPurchased. Clients have seen the payload both as `paid_media_payload` (the Bot API's
-/// name) and as `payload`, so either is read.
-#[derive(Deserialize)]
-struct Purchased {
-    from: Buyer,
-    paid_media_payload: Option<String>,
-    payload: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Buyer {
-    id: i64,
-}
-
 /// Records a `purchased_paid_media` update against its post; returns the inbox outcome.
 pub(super) async fn on_purchase(
     store: &Store,
     update_id: i64,
-    body: &str,
+    purchased: &PaidMediaPurchased,
     received_at: i64,
 ) -> Result<String, ShopError> {
     let bot = store.id.as_str();
-    let purchased = match serde_json::from_str::<Update>(body) {
-        Ok(u) => u.purchased_paid_media,
-        Err(e) => {
-            store
-                .ledger
-                .mark_unreadable(bot, update_id, &format!("purchased_paid_media: {e}"))
-                .await?;
-            return Ok("unreadable: purchased_paid_media update".into());
-        }
-    };
-    let payload = purchased
-        .paid_media_payload
-        .or(purchased.payload)
-        .unwrap_or_default();
+    let payload = purchased.payload();
     let recorded = store
         .ledger
         .record_paid_media_purchase(NewPurchase {

@@ -3,6 +3,7 @@
 
 mod balance;
 mod errors;
+pub mod incoming;
 mod paid_media;
 mod raw_updates;
 mod retry;
