@@ -53,7 +53,8 @@ async fn a_bot_whose_token_is_refused_does_not_hold_back_the_others() {
             .replace("environment = \"test\"", "")
             .as_str(),
     );
-    // The simulator forgets the bot: every call with its token now gets 401 Unauthorized.
+    // The gateway is given a forged token the simulator never registered (the real one plus a
+    // digit): every call with it gets 401 Unauthorized, as a revoked token does.
     let revoked = h.token("revoked");
     let forged = format!("{}9", revoked);
     let mut config = h.config();
@@ -92,7 +93,6 @@ async fn a_bot_whose_token_is_refused_does_not_hold_back_the_others() {
         "nothing but getMe is tried with a refused token: {refused:?}"
     );
     assert!(!gw.store("revoked").is_some_and(|s| s.is_ready()));
-    assert!(h.sim.calls(&revoked).is_empty());
     gw.stop().await;
     h.finish().await;
 }

@@ -1,7 +1,5 @@
 //! SPEC §5, guarantees 1, 2 and 4, on both ledgers.
 
-use std::time::Duration;
-
 use serde_json::json;
 use starsgate::ledger::{EventKind, PaymentStatus};
 
@@ -79,7 +77,12 @@ async fn an_update_is_not_confirmed_to_telegram_until_it_is_stored(backend: Back
         .await;
     let lock = hold_inbox_lock(&h).await;
     h.say(GUIDES, ALICE, "/paysupport");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The gateway has taken the update from Telegram and waits to store it: from here on, a
+    // confirmation or a reply could only come from not waiting for the store.
+    eventually("the gateway to be storing the update", || async {
+        gw.ledger().updates_being_stored() > 0
+    })
+    .await;
     assert_eq!(
         h.sim.pending_updates(&token),
         1,
@@ -89,6 +92,10 @@ async fn an_update_is_not_confirmed_to_telegram_until_it_is_stored(backend: Back
         h.sim.messages(&token, ALICE).len(),
         1,
         "nothing is processed before it is stored"
+    );
+    assert!(
+        gw.ledger().updates_being_stored() > 0,
+        "still storing while the lock is held"
     );
     drop(lock); // the transaction is rolled back when its connection closes
     h.wait_for(GUIDES, ALICE, "the support text", |m| m.len() == 2)

@@ -406,6 +406,31 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// [`Harness::settle`], and then waits until every expiry sweep of `bot`'s memberships that
+    /// could act on the gateway's clock as it is now has finished: sweeps run when the clock
+    /// moves and leave no trace when nothing lapses, so a fixed pause could count a membership's
+    /// hooks before a late (duplicate or wrongful) revoke. It moves the clock 1 ms and waits for
+    /// a sweep to start at or after that time (that sweep saw every earlier clock move), then
+    /// does it once more (a sweep starts only after the previous one has finished, so that one
+    /// has run its revoke hooks and told its buyers), and settles again for what they sent.
+    pub async fn settle_memberships(&self, gw: &Running, bot: &str) {
+        self.settle().await;
+        for _ in 0..2 {
+            // Read before the move: a sweep woken by it may start before a read after it.
+            let moved = gw.clock().now_ms() + 1;
+            gw.clock().advance(Duration::from_millis(1));
+            eventually("an expiry sweep after the clock moved", || async {
+                gw.ledger()
+                    .last_expiry_sweep(bot)
+                    .is_some_and(|at| at >= moved)
+            })
+            .await;
+        }
+        self.settle().await;
+    }
+}
+
 /// Polls `check` until it is true or `WAIT` passes.
 pub async fn eventually<F: Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
     let deadline = tokio::time::Instant::now() + WAIT;

@@ -118,12 +118,26 @@ async fn a_bot_added_and_another_removed_while_a_third_keeps_selling() {
         payment(&ledger, GAMES, &games_charge).await.status,
         starsgate::ledger::PaymentStatus::Delivered
     );
-    // And it takes no new updates.
+    // And it takes no new updates: its runtime has ended (it gives its lease up only after its
+    // poller stopped), and a message to it stays at Telegram while a running bot answers a
+    // message sent after it.
+    eventually("the removed bot to give up its lease", || async {
+        matches!(ledger.bot_holder(GAMES).await, Ok(None))
+    })
+    .await;
+    let pending = h.sim.pending_updates(&h.token(GAMES));
     h.say(GAMES, 4102, "/start");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    h.say("third", 4102, "/start");
+    h.wait_for("third", 4102, "the running bot's answer", |m| !m.is_empty())
+        .await;
     assert!(
         h.sim.messages(&h.token(GAMES), 4102).is_empty(),
         "a removed bot does not answer"
+    );
+    assert_eq!(
+        h.sim.pending_updates(&h.token(GAMES)),
+        pending + 1,
+        "nobody took the update from Telegram"
     );
     assert!(gw.store(GAMES).is_none());
     gw.stop().await;

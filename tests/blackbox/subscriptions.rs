@@ -298,7 +298,7 @@ async fn a_failed_renewal_lapses_after_the_grace_period_and_access_is_revoked_on
     clock.advance(std::time::Duration::from_millis(
         (paid_until - now + 3_600_000).max(0) as u64,
     ));
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    h.settle_memberships(&gw, CLUB).await;
     assert_eq!(
         state_of(&ledger).await,
         "failed",
@@ -322,7 +322,7 @@ async fn a_failed_renewal_lapses_after_the_grace_period_and_access_is_revoked_on
             .any(|m| m.text.as_deref().unwrap_or("").contains("has ended"))
     })
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    h.settle_memberships(&gw, CLUB).await;
     let revoked = hooks(&ledger, &renewal, "expiry_hook").await;
     assert_eq!(revoked.len(), 1, "revoked once: {revoked:?}");
     assert!(
@@ -423,7 +423,7 @@ async fn a_refunded_renewal_revokes_access_once_and_stops_the_renewal(backend: B
     // Telegram's refunded_payment arrives too, and time passes: still one revocation.
     gw.clock()
         .advance(std::time::Duration::from_secs(40 * DAY as u64));
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    h.settle_memberships(&gw, CLUB).await;
     let refund_hooks = hooks(&ledger, &renewal, "refund_hook").await;
     assert_eq!(refund_hooks.len(), 1, "{refund_hooks:?}");
     assert!(

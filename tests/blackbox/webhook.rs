@@ -1,7 +1,5 @@
 //! Webhook mode: many bots on one listener, secrets, bad bodies, a ledger that is down, restarts.
 
-use std::time::Duration;
-
 use starsgate::config::Secret;
 use starsgate::ingest::webhook::secret_token;
 use starsgate::ledger::{EventKind, StoredUpdate};
@@ -425,8 +423,14 @@ async fn a_restart_does_not_drop_pending_updates() {
         .await;
     gw.stop().await;
     // While the gateway is down, the buyer writes; Telegram keeps the update and retries.
-    h.say(GUIDES, 2401, "/paysupport");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let update_id = h.say(GUIDES, 2401, "/paysupport");
+    eventually("Telegram to fail to push the update", || async {
+        h.sim
+            .webhook_attempts(&token)
+            .iter()
+            .any(|a| a.update_id == update_id && a.status.is_none())
+    })
+    .await;
     assert_eq!(h.sim.pending_updates(&token), 1);
     let gw = h.start().await;
     h.wait_for(GUIDES, 2401, "the answer after the restart", |m| {

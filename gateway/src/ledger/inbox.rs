@@ -29,6 +29,7 @@ impl Ledger {
         bot: &str,
         updates: &[StoredUpdate],
     ) -> Result<Vec<StoredUpdate>, LedgerError> {
+        let _storing = (!updates.is_empty()).then(|| self.probes.storing());
         let rows = updates
             .iter()
             .map(|u| NewUpdate {
@@ -52,6 +53,7 @@ impl Ledger {
         bot: &str,
         update: &StoredUpdate,
     ) -> Result<bool, LedgerError> {
+        let _storing = self.probes.storing();
         let row = NewUpdate {
             bot: bot.to_owned(),
             update: update.clone(),

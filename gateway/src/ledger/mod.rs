@@ -12,6 +12,7 @@ mod orders;
 mod outbox;
 mod paid_media;
 mod payments;
+mod probes;
 mod promos;
 mod refunds;
 pub mod report;
@@ -113,6 +114,8 @@ pub struct Ledger {
     orders: std::sync::Arc<orders::OrderCache>,
     /// Stamps every recorded row (see [`crate::clock`]).
     clock: Clock,
+    /// Work in hand, for tests to wait on (see [`probes`]).
+    probes: std::sync::Arc<probes::Probes>,
 }
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -312,6 +315,7 @@ impl Ledger {
             writer,
             orders: Default::default(),
             clock: Clock::default(),
+            probes: Default::default(),
         })
     }
 }

@@ -154,6 +154,7 @@ impl Ledger {
         now_ms: i64,
         grace_ms: i64,
     ) -> Result<Vec<Subscription>, LedgerError> {
+        self.probes.sweep_started(bot, now_ms);
         let cutoff = now_ms.saturating_sub(grace_ms);
         let due = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM subscriptions \
