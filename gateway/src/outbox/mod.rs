@@ -19,7 +19,7 @@ pub use again::{AgainError, AgainOutcome, deliver_again};
 pub use message::{Part, render};
 
 use crate::handoff::Next;
-use crate::ledger::{DueDelivery, now_ms};
+use crate::ledger::{DueDelivery, LedgerError, now_ms};
 use crate::shop::Store;
 use crate::telegram::{Failure, classify};
 
@@ -144,95 +144,106 @@ async fn send(store: &Store, d: &DueDelivery) -> Sent {
 }
 
 async fn send_in_span(store: &Store, d: &DueDelivery) -> Sent {
-    let bot = store.id.as_str();
-    let already = match store
-        .ledger
-        .claim_delivery(bot, &d.charge_id, &store.holder, CLAIM.as_millis() as i64)
-        .await
-    {
+    let already = match claim(store, d).await {
         Ok(Some(parts)) => parts,
         // Another gateway is sending it; if that one dies, its claim runs out.
         Ok(None) => return Sent::RetryIn(CLAIM),
         Err(e) => {
-            tracing::warn!(bot, charge_id = %d.charge_id, error = %e, "Cannot claim a delivery; will retry.");
+            tracing::warn!(error = %e, "Cannot claim a delivery; will retry.");
             return Sent::RetryIn(LEDGER_RETRY);
         }
     };
-    // The buyer's language is not stored with the delivery: the bot's default texts.
-    let header = store
-        .current()
-        .config
-        .texts(None)
-        .msg(crate::i18n::Msg::DeliveryHeader);
-    let parts = render(&header, &d.content);
+    let parts = render(&store.delivery_header(), &d.content);
     let result = match send_parts(store, d, &parts, already).await {
         Ok(result) => result,
         Err(e) => {
-            tracing::warn!(bot, charge_id = %d.charge_id, error = %e, "Could not record a part of a delivery; will retry.");
+            tracing::warn!(error = %e, "Could not record a part of a delivery; will retry.");
             return Sent::RetryIn(LEDGER_RETRY);
         }
     };
-    let outcome = if result.is_ok() {
+    let label = if result.is_ok() {
         "sent"
     } else {
         "failed_attempt"
     };
-    metrics::counter!("starsgate_deliveries_total", "bot" => store.metrics_label.clone(), "result" => outcome).increment(1);
-    let ledger = &store.ledger;
-    let mut next = Sent::Done;
-    let record = match result {
-        Ok(_) => {
-            tracing::info!(bot, charge_id = %d.charge_id, "Delivered a paid order.");
-            let r = ledger.mark_delivered(bot, &d.charge_id).await;
-            crate::crashpoint::hit("delivery_sent");
-            r
-        }
-        Err(e) => match classify(&e) {
-            Failure::RetryAfter(wait) => {
-                tracing::warn!(bot, charge_id = %d.charge_id, wait_s = wait.as_secs(), "Telegram asked this bot to slow down.");
-                let next = now_ms() + wait.as_millis() as i64;
-                let r = ledger
-                    .delivery_attempt_failed(
-                        bot,
-                        &d.charge_id,
-                        &crate::telegram::describe(&e),
-                        next,
-                    )
-                    .await;
-                log_ledger_error(bot, &d.charge_id, r);
-                return Sent::Pause(wait);
-            }
-            Failure::Unreachable(why) => {
-                tracing::warn!(bot, charge_id = %d.charge_id, reason = %why, "The buyer cannot be reached; the content is kept.");
-                let r = ledger
-                    .delivery_given_up(
-                        bot,
-                        &d.charge_id,
-                        &why,
-                        crate::ledger::PaymentStatus::DeliveryFailed,
-                    )
-                    .await;
-                if r.is_ok() {
-                    let alert = crate::shop::Alert::DeliveryFailed;
-                    crate::shop::tell_admins(store, &d.charge_id, alert, &why).await;
-                }
-                r
-            }
-            Failure::Rejected(why) => {
-                let reason = format!("Telegram refused the delivery message: {why}");
-                crate::shop::give_up(store, &d.charge_id, d.chat_id, &reason).await
-            }
-            Failure::Transient(why) => retry_later(store, d, &why, &mut next).await,
-            Failure::Unauthorized => {
-                retry_later(store, d, "the bot token was refused", &mut next).await
-            }
-        },
+    metrics::counter!("starsgate_deliveries_total", "bot" => store.metrics_label.clone(), "result" => label).increment(1);
+    let recorded = match result {
+        Ok(()) => delivered(store, d).await,
+        Err(e) => return failed(store, d, &e).await,
     };
-    if record.is_err() {
-        next = Sent::RetryIn(LEDGER_RETRY);
+    after_recording(recorded)
+}
+
+/// Claims a delivery for this gateway; the parts already sent, or `None` if another gateway
+/// holds it.
+async fn claim(store: &Store, d: &DueDelivery) -> Result<Option<u32>, LedgerError> {
+    let claim_ms = CLAIM.as_millis() as i64;
+    store
+        .ledger
+        .claim_delivery(store.id.as_str(), &d.charge_id, &store.holder, claim_ms)
+        .await
+}
+
+/// Records a delivery Telegram accepted whole.
+async fn delivered(store: &Store, d: &DueDelivery) -> Result<Sent, LedgerError> {
+    tracing::info!("Delivered a paid order.");
+    store
+        .ledger
+        .mark_delivered(store.id.as_str(), &d.charge_id)
+        .await?;
+    crate::crashpoint::hit("delivery_sent");
+    Ok(Sent::Done)
+}
+
+/// Decides and records what follows a part Telegram did not accept.
+async fn failed(store: &Store, d: &DueDelivery, e: &teloxide_core::RequestError) -> Sent {
+    let (bot, charge_id) = (store.id.as_str(), d.charge_id.as_str());
+    let recorded = match classify(e) {
+        Failure::RetryAfter(wait) => {
+            tracing::warn!(
+                wait_s = wait.as_secs(),
+                "Telegram asked this bot to slow down."
+            );
+            let next = now_ms() + wait.as_millis() as i64;
+            let why = crate::telegram::describe(e);
+            let r = store
+                .ledger
+                .delivery_attempt_failed(bot, charge_id, &why, next)
+                .await;
+            // The pause holds whether or not the attempt was recorded: Telegram asked for it.
+            let _ = after_recording(r.map(|()| Sent::Done));
+            return Sent::Pause(wait);
+        }
+        Failure::Unreachable(why) => {
+            tracing::warn!(reason = %why, "The buyer cannot be reached; the content is kept.");
+            store
+                .delivery_unreachable(charge_id, &why)
+                .await
+                .map(|()| Sent::Done)
+        }
+        Failure::Rejected(why) => {
+            let reason = format!("Telegram refused the delivery message: {why}");
+            store
+                .delivery_given_up(charge_id, d.chat_id, &reason)
+                .await
+                .map(|()| Sent::Done)
+        }
+        Failure::Transient(why) => retry_later(store, d, &why).await,
+        Failure::Unauthorized => retry_later(store, d, "the bot token was refused").await,
+    };
+    after_recording(recorded)
+}
+
+/// What follows once the attempt's outcome is recorded; if it could not be, the delivery is
+/// looked at again shortly (it is still due in the ledger).
+fn after_recording(recorded: Result<Sent, LedgerError>) -> Sent {
+    match recorded {
+        Ok(next) => next,
+        Err(e) => {
+            tracing::error!(error = %e, "Could not record a delivery attempt in the ledger.");
+            Sent::RetryIn(LEDGER_RETRY)
+        }
     }
-    log_ledger_error(bot, &d.charge_id, record);
-    next
 }
 
 /// Sends the parts of a delivery Telegram has not accepted yet, in order, recording each but the
@@ -243,7 +254,7 @@ async fn send_parts(
     d: &DueDelivery,
     parts: &[Part],
     already: u32,
-) -> Result<Result<(), teloxide_core::RequestError>, crate::ledger::LedgerError> {
+) -> Result<Result<(), teloxide_core::RequestError>, LedgerError> {
     let chat = ChatId(d.chat_id);
     let skip = usize::try_from(already).unwrap_or(usize::MAX);
     for (i, part) in parts.iter().enumerate().skip(skip) {
@@ -262,30 +273,26 @@ async fn send_parts(
     Ok(Ok(()))
 }
 
-/// Schedules the next attempt (and sets `next` to it), or gives up after the configured number.
-async fn retry_later(
-    store: &Store,
-    d: &DueDelivery,
-    why: &str,
-    next: &mut Sent,
-) -> Result<(), crate::ledger::LedgerError> {
-    let bot = store.id.as_str();
-    let limit = i64::from(store.current().config.delivery_attempts);
+/// Schedules the next attempt, or gives up after the bot's configured number of attempts.
+async fn retry_later(store: &Store, d: &DueDelivery, why: &str) -> Result<Sent, LedgerError> {
+    let limit = i64::from(store.delivery_attempts());
     if d.attempts + 1 >= limit {
         let reason = format!("sending failed {limit} times; the last error: {why}");
-        return crate::shop::give_up(store, &d.charge_id, d.chat_id, &reason).await;
+        store
+            .delivery_given_up(&d.charge_id, d.chat_id, &reason)
+            .await?;
+        return Ok(Sent::Done);
     }
     let step = BACKOFF[(d.attempts as usize).min(BACKOFF.len() - 1)];
-    *next = Sent::RetryIn(step);
-    tracing::warn!(bot, charge_id = %d.charge_id, reason = why, retry_in_s = step.as_secs(), "A delivery failed; will retry.");
+    tracing::warn!(
+        reason = why,
+        retry_in_s = step.as_secs(),
+        "A delivery failed; will retry."
+    );
+    let next = now_ms() + step.as_millis() as i64;
     store
         .ledger
-        .delivery_attempt_failed(bot, &d.charge_id, why, now_ms() + step.as_millis() as i64)
-        .await
-}
-
-fn log_ledger_error(bot: &str, charge_id: &str, r: Result<(), crate::ledger::LedgerError>) {
-    if let Err(e) = r {
-        tracing::error!(bot, charge_id, error = %e, "Could not record a delivery attempt in the ledger.");
-    }
+        .delivery_attempt_failed(store.id.as_str(), &d.charge_id, why, next)
+        .await?;
+    Ok(Sent::RetryIn(step))
 }

@@ -26,7 +26,7 @@ use teloxide_core::types::PreCheckoutQuery;
 
 pub use checkout::CheckoutDecision;
 pub use fulfil::prepare_delivery;
-pub use give_up::give_up;
+use give_up::give_up;
 pub use lapse::{EXPIRY_SWEEP_EVERY, expire_lapsed, sweep as sweep_lapsed};
 pub use memberships::{RenewalError, set_renewal};
 pub use payment::{PaidFacts, settle};
@@ -169,6 +169,46 @@ impl Store {
             Err(poisoned) => *poisoned.into_inner() = next,
         }
         self.menus_changed.notify_one();
+    }
+
+    /// The line above a delivery's content. The buyer's language is not stored with the
+    /// delivery, so it is in the bot's default texts.
+    pub fn delivery_header(&self) -> String {
+        self.current()
+            .config
+            .texts(None)
+            .msg(crate::i18n::Msg::DeliveryHeader)
+    }
+
+    /// How many times the outbox tries a delivery before giving up (`delivery_attempts`).
+    pub fn delivery_attempts(&self) -> u32 {
+        self.current().config.delivery_attempts
+    }
+
+    /// A delivery that can never be sent (Telegram refused it, or retries ran out): held for
+    /// the seller or refunded, per `on_delivery_failure`, and everyone told (see [`give_up`]).
+    pub async fn delivery_given_up(
+        &self,
+        charge_id: &str,
+        chat_id: i64,
+        reason: &str,
+    ) -> Result<(), LedgerError> {
+        give_up::give_up(self, charge_id, chat_id, reason).await
+    }
+
+    /// The buyer cannot be reached (blocked the bot, deleted the chat): `delivery_failed` with
+    /// the content kept, and the bot's admins told.
+    pub async fn delivery_unreachable(
+        &self,
+        charge_id: &str,
+        why: &str,
+    ) -> Result<(), LedgerError> {
+        let failed = crate::ledger::PaymentStatus::DeliveryFailed;
+        self.ledger
+            .delivery_given_up(self.id.as_str(), charge_id, why, failed)
+            .await?;
+        tell_admins(self, charge_id, Alert::DeliveryFailed, why).await;
+        Ok(())
     }
 
     /// Decides a pre-checkout query received at `received_ms` (SPEC §4, guarantee 3), within
