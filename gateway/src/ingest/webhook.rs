@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use super::pre_checkout::Decided;
 use crate::config::Secret;
+use crate::handoff::Handoff;
 use crate::ledger::{StoredUpdate, now_ms};
 use crate::registry::{Registry, WebhookIntake};
 use crate::shop::Store;
@@ -69,9 +70,53 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some((store, WebhookIntake { secret, inbox })) = bots.webhook(&bot) else {
-        return StatusCode::NOT_FOUND.into_response();
+    let (store, inbox) = match authenticate(&bots, &bot, &headers) {
+        Ok(found) => found,
+        Err(status) => return status.into_response(),
     };
+    let update = match read(&store, &body).await {
+        Ok(Some(update)) => update,
+        Ok(None) => return StatusCode::OK.into_response(),
+        Err(status) => return status.into_response(),
+    };
+    // A pre-checkout query is decided while it is being stored; its answer goes out in the reply.
+    let (stored, decided) = if is_pre_checkout(&update.kind) {
+        let deciding = super::pre_checkout::decide(&store, &update);
+        let (stored, decided) = tokio::join!(store_in_time(&store, &update), deciding);
+        (stored, Some(decided))
+    } else {
+        (store_in_time(&store, &update).await, None)
+    };
+    let fresh = match stored {
+        Ok(fresh) => fresh,
+        Err(status) => return status.into_response(),
+    };
+    let Some(decided) = decided else {
+        if fresh {
+            inbox.hand(update);
+        }
+        return StatusCode::OK.into_response();
+    };
+    if fresh {
+        // Answered here; the inbox loop only learns its id, so it knows nothing is missing
+        // before the updates that follow.
+        inbox.hand(update.clone());
+    }
+    match answer_in_reply(&store, update, fresh, decided) {
+        Some(method) => axum::Json(method).into_response(),
+        None => StatusCode::OK.into_response(),
+    }
+}
+
+/// The bot the call is for, if it runs here (404 otherwise) and the call carries its secret
+/// (401 otherwise; the body is neither read nor logged).
+fn authenticate(
+    bots: &Registry,
+    bot: &str,
+    headers: &HeaderMap,
+) -> Result<(Arc<Store>, Arc<Handoff<StoredUpdate>>), StatusCode> {
+    let (store, WebhookIntake { secret, inbox }) =
+        bots.webhook(bot).ok_or(StatusCode::NOT_FOUND)?;
     let given = headers
         .get(SECRET_HEADER)
         .map(|v| v.as_bytes())
@@ -82,44 +127,48 @@ async fn receive(
             "Refused a webhook call with a wrong or missing secret."
         );
         metrics::counter!("starsgate_webhook_rejected_total").increment(1);
-        return StatusCode::UNAUTHORIZED.into_response();
+        return Err(StatusCode::UNAUTHORIZED);
     }
-    let head = match Head::read(&body) {
-        Ok(head) => head,
+    Ok((store, inbox))
+}
+
+/// The update in a webhook body, to store; `None` when the body is not an update and was kept
+/// as a dead letter instead (acknowledged, so it cannot hold back the chat's queue).
+async fn read(store: &Store, body: &Bytes) -> Result<Option<StoredUpdate>, StatusCode> {
+    let bot = store.id.as_str();
+    match Head::read(body) {
+        Ok(head) => Ok(Some(StoredUpdate {
+            update_id: head.update_id,
+            kind: head.kind,
+            body: head.body,
+            received_at: now_ms(),
+        })),
         Err(reason) => {
-            return match store.ledger.dead_letter(&bot, reason, &body).await {
-                Ok(()) => {
-                    tracing::warn!(
-                        bot,
-                        reason,
-                        "Kept an unreadable webhook body as a dead letter."
-                    );
-                    StatusCode::OK.into_response()
-                }
-                Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
-            };
+            store
+                .ledger
+                .dead_letter(bot, reason, body)
+                .await
+                .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+            tracing::warn!(
+                bot,
+                reason,
+                "Kept an unreadable webhook body as a dead letter."
+            );
+            Ok(None)
         }
-    };
-    let update_id = head.update_id;
-    let update = StoredUpdate {
-        update_id,
-        kind: head.kind,
-        body: head.body,
-        received_at: now_ms(),
-    };
-    let storing = tokio::time::timeout(STORE_TIMEOUT, store.ledger.store_update(&bot, &update));
-    // A pre-checkout query is decided while it is being stored; its answer goes out in the reply.
-    let (stored, decided) = if is_pre_checkout(&update.kind) {
-        let (stored, decided) = tokio::join!(storing, super::pre_checkout::decide(&store, &update));
-        (stored, Some(decided))
-    } else {
-        (storing.await, None)
-    };
-    let fresh = match stored {
-        Ok(Ok(new)) => new,
+    }
+}
+
+/// Stores the update within [`STORE_TIMEOUT`]; whether it is new (not a repeat). 503 when the
+/// ledger fails or is too slow, so Telegram delivers it again.
+async fn store_in_time(store: &Store, update: &StoredUpdate) -> Result<bool, StatusCode> {
+    let (bot, update_id) = (store.id.as_str(), update.update_id);
+    let storing = store.ledger.store_update(bot, update);
+    let fresh = match tokio::time::timeout(STORE_TIMEOUT, storing).await {
+        Ok(Ok(fresh)) => fresh,
         Ok(Err(e)) => {
             tracing::error!(bot, update_id, error = %e, "Cannot store a webhook update; Telegram will retry.");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            return Err(StatusCode::SERVICE_UNAVAILABLE);
         }
         Err(_) => {
             tracing::error!(
@@ -127,28 +176,15 @@ async fn receive(
                 update_id,
                 "Storing a webhook update timed out; Telegram will retry."
             );
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            return Err(StatusCode::SERVICE_UNAVAILABLE);
         }
     };
     if fresh {
-        metrics::counter!("starsgate_updates_total", "bot" => store.metrics_label.clone(), "kind" => crate::telegram::KindLabel::of(&update.kind).as_str())
+        let kind = crate::telegram::KindLabel::of(&update.kind).as_str();
+        metrics::counter!("starsgate_updates_total", "bot" => store.metrics_label.clone(), "kind" => kind)
             .increment(1);
     }
-    if let Some(decided) = decided {
-        if fresh {
-            // Answered here; the inbox loop only learns its id, so it knows nothing is missing
-            // before the updates that follow.
-            inbox.hand(update.clone());
-        }
-        return match answer_in_reply(&store, update, fresh, decided) {
-            Some(method) => axum::Json(method).into_response(),
-            None => StatusCode::OK.into_response(),
-        };
-    }
-    if fresh {
-        inbox.hand(update);
-    }
-    StatusCode::OK.into_response()
+    Ok(fresh)
 }
 
 /// A pre-checkout query, once stored: returns the answer for the 2xx reply, recording it and
