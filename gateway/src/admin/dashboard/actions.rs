@@ -12,11 +12,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::error::{PageError, PageResult};
 use super::session::{Login, session_id};
-use super::{Viewer, html, message_page, pages::LoginPage};
+use super::{Viewer, html, pages::LoginPage};
 use crate::admin::AdminState;
 use crate::admin::api::is_admin_token;
-use crate::admin::error::ApiError;
 use crate::outbox::AgainOutcome;
 use crate::shop::RefundOutcome;
 
@@ -102,33 +102,18 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-fn csrf_refused() -> Response {
-    message_page(
-        StatusCode::FORBIDDEN,
-        "Refused",
-        "This form's security token is missing or out of date: reload the page and try again.",
-    )
-}
-
-fn bad_form(rejection: &FormRejection) -> Response {
-    message_page(StatusCode::BAD_REQUEST, "Bad form", &rejection.body_text())
-}
-
 pub async fn logout(
     viewer: Viewer,
     State(state): State<AdminState>,
     form: Result<Form<CsrfForm>, FormRejection>,
-) -> Response {
-    let form = match form {
-        Ok(Form(f)) => f,
-        Err(r) => return bad_form(&r),
-    };
+) -> PageResult {
+    let Form(form) = form?;
     if !viewer.csrf_ok(&state, &form.csrf) {
-        return csrf_refused();
+        return Err(PageError::csrf_refused());
     }
     state.sessions.end(&viewer.session);
     let cookie = state.sessions.cleared_cookie();
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
 }
 
 #[derive(Deserialize)]
@@ -139,23 +124,19 @@ pub struct ChargeForm {
     charge_id: String,
 }
 
-/// The checked form and the store it names, or the page that refuses it.
-#[allow(clippy::result_large_err)]
+/// The checked form and the store it names, or why it is refused.
 fn charge_form(
     viewer: &Viewer,
     state: &AdminState,
     form: Result<Form<ChargeForm>, FormRejection>,
-) -> Result<(ChargeForm, std::sync::Arc<crate::shop::Store>), Response> {
-    let form = match form {
-        Ok(Form(f)) => f,
-        Err(r) => return Err(bad_form(&r)),
-    };
+) -> Result<(ChargeForm, std::sync::Arc<crate::shop::Store>), PageError> {
+    let Form(form) = form?;
     if !viewer.csrf_ok(state, &form.csrf) {
-        return Err(csrf_refused());
+        return Err(PageError::csrf_refused());
     }
     let Some(store) = state.store(&form.bot) else {
         let text = format!("There is no bot {}.", crate::brief::value(&form.bot));
-        return Err(message_page(StatusCode::NOT_FOUND, "No such bot", &text));
+        return Err(PageError::new(StatusCode::NOT_FOUND, "No such bot", text));
     };
     Ok((form, store))
 }
@@ -172,36 +153,26 @@ pub async fn refund(
     viewer: Viewer,
     State(state): State<AdminState>,
     form: Result<Form<ChargeForm>, FormRejection>,
-) -> Response {
-    let (form, store) = match charge_form(&viewer, &state, form) {
-        Ok(found) => found,
-        Err(page) => return page,
+) -> PageResult {
+    let (form, store) = charge_form(&viewer, &state, form)?;
+    let notice = match crate::shop::refund(&store, &form.charge_id, "dashboard").await {
+        Ok(RefundOutcome::Refunded) => "refunded",
+        Ok(RefundOutcome::AlreadyRefunded) => "already_refunded",
+        Err(e) => return Err(PageError::refused("Refund refused", e)),
     };
-    match crate::shop::refund(&store, &form.charge_id, "dashboard").await {
-        Ok(RefundOutcome::Refunded) => back_to_review("refunded", &form.charge_id),
-        Ok(RefundOutcome::AlreadyRefunded) => back_to_review("already_refunded", &form.charge_id),
-        Err(e) => {
-            let e = ApiError::from(e);
-            message_page(e.status(), "Refund refused", e.message())
-        }
-    }
+    Ok(back_to_review(notice, &form.charge_id))
 }
 
 pub async fn deliver_again(
     viewer: Viewer,
     State(state): State<AdminState>,
     form: Result<Form<ChargeForm>, FormRejection>,
-) -> Response {
-    let (form, store) = match charge_form(&viewer, &state, form) {
-        Ok(found) => found,
-        Err(page) => return page,
+) -> PageResult {
+    let (form, store) = charge_form(&viewer, &state, form)?;
+    let notice = match crate::outbox::deliver_again(&store, &form.charge_id, "dashboard").await {
+        Ok(AgainOutcome::Sent) => "sent",
+        Ok(AgainOutcome::AlreadyDelivered) => "already_delivered",
+        Err(e) => return Err(PageError::refused("Delivery refused", e)),
     };
-    match crate::outbox::deliver_again(&store, &form.charge_id, "dashboard").await {
-        Ok(AgainOutcome::Sent) => back_to_review("sent", &form.charge_id),
-        Ok(AgainOutcome::AlreadyDelivered) => back_to_review("already_delivered", &form.charge_id),
-        Err(e) => {
-            let e = ApiError::from(e);
-            message_page(e.status(), "Delivery refused", e.message())
-        }
-    }
+    Ok(back_to_review(notice, &form.charge_id))
 }

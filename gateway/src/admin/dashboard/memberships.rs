@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::Response;
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
 use super::data::{Query, today};
+use super::error::{PageError, PageResult};
 use super::filters::given;
-use super::pages::{Chrome, PaymentRow, bad_filter, ledger_down};
+use super::pages::{Chrome, PaymentRow};
 use super::{Viewer, html};
 use crate::admin::AdminState;
 use crate::ledger::report::rfc3339;
@@ -142,15 +142,9 @@ pub async fn page(
     viewer: Viewer,
     State(state): State<AdminState>,
     q: Result<Query<LookupQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => return bad_filter(&e.body_text()),
-    };
-    let all = match state.ledger.memberships(None).await {
-        Ok(m) => m,
-        Err(e) => return ledger_down(&e),
-    };
+) -> PageResult {
+    let Query(q) = q?;
+    let all = state.ledger.memberships(None).await?;
     let lookup = match (given(&q.bot), given(&q.user_id)) {
         (Some(bot), Some(user)) => {
             let Ok(user_id) = user.parse::<i64>() else {
@@ -158,21 +152,15 @@ pub async fn page(
                     "user_id: {} is not a Telegram user id",
                     crate::brief::value(user)
                 );
-                return bad_filter(&text);
+                return Err(PageError::bad_filter(text));
             };
-            let subs = match state.ledger.subscriptions(bot, user_id).await {
-                Ok(s) => s,
-                Err(e) => return ledger_down(&e),
-            };
+            let subs = state.ledger.subscriptions(bot, user_id).await?;
             let query = PaymentQuery {
                 bot: Some(bot.to_owned()),
                 user_id: Some(user_id),
                 ..Default::default()
             };
-            let payments = match state.ledger.payments_matching(&query, None).await {
-                Ok(p) => p,
-                Err(e) => return ledger_down(&e),
-            };
+            let payments = state.ledger.payments_matching(&query, None).await?;
             Some(Lookup {
                 bot: bot.to_owned(),
                 user_id,
@@ -188,15 +176,18 @@ pub async fn page(
             })
         }
         (None, None) => None,
-        _ => return bad_filter("a buyer lookup needs both the bot and the user id"),
+        _ => {
+            let why = "a buyer lookup needs both the bot and the user id";
+            return Err(PageError::bad_filter(why));
+        }
     };
     let mut bots: Vec<String> = state.snapshot().iter().map(|s| s.id.to_string()).collect();
     bots.sort();
-    html(&MembershipsPage {
+    Ok(html(&MembershipsPage {
         chrome: Chrome::new(&viewer, "memberships"),
         bots,
         products: counts(&all),
         months: churn(&all, today()),
         lookup,
-    })
+    }))
 }

@@ -14,6 +14,7 @@
 
 mod actions;
 mod data;
+mod error;
 mod filters;
 mod memberships;
 mod pages;

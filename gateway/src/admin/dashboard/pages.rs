@@ -5,13 +5,14 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::rejection::QueryRejection;
 use axum::response::Response;
 
 use super::data::{Query, today};
+use super::error::{PageError, PageResult};
 use super::filters::{self, PAGE_SIZE, PaymentsQuery, PeriodQuery, given};
 use super::series::{Overview, overview as overview_of};
-use super::{Viewer, html, message_page};
+use super::{Viewer, html};
 use crate::admin::AdminState;
 use crate::ledger::report::rfc3339;
 use crate::ledger::{EventKind, Page, Payment, PaymentQuery, PaymentStatus};
@@ -44,18 +45,6 @@ pub struct LoginPage<'a> {
     pub problem: Option<&'a str>,
 }
 
-pub fn bad_filter(message: &str) -> Response {
-    message_page(StatusCode::BAD_REQUEST, "Bad filter", message)
-}
-
-pub fn ledger_down(e: &crate::ledger::LedgerError) -> Response {
-    message_page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The ledger does not answer",
-        &e.to_string(),
-    )
-}
-
 fn bot_ids(state: &AdminState) -> Vec<String> {
     let mut ids: Vec<String> = state.snapshot().iter().map(|s| s.id.to_string()).collect();
     ids.sort();
@@ -75,20 +64,11 @@ pub struct OverviewPage {
 pub async fn overview(
     viewer: Viewer,
     State(state): State<AdminState>,
-    q: Result<Query<PeriodQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => return bad_filter(&e.body_text()),
-    };
-    let period = match filters::period(&q, today()) {
-        Ok(p) => p,
-        Err(e) => return bad_filter(&e),
-    };
-    let o = match overview_of(&state.ledger, &period).await {
-        Ok(o) => o,
-        Err(e) => return ledger_down(&e),
-    };
+    q: Result<Query<PeriodQuery>, QueryRejection>,
+) -> PageResult {
+    let Query(q) = q?;
+    let period = filters::period(&q, today()).map_err(PageError::bad_filter)?;
+    let o = overview_of(&state.ledger, &period).await?;
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     if let Some(bot) = &period.bot {
         query.append_pair("bot", bot);
@@ -96,12 +76,12 @@ pub async fn overview(
     query
         .append_pair("from", &period.from.to_string())
         .append_pair("to", &period.to.to_string());
-    html(&OverviewPage {
+    Ok(html(&OverviewPage {
         chrome: Chrome::new(&viewer, "overview"),
         bots: bot_ids(&state),
         o,
         series_url: format!("/admin/series?{}", query.finish()),
-    })
+    }))
 }
 
 /// A payment as the pages show it.
@@ -158,28 +138,22 @@ pub struct PaymentsPage {
 pub async fn payments(
     viewer: Viewer,
     State(state): State<AdminState>,
-    q: Result<Query<PaymentsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => return bad_filter(&e.body_text()),
-    };
-    let (query, page) = match filters::payments(&q) {
-        Ok(found) => found,
-        Err(e) => return bad_filter(&e),
-    };
-    let total = match state.ledger.count_payments_matching(&query).await {
-        Ok(n) => n,
-        Err(e) => return ledger_down(&e),
-    };
+    q: Result<Query<PaymentsQuery>, QueryRejection>,
+) -> PageResult {
+    let Query(q) = q?;
+    let (query, page) = filters::payments(&q).map_err(PageError::bad_filter)?;
+    let total = state.ledger.count_payments_matching(&query).await?;
     let window = Page {
         limit: PAGE_SIZE,
         offset: (page - 1) * PAGE_SIZE,
     };
-    let rows = match state.ledger.payments_matching(&query, Some(window)).await {
-        Ok(p) => p.iter().map(PaymentRow::from).collect(),
-        Err(e) => return ledger_down(&e),
-    };
+    let rows = state
+        .ledger
+        .payments_matching(&query, Some(window))
+        .await?
+        .iter()
+        .map(PaymentRow::from)
+        .collect();
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let field = |v: &Option<String>| given(v).unwrap_or_default().to_owned();
     let link = |path: &str, page: Option<i64>| {
@@ -201,7 +175,7 @@ pub async fn payments(
         }
         format!("{path}?{}", s.finish())
     };
-    html(&PaymentsPage {
+    Ok(html(&PaymentsPage {
         chrome: Chrome::new(&viewer, "payments"),
         bots: bot_ids(&state),
         statuses: PaymentStatus::ALL.iter().map(|s| s.as_str()).collect(),
@@ -218,7 +192,7 @@ pub async fn payments(
         csv_url: link("/payments.csv", None),
         prev_url: (page > 1).then(|| link("/payments", Some(page - 1))),
         next_url: (page < pages).then(|| link("/payments", Some(page + 1))),
-    })
+    }))
 }
 
 /// A payment waiting for the seller, with why and what would be delivered.
@@ -284,8 +258,8 @@ async fn review_item(
 pub async fn review(
     viewer: Viewer,
     State(state): State<AdminState>,
-    q: Result<Query<ReviewQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+    q: Result<Query<ReviewQuery>, QueryRejection>,
+) -> PageResult {
     let q = q.map(|Query(q)| q).unwrap_or(ReviewQuery {
         notice: None,
         charge: None,
@@ -300,22 +274,15 @@ pub async fn review(
             status: Some(status),
             ..Default::default()
         };
-        let held = match state.ledger.payments_matching(&query, None).await {
-            Ok(p) => p,
-            Err(e) => return ledger_down(&e),
-        };
-        for p in &held {
-            match review_item(&state, p).await {
-                Ok(item) => items.push(item),
-                Err(e) => return ledger_down(&e),
-            }
+        for p in &state.ledger.payments_matching(&query, None).await? {
+            items.push(review_item(&state, p).await?);
         }
     }
-    html(&ReviewPage {
+    Ok(html(&ReviewPage {
         chrome: Chrome::new(&viewer, "review"),
         notice,
         items,
-    })
+    }))
 }
 
 pub struct ProductRow {
