@@ -465,7 +465,7 @@ impl Running {
             }
             if webhook {
                 use teloxide_core::prelude::*;
-                if let Err(e) = store.clients.api.delete_webhook().await {
+                if let Err(e) = store.api().delete_webhook().await {
                     tracing::warn!(bot = %store.id, error = %crate::telegram::describe(&e), "Could not delete a retired bot's webhook.");
                 }
             }

@@ -57,7 +57,7 @@ impl BotRuntime {
         while !shutdown.is_cancelled() && !retire.is_cancelled() {
             match self
                 .store
-                .ledger
+                .ledger()
                 .lease_bot(&bot, &self.lease.holder, lease_ms)
                 .await
             {
@@ -73,7 +73,7 @@ impl BotRuntime {
         }
         if let Err(e) = self
             .store
-            .ledger
+            .ledger()
             .release_bot(&bot, &self.lease.holder)
             .await
         {
@@ -85,7 +85,7 @@ impl BotRuntime {
     /// (same host and config directory) and its process is gone, take the bot over now instead of
     /// waiting for the lease to expire, so a restart after a crash resumes at once.
     async fn take_over_from_a_dead_self(&self, bot: &str, lease_ms: i64) {
-        let Ok(Some(previous)) = self.store.ledger.bot_holder(bot).await else {
+        let Ok(Some(previous)) = self.store.ledger().bot_holder(bot).await else {
             return;
         };
         if previous == self.lease.holder || !holder_is_dead_self(&previous, &self.lease.holder) {
@@ -93,7 +93,7 @@ impl BotRuntime {
         }
         if let Ok(true) = self
             .store
-            .ledger
+            .ledger()
             .take_over_bot(bot, &previous, &self.lease.holder, lease_ms)
             .await
         {
@@ -189,7 +189,7 @@ async fn drain_outbox(store: &Store, stop: &CancellationToken) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while tokio::time::Instant::now() < deadline && !stop.is_cancelled() {
         // Pending, not only due: a delivery waiting out a 429 must still go out.
-        match store.ledger.next_delivery_at(bot).await {
+        match store.ledger().next_delivery_at(bot).await {
             Ok(None) => return,
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }

@@ -106,7 +106,7 @@ impl Watch {
                 let Ok(led) = self.led.lock() else { return };
                 for bot in bots {
                     if let Some(entry) = led.get(&bot) {
-                        entry.store.lapse_due.notify_one();
+                        entry.store.wake_expiry_sweep();
                     }
                 }
             }
@@ -119,7 +119,7 @@ impl Watch {
     /// The membership clock's now (every store shares the gateway's clock), if any bot is led.
     fn now_ms(&self) -> Option<i64> {
         let led = self.led.lock().ok()?;
-        led.values().next().map(|l| l.store.clock.now_ms())
+        led.values().next().map(|l| l.store.clock().now_ms())
     }
 
     fn is_idle(&self) -> bool {
@@ -162,7 +162,7 @@ impl Watch {
             Ok(bots) => {
                 for bot in bots {
                     if let Some(entry) = led.get(&bot) {
-                        entry.store.outbox.notify_one();
+                        entry.store.wake_outbox();
                     }
                 }
             }

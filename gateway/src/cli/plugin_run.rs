@@ -173,7 +173,7 @@ pub async fn plugin_replay(
     let charge = match which {
         Recorded::Charge(charge) => charge,
         Recorded::Order(order) => store
-            .ledger
+            .ledger()
             .payments(Some(bot))
             .await?
             .into_iter()

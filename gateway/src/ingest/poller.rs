@@ -34,7 +34,7 @@ pub async fn poll(
     let mut backoff = Backoff::new(START_BACKOFF, MAX_BACKOFF);
     loop {
         let request = JsonRequest::new(
-            store.clients.poll.clone(),
+            store.poll_api().clone(),
             GetUpdatesRaw {
                 offset,
                 limit: 100,
@@ -92,7 +92,7 @@ pub async fn poll(
             });
         }
         let fresh = loop {
-            match store.ledger.store_updates(&bot, &batch).await {
+            match store.ledger().store_updates(&bot, &batch).await {
                 Ok(fresh) => break fresh,
                 Err(e) => {
                     tracing::error!(bot, error = %e, "Cannot store updates; they stay unconfirmed at Telegram.");
@@ -103,7 +103,7 @@ pub async fn poll(
             }
         };
         for u in &fresh {
-            metrics::counter!("starsgate_updates_total", "bot" => store.metrics_label.clone(), "kind" => crate::telegram::KindLabel::of(&u.kind).as_str())
+            metrics::counter!("starsgate_updates_total", "bot" => store.metrics_label().to_owned(), "kind" => crate::telegram::KindLabel::of(&u.kind).as_str())
                 .increment(1);
         }
         if fresh
@@ -129,8 +129,8 @@ async fn introduce(store: &Store, shutdown: &CancellationToken) -> bool {
     let mut backoff = Backoff::new(START_BACKOFF, Duration::from_secs(300));
     loop {
         let attempt = async {
-            let me = store.clients.api.get_me().await?;
-            store.clients.api.delete_webhook().await?;
+            let me = store.api().get_me().await?;
+            store.api().delete_webhook().await?;
             Ok::<_, teloxide_core::RequestError>(me)
         };
         let result = tokio::select! {

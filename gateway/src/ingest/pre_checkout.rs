@@ -30,8 +30,7 @@ pub(super) async fn answer_by_request(
         return Ok(EXPIRED.into());
     };
     let mut answer = store
-        .clients
-        .api
+        .api()
         .answer_pre_checkout_query(q.id.clone(), decision.ok());
     if let Some(message) = decision.error_message() {
         answer = answer.error_message(message);

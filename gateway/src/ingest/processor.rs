@@ -20,7 +20,7 @@ pub async fn recover(store: &Arc<Store>) {
     let bot = store.id.to_string();
     let mut resumed = 0usize;
     loop {
-        let batch = match store.ledger.pending_updates(&bot, 100).await {
+        let batch = match store.ledger().pending_updates(&bot, 100).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(bot, error = %e, "Cannot read pending updates; retrying.");
@@ -37,7 +37,7 @@ pub async fn recover(store: &Arc<Store>) {
         }
     }
     let awaiting = store
-        .ledger
+        .ledger()
         .payments_awaiting_content(&bot)
         .await
         .unwrap_or_default();
@@ -116,7 +116,7 @@ async fn act(store: &Store, update: &StoredUpdate) -> Result<String, ShopError> 
         }
         Err(why) => {
             store
-                .ledger
+                .ledger()
                 .mark_unreadable(store.id.as_str(), update.update_id, &why.to_string())
                 .await?;
             Ok(Incoming::unreadable_outcome(&update.kind))
@@ -139,7 +139,7 @@ pub(super) async fn mark_processed(
         "Processed an update."
     );
     while let Err(e) = store
-        .ledger
+        .ledger()
         .mark_processed(bot, update.update_id, outcome)
         .await
     {

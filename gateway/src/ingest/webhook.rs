@@ -145,7 +145,7 @@ async fn read(store: &Store, body: &Bytes) -> Result<Option<StoredUpdate>, Statu
         })),
         Err(reason) => {
             store
-                .ledger
+                .ledger()
                 .dead_letter(bot, reason, body)
                 .await
                 .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
@@ -163,7 +163,7 @@ async fn read(store: &Store, body: &Bytes) -> Result<Option<StoredUpdate>, Statu
 /// ledger fails or is too slow, so Telegram delivers it again.
 async fn store_in_time(store: &Store, update: &StoredUpdate) -> Result<bool, StatusCode> {
     let (bot, update_id) = (store.id.as_str(), update.update_id);
-    let storing = store.ledger.store_update(bot, update);
+    let storing = store.ledger().store_update(bot, update);
     let fresh = match tokio::time::timeout(STORE_TIMEOUT, storing).await {
         Ok(Ok(fresh)) => fresh,
         Ok(Err(e)) => {
@@ -181,7 +181,7 @@ async fn store_in_time(store: &Store, update: &StoredUpdate) -> Result<bool, Sta
     };
     if fresh {
         let kind = crate::telegram::KindLabel::of(&update.kind).as_str();
-        metrics::counter!("starsgate_updates_total", "bot" => store.metrics_label.clone(), "kind" => kind)
+        metrics::counter!("starsgate_updates_total", "bot" => store.metrics_label().to_owned(), "kind" => kind)
             .increment(1);
     }
     Ok(fresh)
@@ -307,7 +307,7 @@ pub async fn register(
     let mut backoff = super::Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     loop {
         let request = JsonRequest::new(
-            store.clients.api.clone(),
+            store.api().clone(),
             crate::telegram::SetWebhookRaw {
                 url: url.to_string(),
                 secret_token: secret.to_owned(),

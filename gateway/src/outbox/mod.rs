@@ -56,15 +56,15 @@ pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
         let due = match handed.take() {
             Some(d) => d,
             None => {
-                store.outbox.reading_ledger();
-                let due = match store.ledger.due_deliveries(&bot, DUE_BATCH).await {
+                store.outbox_queue().reading_ledger();
+                let due = match store.ledger().due_deliveries(&bot, DUE_BATCH).await {
                     Ok(d) => d,
                     Err(e) => {
                         tracing::warn!(bot, error = %e, "The outbox cannot read the ledger; retrying shortly.");
                         Vec::new()
                     }
                 };
-                metrics::gauge!("starsgate_outbox_due", "bot" => store.metrics_label.clone())
+                metrics::gauge!("starsgate_outbox_due", "bot" => store.metrics_label().to_owned())
                     .set(due.len() as f64);
                 due
             }
@@ -114,8 +114,8 @@ pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
         };
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = store.outbox.notified() => {
-                if let Next::Handed(d) = store.outbox.take() {
+            _ = store.outbox_queue().notified() => {
+                if let Next::Handed(d) = store.outbox_queue().take() {
                     handed = Some(d);
                 }
             }
@@ -166,7 +166,7 @@ async fn send_in_span(store: &Store, d: &DueDelivery) -> Sent {
     } else {
         "failed_attempt"
     };
-    metrics::counter!("starsgate_deliveries_total", "bot" => store.metrics_label.clone(), "result" => label).increment(1);
+    metrics::counter!("starsgate_deliveries_total", "bot" => store.metrics_label().to_owned(), "result" => label).increment(1);
     let recorded = match result {
         Ok(()) => delivered(store, d).await,
         Err(e) => return failed(store, d, &e).await,
@@ -179,8 +179,8 @@ async fn send_in_span(store: &Store, d: &DueDelivery) -> Sent {
 async fn claim(store: &Store, d: &DueDelivery) -> Result<Option<u32>, LedgerError> {
     let claim_ms = CLAIM.as_millis() as i64;
     store
-        .ledger
-        .claim_delivery(store.id.as_str(), &d.charge_id, &store.holder, claim_ms)
+        .ledger()
+        .claim_delivery(store.id.as_str(), &d.charge_id, &store.holder(), claim_ms)
         .await
 }
 
@@ -188,7 +188,7 @@ async fn claim(store: &Store, d: &DueDelivery) -> Result<Option<u32>, LedgerErro
 async fn delivered(store: &Store, d: &DueDelivery) -> Result<Sent, LedgerError> {
     tracing::info!("Delivered a paid order.");
     store
-        .ledger
+        .ledger()
         .mark_delivered(store.id.as_str(), &d.charge_id)
         .await?;
     crate::crashpoint::hit("delivery_sent");
@@ -207,7 +207,7 @@ async fn failed(store: &Store, d: &DueDelivery, e: &teloxide_core::RequestError)
             let next = now_ms() + wait.as_millis() as i64;
             let why = crate::telegram::describe(e);
             let r = store
-                .ledger
+                .ledger()
                 .delivery_attempt_failed(bot, charge_id, &why, next)
                 .await;
             // The pause holds whether or not the attempt was recorded: Telegram asked for it.
@@ -258,13 +258,13 @@ async fn send_parts(
     let chat = ChatId(d.chat_id);
     let skip = usize::try_from(already).unwrap_or(usize::MAX);
     for (i, part) in parts.iter().enumerate().skip(skip) {
-        if let Err(e) = part::send(&store.clients.api, chat, part).await {
+        if let Err(e) = part::send(&store.api(), chat, part).await {
             return Ok(Err(e));
         }
         if i + 1 < parts.len() {
             let sent = u32::try_from(i + 1).unwrap_or(u32::MAX);
             store
-                .ledger
+                .ledger()
                 .mark_parts_sent(store.id.as_str(), &d.charge_id, sent)
                 .await?;
             crate::crashpoint::hit("delivery_part_sent");
@@ -291,7 +291,7 @@ async fn retry_later(store: &Store, d: &DueDelivery, why: &str) -> Result<Sent, 
     );
     let next = now_ms() + step.as_millis() as i64;
     store
-        .ledger
+        .ledger()
         .delivery_attempt_failed(store.id.as_str(), &d.charge_id, why, next)
         .await?;
     Ok(Sent::RetryIn(step))

@@ -102,14 +102,14 @@ pub async fn reconcile(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Report, ReconcileError> {
     let bot = store.id.as_str();
-    let mut offset = store.ledger.reconcile_offset(bot).await?;
+    let mut offset = store.ledger().reconcile_offset(bot).await?;
     let mut report = Report::default();
     loop {
         let request = GetStarTransactionsRaw {
             offset: u32::try_from(offset).unwrap_or(u32::MAX),
             limit: PAGE,
         };
-        let page = JsonRequest::new(store.clients.api.clone(), request)
+        let page = JsonRequest::new(store.api().clone(), request)
             .send()
             .await
             .map_err(|e| ReconcileError::Telegram(crate::telegram::describe(&e)))?;
@@ -122,7 +122,7 @@ pub async fn reconcile(
         }
         offset += txs.len() as i64;
         report.scanned += txs.len() as u64;
-        store.ledger.set_reconcile_offset(bot, offset).await?;
+        store.ledger().set_reconcile_offset(bot, offset).await?;
         progress(report.scanned);
         if txs.len() < usize::from(PAGE) {
             break;
@@ -150,11 +150,11 @@ pub async fn reconcile(
 /// is logged: the last known balance stays.
 pub async fn refresh_balance(store: &Store) -> Option<StarAmount> {
     let bot = store.id.as_str();
-    match crate::telegram::star_balance(&store.clients.api).await {
+    match crate::telegram::star_balance(&store.api()).await {
         Ok(balance) => {
-            metrics::gauge!("starsgate_star_balance", "bot" => store.metrics_label.clone())
+            metrics::gauge!("starsgate_star_balance", "bot" => store.metrics_label().to_owned())
                 .set(balance.total_nanos() as f64 / StarAmount::NANO as f64);
-            if let Err(e) = store.ledger.set_star_balance(bot, balance).await {
+            if let Err(e) = store.ledger().set_star_balance(bot, balance).await {
                 tracing::warn!(bot, error = %e, "Could not store the bot's Star balance.");
             }
             Some(balance)
@@ -179,14 +179,14 @@ async fn check(store: &Store, tx: &Value, report: &mut Report) -> Result<(), Rec
         (TxDirection::In, TxClass::PaidMediaPayment) => link_paid_media(store, &c, report).await?,
         (TxDirection::Out, TxClass::Refund) => {
             // A refund carries the id of the payment it returns.
-            let payment = store.ledger.payment(bot, &c.id).await?;
+            let payment = store.ledger().payment(bot, &c.id).await?;
             if let Some(p) = &payment
                 && p.status != PaymentStatus::Refunded
             {
                 record_refund(store, &store.current(), &c.id, "reconciliation").await?;
                 report.refunds.push(c.id.clone());
             }
-            if !store.ledger.was_refund_requested(bot, &c.id).await? {
+            if !store.ledger().was_refund_requested(bot, &c.id).await? {
                 c.class = TxClass::UnexplainedOutgoing;
                 flagged = Some(format!(
                     "{} Stars went back to buyer {} and no refund of ours explains it (a chargeback, or a refund made elsewhere)",
@@ -209,7 +209,7 @@ async fn check(store: &Store, tx: &Value, report: &mut Report) -> Result<(), Rec
         date: c.date,
         raw: tx.to_string(),
     };
-    if !store.ledger.record_star_transaction(kept).await? {
+    if !store.ledger().record_star_transaction(kept).await? {
         return Ok(()); // read before (a watermark lost to a crash): counted then
     }
     let summary = report
@@ -226,7 +226,7 @@ async fn check(store: &Store, tx: &Value, report: &mut Report) -> Result<(), Rec
             ..Default::default()
         };
         store
-            .ledger
+            .ledger()
             .record_event(bot, EventKind::PaymentFlagged, subject, &reason)
             .await?;
         tracing::warn!(bot, charge_id = %c.id, reason = %reason, "A transaction needs review.");
@@ -246,7 +246,7 @@ async fn repair_payment(
     let Ok(charge) = ChargeId::parse(id) else {
         return Ok(());
     };
-    match store.ledger.payment(bot, id).await? {
+    match store.ledger().payment(bot, id).await? {
         None => {
             let user_id = c.user_id.unwrap_or(0);
             let facts = PaidFacts {
@@ -274,11 +274,11 @@ async fn repair_payment(
                 ..Default::default()
             };
             store
-                .ledger
+                .ledger()
                 .record_event(bot, EventKind::PaymentFlagged, subject, &detail)
                 .await?;
             match store
-                .ledger
+                .ledger()
                 .set_status(bot, id, PaymentStatus::NeedsReview, &detail)
                 .await
             {
@@ -310,7 +310,7 @@ async fn link_paid_media(
         return Ok(()); // no payload (or no buyer): nothing of ours to link it to
     };
     let linked = store
-        .ledger
+        .ledger()
         .link_paid_media_charge(PaidMediaCharge {
             bot: store.id.to_string(),
             payload: payload.to_owned(),

@@ -201,7 +201,7 @@ impl Sender {
         let label = self
             .stores
             .get(&event.bot)
-            .map(|s| s.metrics_label.clone())
+            .map(|s| s.metrics_label().to_owned())
             .unwrap_or_else(|| "other".into());
         metrics::counter!("starsgate_events_total", "bot" => label, "result" => result)
             .increment(1);

@@ -45,30 +45,34 @@ use crate::telegram::incoming::Incoming;
 pub const PRE_CHECKOUT_DEADLINE: Duration = Duration::from_secs(10);
 
 /// One running store: its config and plugins (swappable as a unit), its ledger and its client.
+///
+/// Its parts are private: other modules ask it for what they need ([`Store::ledger`],
+/// [`Store::api`]) or ask it to act (`decide_pre_checkout`, `delivery_given_up`), so what a store
+/// is made of can change without touching ingest, the outbox or the admin API.
 pub struct Store {
     pub id: BotId,
     current: RwLock<Arc<Current>>,
-    pub ledger: Ledger,
-    pub clients: BotClients,
-    pub runner: Runner,
+    ledger: Ledger,
+    clients: BotClients,
+    runner: Runner,
     /// Keys the seeds handed to plugins.
-    pub seeds: SeedKey,
+    seeds: SeedKey,
     /// This gateway's name among those sharing the ledger (for leases and delivery claims).
-    pub holder: String,
+    holder: String,
     /// The `bot` label on this bot's metrics (see `admin::metrics::bot_label`).
-    pub metrics_label: String,
+    metrics_label: String,
     /// Set once the bot is introduced to Telegram (polling) or its webhook registered.
     /// Whether Telegram accepted the token (introduced, or webhook registered); a watch, so
     /// work that must wait for it (the command menus) waits without polling.
     ready: tokio::sync::watch::Sender<bool>,
     /// Where a stored delivery is handed to the outbox, which sends it at once.
-    pub outbox: crate::handoff::Handoff<crate::ledger::DueDelivery>,
+    outbox: crate::handoff::Handoff<crate::ledger::DueDelivery>,
     /// What memberships expire by (see [`Clock`]).
-    pub clock: Clock,
+    clock: Clock,
     /// Notified on reload, so the command menus are set again (see [`menus`]).
-    pub menus_changed: tokio::sync::Notify,
+    menus_changed: tokio::sync::Notify,
     /// Woken by the gateway's watch when this bot may have memberships to expire.
-    pub lapse_due: tokio::sync::Notify,
+    lapse_due: tokio::sync::Notify,
     /// Which payments the bot's admins were told about (see [`seller`]).
     alerts: seller::SellerAlerts,
 }
@@ -134,6 +138,51 @@ impl Store {
     pub fn with_metrics_label(mut self, label: String) -> Self {
         self.metrics_label = label;
         self
+    }
+
+    /// The ledger every part of this store records in.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The bot's Bot API client for requests (answers, messages, refunds).
+    pub fn api(&self) -> &teloxide_core::Bot {
+        &self.clients.api
+    }
+
+    /// The bot's client for long polling (`getUpdates`), on connections of their own.
+    pub fn poll_api(&self) -> &teloxide_core::Bot {
+        &self.clients.poll
+    }
+
+    /// The `bot` label on this bot's metrics (bounded: see `admin::metrics::bot_label`).
+    pub fn metrics_label(&self) -> &str {
+        &self.metrics_label
+    }
+
+    /// This gateway's name among those sharing the ledger (it claims deliveries under it).
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    /// The clock memberships expire by and the ledger's rows are stamped with.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The deliveries the shop stored and handed over, for the outbox to send at once.
+    pub fn outbox_queue(&self) -> &crate::handoff::Handoff<crate::ledger::DueDelivery> {
+        &self.outbox
+    }
+
+    /// Wakes the outbox to read the ledger (a delivery is due that nobody handed over).
+    pub fn wake_outbox(&self) {
+        self.outbox.notify_one();
+    }
+
+    /// Wakes the expiry sweep (memberships may have lapsed).
+    pub fn wake_expiry_sweep(&self) {
+        self.lapse_due.notify_one();
     }
 
     pub fn mark_ready(&self) {
