@@ -75,7 +75,7 @@ pub async fn deliver_again(
         .msg(crate::i18n::Msg::DeliveryHeader);
     // Every part again: the operator asked for the whole delivery.
     for part in render(&header, &content) {
-        if let Err(e) = super::part::send(&store.api(), ChatId(payment.chat_id), &part).await {
+        if let Err(e) = super::part::send(store.api(), ChatId(payment.chat_id), &part).await {
             let why = crate::telegram::describe(&e);
             tracing::warn!(bot, charge_id, by, error = %why, "Sending a held delivery again failed.");
             return Err(AgainError::Telegram(why));

@@ -180,7 +180,7 @@ async fn claim(store: &Store, d: &DueDelivery) -> Result<Option<u32>, LedgerErro
     let claim_ms = CLAIM.as_millis() as i64;
     store
         .ledger()
-        .claim_delivery(store.id.as_str(), &d.charge_id, &store.holder(), claim_ms)
+        .claim_delivery(store.id.as_str(), &d.charge_id, store.holder(), claim_ms)
         .await
 }
 
@@ -258,7 +258,7 @@ async fn send_parts(
     let chat = ChatId(d.chat_id);
     let skip = usize::try_from(already).unwrap_or(usize::MAX);
     for (i, part) in parts.iter().enumerate().skip(skip) {
-        if let Err(e) = part::send(&store.api(), chat, part).await {
+        if let Err(e) = part::send(store.api(), chat, part).await {
             return Ok(Err(e));
         }
         if i + 1 < parts.len() {

@@ -150,7 +150,7 @@ pub async fn reconcile(
 /// is logged: the last known balance stays.
 pub async fn refresh_balance(store: &Store) -> Option<StarAmount> {
     let bot = store.id.as_str();
-    match crate::telegram::star_balance(&store.api()).await {
+    match crate::telegram::star_balance(store.api()).await {
         Ok(balance) => {
             metrics::gauge!("starsgate_star_balance", "bot" => store.metrics_label().to_owned())
                 .set(balance.total_nanos() as f64 / StarAmount::NANO as f64);
