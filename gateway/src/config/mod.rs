@@ -2,8 +2,13 @@
 //! `STARSGATE_<SECTION>__<KEY>` environment overrides, layered with figment and parsed into domain
 //! types here so the rest of the gateway only sees valid values.
 
+mod bot_file;
 mod events;
+mod gateway_file;
+mod lookup;
+mod plugin_limits;
 mod problem;
+mod product;
 mod promo;
 mod raw;
 mod report;

@@ -1,6 +1,6 @@
 //! The shapes of the files exactly as a seller writes them. Unknown keys are errors
 //! (`deny_unknown_fields`): a misspelt key silently ignored is how a store ends up selling at the
-//! wrong price. These are turned into domain types in `validate.rs`.
+//! wrong price. `validate.rs` and the steps it runs turn these into domain types.
 
 use serde::Deserialize;
 

@@ -7,7 +7,7 @@ use tracing::Instrument;
 
 use super::{Current, ShopError, Store, fulfil, reply::say};
 use crate::domain::{ChargeId, OrderId, XTR};
-use crate::ledger::{NewPayment, PaymentStatus, Pricing, Recorded};
+use crate::ledger::{NewPayment, Order, PaymentStatus, Pricing, Recorded};
 
 /// A payment as Telegram reported it, by a `successful_payment` message or (when that never
 /// arrived) by getStarTransactions during reconciliation.
@@ -77,14 +77,80 @@ pub async fn settle(
 ) -> Result<String, ShopError> {
     let bot = store.id.as_str();
     let charge = paid.charge;
-    let user_id = paid.user_id;
+    let amount = paid.amount;
+    let order = order_of(store, paid).await?;
+    let review_reason = review_reason(order.as_ref(), paid);
+    let recorded = record(store, paid, order.as_ref(), review_reason.clone()).await?;
+    crate::crashpoint::hit("payment_recorded");
+    start_subscription(store, &recorded, paid).await?;
+    let payment = recorded.payment().clone();
+    let next = Next::of(&recorded, payment.status);
+    metrics::counter!("starsgate_payments_total", "bot" => store.metrics_label.clone(), "result" => next.result()).increment(1);
+    match next {
+        Next::HoldForReview => hold_for_review(store, paid, review_reason.as_deref()).await,
+        Next::Deliver => {
+            tracing::info!(bot, charge_id = %charge, amount, "Recorded a payment.");
+            fulfil::generate_delivery(store, current, &payment).await?;
+            Ok("recorded: paid".into())
+        }
+        Next::EnsureDelivery => {
+            // A repeat while the first is still undelivered: make sure content exists (it may
+            // not, if we crashed between recording and generating). Generation is idempotent.
+            fulfil::prepare_delivery(store, current, &payment).await?;
+            Ok("repeat: delivery ensured".into())
+        }
+        Next::Nothing(status) => Ok(format!("repeat: already {status}, nothing to do")),
+    }
+}
+
+/// What a recorded payment calls for, decided once from whether this charge is new and the
+/// status the ledger holds for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// New, and the money does not match its order: held for a person, nothing delivered.
+    HoldForReview,
+    /// New and matching its order: generate the delivery.
+    Deliver,
+    /// Seen before and still paid (perhaps undelivered): make sure the delivery exists.
+    EnsureDelivery,
+    /// Seen before and already past paid (delivered, refunded, held): nothing to do.
+    Nothing(PaymentStatus),
+}
+
+impl Next {
+    fn of(recorded: &Recorded, status: PaymentStatus) -> Self {
+        match (recorded, status) {
+            (Recorded::New(_), PaymentStatus::NeedsReview) => Self::HoldForReview,
+            (Recorded::New(_), _) => Self::Deliver,
+            (Recorded::Repeat(_), PaymentStatus::Paid) => Self::EnsureDelivery,
+            (Recorded::Repeat(_), status) => Self::Nothing(status),
+        }
+    }
+
+    /// The `result` label of `starsgate_payments_total`.
+    fn result(self) -> &'static str {
+        match self {
+            Self::HoldForReview => "needs_review",
+            Self::Deliver => "new",
+            Self::EnsureDelivery | Self::Nothing(_) => "repeat",
+        }
+    }
+}
+
+/// The order the payload names, if it is one of this bot's.
+async fn order_of(store: &Store, paid: &PaidFacts<'_>) -> Result<Option<Order>, ShopError> {
     let order = match OrderId::parse(paid.payload) {
         Some(id) => store.ledger.order(id.as_str()).await?,
         None => None,
     };
-    let order = order.filter(|o| o.bot == bot);
+    Ok(order.filter(|o| o.bot == store.id.as_str()))
+}
+
+/// Why the payment must be held for review (no such order, another currency, another amount),
+/// or `None` when it matches its order.
+fn review_reason(order: Option<&Order>, paid: &PaidFacts<'_>) -> Option<String> {
     let amount = paid.amount;
-    let review_reason = match &order {
+    match order {
         None => Some(format!(
             "payload {:?} is not an order of this bot",
             paid.payload
@@ -95,33 +161,51 @@ pub async fn settle(
             o.price
         )),
         Some(_) => None,
-    };
+    }
+}
+
+/// Records the charge once (guarantee 2); a charge already recorded comes back as a repeat.
+async fn record(
+    store: &Store,
+    paid: &PaidFacts<'_>,
+    order: Option<&Order>,
+    review_reason: Option<String>,
+) -> Result<Recorded, ShopError> {
+    let amount = paid.amount;
     let recorded = store
         .ledger
         .record_payment(&NewPayment {
-            bot,
-            charge_id: charge.as_str(),
-            order_id: order.as_ref().map(|o| o.order_id.as_str()),
+            bot: store.id.as_str(),
+            charge_id: paid.charge.as_str(),
+            order_id: order.map(|o| o.order_id.as_str()),
             payload: paid.payload,
-            user_id,
+            user_id: paid.user_id,
             chat_id: paid.chat_id,
-            product: order.as_ref().map(|o| o.product.as_str()),
+            product: order.map(|o| o.product.as_str()),
             amount,
             currency: paid.currency,
             provider_charge_id: paid.provider_charge_id,
-            plugin_sha256: order.as_ref().and_then(|o| o.plugin_sha256.as_deref()),
+            plugin_sha256: order.and_then(|o| o.plugin_sha256.as_deref()),
             update_id: paid.update_id,
-            review_reason: review_reason.clone(),
+            review_reason,
             is_renewal: paid.is_renewal,
             expires_at: paid.expires_at,
             pricing: order
-                .as_ref()
                 .map(|o| o.pricing.clone())
                 .unwrap_or_else(|| Pricing::list(amount)),
         })
         .await?;
-    crate::crashpoint::hit("payment_recorded");
-    if let (Recorded::New(p), Some(until)) = (&recorded, paid.expires_at)
+    Ok(recorded)
+}
+
+/// A new subscription charge that is not held for review extends the buyer's membership until
+/// the date Telegram gave; anything else leaves subscriptions alone.
+async fn start_subscription(
+    store: &Store,
+    recorded: &Recorded,
+    paid: &PaidFacts<'_>,
+) -> Result<(), ShopError> {
+    if let (Recorded::New(p), Some(until)) = (recorded, paid.expires_at)
         && let Some(product) = p
             .product
             .as_deref()
@@ -129,42 +213,28 @@ pub async fn settle(
     {
         store
             .ledger
-            .subscription_paid(bot, p.user_id, product, &p.charge_id, until)
+            .subscription_paid(store.id.as_str(), p.user_id, product, &p.charge_id, until)
             .await?;
     }
-    let payment = recorded.payment().clone();
-    let result = match (&recorded, payment.status) {
-        (Recorded::New(_), PaymentStatus::NeedsReview) => "needs_review",
-        (Recorded::New(_), _) => "new",
-        (Recorded::Repeat(_), _) => "repeat",
-    };
-    metrics::counter!("starsgate_payments_total", "bot" => store.metrics_label.clone(), "result" => result).increment(1);
-    match (&recorded, payment.status) {
-        (Recorded::New(_), PaymentStatus::NeedsReview) => {
-            tracing::warn!(
-                bot, charge_id = %charge, reason = review_reason.as_deref().unwrap_or(""),
-                "A payment does not match its order; it is recorded and held for review."
-            );
-            let text = "We received your payment, but it does not match the order, so a person will check it \
-                        before anything is delivered. Nothing is lost. /paysupport reaches the seller.";
-            say(store, teloxide_core::types::ChatId(paid.chat_id), text).await?;
-            let reason = review_reason
-                .as_deref()
-                .unwrap_or("the payment does not match its order");
-            super::tell_admins(store, charge.as_str(), super::Alert::HeldForReview, reason).await;
-            Ok("recorded: needs review".into())
-        }
-        (Recorded::New(_), _) => {
-            tracing::info!(bot, charge_id = %charge, amount, "Recorded a payment.");
-            fulfil::generate_delivery(store, current, &payment).await?;
-            Ok("recorded: paid".into())
-        }
-        (Recorded::Repeat(_), PaymentStatus::Paid) => {
-            // A repeat while the first is still undelivered: make sure content exists (it may
-            // not, if we crashed between recording and generating). Generation is idempotent.
-            fulfil::prepare_delivery(store, current, &payment).await?;
-            Ok("repeat: delivery ensured".into())
-        }
-        (Recorded::Repeat(_), status) => Ok(format!("repeat: already {status}, nothing to do")),
-    }
+    Ok(())
+}
+
+/// Tells the buyer and the admins that a new payment which does not match its order is held.
+async fn hold_for_review(
+    store: &Store,
+    paid: &PaidFacts<'_>,
+    review_reason: Option<&str>,
+) -> Result<String, ShopError> {
+    let bot = store.id.as_str();
+    let charge = paid.charge;
+    tracing::warn!(
+        bot, charge_id = %charge, reason = review_reason.unwrap_or(""),
+        "A payment does not match its order; it is recorded and held for review."
+    );
+    let text = "We received your payment, but it does not match the order, so a person will check it \
+                before anything is delivered. Nothing is lost. /paysupport reaches the seller.";
+    say(store, teloxide_core::types::ChatId(paid.chat_id), text).await?;
+    let reason = review_reason.unwrap_or("the payment does not match its order");
+    super::tell_admins(store, charge.as_str(), super::Alert::HeldForReview, reason).await;
+    Ok("recorded: needs review".into())
 }
