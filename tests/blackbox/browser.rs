@@ -53,9 +53,13 @@ fn demo() -> (Reaped, String) {
     let stdout = child.stdout.take().expect("the demo's output");
     let child = Reaped(child);
     let mut seen = Vec::new();
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(line) = lines.next() {
         let line = line.expect("read the demo's output");
         if let Some(url) = line.strip_prefix("The seller's dashboard: ") {
+            // Keep reading what the demo prints after the address (the same message goes on):
+            // closing the pipe now would fail its next write and stop it.
+            std::thread::spawn(move || lines.for_each(drop));
             return (child, url.trim_end_matches('/').to_owned());
         }
         seen.push(line);
