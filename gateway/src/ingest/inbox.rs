@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::processor::handle_update;
+use super::processor::handle_one;
 use crate::handoff::{Handoff, Next};
 use crate::ledger::StoredUpdate;
 use crate::shop::Store;
@@ -83,7 +83,7 @@ pub async fn inbox_loop(
                 for update in &updates {
                     seen.saw(update.update_id);
                     if !is_pre_checkout(&update.kind) {
-                        handle_update(&store, update).await;
+                        handle_one(&store, update).await;
                     }
                 }
                 false
@@ -131,7 +131,7 @@ async fn read_ledger(store: &Store, inbox: &Handoff<StoredUpdate>, seen: &mut Se
             }
             continue;
         }
-        handle_update(store, update).await;
+        handle_one(store, update).await;
         progressed = true;
     }
     progressed && batch.len() as i64 >= INBOX_BATCH

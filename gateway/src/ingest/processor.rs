@@ -73,7 +73,8 @@ pub async fn process(store: Arc<Store>, mut from_ingest: mpsc::Receiver<StoredUp
     while fast.join_next().await.is_some() {}
 }
 
-/// Handles one update and marks it processed. A ledger failure leaves it unprocessed and retries
+/// Handles one update and marks it processed (the processor's loop, webhook mode's inbox loop,
+/// and a webhook pre-checkout query that could not be decided in the reply). A ledger failure leaves it unprocessed and retries
 /// (nothing else can make progress without the ledger); a Telegram failure to reply is recorded
 /// as the update's outcome, because retrying a chat reply forever would block the chat.
 pub(super) async fn handle_one(store: &Store, update: &StoredUpdate) {
@@ -119,7 +120,7 @@ async fn act(store: &Store, update: &StoredUpdate) -> Result<String, ShopError> 
                 .ledger()
                 .mark_unreadable(store.id.as_str(), update.update_id, &why.to_string())
                 .await?;
-            Ok(Incoming::unreadable_outcome(&update.kind))
+            Ok(why.outcome())
         }
     }
 }
@@ -146,9 +147,4 @@ pub(super) async fn mark_processed(
         tracing::error!(bot, update_id = update.update_id, error = %e, "Cannot mark an update processed; retrying.");
         tokio::time::sleep(backoff.step()).await;
     }
-}
-
-/// Handles one stored update and marks it processed (for webhook mode's inbox loop).
-pub(super) async fn handle_update(store: &Store, update: &StoredUpdate) {
-    handle_one(store, update).await
 }

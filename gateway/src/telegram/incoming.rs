@@ -20,24 +20,46 @@ pub enum Incoming {
     Other(String),
 }
 
-/// Why a stored update cannot be read; recorded as its outcome, never retried.
+/// Why a stored update cannot be read; recorded, never retried.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Unreadable(String);
+#[error("{reason}")]
+pub struct Unreadable {
+    kind: KindLabel,
+    reason: String,
+}
+
+impl Unreadable {
+    fn new(kind: KindLabel, reason: impl Into<String>) -> Self {
+        Self {
+            kind,
+            reason: reason.into(),
+        }
+    }
+
+    /// The update's outcome in the inbox.
+    pub fn outcome(&self) -> String {
+        match self.kind {
+            KindLabel::PurchasedPaidMedia => "unreadable: purchased_paid_media update".into(),
+            KindLabel::Subscription => "unreadable: subscription update".into(),
+            _ => "unreadable".into(),
+        }
+    }
+}
 
 impl Incoming {
     /// Reads the body of a stored update of `kind` (its one field besides `update_id`).
     pub fn parse(kind: &str, body: &str) -> Result<Self, Unreadable> {
-        match KindLabel::of(kind) {
+        let label = KindLabel::of(kind);
+        match label {
             KindLabel::PurchasedPaidMedia => serde_json::from_str::<PaidMediaUpdate>(body)
                 .map(|u| Self::PaidMediaPurchased(u.purchased_paid_media))
-                .map_err(|e| Unreadable(format!("purchased_paid_media: {e}"))),
+                .map_err(|e| Unreadable::new(label, format!("purchased_paid_media: {e}"))),
             KindLabel::Subscription => serde_json::from_str::<SubscriptionUpdate>(body)
                 .map(|u| Self::Subscription(u.subscription))
-                .map_err(|e| Unreadable(format!("subscription: {e}"))),
+                .map_err(|e| Unreadable::new(label, format!("subscription: {e}"))),
             _ => {
-                let update: Update =
-                    serde_json::from_str(body).map_err(|e| Unreadable(e.to_string()))?;
+                let update: Update = serde_json::from_str(body)
+                    .map_err(|e| Unreadable::new(label, e.to_string()))?;
                 Ok(match update.kind {
                     UpdateKind::Message(m) => Self::Message(Box::new(m)),
                     UpdateKind::CallbackQuery(q) => Self::Callback(Box::new(q)),
@@ -45,15 +67,6 @@ impl Incoming {
                     _ => Self::Other(kind.to_owned()),
                 })
             }
-        }
-    }
-
-    /// The outcome recorded for an update that could not be read.
-    pub fn unreadable_outcome(kind: &str) -> String {
-        match KindLabel::of(kind) {
-            KindLabel::PurchasedPaidMedia => "unreadable: purchased_paid_media update".into(),
-            KindLabel::Subscription => "unreadable: subscription update".into(),
-            _ => "unreadable".into(),
         }
     }
 }
@@ -142,9 +155,6 @@ mod tests {
             .expect_err("missing fields");
         assert!(e.to_string().starts_with("subscription: "), "{e}");
         assert!(Incoming::parse("message", "not json").is_err());
-        assert_eq!(
-            Incoming::unreadable_outcome("subscription"),
-            "unreadable: subscription update"
-        );
+        assert_eq!(e.outcome(), "unreadable: subscription update");
     }
 }
