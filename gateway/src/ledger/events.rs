@@ -1,7 +1,7 @@
 //! The append-only event history. Every state change in the ledger adds one row here in the same
 //! transaction, so the history explains every payment's current status.
 
-use sqlx::AnyConnection;
+use crate::ledger::conn::{Conn, query};
 
 use super::LedgerError;
 use super::multirow::placeholders;
@@ -84,14 +84,14 @@ pub struct Subject<'a> {
 }
 
 pub(super) async fn append(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     at: i64,
     bot: &str,
     kind: EventKind,
     subject: Subject<'_>,
     detail: &str,
 ) -> Result<(), LedgerError> {
-    sqlx::query(
+    query(
         "INSERT INTO events (at, bot, kind, order_id, charge_id, user_id, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -198,12 +198,12 @@ impl Write for NewEvent {
         &self.bot
     }
 
-    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
+    async fn apply(conn: &mut Conn, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
         let sql = format!(
             "INSERT INTO events (at, bot, kind, order_id, charge_id, user_id, detail) VALUES {}",
             placeholders(rows.len(), 7, 1)
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = query(&sql);
         for e in rows {
             query = query
                 .bind(e.at)

@@ -2,7 +2,8 @@
 
 use std::sync::LazyLock;
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
+use crate::ledger::conn::{Conn, query};
 
 use super::writer::Command;
 use super::{Ledger, LedgerError};
@@ -101,8 +102,8 @@ impl Command for Secret {
         ""
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-        sqlx::query(
+    async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
+        query(
             "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
         )
         .bind(&self.name)
@@ -126,8 +127,8 @@ impl Command for ReconcileOffset {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-        sqlx::query(
+    async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
+        query(
             "INSERT INTO reconcile_state (bot, next_offset, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (bot) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at",
         )

@@ -2,7 +2,8 @@
 //! was received (guarantee 1); processing reads it back and marks each one done, so a crash in
 //! between means the update is processed after the restart, never lost.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
+use crate::ledger::conn::{Conn, query};
 
 use super::events::{EventKind, Subject, append};
 use super::multirow::{first_returned, placeholders};
@@ -175,13 +176,13 @@ impl Write for NewUpdate {
         &self.bot
     }
 
-    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<bool>, LedgerError> {
+    async fn apply(conn: &mut Conn, rows: &[Self]) -> Result<Vec<bool>, LedgerError> {
         let sql = format!(
             "INSERT INTO updates (bot, update_id, kind, body, received_at) VALUES {} \
              ON CONFLICT (bot, update_id) DO NOTHING RETURNING bot, update_id",
             placeholders(rows.len(), 5, 1)
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = query(&sql);
         for row in rows {
             let u = &row.update;
             query = query
@@ -211,7 +212,7 @@ impl Write for Mark {
         &self.bot
     }
 
-    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
+    async fn apply(conn: &mut Conn, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
         let sql = format!(
             "WITH v (bot, update_id, outcome) AS (VALUES {}) \
              UPDATE updates SET processed_at = $1, outcome = v.outcome FROM v \
@@ -219,7 +220,7 @@ impl Write for Mark {
              AND updates.processed_at IS NULL",
             placeholders(rows.len(), 3, 2)
         );
-        let mut query = sqlx::query(&sql).bind(now_ms());
+        let mut query = query(&sql).bind(now_ms());
         for row in rows {
             query = query
                 .bind(row.bot.as_str())
@@ -246,8 +247,8 @@ impl Command for Unreadable {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-        sqlx::query(
+    async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
+        query(
             "UPDATE updates SET processed_at = $1, outcome = $2 \
              WHERE bot = $3 AND update_id = $4",
         )
@@ -283,8 +284,8 @@ impl Command for DeadLetter {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-        sqlx::query(
+    async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
+        query(
             "INSERT INTO dead_letters (bot, received_at, reason, body) VALUES ($1, $2, $3, $4)",
         )
         .bind(&self.bot)

@@ -8,7 +8,8 @@
 //! same SQL works on SQLite and PostgreSQL. Times come from each gateway's clock: keep them in
 //! sync (NTP); a lease of 15 s tolerates seconds of skew.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
+use crate::ledger::conn::{Conn, query};
 
 use super::multirow::placeholders;
 use super::writer::{Command, Write};
@@ -109,7 +110,7 @@ impl Write for Claim {
     }
 
     async fn apply(
-        conn: &mut AnyConnection,
+        conn: &mut Conn,
         rows: &[Self],
     ) -> Result<Vec<Option<u32>>, LedgerError> {
         let sql = format!(
@@ -124,7 +125,7 @@ impl Write for Claim {
              RETURNING deliveries.bot, deliveries.charge_id, deliveries.parts_sent",
             placeholders(rows.len(), 5, 1)
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = query(&sql);
         for c in rows {
             query = query
                 .bind(c.bot.as_str())
@@ -162,9 +163,9 @@ impl Command for Lease {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<bool, LedgerError> {
+    async fn apply(&self, conn: &mut Conn) -> Result<bool, LedgerError> {
         let now = now_ms();
-        let done = sqlx::query(
+        let done = query(
             "INSERT INTO bot_leases (bot, holder, until) VALUES ($1, $2, $3) \
              ON CONFLICT (bot) DO UPDATE SET holder = excluded.holder, until = excluded.until \
              WHERE bot_leases.holder = excluded.holder OR bot_leases.until < $4",
@@ -194,8 +195,8 @@ impl Command for TakeOver {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<bool, LedgerError> {
-        let done = sqlx::query(
+    async fn apply(&self, conn: &mut Conn) -> Result<bool, LedgerError> {
+        let done = query(
             "UPDATE bot_leases SET holder = $1, until = $2 WHERE bot = $3 AND holder = $4",
         )
         .bind(&self.holder)
@@ -208,7 +209,7 @@ impl Command for TakeOver {
             return Ok(false);
         }
         // Its deliveries in flight died with it: release their claims.
-        sqlx::query(
+        query(
             "UPDATE deliveries SET claimed_until = NULL \
              WHERE bot = $1 AND claimed_by = $2 AND sent_at IS NULL",
         )
@@ -233,8 +234,8 @@ impl Command for Release {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-        sqlx::query("DELETE FROM bot_leases WHERE bot = $1 AND holder = $2")
+    async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
+        query("DELETE FROM bot_leases WHERE bot = $1 AND holder = $2")
             .bind(&self.bot)
             .bind(&self.holder)
             .execute(conn)

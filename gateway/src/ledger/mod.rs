@@ -6,6 +6,7 @@
 mod events;
 mod facts;
 mod inbox;
+mod conn;
 mod leases;
 mod multirow;
 mod orders;
@@ -82,7 +83,9 @@ pub enum LedgerError {
     /// The batch holding a write could not be committed (the error is shared by every write in
     /// the batch, none of which is durable).
     #[error("the ledger could not commit a batch of writes: {0}")]
-    Commit(std::sync::Arc<sqlx::Error>),
+    Commit(std::sync::Arc<conn::DbError>),
+    #[error("the ledger database refused a write: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// The writer stopped (the gateway is shutting down) before it answered: the write may or
     /// may not have been committed.
     #[error("the ledger's writer stopped before it answered; the write may not be stored")]
@@ -307,7 +310,14 @@ impl Ledger {
             pool.clone()
         };
         migrate(&pool, backend).await?;
-        let writer = writer::Writer::start(&pool, backend).map_err(LedgerError::Thread)?;
+        let source = match backend {
+            Backend::Sqlite => writer::Source::Sqlite {
+                file: sqlite_file(&url)?,
+                sync_full,
+            },
+            Backend::Postgres => writer::Source::Postgres(pool.clone()),
+        };
+        let writer = writer::Writer::start(source).map_err(LedgerError::Thread)?;
         Ok(Self {
             pool,
             reads,
@@ -424,6 +434,21 @@ async fn connect_pool(
         })
         .connect_with(options.clone())
         .await?)
+}
+
+/// The file a SQLite URL names, for the writer's own connection (an in-memory ledger would be
+/// a different database on every connection, so it is refused).
+fn sqlite_file(url: &str) -> Result<String, LedgerError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let file = path.split('?').next().unwrap_or("");
+    if file.is_empty() || file.contains(":memory:") || url.contains("mode=memory") {
+        return Err(LedgerError::Database(sqlx::Error::Configuration(
+            "the SQLite ledger must be a file (an in-memory database is not kept)".into(),
+        )));
+    }
+    Ok(file.to_owned())
 }
 
 fn prepare_sqlite_url(url: &str) -> Result<String, LedgerError> {

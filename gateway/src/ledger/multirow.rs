@@ -1,20 +1,18 @@
 //! Building the multi-row statements that let one statement write a whole group of commands of
 //! one kind (see `writer`): numbered placeholders, and which rows a `RETURNING` clause returned.
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row};
-
 use super::LedgerError;
+use super::conn::{Column, Row};
 
 /// For each row's key `(bot, id)` in order, whether the statement returned it (as its first two
 /// columns): true for the first row with a returned key, false for any repeat of it in the same
 /// statement (a redelivery racing the original is new only once).
 pub(super) fn first_returned<K>(
-    returned: &[AnyRow],
+    returned: &[Row],
     keys: impl Iterator<Item = (String, K)>,
 ) -> Result<Vec<bool>, LedgerError>
 where
-    K: std::hash::Hash + Eq + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+    K: std::hash::Hash + Eq + Column,
 {
     let mut set = std::collections::HashSet::with_capacity(returned.len());
     for r in returned {

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
+use crate::ledger::conn::{Conn, query};
 
 use super::events::{EventKind, NewEvent, Subject};
 use super::multirow::placeholders;
@@ -137,14 +138,14 @@ impl Write for Order {
     }
 
     /// The orders and their `order_created` events, a statement each.
-    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
+    async fn apply(conn: &mut Conn, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
         let sql = format!(
             "INSERT INTO orders (order_id, bot, product, user_id, chat_id, title, price, currency, \
              subscription, plugin_sha256, created_at, product_config, list_price, promo_code, \
              discount_source) VALUES {}",
             placeholders(rows.len(), 15, 1)
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = query(&sql);
         for o in rows {
             query = query
                 .bind(o.order_id.as_str())

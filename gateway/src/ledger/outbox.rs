@@ -4,7 +4,8 @@
 
 use std::collections::HashSet;
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
+use crate::ledger::conn::{Conn, Query, query};
 
 use crate::domain::SellerEventType;
 
@@ -189,13 +190,13 @@ impl Write for NewDelivery {
         &self.bot
     }
 
-    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<String>, LedgerError> {
+    async fn apply(conn: &mut Conn, rows: &[Self]) -> Result<Vec<String>, LedgerError> {
         let sql = format!(
             "INSERT INTO deliveries (bot, charge_id, chat_id, content, created_at, next_attempt_at) \
              VALUES {} ON CONFLICT (bot, charge_id) DO NOTHING RETURNING bot, charge_id",
             placeholders(rows.len(), 6, 1)
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = query(&sql);
         for d in rows {
             query = query
                 .bind(d.bot.as_str())
@@ -234,7 +235,7 @@ impl Write for NewDelivery {
             } else {
                 // Content was stored first by someone else (a retry, another gateway): theirs.
                 let row =
-                    sqlx::query("SELECT content FROM deliveries WHERE bot = $1 AND charge_id = $2")
+                    crate::ledger::conn::query("SELECT content FROM deliveries WHERE bot = $1 AND charge_id = $2")
                         .bind(d.bot.as_str())
                         .bind(d.charge_id.as_str())
                         .fetch_one(&mut *conn)
@@ -263,7 +264,7 @@ impl Write for Sent {
     /// Stamps the deliveries sent, then moves their payments from `paid` to `delivered` with one
     /// event each. A payment in any other state (refunded or flagged while its delivery was on
     /// the way, or already delivered) takes the checked path of [`transition`], one at a time.
-    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
+    async fn apply(conn: &mut Conn, rows: &[Self]) -> Result<Vec<()>, LedgerError> {
         let values = placeholders(rows.len(), 3, 1);
         let stamp = format!(
             "WITH v (bot, charge_id, at) AS (VALUES {values}) \
@@ -343,8 +344,8 @@ impl Write for Sent {
 fn with_rows<'q>(
     sql: &'q str,
     rows: &'q [Sent],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    let mut query = sqlx::query(sql);
+) -> Query<'q> {
+    let mut query = query(sql);
     for d in rows {
         query = query
             .bind(d.bot.as_str())
@@ -358,7 +359,7 @@ fn with_rows<'q>(
 /// (refunded or flagged while the delivery was on the way), the message did go out all the same,
 /// and the history says so: the outbox must never send it again.
 async fn delivered_from_elsewhere(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     at: i64,
     bot: &str,
     charge_id: &str,
@@ -408,8 +409,8 @@ impl Command for PartsSent {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-        sqlx::query(
+    async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
+        query(
             "UPDATE deliveries SET parts_sent = $1 \
              WHERE bot = $2 AND charge_id = $3 AND sent_at IS NULL AND parts_sent < $1",
         )
@@ -438,8 +439,8 @@ impl Command for AttemptFailed {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-        sqlx::query(
+    async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
+        query(
             "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 \
              WHERE bot = $3 AND charge_id = $4 AND sent_at IS NULL",
         )
@@ -481,8 +482,8 @@ impl Command for GivenUp {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-        let given_up = sqlx::query(
+    async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
+        let given_up = query(
             "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, failed_at = $2 \
              WHERE bot = $3 AND charge_id = $4 AND sent_at IS NULL",
         )

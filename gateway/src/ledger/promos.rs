@@ -7,8 +7,8 @@
 //! be approved: the hold is decided by the bot's one writer, which sees every earlier hold and
 //! payment of the bot.
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
+use crate::ledger::conn::{Conn, query};
 
 use super::writer::Command;
 use super::{Ledger, LedgerError};
@@ -40,7 +40,7 @@ impl Pricing {
 }
 
 /// Reads the pricing columns; a row from before migration 0012 was charged its list price.
-pub(super) fn pricing_from_row(r: &AnyRow, charged: i64) -> Result<Pricing, LedgerError> {
+pub(super) fn pricing_from_row(r: &impl crate::ledger::conn::Fields, charged: i64) -> Result<Pricing, LedgerError> {
     let list: Option<i64> = r.try_get("list_price")?;
     let code: Option<String> = r.try_get("promo_code")?;
     let source: Option<String> = r.try_get("discount_source")?;
@@ -78,14 +78,14 @@ const USES_SQL: &str = "SELECT \
         WHERE p.bot = h.bot AND p.promo_code = h.promo_code AND p.order_id = h.order_id)) AS held_mine";
 
 async fn count_uses(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     bot: &str,
     code: &PromoCode,
     user_id: i64,
     now_ms: i64,
     order_id: &str,
 ) -> Result<PromoUses, LedgerError> {
-    let r = sqlx::query(USES_SQL)
+    let r = query(USES_SQL)
         .bind(bot)
         .bind(code.as_str())
         .bind(user_id)
@@ -151,7 +151,7 @@ impl Ledger {
         code: &PromoCode,
         user_id: i64,
     ) -> Result<PromoUses, LedgerError> {
-        let mut conn = self.reads.acquire().await?;
+        let mut conn = Conn::Read(self.reads.acquire().await?);
         count_uses(&mut conn, bot, code, user_id, self.stamp(), "").await
     }
 
@@ -218,13 +218,13 @@ impl Command for Hold {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<Self::Out, LedgerError> {
+    async fn apply(&self, conn: &mut Conn) -> Result<Self::Out, LedgerError> {
         let code = &self.promo.code;
         let uses = count_uses(conn, &self.bot, code, self.user_id, self.at, &self.order_id).await?;
         if let Err(refusal) = self.promo.check_uses(uses) {
             return Ok(Err(refusal));
         }
-        sqlx::query(
+        query(
             "INSERT INTO promo_holds (bot, order_id, promo_code, user_id, held_at) \
              VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (bot, order_id) DO UPDATE SET held_at = excluded.held_at",

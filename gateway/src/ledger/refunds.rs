@@ -1,7 +1,7 @@
 //! Refunds, recorded once per charge (guarantee 6) whichever way they arrive: a seller's command,
 //! an admin in chat, or a `refunded_payment` message from Telegram.
 
-use sqlx::AnyConnection;
+use crate::ledger::conn::{Conn, query};
 
 use super::events::{EventKind, Subject, append};
 use super::payments::transition;
@@ -43,9 +43,9 @@ impl Command for Refund {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<bool, LedgerError> {
+    async fn apply(&self, conn: &mut Conn) -> Result<bool, LedgerError> {
         let (bot, charge_id, source) = (&self.bot, &self.charge_id, &self.source);
-        let inserted = sqlx::query(
+        let inserted = query(
             "INSERT INTO refunds (bot, charge_id, source, recorded_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (bot, charge_id) DO NOTHING",
         )

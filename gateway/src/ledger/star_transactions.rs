@@ -3,7 +3,8 @@
 //! the bot's last known balance; and the refunds this gateway asked for, which are what explains
 //! an outgoing transaction to a buyer.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
+use crate::ledger::conn::{Conn, query};
 
 pub use crate::domain::StarAmount;
 
@@ -357,9 +358,9 @@ impl Command for Keep {
         &self.tx.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<bool, LedgerError> {
+    async fn apply(&self, conn: &mut Conn) -> Result<bool, LedgerError> {
         let t = &self.tx;
-        let done = sqlx::query(
+        let done = query(
             "INSERT INTO star_transactions (bot, tx_id, direction, class, amount, nanostar_amount, \
              commission, commission_nano, user_id, flagged, date, raw, recorded_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
@@ -398,8 +399,8 @@ impl Command for SetBalance {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-        sqlx::query(
+    async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
+        query(
             "INSERT INTO star_balances (bot, amount, nanostar_amount, checked_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (bot) DO UPDATE SET amount = excluded.amount, \
              nanostar_amount = excluded.nanostar_amount, checked_at = excluded.checked_at",
@@ -428,8 +429,8 @@ impl Command for Requested {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-        sqlx::query(
+    async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
+        query(
             "INSERT INTO refund_requests (bot, charge_id, source, requested_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (bot, charge_id) DO NOTHING",
         )

@@ -2,7 +2,7 @@
 //! (first payment or renewal) and by the buyer's cancel and re-enable. The charges themselves
 //! are payments, with the same exactly-once guarantees as any other.
 
-use sqlx::{AnyConnection, Row};
+use crate::ledger::conn::{Conn, query};
 
 use super::events::{EventKind, Subject, append};
 use super::seller_events::stage::{About, Fact, stage};
@@ -200,7 +200,7 @@ impl Ledger {
 pub(super) const COLUMNS: &str =
     "bot, user_id, product, first_charge_id, last_charge_id, state, expires_at";
 
-pub(super) fn from_row(r: &sqlx::any::AnyRow) -> Result<Subscription, LedgerError> {
+pub(super) fn from_row(r: &impl crate::ledger::conn::Fields) -> Result<Subscription, LedgerError> {
     Ok(Subscription {
         bot: r.try_get("bot")?,
         user_id: r.try_get("user_id")?,
@@ -234,8 +234,8 @@ impl Command for Paid {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-        sqlx::query(
+    async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
+        query(
             "INSERT INTO subscriptions (bot, user_id, product, first_charge_id, last_charge_id, state, expires_at, updated_at) \
              VALUES ($1, $2, $3, $4, $4, 'active', $5, $6) \
              ON CONFLICT (bot, user_id, product) DO UPDATE SET last_charge_id = excluded.last_charge_id, \
@@ -267,7 +267,7 @@ impl Command for Paid {
         )
         .await?;
         // A renewal: the membership existed before this charge, which now pays it.
-        let renewed = sqlx::query(
+        let renewed = query(
             "SELECT 1 FROM subscriptions WHERE bot = $1 AND user_id = $2 AND product = $3 \
              AND last_charge_id = $4 AND first_charge_id <> $4",
         )
@@ -310,8 +310,8 @@ impl Command for SetState {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<bool, LedgerError> {
-        let done = sqlx::query(
+    async fn apply(&self, conn: &mut Conn) -> Result<bool, LedgerError> {
+        let done = query(
             "UPDATE subscriptions SET state = $1, updated_at = $2 \
              WHERE bot = $3 AND user_id = $4 AND product = $5 AND state <> $1 AND state <> $6",
         )
@@ -347,7 +347,7 @@ impl Command for SetState {
                 SubscriptionState::Active => None,
             };
             if let Some(event_type) = reported {
-                let charge: Option<String> = sqlx::query_scalar(
+                let charge: Option<String> = match query(
                     "SELECT last_charge_id FROM subscriptions \
                      WHERE bot = $1 AND user_id = $2 AND product = $3",
                 )
@@ -355,7 +355,11 @@ impl Command for SetState {
                 .bind(self.user_id)
                 .bind(&self.product)
                 .fetch_optional(&mut *conn)
-                .await?;
+                .await?
+                {
+                    Some(row) => row.try_get(0)?,
+                    None => None,
+                };
                 let charge = charge.unwrap_or_default();
                 let fact = membership_fact(
                     self.at,
@@ -385,9 +389,9 @@ impl Command for Expire {
         &self.sub.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<bool, LedgerError> {
+    async fn apply(&self, conn: &mut Conn) -> Result<bool, LedgerError> {
         let sub = &self.sub;
-        let moved = sqlx::query(
+        let moved = query(
             "UPDATE subscriptions SET state = 'expired', updated_at = $1 \
              WHERE bot = $2 AND user_id = $3 AND product = $4 AND state = $5 AND expires_at = $6",
         )
@@ -448,9 +452,9 @@ impl Command for Refunded {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<Option<Subscription>, LedgerError> {
+    async fn apply(&self, conn: &mut Conn) -> Result<Option<Subscription>, LedgerError> {
         let (bot, charge_id) = (&self.bot, &self.charge_id);
-        let row = sqlx::query(&format!(
+        let row = query(&format!(
             "SELECT {COLUMNS} FROM subscriptions WHERE bot = $1 AND last_charge_id = $2 AND state <> 'expired'"
         ))
         .bind(bot)
@@ -460,7 +464,7 @@ impl Command for Refunded {
         let Some(sub) = row.as_ref().map(from_row).transpose()? else {
             return Ok(None);
         };
-        sqlx::query(
+        query(
             "UPDATE subscriptions SET state = 'expired', updated_at = $1 \
              WHERE bot = $2 AND user_id = $3 AND product = $4",
         )

@@ -4,7 +4,8 @@
 //! or a retry coming due), and one for memberships past their paid period. The gateway's watch
 //! (`app::watch`) wakes only those bots.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
+use crate::ledger::conn::{Conn, query};
 
 use super::writer::Command;
 use super::{Ledger, LedgerError, now_ms};
@@ -82,8 +83,8 @@ impl Command for Renew {
         ""
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<Vec<String>, LedgerError> {
-        let rows = sqlx::query("UPDATE bot_leases SET until = $1 WHERE holder = $2 RETURNING bot")
+    async fn apply(&self, conn: &mut Conn) -> Result<Vec<String>, LedgerError> {
+        let rows = query("UPDATE bot_leases SET until = $1 WHERE holder = $2 RETURNING bot")
             .bind(now_ms() + self.lease_ms)
             .bind(&self.holder)
             .fetch_all(conn)

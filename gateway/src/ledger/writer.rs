@@ -26,10 +26,9 @@
 //!    (a savepoint, a rollback, `BEGIN`, `COMMIT`) fails, the batch fails whole and the next one
 //!    starts on a fresh connection.
 //!
-//! SQLite has one writer, on a thread of its own with its own runtime: between two statements the
-//! writer waits for sqlx's SQLite worker, and on a shared runtime it would be polled again only
-//! behind every other ready task (webhook handlers, plugin calls, HTTP clients) while holding the
-//! only write connection. PostgreSQL commits
+//! SQLite has one writer, on a thread of its own, whose connection is opened there with `rusqlite`
+//! (see `conn`): its statements run in place, with no hop to another thread, and a shared runtime
+//! could not delay it between two statements while it holds the only write lock. PostgreSQL commits
 //! in parallel, so it has [`POSTGRES_SHARDS`] writers on the gateway's runtime, each owning the
 //! writes of the bots that hash to it: one bot's writes stay in order, and two writers never touch
 //! the same bot's rows.
@@ -40,10 +39,12 @@ use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use sqlx::{AnyConnection, AnyPool, Executor};
+use sqlx::AnyPool;
+
+use super::conn::{DbError, Conn};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Backend, LedgerError};
+use super::LedgerError;
 
 /// How many commands may wait for the writer before callers wait to queue (backpressure).
 pub(super) const QUEUE: usize = 4096;
@@ -66,7 +67,7 @@ pub(super) trait Write: Send + Sync + Sized + 'static {
     fn bot(&self) -> &str;
     /// Applies `rows` and returns one outcome per row, in order. An error undoes them all.
     fn apply(
-        conn: &mut AnyConnection,
+        conn: &mut Conn,
         rows: &[Self],
     ) -> impl Future<Output = Result<Vec<Self::Out>, LedgerError>> + Send;
 }
@@ -78,7 +79,7 @@ pub(super) trait Command: Send + Sync + Sized + 'static {
     fn bot(&self) -> &str;
     fn apply(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut Conn,
     ) -> impl Future<Output = Result<Self::Out, LedgerError>> + Send;
 }
 
@@ -92,12 +93,36 @@ impl<C: Command> Write for One<C> {
         self.0.bot()
     }
 
-    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<C::Out>, LedgerError> {
+    async fn apply(conn: &mut Conn, rows: &[Self]) -> Result<Vec<C::Out>, LedgerError> {
         let mut outs = Vec::with_capacity(rows.len());
         for row in rows {
             outs.push(row.0.apply(conn).await?);
         }
         Ok(outs)
+    }
+}
+
+/// Where a writer gets its connection.
+#[derive(Clone, Debug)]
+pub(super) enum Source {
+    /// The ledger file (created and migrated), and whether commits wait for the disk.
+    Sqlite { file: String, sync_full: bool },
+    Postgres(AnyPool),
+}
+
+impl Source {
+    async fn connect(&self) -> Result<Conn, DbError> {
+        match self {
+            Self::Sqlite { file, sync_full } => Conn::open_sqlite(file, *sync_full),
+            Self::Postgres(pool) => Ok(Conn::Postgres(pool.acquire().await?.detach())),
+        }
+    }
+
+    fn begin(&self) -> &'static str {
+        match self {
+            Self::Sqlite { .. } => "BEGIN IMMEDIATE",
+            Self::Postgres(_) => "BEGIN",
+        }
     }
 }
 
@@ -109,27 +134,27 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writers of a ledger whose write connections come from `pool`.
-    pub fn start(pool: &AnyPool, backend: Backend) -> std::io::Result<Self> {
-        match backend {
-            Backend::Sqlite => {
+    /// Starts the writers of a ledger: SQLite's one writer on a thread of its own, PostgreSQL's
+    /// [`POSTGRES_SHARDS`] on the gateway's runtime, with connections from `pool`.
+    pub fn start(source: Source) -> std::io::Result<Self> {
+        match source {
+            Source::Sqlite { .. } => {
                 let (queue, incoming) = mpsc::channel(QUEUE);
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()?;
-                let pool = pool.clone();
                 std::thread::Builder::new()
                     .name("starsgate-ledger-writer".into())
-                    .spawn(move || runtime.block_on(run(pool, backend, incoming)))?;
+                    .spawn(move || runtime.block_on(run(source, incoming)))?;
                 Ok(Self {
                     shards: Arc::new([queue]),
                 })
             }
-            Backend::Postgres => {
+            Source::Postgres(_) => {
                 let shards = (0..POSTGRES_SHARDS)
                     .map(|_| {
                         let (queue, incoming) = mpsc::channel(QUEUE);
-                        tokio::spawn(run(pool.clone(), backend, incoming));
+                        tokio::spawn(run(source.clone(), incoming));
                         queue
                     })
                     .collect();
@@ -193,24 +218,24 @@ impl Writer {
 type Reply<W> = oneshot::Sender<Result<<W as Write>::Out, LedgerError>>;
 
 /// Sends the outcomes of applied commands once their batch has committed (`None`) or failed.
-type Settle = Box<dyn FnOnce(Option<&Arc<sqlx::Error>>) + Send>;
+type Settle = Box<dyn FnOnce(Option<&Arc<DbError>>) + Send>;
 
 /// Applies the commands of one kind (each a boxed `(W, Reply<W>)`), queueing their answers in
 /// `settle`. An error means the connection can no longer be trusted: every command of the group
 /// has been answered with it.
 type RunGroup =
     for<'c> fn(
-        &'c mut AnyConnection,
+        &'c mut Conn,
         Vec<Box<dyn Any + Send>>,
         &'c mut Vec<Settle>,
-    ) -> Pin<Box<dyn Future<Output = Result<(), Arc<sqlx::Error>>> + Send + 'c>>;
+    ) -> Pin<Box<dyn Future<Output = Result<(), Arc<DbError>>> + Send + 'c>>;
 
 /// A queued command with what the writer needs to apply it without knowing its type.
 pub(super) struct Entry {
     kind: TypeId,
     item: Box<dyn Any + Send>,
     run: RunGroup,
-    fail: fn(Box<dyn Any + Send>, &Arc<sqlx::Error>),
+    fail: fn(Box<dyn Any + Send>, &Arc<DbError>),
 }
 
 impl std::fmt::Debug for Entry {
@@ -239,7 +264,7 @@ fn unbox<W: Write>(items: Vec<Box<dyn Any + Send>>) -> (Vec<W>, Vec<Reply<W>>) {
         .unzip()
 }
 
-fn fail_one<W: Write>(item: Box<dyn Any + Send>, error: &Arc<sqlx::Error>) {
+fn fail_one<W: Write>(item: Box<dyn Any + Send>, error: &Arc<DbError>) {
     if let Ok(item) = item.downcast::<(W, Reply<W>)>() {
         let _ = item.1.send(Err(LedgerError::Commit(error.clone())));
     }
@@ -250,7 +275,7 @@ enum Failed {
     /// A command failed; its savepoint undid it and the connection is fine.
     Command(LedgerError),
     /// The connection failed (a savepoint or its rollback): the batch cannot go on.
-    Connection(Arc<sqlx::Error>),
+    Connection(Arc<DbError>),
 }
 
 const SAVEPOINT: &str = "SAVEPOINT w";
@@ -258,13 +283,13 @@ const UNDO: &str = "ROLLBACK TO SAVEPOINT w";
 
 /// Applies `rows` in a savepoint of their own, in chunks of power-of-two sizes. Savepoints are
 /// never released (a statement each saved): they nest, and the batch's `COMMIT` ends them all.
-async fn attempt<W: Write>(conn: &mut AnyConnection, rows: &[W]) -> Result<Vec<W::Out>, Failed> {
-    if let Err(e) = conn.execute(SAVEPOINT).await {
+async fn attempt<W: Write>(conn: &mut Conn, rows: &[W]) -> Result<Vec<W::Out>, Failed> {
+    if let Err(e) = conn.run(SAVEPOINT).await {
         return Err(Failed::Connection(Arc::new(e)));
     }
     match write_in_chunks(conn, rows).await {
         Ok(outs) => Ok(outs),
-        Err(e) => match conn.execute(UNDO).await {
+        Err(e) => match conn.run(UNDO).await {
             Ok(_) => Err(Failed::Command(e)),
             Err(undo) => Err(Failed::Connection(Arc::new(undo))),
         },
@@ -288,10 +313,10 @@ fn settle_later<W: Write>(settle: &mut Vec<Settle>, replies: Vec<Reply<W>>, outs
 }
 
 fn run_group<'c, W: Write>(
-    conn: &'c mut AnyConnection,
+    conn: &'c mut Conn,
     items: Vec<Box<dyn Any + Send>>,
     settle: &'c mut Vec<Settle>,
-) -> Pin<Box<dyn Future<Output = Result<(), Arc<sqlx::Error>>> + Send + 'c>> {
+) -> Pin<Box<dyn Future<Output = Result<(), Arc<DbError>>> + Send + 'c>> {
     Box::pin(async move {
         let (rows, replies) = unbox::<W>(items);
         let failed = match attempt(conn, &rows).await {
@@ -320,11 +345,11 @@ fn run_group<'c, W: Write>(
 }
 
 async fn one_by_one<W: Write>(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     rows: Vec<W>,
     replies: Vec<Reply<W>>,
     settle: &mut Vec<Settle>,
-) -> Result<(), Arc<sqlx::Error>> {
+) -> Result<(), Arc<DbError>> {
     let mut pairs = rows.into_iter().zip(replies);
     while let Some((row, reply)) = pairs.next() {
         match attempt(conn, std::slice::from_ref(&row)).await {
@@ -346,7 +371,7 @@ async fn one_by_one<W: Write>(
 
 /// Writes `rows` as statements of 1, 2, 4 … [`MAX_ROWS`] rows, largest first.
 pub(super) async fn write_in_chunks<W: Write>(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     rows: &[W],
 ) -> Result<Vec<W::Out>, LedgerError> {
     let mut outs = Vec::with_capacity(rows.len());
@@ -362,12 +387,12 @@ pub(super) async fn write_in_chunks<W: Write>(
 
 /// The writer's loop: one batch per turn, from whatever has queued, until every queue handle is
 /// gone and the queue is empty.
-async fn run(pool: AnyPool, backend: Backend, mut incoming: mpsc::Receiver<Entry>) {
-    let mut conn: Option<AnyConnection> = None;
+async fn run(source: Source, mut incoming: mpsc::Receiver<Entry>) {
+    let mut conn: Option<Conn> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while incoming.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let entries = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
-        if let Err(e) = apply_batch(&pool, backend, &mut conn, entries).await {
+        if let Err(e) = apply_batch(&source, &mut conn, entries).await {
             tracing::warn!(error = %e, "A batch of ledger writes failed; the writer opens a new connection.");
             conn = None;
         }
@@ -394,26 +419,25 @@ fn groups(entries: Vec<Entry>) -> Vec<Group> {
 struct Group {
     kind: TypeId,
     run: RunGroup,
-    fail: fn(Box<dyn Any + Send>, &Arc<sqlx::Error>),
+    fail: fn(Box<dyn Any + Send>, &Arc<DbError>),
     items: Vec<Box<dyn Any + Send>>,
 }
 
 /// Applies one batch as one transaction and answers every command in it.
 async fn apply_batch(
-    pool: &AnyPool,
-    backend: Backend,
-    slot: &mut Option<AnyConnection>,
+    source: &Source,
+    slot: &mut Option<Conn>,
     entries: Vec<Entry>,
-) -> Result<(), Arc<sqlx::Error>> {
+) -> Result<(), Arc<DbError>> {
     let mut groups = groups(entries).into_iter();
-    let fail_rest = |groups: std::vec::IntoIter<Group>, e: &Arc<sqlx::Error>| {
+    let fail_rest = |groups: std::vec::IntoIter<Group>, e: &Arc<DbError>| {
         for group in groups {
             for item in group.items {
                 (group.fail)(item, e);
             }
         }
     };
-    let conn = match begin(pool, backend, slot).await {
+    let conn = match begin(source, slot).await {
         Ok(conn) => conn,
         Err(e) => {
             fail_rest(groups, &e);
@@ -427,7 +451,7 @@ async fn apply_batch(
             return abandon(conn, settle, e).await;
         }
     }
-    match conn.execute("COMMIT").await {
+    match conn.run("COMMIT").await {
         Ok(_) => {
             for answer in settle {
                 answer(None);
@@ -440,34 +464,29 @@ async fn apply_batch(
 
 /// Opens the batch's transaction on the writer's connection (connecting first if it has none).
 async fn begin<'s>(
-    pool: &AnyPool,
-    backend: Backend,
-    slot: &'s mut Option<AnyConnection>,
-) -> Result<&'s mut AnyConnection, Arc<sqlx::Error>> {
+    source: &Source,
+    slot: &'s mut Option<Conn>,
+) -> Result<&'s mut Conn, Arc<DbError>> {
     if slot.is_none() {
-        *slot = Some(pool.acquire().await.map_err(Arc::new)?.detach());
+        *slot = Some(source.connect().await.map_err(Arc::new)?);
     }
     let Some(conn) = slot.as_mut() else {
-        return Err(Arc::new(sqlx::Error::PoolClosed));
+        return Err(Arc::new(DbError::Sqlx(sqlx::Error::PoolClosed)));
     };
-    let begin = match backend {
-        Backend::Sqlite => "BEGIN IMMEDIATE",
-        Backend::Postgres => "BEGIN",
-    };
-    conn.execute(begin).await.map_err(Arc::new)?;
+    conn.run(source.begin()).await.map_err(Arc::new)?;
     Ok(conn)
 }
 
 /// Fails every applied command of a batch that cannot commit, and rolls back what is left.
 async fn abandon(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     settle: Vec<Settle>,
-    e: Arc<sqlx::Error>,
-) -> Result<(), Arc<sqlx::Error>> {
+    e: Arc<DbError>,
+) -> Result<(), Arc<DbError>> {
     for answer in settle {
         answer(Some(&e));
     }
-    let _ = conn.execute("ROLLBACK").await;
+    let _ = conn.run("ROLLBACK").await;
     Err(e)
 }
 
@@ -479,7 +498,9 @@ mod tests {
 
     use std::sync::Arc;
 
-    use sqlx::{AnyConnection, Row};
+    use sqlx::Row;
+
+    use crate::ledger::conn::{Conn, query};
     use tokio::sync::Semaphore;
 
     use super::{Command, QUEUE, Writer};
@@ -502,8 +523,8 @@ mod tests {
         fn bot(&self) -> &str {
             ""
         }
-        async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-            sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, 'x')")
+        async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
+            query("INSERT INTO secrets (name, value) VALUES ($1, 'x')")
                 .bind(self.0)
                 .execute(conn)
                 .await?;
@@ -520,10 +541,9 @@ mod tests {
         fn bot(&self) -> &str {
             ""
         }
-        async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-            use sqlx::Executor;
-            conn.execute("ROLLBACK").await?;
-            conn.execute("PRAGMA query_only = 1").await?;
+        async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
+            conn.run("ROLLBACK").await?;
+            conn.run("PRAGMA query_only = 1").await?;
             Ok(())
         }
     }
@@ -539,7 +559,7 @@ mod tests {
         fn bot(&self) -> &str {
             ""
         }
-        async fn apply(&self, _conn: &mut AnyConnection) -> Result<(), LedgerError> {
+        async fn apply(&self, _conn: &mut Conn) -> Result<(), LedgerError> {
             self.entered.add_permits(1);
             if let Ok(permit) = self.open.acquire().await {
                 permit.forget();

@@ -9,8 +9,7 @@
 
 mod write;
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use crate::ledger::conn::{Conn, query};
 
 use super::payments::Payment;
 use super::promos::Pricing;
@@ -113,7 +112,7 @@ impl PaidMediaPurchase {
 const POST_COLUMNS: &str =
     "bot, post_id, chat, stars, caption, media, state, message_id, error, created_at";
 
-fn post_from_row(r: &AnyRow) -> Result<PaidMediaPost, LedgerError> {
+fn post_from_row(r: &impl crate::ledger::conn::Fields) -> Result<PaidMediaPost, LedgerError> {
     let decode = |what: String| LedgerError::Database(sqlx::Error::Decode(what.into()));
     let id: String = r.try_get("post_id")?;
     let state: String = r.try_get("state")?;
@@ -269,7 +268,7 @@ const SALES: &str = "SELECT u.bot, u.post_id, u.payload, u.user_id, u.update_id,
      u.amount, u.nanostar_amount, u.purchased_at, p.stars AS price FROM paid_media_purchases u \
      LEFT JOIN paid_media_posts p ON p.bot = u.bot AND p.post_id = u.post_id";
 
-fn purchase_from_row(r: &AnyRow) -> Result<PaidMediaPurchase, LedgerError> {
+fn purchase_from_row(r: &impl crate::ledger::conn::Fields) -> Result<PaidMediaPurchase, LedgerError> {
     let post_id: Option<String> = r.try_get("post_id")?;
     let charge_id: Option<String> = r.try_get("charge_id")?;
     let stars: Option<i64> = r.try_get("amount")?;
@@ -292,11 +291,11 @@ fn purchase_from_row(r: &AnyRow) -> Result<PaidMediaPurchase, LedgerError> {
 
 /// The sale of `charge_id` as `ledger export` writes it, read inside a write's transaction.
 async fn sale_record(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     bot: &str,
     charge_id: &str,
 ) -> Result<Option<ExportRecord>, LedgerError> {
-    let row = sqlx::query(&format!("{SALES} WHERE u.bot = $1 AND u.charge_id = $2"))
+    let row = query(&format!("{SALES} WHERE u.bot = $1 AND u.charge_id = $2"))
         .bind(bot)
         .bind(charge_id)
         .fetch_optional(&mut *conn)

@@ -2,7 +2,7 @@
 //! and a charge linked to its purchase, with its `payment.succeeded` seller event in the same
 //! transaction (the charge id is only known from then on, and a seller keys sales by it).
 
-use sqlx::{AnyConnection, Row};
+use crate::ledger::conn::{Conn, query};
 
 use super::super::LedgerError;
 use super::super::seller_events::stage::{About, Fact, stage};
@@ -29,8 +29,8 @@ impl Command for NewPost {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-        sqlx::query(
+    async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
+        query(
             "INSERT INTO paid_media_posts (bot, post_id, chat, stars, caption, media, state, \
              source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
         )
@@ -63,12 +63,12 @@ impl Command for Finish {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+    async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
         let (state, message_id, error) = match &self.outcome {
             Ok(message_id) => (PostState::Sent, Some(*message_id), None),
             Err(e) => (PostState::Failed, None, Some(e.as_str())),
         };
-        sqlx::query(
+        query(
             "UPDATE paid_media_posts SET state = $1, message_id = $2, error = $3, updated_at = $4 \
              WHERE bot = $5 AND post_id = $6 AND state = $7",
         )
@@ -87,14 +87,14 @@ impl Command for Finish {
 
 /// The post a payload names, if it is one of this bot's.
 async fn post_of(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     bot: &str,
     payload: &str,
 ) -> Result<Option<PostId>, LedgerError> {
     let Some(id) = PostId::parse(payload) else {
         return Ok(None);
     };
-    let row = sqlx::query("SELECT 1 FROM paid_media_posts WHERE bot = $1 AND post_id = $2")
+    let row = query("SELECT 1 FROM paid_media_posts WHERE bot = $1 AND post_id = $2")
         .bind(bot)
         .bind(id.as_str())
         .fetch_optional(&mut *conn)
@@ -111,10 +111,10 @@ impl Command for Purchase {
         &self.0.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<PurchaseRecorded, LedgerError> {
+    async fn apply(&self, conn: &mut Conn) -> Result<PurchaseRecorded, LedgerError> {
         let p = &self.0;
         let post = post_of(conn, &p.bot, &p.payload).await?;
-        let inserted = sqlx::query(
+        let inserted = query(
             "INSERT INTO paid_media_purchases (bot, post_id, payload, user_id, update_id, \
              purchased_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (bot, update_id) DO NOTHING",
         )
@@ -147,10 +147,10 @@ impl Command for Link {
         &self.charge.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<ChargeLinked, LedgerError> {
+    async fn apply(&self, conn: &mut Conn) -> Result<ChargeLinked, LedgerError> {
         let c = &self.charge;
         let seen =
-            sqlx::query("SELECT 1 FROM paid_media_purchases WHERE bot = $1 AND charge_id = $2")
+            query("SELECT 1 FROM paid_media_purchases WHERE bot = $1 AND charge_id = $2")
                 .bind(&c.bot)
                 .bind(c.charge.as_str())
                 .fetch_optional(&mut *conn)
@@ -158,7 +158,7 @@ impl Command for Link {
         if seen.is_some() {
             return Ok(ChargeLinked::AlreadyLinked);
         }
-        let waiting = sqlx::query(
+        let waiting = query(
             "SELECT update_id FROM paid_media_purchases WHERE bot = $1 AND payload = $2 \
              AND user_id = $3 AND charge_id IS NULL AND update_id IS NOT NULL \
              ORDER BY purchased_at, update_id LIMIT 1",
@@ -170,7 +170,7 @@ impl Command for Link {
         .await?;
         if let Some(row) = waiting {
             let update_id: i64 = row.try_get(0)?;
-            sqlx::query(
+            query(
                 "UPDATE paid_media_purchases SET charge_id = $1, amount = $2, \
                  nanostar_amount = $3, linked_at = $4 WHERE bot = $5 AND update_id = $6",
             )
@@ -188,7 +188,7 @@ impl Command for Link {
         let Some(post) = post_of(conn, &c.bot, &c.payload).await? else {
             return Ok(ChargeLinked::NotOurs);
         };
-        sqlx::query(
+        query(
             "INSERT INTO paid_media_purchases (bot, post_id, payload, user_id, charge_id, amount, \
              nanostar_amount, purchased_at, linked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
@@ -210,7 +210,7 @@ impl Command for Link {
 
 impl Link {
     /// Stages `payment.succeeded` for the sale now that its charge is known.
-    async fn report(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+    async fn report(&self, conn: &mut Conn) -> Result<(), LedgerError> {
         let c = &self.charge;
         let Some(record) = sale_record(conn, &c.bot, c.charge.as_str()).await? else {
             return Ok(());

@@ -1,8 +1,7 @@
 //! Payments, keyed by `(bot, telegram_payment_charge_id)`: the exactly-once key (guarantee 2).
 //! A repeated `successful_payment` finds the row already there and changes nothing.
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use crate::ledger::conn::{Conn, query};
 
 mod record;
 
@@ -81,7 +80,7 @@ pub(super) const PAYMENT_COLUMNS: &str = "bot, charge_id, order_id, payload, use
      product, amount, currency, status, review_reason, plugin_sha256, paid_at, delivered_at, refunded_at, \
      is_renewal, expires_at, list_price, promo_code, discount_source";
 
-pub(super) fn payment_from_row(r: &AnyRow) -> Result<Payment, LedgerError> {
+pub(super) fn payment_from_row(r: &impl crate::ledger::conn::Fields) -> Result<Payment, LedgerError> {
     let status: String = r.try_get("status")?;
     let amount: i64 = r.try_get("amount")?;
     Ok(Payment {
@@ -109,11 +108,11 @@ pub(super) fn payment_from_row(r: &AnyRow) -> Result<Payment, LedgerError> {
 }
 
 pub(super) async fn fetch_payment(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     bot: &str,
     charge_id: &str,
 ) -> Result<Option<Payment>, LedgerError> {
-    let row = sqlx::query(&format!(
+    let row = query(&format!(
         "SELECT {PAYMENT_COLUMNS} FROM payments WHERE bot = $1 AND charge_id = $2"
     ))
     .bind(bot)
@@ -142,7 +141,7 @@ fn reported_as(status: PaymentStatus) -> Option<SellerEventType> {
 }
 
 pub(super) async fn transition(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     at: i64,
     bot: &str,
     charge_id: &str,
@@ -181,7 +180,7 @@ pub(super) async fn transition(
                     .to_owned()
             }
         };
-        let mut query = sqlx::query(&sql)
+        let mut query = query(&sql)
             .bind(to.as_str())
             .bind(bot)
             .bind(charge_id)
@@ -227,7 +226,7 @@ impl Ledger {
         bot: &str,
         charge_id: &str,
     ) -> Result<Option<Payment>, LedgerError> {
-        let mut conn = self.reads.acquire().await?;
+        let mut conn = Conn::Read(self.reads.acquire().await?);
         fetch_payment(&mut conn, bot, charge_id).await
     }
 
@@ -291,7 +290,7 @@ impl Command for SetStatus {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<bool, LedgerError> {
+    async fn apply(&self, conn: &mut Conn) -> Result<bool, LedgerError> {
         transition(
             conn,
             self.at,

@@ -1,7 +1,7 @@
 //! Recording a successful payment: once per charge id (guarantee 2), with its events, before
 //! anything is delivered. Payments arriving together share statements (see `writer`).
 
-use sqlx::AnyConnection;
+use crate::ledger::conn::{Conn, query};
 
 use crate::domain::SellerEventType;
 
@@ -65,7 +65,7 @@ impl Write for PaymentRow {
 
     /// The new payments, then one event each (two for a flagged one), then a read of each charge
     /// that was already recorded.
-    async fn apply(conn: &mut AnyConnection, rows: &[Self]) -> Result<Vec<Recorded>, LedgerError> {
+    async fn apply(conn: &mut Conn, rows: &[Self]) -> Result<Vec<Recorded>, LedgerError> {
         let sql = format!(
             "INSERT INTO payments (bot, charge_id, order_id, payload, user_id, chat_id, product, \
              amount, currency, provider_charge_id, status, review_reason, plugin_sha256, paid_at, \
@@ -73,7 +73,7 @@ impl Write for PaymentRow {
              ON CONFLICT (bot, charge_id) DO NOTHING RETURNING bot, charge_id",
             placeholders(rows.len(), 20, 1)
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = query(&sql);
         for row in rows {
             let p = &row.payment;
             query = query

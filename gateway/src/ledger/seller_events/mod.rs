@@ -7,7 +7,8 @@
 
 pub(super) mod stage;
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
+use crate::ledger::conn::{Conn, query};
 
 use crate::domain::SellerEventType;
 
@@ -105,7 +106,7 @@ pub enum SendOutcome {
 const COLUMNS: &str = "seq, id, bot, event_type, body, url, secret_env, created_at, queued_at, status, \
      attempts, next_attempt_at, last_error, sent_at";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<SellerEvent, LedgerError> {
+fn from_row(r: &impl crate::ledger::conn::Fields) -> Result<SellerEvent, LedgerError> {
     let decode = |what: &str, raw: &str| {
         sqlx::Error::Decode(format!("unknown seller event {what} {raw:?}").into())
     };
@@ -281,8 +282,8 @@ impl Command for SetRoute {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
-        sqlx::query("DELETE FROM event_routes WHERE bot = $1")
+    async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
+        query("DELETE FROM event_routes WHERE bot = $1")
             .bind(&self.bot)
             .execute(&mut *conn)
             .await?;
@@ -295,7 +296,7 @@ impl Command for SetRoute {
             &route.types
         };
         for t in types {
-            sqlx::query(
+            query(
                 "INSERT INTO event_routes (bot, event_type, url, secret_env) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (bot, event_type) DO NOTHING",
             )
@@ -326,10 +327,10 @@ impl Command for Claim {
         ""
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<Vec<bool>, LedgerError> {
+    async fn apply(&self, conn: &mut Conn) -> Result<Vec<bool>, LedgerError> {
         let mut won = Vec::with_capacity(self.seqs.len());
         for seq in &self.seqs {
-            let done = sqlx::query(
+            let done = query(
                 "UPDATE seller_events SET claimed_by = $1, claimed_until = $2 \
                  WHERE seq = $3 AND status = 'pending' \
                  AND (claimed_until IS NULL OR claimed_until < $4)",
@@ -361,9 +362,9 @@ impl Command for Settle {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<(), LedgerError> {
+    async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
         let query = match &self.outcome {
-            SendOutcome::Sent => sqlx::query(
+            SendOutcome::Sent => query(
                 "UPDATE seller_events SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
                  claimed_by = NULL, claimed_until = NULL WHERE seq = $2",
             )
@@ -372,7 +373,7 @@ impl Command for Settle {
             SendOutcome::Retry {
                 next_attempt_at,
                 error,
-            } => sqlx::query(
+            } => query(
                 "UPDATE seller_events SET attempts = attempts + 1, next_attempt_at = $1, \
                  last_error = $2, claimed_by = NULL, claimed_until = NULL \
                  WHERE seq = $3 AND status = 'pending'",
@@ -380,7 +381,7 @@ impl Command for Settle {
             .bind(*next_attempt_at)
             .bind(error.as_str())
             .bind(self.seq),
-            SendOutcome::Failed { error } => sqlx::query(
+            SendOutcome::Failed { error } => query(
                 "UPDATE seller_events SET status = 'failed', failed_at = $1, \
                  attempts = attempts + 1, last_error = $2, claimed_by = NULL, claimed_until = NULL \
                  WHERE seq = $3 AND status = 'pending'",
@@ -396,7 +397,7 @@ impl Command for Settle {
         {
             // The events queued behind this one (same subject) cannot go before it, so they are
             // not due before it either: the sender's walk over due events then never meets them.
-            sqlx::query(
+            crate::ledger::conn::query(
                 "UPDATE seller_events SET next_attempt_at = $1 \
                  WHERE bot = $2 AND subject = (SELECT subject FROM seller_events WHERE seq = $3) \
                  AND seq > $3 AND status = 'pending' AND next_attempt_at < $1",
@@ -424,8 +425,8 @@ impl Command for Replay {
         &self.bot
     }
 
-    async fn apply(&self, conn: &mut AnyConnection) -> Result<u64, LedgerError> {
-        let done = sqlx::query(
+    async fn apply(&self, conn: &mut Conn) -> Result<u64, LedgerError> {
+        let done = query(
             "UPDATE seller_events SET status = 'pending', next_attempt_at = $1, queued_at = $1, failed_at = NULL, \
              claimed_by = NULL, claimed_until = NULL WHERE bot = $2 AND created_at >= $3",
         )

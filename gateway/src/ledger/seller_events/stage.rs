@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use serde_json::json;
-use sqlx::{AnyConnection, Row};
+use crate::ledger::conn::{Conn, query};
 
 use crate::domain::SellerEventType;
 
@@ -64,7 +64,7 @@ impl About<'_> {
 /// Writes one seller event per fact whose bot routes its type somewhere; facts of unrouted bots
 /// or types are skipped.
 pub(in crate::ledger) async fn stage(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     facts: &[Fact<'_>],
 ) -> Result<(), LedgerError> {
     if facts.is_empty() {
@@ -81,7 +81,7 @@ pub(in crate::ledger) async fn stage(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = query(&sql);
     for bot in &bots {
         query = query.bind(*bot);
     }
@@ -112,7 +112,7 @@ pub(in crate::ledger) async fn stage(
             "bot": fact.bot,
             "data": data,
         });
-        sqlx::query(
+        crate::ledger::conn::query(
             "INSERT INTO seller_events (id, bot, event_type, subject, body, url, secret_env, \
              created_at, queued_at, status, next_attempt_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 'pending', \
@@ -135,7 +135,7 @@ pub(in crate::ledger) async fn stage(
 
 /// The event's `data`: the payment as `ledger export` writes it, plus the membership for
 /// subscription events, as they stand inside this transaction.
-async fn data(conn: &mut AnyConnection, fact: &Fact<'_>) -> Result<serde_json::Value, LedgerError> {
+async fn data(conn: &mut Conn, fact: &Fact<'_>) -> Result<serde_json::Value, LedgerError> {
     let charge_id = match fact.about {
         About::Payment { charge_id } | About::Membership { charge_id, .. } => charge_id,
         About::Sale { data, .. } => return Ok(data.clone()),
@@ -149,7 +149,7 @@ async fn data(conn: &mut AnyConnection, fact: &Fact<'_>) -> Result<serde_json::V
         user_id, product, ..
     } = fact.about
     {
-        let row = sqlx::query(&format!(
+        let row = query(&format!(
             "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions \
              WHERE bot = $1 AND user_id = $2 AND product = $3"
         ))
