@@ -66,8 +66,11 @@ impl Conn {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let sync = if sync_full { "FULL" } else { "NORMAL" };
+        // `temp_store = MEMORY`: every savepoint of a batch copies the pages it is about to change
+        // into a statement journal, by default a temporary file (a write system call per page).
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; {}",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; \
+             PRAGMA temp_store = MEMORY; {}",
             super::MMAP
         ))?;
         Ok(Self::Sqlite(conn))
