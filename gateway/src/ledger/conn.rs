@@ -222,11 +222,7 @@ impl<'q> Query<'q> {
         match conn {
             Conn::Sqlite(c) => Ok(self.lite_fetch(c, 1)?.pop()),
             Conn::Postgres(c) => Ok(self.any().fetch_optional(c).await?.map(Row::Any)),
-            Conn::Read(c) => Ok(self
-                .any()
-                .fetch_optional(&mut **c)
-                .await?
-                .map(Row::Any)),
+            Conn::Read(c) => Ok(self.any().fetch_optional(&mut **c).await?.map(Row::Any)),
         }
     }
 
@@ -289,7 +285,11 @@ impl<'q> Query<'q> {
 
     fn lite_fetch(&self, c: &rusqlite::Connection, most: usize) -> rusqlite::Result<Vec<Row>> {
         let mut stmt = self.lite_prepare(c)?;
-        let names: Arc<[String]> = stmt.column_names().iter().map(|n| (*n).to_owned()).collect();
+        let names: Arc<[String]> = stmt
+            .column_names()
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect();
         let columns = names.len();
         let mut rows = stmt.raw_query();
         let mut out = Vec::new();
@@ -331,7 +331,9 @@ pub(in crate::ledger) enum Row {
 }
 
 /// A column by position or by name.
-pub(in crate::ledger) trait Index: sqlx::ColumnIndex<AnyRow> + Copy + std::fmt::Display {
+pub(in crate::ledger) trait Index:
+    sqlx::ColumnIndex<AnyRow> + Copy + std::fmt::Display
+{
     fn position(self, names: &[String]) -> Option<usize>;
 }
 
@@ -348,7 +350,9 @@ impl Index for &str {
 }
 
 /// A type a column can be read as, from either driver.
-pub(in crate::ledger) trait Column: Sized + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> {
+pub(in crate::ledger) trait Column:
+    Sized + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>
+{
     fn from_lite(v: &Lite) -> Option<Self>;
 }
 
@@ -505,23 +509,27 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temp dir");
         let mut c = conn(&dir);
         setup(&mut c).await?;
-        let done = query("INSERT INTO t (id, name, note, flag) VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)")
-            .bind(1i64)
-            .bind(None::<&str>)
-            .bind(Some("n"))
-            .bind(true)
-            .bind(2i64)
-            .bind("b")
-            .bind(None::<String>)
-            .bind(false)
-            .execute(&mut c)
-            .await?;
+        let done =
+            query("INSERT INTO t (id, name, note, flag) VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)")
+                .bind(1i64)
+                .bind(None::<&str>)
+                .bind(Some("n"))
+                .bind(true)
+                .bind(2i64)
+                .bind("b")
+                .bind(None::<String>)
+                .bind(false)
+                .execute(&mut c)
+                .await?;
         assert_eq!(done.rows_affected(), 2);
         let rows: Vec<Row> = query("SELECT name, note, flag FROM t ORDER BY id")
             .fetch_all(&mut c)
             .await?;
         assert_eq!(rows[0].try_get::<Option<String>, _>("name")?, None);
-        assert_eq!(rows[0].try_get::<Option<String>, _>("note")?.as_deref(), Some("n"));
+        assert_eq!(
+            rows[0].try_get::<Option<String>, _>("note")?.as_deref(),
+            Some("n")
+        );
         assert!(rows[0].try_get::<bool, _>("flag")?);
         assert!(!rows[1].try_get::<bool, _>("flag")?);
         Ok(())
@@ -541,7 +549,13 @@ mod tests {
         let row = query("SELECT name FROM t").fetch_one(&mut c).await?;
         assert!(row.try_get::<i64, _>("name").is_err());
         assert!(row.try_get::<String, _>("missing").is_err());
-        assert!(query("SELECT name FROM t WHERE id = $1").bind(2i64).fetch_one(&mut c).await.is_err());
+        assert!(
+            query("SELECT name FROM t WHERE id = $1")
+                .bind(2i64)
+                .fetch_one(&mut c)
+                .await
+                .is_err()
+        );
         Ok(())
     }
 
@@ -552,8 +566,13 @@ mod tests {
         setup(&mut c).await?;
         let insert = || query("INSERT INTO t (id) VALUES ($1)").bind(1i64);
         insert().execute(&mut c).await?;
-        assert!(insert().execute(&mut c).await.is_err(), "the primary key holds");
-        let n = query("SELECT COUNT(*) AS n FROM t").fetch_one(&mut c).await?;
+        assert!(
+            insert().execute(&mut c).await.is_err(),
+            "the primary key holds"
+        );
+        let n = query("SELECT COUNT(*) AS n FROM t")
+            .fetch_one(&mut c)
+            .await?;
         assert_eq!(n.try_get::<i64, _>("n")?, 1);
         Ok(())
     }

@@ -2,8 +2,8 @@
 
 use std::sync::LazyLock;
 
-use sqlx::Row;
 use crate::ledger::conn::{Conn, query};
+use sqlx::Row;
 
 use super::writer::Command;
 use super::{Ledger, LedgerError};
@@ -103,13 +103,11 @@ impl Command for Secret {
     }
 
     async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
-        query(
-            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(&self.name)
-        .bind(&self.value)
-        .execute(conn)
-        .await?;
+        query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(&self.name)
+            .bind(&self.value)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 }

@@ -2,8 +2,8 @@
 //! was received (guarantee 1); processing reads it back and marks each one done, so a crash in
 //! between means the update is processed after the restart, never lost.
 
-use sqlx::Row;
 use crate::ledger::conn::{Conn, query};
+use sqlx::Row;
 
 use super::events::{EventKind, Subject, append};
 use super::multirow::{first_returned, placeholders};
@@ -285,15 +285,13 @@ impl Command for DeadLetter {
     }
 
     async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
-        query(
-            "INSERT INTO dead_letters (bot, received_at, reason, body) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&self.bot)
-        .bind(now_ms())
-        .bind(&self.reason)
-        .bind(&self.body)
-        .execute(conn)
-        .await?;
+        query("INSERT INTO dead_letters (bot, received_at, reason, body) VALUES ($1, $2, $3, $4)")
+            .bind(&self.bot)
+            .bind(now_ms())
+            .bind(&self.reason)
+            .bind(&self.body)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 }

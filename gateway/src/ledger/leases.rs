@@ -8,8 +8,8 @@
 //! same SQL works on SQLite and PostgreSQL. Times come from each gateway's clock: keep them in
 //! sync (NTP); a lease of 15 s tolerates seconds of skew.
 
-use sqlx::Row;
 use crate::ledger::conn::{Conn, query};
+use sqlx::Row;
 
 use super::multirow::placeholders;
 use super::writer::{Command, Write};
@@ -109,10 +109,7 @@ impl Write for Claim {
         &self.bot
     }
 
-    async fn apply(
-        conn: &mut Conn,
-        rows: &[Self],
-    ) -> Result<Vec<Option<u32>>, LedgerError> {
+    async fn apply(conn: &mut Conn, rows: &[Self]) -> Result<Vec<Option<u32>>, LedgerError> {
         let sql = format!(
             "WITH v (bot, charge_id, holder, until_ms, now_ms) AS (VALUES {}) \
              UPDATE deliveries SET claimed_by = v.holder, claimed_until = v.until_ms FROM v \
@@ -196,15 +193,14 @@ impl Command for TakeOver {
     }
 
     async fn apply(&self, conn: &mut Conn) -> Result<bool, LedgerError> {
-        let done = query(
-            "UPDATE bot_leases SET holder = $1, until = $2 WHERE bot = $3 AND holder = $4",
-        )
-        .bind(&self.holder)
-        .bind(now_ms() + self.lease_ms)
-        .bind(&self.bot)
-        .bind(&self.dead)
-        .execute(&mut *conn)
-        .await?;
+        let done =
+            query("UPDATE bot_leases SET holder = $1, until = $2 WHERE bot = $3 AND holder = $4")
+                .bind(&self.holder)
+                .bind(now_ms() + self.lease_ms)
+                .bind(&self.bot)
+                .bind(&self.dead)
+                .execute(&mut *conn)
+                .await?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }

@@ -3,10 +3,10 @@
 //! by several gateways) run the same SQL through sqlx's `Any` driver; the few places where the
 //! two must differ are named `Backend` branches.
 
+mod conn;
 mod events;
 mod facts;
 mod inbox;
-mod conn;
 mod leases;
 mod multirow;
 mod orders;

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use sqlx::Row;
 use crate::ledger::conn::{Conn, query};
+use sqlx::Row;
 
 use super::events::{EventKind, NewEvent, Subject};
 use super::multirow::placeholders;

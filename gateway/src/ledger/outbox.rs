@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
-use sqlx::Row;
 use crate::ledger::conn::{Conn, Query, query};
+use sqlx::Row;
 
 use crate::domain::SellerEventType;
 
@@ -234,12 +234,13 @@ impl Write for NewDelivery {
                 stored.push(d.content.clone());
             } else {
                 // Content was stored first by someone else (a retry, another gateway): theirs.
-                let row =
-                    crate::ledger::conn::query("SELECT content FROM deliveries WHERE bot = $1 AND charge_id = $2")
-                        .bind(d.bot.as_str())
-                        .bind(d.charge_id.as_str())
-                        .fetch_one(&mut *conn)
-                        .await?;
+                let row = crate::ledger::conn::query(
+                    "SELECT content FROM deliveries WHERE bot = $1 AND charge_id = $2",
+                )
+                .bind(d.bot.as_str())
+                .bind(d.charge_id.as_str())
+                .fetch_one(&mut *conn)
+                .await?;
                 stored.push(row.try_get("content")?);
             }
         }
@@ -341,10 +342,7 @@ impl Write for Sent {
 }
 
 /// `sql` with each sent delivery's `(bot, charge_id, at)` bound in order.
-fn with_rows<'q>(
-    sql: &'q str,
-    rows: &'q [Sent],
-) -> Query<'q> {
+fn with_rows<'q>(sql: &'q str, rows: &'q [Sent]) -> Query<'q> {
     let mut query = query(sql);
     for d in rows {
         query = query

@@ -7,8 +7,8 @@
 //! be approved: the hold is decided by the bot's one writer, which sees every earlier hold and
 //! payment of the bot.
 
-use sqlx::Row;
 use crate::ledger::conn::{Conn, query};
+use sqlx::Row;
 
 use super::writer::Command;
 use super::{Ledger, LedgerError};
@@ -40,7 +40,10 @@ impl Pricing {
 }
 
 /// Reads the pricing columns; a row from before migration 0012 was charged its list price.
-pub(super) fn pricing_from_row(r: &impl crate::ledger::conn::Fields, charged: i64) -> Result<Pricing, LedgerError> {
+pub(super) fn pricing_from_row(
+    r: &impl crate::ledger::conn::Fields,
+    charged: i64,
+) -> Result<Pricing, LedgerError> {
     let list: Option<i64> = r.try_get("list_price")?;
     let code: Option<String> = r.try_get("promo_code")?;
     let source: Option<String> = r.try_get("discount_source")?;

@@ -3,8 +3,8 @@
 //! the bot's last known balance; and the refunds this gateway asked for, which are what explains
 //! an outgoing transaction to a buyer.
 
-use sqlx::Row;
 use crate::ledger::conn::{Conn, query};
+use sqlx::Row;
 
 pub use crate::domain::StarAmount;
 

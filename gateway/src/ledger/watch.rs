@@ -4,8 +4,8 @@
 //! or a retry coming due), and one for memberships past their paid period. The gateway's watch
 //! (`app::watch`) wakes only those bots.
 
-use sqlx::Row;
 use crate::ledger::conn::{Conn, query};
+use sqlx::Row;
 
 use super::writer::Command;
 use super::{Ledger, LedgerError, now_ms};

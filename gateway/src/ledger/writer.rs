@@ -41,7 +41,7 @@ use std::sync::Arc;
 
 use sqlx::AnyPool;
 
-use super::conn::{DbError, Conn};
+use super::conn::{Conn, DbError};
 use tokio::sync::{mpsc, oneshot};
 
 use super::LedgerError;
@@ -77,10 +77,8 @@ pub(super) trait Write: Send + Sync + Sized + 'static {
 pub(super) trait Command: Send + Sync + Sized + 'static {
     type Out: Send + 'static;
     fn bot(&self) -> &str;
-    fn apply(
-        &self,
-        conn: &mut Conn,
-    ) -> impl Future<Output = Result<Self::Out, LedgerError>> + Send;
+    fn apply(&self, conn: &mut Conn)
+    -> impl Future<Output = Result<Self::Out, LedgerError>> + Send;
 }
 
 /// A [`Command`] as a [`Write`]: several of them in a batch run one after the other.
@@ -106,7 +104,10 @@ impl<C: Command> Write for One<C> {
 #[derive(Clone, Debug)]
 pub(super) enum Source {
     /// The ledger file (created and migrated), and whether commits wait for the disk.
-    Sqlite { file: String, sync_full: bool },
+    Sqlite {
+        file: String,
+        sync_full: bool,
+    },
     Postgres(AnyPool),
 }
 
@@ -223,12 +224,11 @@ type Settle = Box<dyn FnOnce(Option<&Arc<DbError>>) + Send>;
 /// Applies the commands of one kind (each a boxed `(W, Reply<W>)`), queueing their answers in
 /// `settle`. An error means the connection can no longer be trusted: every command of the group
 /// has been answered with it.
-type RunGroup =
-    for<'c> fn(
-        &'c mut Conn,
-        Vec<Box<dyn Any + Send>>,
-        &'c mut Vec<Settle>,
-    ) -> Pin<Box<dyn Future<Output = Result<(), Arc<DbError>>> + Send + 'c>>;
+type RunGroup = for<'c> fn(
+    &'c mut Conn,
+    Vec<Box<dyn Any + Send>>,
+    &'c mut Vec<Settle>,
+) -> Pin<Box<dyn Future<Output = Result<(), Arc<DbError>>> + Send + 'c>>;
 
 /// A queued command with what the writer needs to apply it without knowing its type.
 pub(super) struct Entry {

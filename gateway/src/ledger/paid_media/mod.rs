@@ -268,7 +268,9 @@ const SALES: &str = "SELECT u.bot, u.post_id, u.payload, u.user_id, u.update_id,
      u.amount, u.nanostar_amount, u.purchased_at, p.stars AS price FROM paid_media_purchases u \
      LEFT JOIN paid_media_posts p ON p.bot = u.bot AND p.post_id = u.post_id";
 
-fn purchase_from_row(r: &impl crate::ledger::conn::Fields) -> Result<PaidMediaPurchase, LedgerError> {
+fn purchase_from_row(
+    r: &impl crate::ledger::conn::Fields,
+) -> Result<PaidMediaPurchase, LedgerError> {
     let post_id: Option<String> = r.try_get("post_id")?;
     let charge_id: Option<String> = r.try_get("charge_id")?;
     let stars: Option<i64> = r.try_get("amount")?;

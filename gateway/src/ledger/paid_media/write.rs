@@ -86,11 +86,7 @@ impl Command for Finish {
 }
 
 /// The post a payload names, if it is one of this bot's.
-async fn post_of(
-    conn: &mut Conn,
-    bot: &str,
-    payload: &str,
-) -> Result<Option<PostId>, LedgerError> {
+async fn post_of(conn: &mut Conn, bot: &str, payload: &str) -> Result<Option<PostId>, LedgerError> {
     let Some(id) = PostId::parse(payload) else {
         return Ok(None);
     };
@@ -149,12 +145,11 @@ impl Command for Link {
 
     async fn apply(&self, conn: &mut Conn) -> Result<ChargeLinked, LedgerError> {
         let c = &self.charge;
-        let seen =
-            query("SELECT 1 FROM paid_media_purchases WHERE bot = $1 AND charge_id = $2")
-                .bind(&c.bot)
-                .bind(c.charge.as_str())
-                .fetch_optional(&mut *conn)
-                .await?;
+        let seen = query("SELECT 1 FROM paid_media_purchases WHERE bot = $1 AND charge_id = $2")
+            .bind(&c.bot)
+            .bind(c.charge.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
         if seen.is_some() {
             return Ok(ChargeLinked::AlreadyLinked);
         }

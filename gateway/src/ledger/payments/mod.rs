@@ -80,7 +80,9 @@ pub(super) const PAYMENT_COLUMNS: &str = "bot, charge_id, order_id, payload, use
      product, amount, currency, status, review_reason, plugin_sha256, paid_at, delivered_at, refunded_at, \
      is_renewal, expires_at, list_price, promo_code, discount_source";
 
-pub(super) fn payment_from_row(r: &impl crate::ledger::conn::Fields) -> Result<Payment, LedgerError> {
+pub(super) fn payment_from_row(
+    r: &impl crate::ledger::conn::Fields,
+) -> Result<Payment, LedgerError> {
     let status: String = r.try_get("status")?;
     let amount: i64 = r.try_get("amount")?;
     Ok(Payment {

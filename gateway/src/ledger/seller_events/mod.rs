@@ -7,8 +7,8 @@
 
 pub(super) mod stage;
 
-use sqlx::Row;
 use crate::ledger::conn::{Conn, query};
+use sqlx::Row;
 
 use crate::domain::SellerEventType;
 

@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
-use serde_json::json;
 use crate::ledger::conn::{Conn, query};
+use serde_json::json;
 
 use crate::domain::SellerEventType;
 
