@@ -473,8 +473,7 @@ mod tests {
 
     fn conn(dir: &tempfile::TempDir) -> Conn {
         let file = dir.path().join("t.db");
-        let conn = Conn::open_sqlite(&file.display().to_string(), true).expect("a SQLite file");
-        conn
+        Conn::open_sqlite(&file.display().to_string(), true).expect("a SQLite file")
     }
 
     async fn setup(conn: &mut Conn) -> Result<(), LedgerError> {

@@ -89,8 +89,6 @@ impl Command for Renew {
             .bind(&self.holder)
             .fetch_all(conn)
             .await?;
-        rows.iter()
-            .map(|r| Ok(r.try_get::<String, _>(0)?))
-            .collect()
+        rows.iter().map(|r| r.try_get::<String, _>(0)).collect()
     }
 }
