@@ -304,3 +304,19 @@ fn calls_are_deterministic_for_the_same_seed() {
     c.seed += 1;
     assert_ne!(a, p.deliver(&c, &order(), &payment()).result.unwrap());
 }
+
+/// Pooled slots keep their first pages resident between calls (`plugins/wasm/engine.rs`), zeroed
+/// in place: a call must still find the memory as the module loaded it, never what the previous
+/// call on the same slot wrote.
+#[test]
+fn a_call_never_sees_memory_an_earlier_call_wrote() {
+    let (host, _c) = host(Limits::default());
+    let plugin = hostile(&host);
+    for call in 1..=5 {
+        assert_eq!(
+            plugin.pre_checkout(&ctx("remember"), &order()).result,
+            Ok(Decision::Approve),
+            "call {call}"
+        );
+    }
+}

@@ -471,23 +471,20 @@ mod tests {
     use super::{Conn, Row, query};
     use crate::ledger::LedgerError;
 
-    fn conn(dir: &tempfile::TempDir) -> Conn {
+    /// A connection to a fresh file with one table `t`; the directory lives as long as it.
+    async fn table() -> Result<(tempfile::TempDir, Conn), LedgerError> {
+        let dir = tempfile::tempdir().expect("a temp dir");
         let file = dir.path().join("t.db");
-        Conn::open_sqlite(&file.display().to_string(), true).expect("a SQLite file")
-    }
-
-    async fn setup(conn: &mut Conn) -> Result<(), LedgerError> {
+        let mut conn = Conn::open_sqlite(&file.display().to_string(), true)?;
         conn.run("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, note TEXT, flag INTEGER)")
             .await?;
-        Ok(())
+        Ok((dir, conn))
     }
 
     #[tokio::test]
     async fn placeholders_bind_by_their_number_not_by_where_they_appear() -> Result<(), LedgerError>
     {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let mut c = conn(&dir);
-        setup(&mut c).await?;
+        let (_dir, mut c) = table().await?;
         // $2 appears first and $1 twice: SQLite numbers them 1 and 2 in order of appearance.
         query("INSERT INTO t (name, id, note) VALUES ($2, $1, $2 || '-' || $1)")
             .bind(7i64)
@@ -505,9 +502,7 @@ mod tests {
 
     #[tokio::test]
     async fn nulls_and_flags_read_back_as_they_were_bound() -> Result<(), LedgerError> {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let mut c = conn(&dir);
-        setup(&mut c).await?;
+        let (_dir, mut c) = table().await?;
         let done =
             query("INSERT INTO t (id, name, note, flag) VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)")
                 .bind(1i64)
@@ -537,9 +532,7 @@ mod tests {
     #[tokio::test]
     async fn a_column_read_as_the_wrong_type_is_an_error_not_a_default() -> Result<(), LedgerError>
     {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let mut c = conn(&dir);
-        setup(&mut c).await?;
+        let (_dir, mut c) = table().await?;
         query("INSERT INTO t (id, name) VALUES ($1, $2)")
             .bind(1i64)
             .bind("x")
@@ -560,9 +553,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_statement_leaves_the_connection_usable() -> Result<(), LedgerError> {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let mut c = conn(&dir);
-        setup(&mut c).await?;
+        let (_dir, mut c) = table().await?;
         let insert = || query("INSERT INTO t (id) VALUES ($1)").bind(1i64);
         insert().execute(&mut c).await?;
         assert!(

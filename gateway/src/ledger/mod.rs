@@ -1,7 +1,8 @@
 //! The ledger: one database holding the inbox of updates, orders, payments, the delivery outbox,
 //! refunds and an append-only event history. SQLite (a file, the default) and PostgreSQL (shared
-//! by several gateways) run the same SQL through sqlx's `Any` driver; the few places where the
-//! two must differ are named `Backend` branches.
+//! by several gateways) run the same SQL: reads through sqlx's `Any` driver, writes through the
+//! writer's statement API (`conn`: rusqlite in the SQLite writer's thread, sqlx for PostgreSQL);
+//! the few places where the two must differ are named `Backend` branches.
 
 mod conn;
 mod events;
@@ -65,6 +66,8 @@ pub enum LedgerError {
     Database(#[from] sqlx::Error),
     #[error("the ledger could not be migrated: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the SQLite ledger must be a file: an in-memory database is not kept")]
+    InMemory,
     #[error("cannot create the ledger's directory {path}: {source}")]
     Directory {
         path: String,
@@ -303,8 +306,7 @@ impl Ledger {
         // connection. PostgreSQL commits in parallel, one connection per writer shard.
         let writers = if backend == Backend::Sqlite { 1 } else { 16 };
         let pool = connect_pool(&options, backend, sync_full, writers).await?;
-        let separate_readers = backend == Backend::Sqlite && !url.contains(":memory:");
-        let reads = if separate_readers {
+        let reads = if backend == Backend::Sqlite {
             connect_pool(&options, backend, sync_full, SQLITE_READERS).await?
         } else {
             pool.clone()
@@ -312,7 +314,7 @@ impl Ledger {
         migrate(&pool, backend).await?;
         let source = match backend {
             Backend::Sqlite => writer::Source::Sqlite {
-                file: sqlite_file(&url)?,
+                file: sqlite_file(&url).to_owned(),
                 sync_full,
             },
             Backend::Postgres => writer::Source::Postgres(pool.clone()),
@@ -436,29 +438,24 @@ async fn connect_pool(
         .await?)
 }
 
-/// The file a SQLite URL names, for the writer's own connection (an in-memory ledger would be
-/// a different database on every connection, so it is refused).
-fn sqlite_file(url: &str) -> Result<String, LedgerError> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let file = path.split('?').next().unwrap_or("");
-    if file.is_empty() || file.contains(":memory:") || url.contains("mode=memory") {
-        return Err(LedgerError::Database(sqlx::Error::Configuration(
-            "the SQLite ledger must be a file (an in-memory database is not kept)".into(),
-        )));
-    }
-    Ok(file.to_owned())
+/// The file a SQLite URL names (`sqlite://data/ledger.db?mode=rwc` → `data/ledger.db`).
+fn sqlite_file(url: &str) -> &str {
+    url.trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or("")
 }
 
+/// Checks that a SQLite URL names a file, creates its directory, and opens it read-write-create.
+/// An in-memory database is refused: it would be a different database on each connection (the
+/// writer's and the readers'), and lost on exit.
 fn prepare_sqlite_url(url: &str) -> Result<String, LedgerError> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let file = path.split('?').next().unwrap_or("");
-    if !file.is_empty()
-        && file != ":memory:"
-        && let Some(parent) = std::path::Path::new(file).parent()
+    let file = sqlite_file(url);
+    if file.is_empty() || file.contains(":memory:") || url.contains("mode=memory") {
+        return Err(LedgerError::InMemory);
+    }
+    if let Some(parent) = std::path::Path::new(file).parent()
         && !parent.as_os_str().is_empty()
     {
         std::fs::create_dir_all(parent).map_err(|source| LedgerError::Directory {

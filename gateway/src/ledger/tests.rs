@@ -313,3 +313,19 @@ fn every_migration_file_is_embedded_in_order() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_in_memory_sqlite_ledger_is_refused() {
+    for url in [
+        "sqlite::memory:",
+        "sqlite://:memory:",
+        "sqlite://x.db?mode=memory",
+    ] {
+        let refused = Ledger::connect(&LedgerUrl::new(url)).await;
+        assert!(
+            matches!(refused, Err(LedgerError::InMemory)),
+            "{url}: {:?}",
+            refused.err()
+        );
+    }
+}

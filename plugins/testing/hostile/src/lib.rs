@@ -16,6 +16,7 @@
 //! | `retryable`   | plugin-error, retryable true    | same                           | same     |
 //! | `logs`        | 1000 log lines of 1 KiB, approve| same, then text `ok`           | same, Ok |
 //! | `print`       | prints 2 lines, then 1000 more, approve | same, then text `ok` | same, Ok |
+//! | `remember`    | approve if its memory is as loaded, else reject saying what an earlier call left | same, text `ok` | same |
 //!
 //! Any other mode (or a config without one) is a non-retryable plugin-error.
 //!
@@ -104,6 +105,10 @@ fn run(ctx: &Context, hook: Hook) -> Result<Outcome, Error> {
             }
             Ok(Outcome::Ok)
         }
+        "remember" => match leftovers() {
+            None => Ok(Outcome::Ok),
+            Some(left) => Ok(Outcome::Reject(left)),
+        },
         other => Err(Error::fatal(format!(
             "hostile plugin: unknown mode {other:?}"
         ))),
@@ -167,3 +172,22 @@ impl Plugin for Hostile {
 }
 
 export_plugin!(Hostile);
+
+/// What an earlier call left in this instance's memory, if anything: a zeroed static, a static
+/// with an initial value, and 64 KiB of zeroed statics, each written on every call. The host gives
+/// each call a fresh instance from a pooled slot, so a second call must find them all as loaded.
+fn leftovers() -> Option<String> {
+    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+    static ZEROED: AtomicU32 = AtomicU32::new(0);
+    static INITIAL: AtomicU32 = AtomicU32::new(7);
+    static BLOCK: [AtomicU32; 16 << 10] = [const { AtomicU32::new(0) }; 16 << 10];
+    let zeroed = ZEROED.swap(1, Relaxed);
+    let initial = INITIAL.swap(8, Relaxed);
+    let block = BLOCK.iter().map(|w| w.swap(0xA5A5_A5A5, Relaxed)).filter(|&w| w != 0).count();
+    (zeroed != 0 || initial != 7 || block != 0).then(|| {
+        format!(
+            "memory from an earlier call: zeroed static {zeroed}, initial static {initial}, \
+             {block} words of a zeroed block written"
+        )
+    })
+}
