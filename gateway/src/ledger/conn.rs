@@ -266,9 +266,9 @@ impl<'q> Query<'q> {
                 .and_then(|name| name.strip_prefix('$'))
                 .and_then(|n| n.parse::<usize>().ok())
                 .unwrap_or(i);
-            let value = self
-                .args
-                .get(n - 1)
+            let value = n
+                .checked_sub(1)
+                .and_then(|k| self.args.get(k))
                 .ok_or(rusqlite::Error::InvalidParameterCount(n, self.args.len()))?;
             stmt.raw_bind_parameter(i, lite(value))?;
         }
@@ -564,6 +564,19 @@ mod tests {
             .fetch_one(&mut c)
             .await?;
         assert_eq!(n.try_get::<i64, _>("n")?, 1);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_placeholder_without_a_value_is_an_error_not_a_panic() -> Result<(), LedgerError> {
+        let (_dir, mut c) = table().await?;
+        for sql in [
+            "INSERT INTO t (id) VALUES ($0)",
+            "INSERT INTO t (id, name) VALUES ($1, $3)",
+        ] {
+            let bound_one = query(sql).bind(1i64).execute(&mut c).await;
+            assert!(bound_one.is_err(), "{sql}");
+        }
         Ok(())
     }
 }

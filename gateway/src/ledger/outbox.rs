@@ -196,9 +196,9 @@ impl Write for NewDelivery {
              VALUES {} ON CONFLICT (bot, charge_id) DO NOTHING RETURNING bot, charge_id",
             placeholders(rows.len(), 6, 1)
         );
-        let mut query = query(&sql);
+        let mut insert = query(&sql);
         for d in rows {
-            query = query
+            insert = insert
                 .bind(d.bot.as_str())
                 .bind(d.charge_id.as_str())
                 .bind(d.chat_id)
@@ -206,7 +206,7 @@ impl Write for NewDelivery {
                 .bind(d.at)
                 .bind(d.due_at);
         }
-        let inserted = query.fetch_all(&mut *conn).await?;
+        let inserted = insert.fetch_all(&mut *conn).await?;
         let keys = rows.iter().map(|d| (d.bot.clone(), d.charge_id.clone()));
         let fresh = first_returned(&inserted, keys)?;
         let prepared: Vec<NewEvent> = rows
@@ -234,13 +234,11 @@ impl Write for NewDelivery {
                 stored.push(d.content.clone());
             } else {
                 // Content was stored first by someone else (a retry, another gateway): theirs.
-                let row = crate::ledger::conn::query(
-                    "SELECT content FROM deliveries WHERE bot = $1 AND charge_id = $2",
-                )
-                .bind(d.bot.as_str())
-                .bind(d.charge_id.as_str())
-                .fetch_one(&mut *conn)
-                .await?;
+                let row = query("SELECT content FROM deliveries WHERE bot = $1 AND charge_id = $2")
+                    .bind(d.bot.as_str())
+                    .bind(d.charge_id.as_str())
+                    .fetch_one(&mut *conn)
+                    .await?;
                 stored.push(row.try_get("content")?);
             }
         }
@@ -287,8 +285,7 @@ impl Write for Sent {
             from = FROM.as_str(),
             to = TO.as_str(),
         );
-        let query = with_rows(&promote, rows);
-        let moved = query.fetch_all(&mut *conn).await?;
+        let moved = with_rows(&promote, rows).fetch_all(&mut *conn).await?;
         let stamps: std::collections::HashMap<(&str, &str), i64> = rows
             .iter()
             .map(|d| ((d.bot.as_str(), d.charge_id.as_str()), d.at))
@@ -343,14 +340,14 @@ impl Write for Sent {
 
 /// `sql` with each sent delivery's `(bot, charge_id, at)` bound in order.
 fn with_rows<'q>(sql: &'q str, rows: &'q [Sent]) -> Query<'q> {
-    let mut query = query(sql);
+    let mut statement = query(sql);
     for d in rows {
-        query = query
+        statement = statement
             .bind(d.bot.as_str())
             .bind(d.charge_id.as_str())
             .bind(d.at);
     }
-    query
+    statement
 }
 
 /// Moves a payment that was not `paid` to `delivered` if its state allows it. When it does not

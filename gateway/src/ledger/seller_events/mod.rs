@@ -363,7 +363,7 @@ impl Command for Settle {
     }
 
     async fn apply(&self, conn: &mut Conn) -> Result<(), LedgerError> {
-        let query = match &self.outcome {
+        let settle = match &self.outcome {
             SendOutcome::Sent => query(
                 "UPDATE seller_events SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
                  claimed_by = NULL, claimed_until = NULL WHERE seq = $2",
@@ -390,14 +390,14 @@ impl Command for Settle {
             .bind(error.as_str())
             .bind(self.seq),
         };
-        query.execute(&mut *conn).await?;
+        settle.execute(&mut *conn).await?;
         if let SendOutcome::Retry {
             next_attempt_at, ..
         } = &self.outcome
         {
             // The events queued behind this one (same subject) cannot go before it, so they are
             // not due before it either: the sender's walk over due events then never meets them.
-            crate::ledger::conn::query(
+            query(
                 "UPDATE seller_events SET next_attempt_at = $1 \
                  WHERE bot = $2 AND subject = (SELECT subject FROM seller_events WHERE seq = $3) \
                  AND seq > $3 AND status = 'pending' AND next_attempt_at < $1",

@@ -81,12 +81,12 @@ pub(in crate::ledger) async fn stage(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let mut query = query(&sql);
+    let mut select = query(&sql);
     for bot in &bots {
-        query = query.bind(*bot);
+        select = select.bind(*bot);
     }
     let mut routes = HashMap::new();
-    for r in query.fetch_all(&mut *conn).await? {
+    for r in select.fetch_all(&mut *conn).await? {
         let key: (String, String) = (r.try_get(0)?, r.try_get(1)?);
         routes.insert(
             key,
@@ -112,7 +112,7 @@ pub(in crate::ledger) async fn stage(
             "bot": fact.bot,
             "data": data,
         });
-        crate::ledger::conn::query(
+        query(
             "INSERT INTO seller_events (id, bot, event_type, subject, body, url, secret_env, \
              created_at, queued_at, status, next_attempt_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 'pending', \
