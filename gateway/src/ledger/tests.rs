@@ -329,3 +329,27 @@ async fn an_in_memory_sqlite_ledger_is_refused() {
         );
     }
 }
+
+/// A payment update handled twice (the shop retries an update after a ledger error) notes its
+/// repeat once; a repeat in another update is noted again.
+#[tokio::test]
+async fn a_repeat_is_noted_once_per_repeating_update() -> Result<(), LedgerError> {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let ledger = ledger(&dir).await;
+    let in_update = |update_id| NewPayment {
+        update_id: Some(update_id),
+        ..payment("c1", None)
+    };
+    ledger.record_payment(&in_update(1)).await?;
+    ledger.record_payment(&in_update(2)).await?;
+    ledger.record_payment(&in_update(2)).await?;
+    ledger.record_payment(&in_update(3)).await?;
+    let repeats = ledger
+        .events("b", Some("c1"))
+        .await?
+        .into_iter()
+        .filter(|e| e.kind == EventKind::PaymentRepeated)
+        .count();
+    assert_eq!(repeats, 2, "updates 2 and 3, each once");
+    Ok(())
+}

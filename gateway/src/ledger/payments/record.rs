@@ -132,6 +132,11 @@ impl Write for PaymentRow {
                 }
             } else {
                 let detail = format!("repeat in update {}", row.update_id.unwrap_or(-1));
+                // A retry of the same update (after a ledger error later in its handling) finds
+                // the repeat already noted: the history holds one event per repeating update.
+                if repeat_noted(conn, p, &detail).await? {
+                    continue;
+                }
                 events.push(NewEvent::new(
                     p.paid_at,
                     &p.bot,
@@ -184,4 +189,18 @@ impl Write for PaymentRow {
         }
         Ok(recorded)
     }
+}
+
+/// True when this repeat (same charge, same update) is already in the history.
+async fn repeat_noted(conn: &mut Conn, p: &Payment, detail: &str) -> Result<bool, LedgerError> {
+    let found = query(
+        "SELECT 1 AS one FROM events WHERE bot = $1 AND charge_id = $2 AND kind = $3 AND detail = $4",
+    )
+    .bind(p.bot.as_str())
+    .bind(p.charge_id.as_str())
+    .bind(EventKind::PaymentRepeated.as_str())
+    .bind(detail)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
 }
