@@ -9,18 +9,32 @@ use super::writer::Command;
 use super::{Ledger, LedgerError};
 use crate::plugins::Facts;
 
-/// Payments that count as sold: not refunded, not held for review.
-/// Spelled exactly as the `payments_sold` index's condition (migration 0008), so the count reads
+/// Payments that count as sold: not refunded, not held for review ([`PaymentStatus::is_sold`]).
+/// Spelled exactly as the `payments_sold` index's condition (migration 0008), so a count reads
 /// only that index.
+///
+/// [`PaymentStatus::is_sold`]: super::PaymentStatus::is_sold
 const SOLD: &str = "status IN ('paid', 'delivered', 'delivery_failed')";
 
-/// Counts sold payments of a product ($1 bot, $2 product) before ($4 paid_at, $5 charge_id),
-/// and those by one buyer ($3). Built once: it runs twice per purchase.
-static FACTS_SQL: LazyLock<String> = LazyLock::new(|| {
+/// A product's sales ($1 bot, $2 product) as of now, in all and to one buyer ($3): two counter
+/// rows (see [`super::sales`]).
+const NOW: &str = "SELECT \
+     COALESCE((SELECT units FROM product_sales WHERE bot = $1 AND product = $2), 0) AS units, \
+     COALESCE((SELECT units FROM buyer_sales WHERE bot = $1 AND product = $2 AND user_id = $3), 0) \
+     AS mine";
+
+/// The same before one payment ($4 paid_at, $5 charge_id): the counters less the sales from that
+/// payment on, read in the same statement so both see one snapshot. A delivery asks right after
+/// its payment is recorded, when few or none come after it.
+static BEFORE: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT COUNT(*) AS units, COALESCE(SUM(CASE WHEN user_id = $3 THEN 1 ELSE 0 END), 0) AS mine \
+        "SELECT \
+         COALESCE((SELECT units FROM product_sales WHERE bot = $1 AND product = $2), 0) \
+         - COUNT(*) AS units, \
+         COALESCE((SELECT units FROM buyer_sales WHERE bot = $1 AND product = $2 AND user_id = $3), 0) \
+         - COALESCE(SUM(CASE WHEN user_id = $3 THEN 1 ELSE 0 END), 0) AS mine \
          FROM payments WHERE bot = $1 AND product = $2 AND {SOLD} \
-         AND (paid_at, charge_id) < ($4, $5)"
+         AND (paid_at, charge_id) >= ($4, $5)"
     )
 });
 
@@ -34,20 +48,31 @@ impl Ledger {
         user_id: i64,
         before: Option<(i64, &str)>,
     ) -> Result<Facts, LedgerError> {
-        let (paid_at, charge) = before.unwrap_or((i64::MAX, ""));
-        let row = sqlx::query(FACTS_SQL.as_str())
-            .bind(bot)
-            .bind(product)
-            .bind(user_id)
-            .bind(paid_at)
-            .bind(charge)
-            .fetch_one(&self.reads)
-            .await?;
-        let units: i64 = row.try_get("units")?;
-        let mine: i64 = row.try_get("mine")?;
+        let mut conn = self.lookups.lend().await?;
+        let row = match before {
+            None => {
+                query(NOW)
+                    .bind(bot)
+                    .bind(product)
+                    .bind(user_id)
+                    .fetch_one(&mut conn)
+                    .await?
+            }
+            Some((paid_at, charge)) => {
+                query(BEFORE.as_str())
+                    .bind(bot)
+                    .bind(product)
+                    .bind(user_id)
+                    .bind(paid_at)
+                    .bind(charge)
+                    .fetch_one(&mut conn)
+                    .await?
+            }
+        };
+        let count = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
         Ok(Facts {
-            buyer_purchases: u32::try_from(mine).unwrap_or(u32::MAX),
-            units_sold: u32::try_from(units).unwrap_or(u32::MAX),
+            buyer_purchases: count(row.try_get("mine")?),
+            units_sold: count(row.try_get("units")?),
         })
     }
 
@@ -143,12 +168,12 @@ impl Command for ReconcileOffset {
 mod tests {
     use sqlx::Row;
 
-    use super::FACTS_SQL;
+    use super::BEFORE;
     use crate::config::LedgerUrl;
     use crate::ledger::Ledger;
 
-    /// The count runs twice per purchase over every sale of the product; if `SOLD` and the
-    /// index's condition drift apart, SQLite silently falls back to a lookup per sale.
+    /// A delivery counts the sales from its payment on; if `SOLD` and the index's condition drift
+    /// apart, SQLite silently falls back to a lookup per sale.
     #[tokio::test]
     async fn the_sales_count_reads_only_the_sold_payments_index() {
         let dir = match tempfile::tempdir() {
@@ -160,7 +185,7 @@ mod tests {
             Ok(l) => l,
             Err(e) => panic!("cannot open a test ledger: {e}"),
         };
-        let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", *FACTS_SQL))
+        let plan = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", *BEFORE))
             .bind("b")
             .bind("item")
             .bind(7_i64)

@@ -16,8 +16,10 @@ mod paid_media;
 mod payments;
 mod probes;
 mod promos;
+mod readers;
 mod refunds;
 pub mod report;
+mod sales;
 mod seller_events;
 mod star_transactions;
 pub mod status;
@@ -113,6 +115,8 @@ pub struct Ledger {
     /// writer, so looking up an order or the inbox does not queue behind a commit's fsync. For
     /// PostgreSQL (and an in-memory SQLite database) the same pool as `pool`.
     reads: AnyPool,
+    /// Point reads on the purchase path (see [`readers`]): in place on SQLite.
+    lookups: std::sync::Arc<readers::Readers>,
     backend: Backend,
     /// Every write goes through here (see [`writer`]).
     writer: writer::Writer,
@@ -200,6 +204,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "delivery parts",
         include_str!("../../../migrations/sqlite/0015_delivery_parts.sql"),
     ),
+    (
+        16,
+        "sales counts",
+        include_str!("../../../migrations/sqlite/0016_sales_counts.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -277,6 +286,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "delivery parts",
         include_str!("../../../migrations/postgres/0015_delivery_parts.sql"),
     ),
+    (
+        16,
+        "sales counts",
+        include_str!("../../../migrations/postgres/0016_sales_counts.sql"),
+    ),
 ];
 
 impl Ledger {
@@ -319,10 +333,15 @@ impl Ledger {
             },
             Backend::Postgres => writer::Source::Postgres(pool.clone()),
         };
+        let lookups = match backend {
+            Backend::Sqlite => readers::Readers::sqlite(sqlite_file(&url).to_owned()),
+            Backend::Postgres => readers::Readers::Pool(reads.clone()),
+        };
         let writer = writer::Writer::start(source).map_err(LedgerError::Thread)?;
         Ok(Self {
             pool,
             reads,
+            lookups: std::sync::Arc::new(lookups),
             backend,
             writer,
             orders: Default::default(),
@@ -396,10 +415,12 @@ impl Ledger {
     }
 }
 
-/// Read the SQLite file through a memory map. In WAL mode every read transaction after a
-/// commit starts with an empty page cache, so without a map each lookup fetches its B-tree pages
-/// again with `pread`: a copy per page, a cost that grows with the ledger. Mapped pages are read
-/// in place.
+/// The writer reads the SQLite file through a memory map: pages it reads are used in place,
+/// not copied. Readers do not. In WAL mode a connection that finds the log changed since its last
+/// read transaction (every read after another connection's commit, which under load is every
+/// read) unmaps the whole file and maps it again, taking a TLB shootdown and a page fault per
+/// page it then touches; on the load bench that made one indexed lookup cost more than the hop
+/// to sqlx's thread. The writer never finds the log changed by anyone else.
 const MMAP: &str = "PRAGMA mmap_size = 1073741824";
 
 /// Reader connections for a SQLite ledger (WAL lets them read while the one writer commits).
@@ -426,7 +447,6 @@ async fn connect_pool(
                         "PRAGMA journal_mode = WAL",
                         sync,
                         "PRAGMA busy_timeout = 10000",
-                        MMAP,
                     ] {
                         conn.execute(pragma).await?;
                     }

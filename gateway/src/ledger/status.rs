@@ -39,6 +39,13 @@ impl PaymentStatus {
         Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 
+    /// Whether a payment in this state counts as a sale in the facts plugins are given: paid for
+    /// and not taken back (refunded) or held (under review). `facts::SOLD` spells the same in
+    /// SQL, and the `payments_sold` index's condition spells it again.
+    pub const fn is_sold(self) -> bool {
+        matches!(self, Self::Paid | Self::Delivered | Self::DeliveryFailed)
+    }
+
     /// The allowed moves. A refund ends everything; delivery can still succeed after it was
     /// marked failed (a retry by an operator), and a flagged payment can be released or refunded.
     pub const fn can_become(self, next: Self) -> bool {

@@ -353,3 +353,90 @@ async fn a_repeat_is_noted_once_per_repeating_update() -> Result<(), LedgerError
     assert_eq!(repeats, 2, "updates 2 and 3, each once");
     Ok(())
 }
+
+/// The sales counters the facts read agree with a count of the sold payments, through every
+/// move that starts or stops a payment counting: new, repeated, held, released, refunded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sales_counters_agree_with_a_count_of_the_sold_payments() -> Result<(), LedgerError> {
+    use crate::ledger::PaymentStatus::{Delivered, Refunded};
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let ledger = ledger(&dir).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let ledger = ledger.clone();
+        tasks.spawn(async move {
+            let charge = format!("c{}", n % 30);
+            let held = (n % 30 >= 25).then(|| "held".to_owned());
+            let mut p = payment(&charge, held);
+            p.user_id = n % 3;
+            ledger.record_payment(&p).await.map(|_| ())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("the task ran")?;
+    }
+    for (charge, to) in [
+        ("c1", Refunded),
+        ("c2", Delivered),
+        ("c25", Delivered),
+        ("c26", Refunded),
+    ] {
+        ledger.set_status("b", charge, to, "test").await?;
+    }
+    let recount = |user: i64, before: Option<(i64, String)>| {
+        let reads = ledger.reads.clone();
+        async move {
+            let (at, charge) = before.unwrap_or((i64::MAX, String::new()));
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS units, COALESCE(SUM(CASE WHEN user_id = $1 THEN 1 ELSE 0 END), 0) AS mine \
+                 FROM payments WHERE bot = 'b' AND product = 'item' \
+                 AND status IN ('paid', 'delivered', 'delivery_failed') AND (paid_at, charge_id) < ($2, $3)",
+            )
+            .bind(user)
+            .bind(at)
+            .bind(charge)
+            .fetch_one(&reads)
+            .await?;
+            use sqlx::Row;
+            Ok::<_, LedgerError>((
+                row.try_get::<i64, _>("units")?,
+                row.try_get::<i64, _>("mine")?,
+            ))
+        }
+    };
+    for user in 0..3 {
+        let facts = ledger.facts("b", "item", user, None).await?;
+        let (units, mine) = recount(user, None).await?;
+        assert_eq!(
+            (
+                i64::from(facts.units_sold),
+                i64::from(facts.buyer_purchases)
+            ),
+            (units, mine)
+        );
+        assert_eq!(
+            units,
+            25 - 1 + 1,
+            "25 paid, one refunded, one held released"
+        );
+        for charge in ["c0", "c7", "c25"] {
+            let paid_at = ledger
+                .payment("b", charge)
+                .await?
+                .expect("recorded")
+                .paid_at;
+            let before = Some((paid_at, charge));
+            let facts = ledger.facts("b", "item", user, before).await?;
+            let counted = recount(user, Some((paid_at, charge.to_owned()))).await?;
+            assert_eq!(
+                (
+                    i64::from(facts.units_sold),
+                    i64::from(facts.buyer_purchases)
+                ),
+                counted,
+                "before {charge}, user {user}"
+            );
+        }
+    }
+    Ok(())
+}

@@ -7,6 +7,7 @@ mod record;
 
 use super::events::{EventKind, Subject, append};
 use super::promos::{Pricing, pricing_from_row};
+use super::sales::{Sale, count};
 use super::seller_events::stage::{About, Fact, stage};
 use super::status::PaymentStatus;
 use super::writer::Command;
@@ -193,6 +194,9 @@ pub(super) async fn transition(
         if query.execute(&mut *conn).await?.rows_affected() != 1 {
             continue;
         }
+        let product = current.product.as_deref();
+        let sale = Sale::of_change(bot, product, current.user_id, Some(current.status), to);
+        count(conn, sale.as_slice()).await?;
         append(
             conn,
             at,
@@ -228,7 +232,7 @@ impl Ledger {
         bot: &str,
         charge_id: &str,
     ) -> Result<Option<Payment>, LedgerError> {
-        let mut conn = Conn::Read(self.reads.acquire().await?);
+        let mut conn = self.lookups.lend().await?;
         fetch_payment(&mut conn, bot, charge_id).await
     }
 

@@ -7,6 +7,7 @@ use crate::domain::SellerEventType;
 
 use super::super::events::{EventKind, NewEvent, Subject};
 use super::super::multirow::{first_returned, placeholders};
+use super::super::sales::{Sale, count};
 use super::super::seller_events::stage::{About, Fact, stage};
 use super::super::writer::{Write, write_in_chunks};
 use super::super::{Ledger, LedgerError};
@@ -147,6 +148,16 @@ impl Write for PaymentRow {
             }
         }
         write_in_chunks(conn, &events).await?;
+        let sold: Vec<Sale> = rows
+            .iter()
+            .zip(&fresh)
+            .filter(|(_, new)| **new)
+            .filter_map(|(row, _)| {
+                let p = &row.payment;
+                Sale::of_change(&p.bot, p.product.as_deref(), p.user_id, None, p.status)
+            })
+            .collect();
+        count(conn, &sold).await?;
         let mut facts = Vec::new();
         for (row, new) in rows.iter().zip(&fresh) {
             let p = &row.payment;
