@@ -68,13 +68,16 @@ impl Ledger {
         bot: &str,
         limit: i64,
     ) -> Result<Vec<StoredUpdate>, LedgerError> {
-        let rows = sqlx::query(
+        // Under load each running bot reads its inbox back at least every `INBOX_RECHECK`, and
+        // finds it empty or nearly so: a point read (see `readers`).
+        let mut conn = self.lookups.lend().await?;
+        let rows = query(
             "SELECT update_id, kind, body, received_at FROM updates \
              WHERE bot = $1 AND processed_at IS NULL ORDER BY update_id LIMIT $2",
         )
         .bind(bot)
         .bind(limit)
-        .fetch_all(&self.reads)
+        .fetch_all(&mut conn)
         .await?;
         rows.iter()
             .map(|r| {

@@ -1,8 +1,9 @@
 //! The ledger: one database holding the inbox of updates, orders, payments, the delivery outbox,
 //! refunds and an append-only event history. SQLite (a file, the default) and PostgreSQL (shared
-//! by several gateways) run the same SQL: reads through sqlx's `Any` driver, writes through the
-//! writer's statement API (`conn`: rusqlite in the SQLite writer's thread, sqlx for PostgreSQL);
-//! the few places where the two must differ are named `Backend` branches.
+//! by several gateways) run the same SQL: reads through sqlx's `Any` driver (the purchase path's
+//! point reads through `readers`, in place on SQLite), writes through the writer's statement API
+//! (`conn`: rusqlite in the SQLite writer's thread, sqlx for PostgreSQL); the few places where the
+//! two must differ are named `Backend` branches.
 
 mod conn;
 mod events;
