@@ -29,6 +29,12 @@ const STATEMENT_CACHE: usize = 256;
 /// times the default (40 MiB of log at 4 KiB pages) writes those hot pages a tenth as often.
 const CHECKPOINT_PAGES: u32 = 10_000;
 
+/// How long a point read (see `readers`) waits in SQLite's busy handler before it fails. It runs
+/// on a runtime thread, which must not sleep for the writer's 10 s: a WAL reader is only ever kept
+/// waiting for moments (a checkpoint resetting the log), and a read that fails is retried by its
+/// caller or, at pre-checkout, refuses the payment (fail closed).
+const READER_BUSY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// How a statement failed on either driver.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -88,7 +94,7 @@ impl Conn {
     /// `query_only` makes sure nothing writes through it. No memory map: see [`super::MMAP`].
     pub fn open_sqlite_reader(file: &str) -> Result<Self, DbError> {
         let conn = rusqlite::Connection::open(file)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.busy_timeout(READER_BUSY)?;
         conn.set_prepared_statement_cache_capacity(16);
         conn.execute_batch("PRAGMA query_only = ON")?;
         Ok(Self::Sqlite(conn))

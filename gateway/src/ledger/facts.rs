@@ -25,7 +25,8 @@ const NOW: &str = "SELECT \
 
 /// The same before one payment ($4 paid_at, $5 charge_id): the counters less the sales from that
 /// payment on, read in the same statement so both see one snapshot. A delivery asks right after
-/// its payment is recorded, when few or none come after it.
+/// its payment is recorded, when few or none come after it; only delivering an old payment again
+/// counts the product's later sales (one range of the `payments_sold` index).
 static BEFORE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT \

@@ -154,7 +154,7 @@ impl Ledger {
         code: &PromoCode,
         user_id: i64,
     ) -> Result<PromoUses, LedgerError> {
-        let mut conn = self.lookups.lend().await?;
+        let mut conn = Conn::Read(self.reads.acquire().await?);
         count_uses(&mut conn, bot, code, user_id, self.stamp(), "").await
     }
 

@@ -8,9 +8,10 @@
 //! list and run on the calling thread, like the writer's statements do on its own.
 //!
 //! A read in WAL mode never waits for the writer; it only waits, in SQLite's busy handler, in
-//! the rare moments a checkpoint resets the log. Only lookups that read a few index entries
-//! belong here; a report or a page of the dashboard stays on sqlx's pool, off the runtime's
-//! threads. PostgreSQL reads take a connection from sqlx's pool as before (a network round trip
+//! the rare moments a checkpoint resets the log, and never longer than `conn::READER_BUSY`.
+//! Only lookups that read a few index entries belong here; a count that grows with history
+//! (a promo code's uses), a report or a page of the dashboard stays on sqlx's pool, off the
+//! runtime's threads. PostgreSQL reads take a connection from sqlx's pool as before (a network round trip
 //! either way).
 
 use std::sync::Mutex;
