@@ -9,7 +9,7 @@
 //! Work that arrives through this gateway wakes its bot directly (the webhook handler and the
 //! shop hand it over), so the watch is the safety net, not the fast path.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -134,9 +134,12 @@ impl Watch {
                 return;
             }
         };
+        // A set, not a scan of the list per bot: with 10,000 bots that scan was 10^8 string
+        // comparisons per renewal, most of an idle gateway's CPU.
+        let held: HashSet<String> = held.into_iter().collect();
         let Ok(led) = self.led.lock() else { return };
         for (bot, entry) in led.iter() {
-            if !held.iter().any(|h| h == bot) {
+            if !held.contains(bot) {
                 entry.lost.cancel();
             }
         }
