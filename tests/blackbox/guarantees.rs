@@ -1,7 +1,9 @@
-//! SPEC §5, guarantees 1, 2 and 4, on both ledgers.
+//! SPEC §5, guarantees 1, 2, 3 (in polling mode; webhook mode has its own in `webhook.rs`)
+//! and 4, on both ledgers.
 
 use serde_json::json;
 use starsgate::ledger::{EventKind, PaymentStatus};
+use starsgate_sim::{Fault, PayOutcome};
 
 use crate::helpers::*;
 use crate::on_both_ledgers;
@@ -196,10 +198,43 @@ async fn a_payment_for_an_unknown_payload_is_recorded_and_flagged(backend: Backe
     h.finish().await;
 }
 
+/// Guarantee 3 while the bot is busy: a polling bot answers a pre-checkout query even while a
+/// message that came before it is still being handled. Here Telegram takes longer than the
+/// query's 10 s deadline to accept the invoice Alice asked for just before Dave pays; handled in
+/// turn behind her message, Dave's query would be answered too late and he could not pay.
+async fn a_pre_checkout_query_is_answered_while_an_earlier_message_waits_on_telegram(
+    backend: Backend,
+) {
+    let h = Harness::new(backend).await;
+    let gw = h.start().await;
+    let token = h.token(GUIDES);
+    h.say(GUIDES, DAVE, "/buy premium-guide");
+    h.wait_for_invoice(GUIDES, DAVE, 1).await;
+    h.sim.inject_fault(
+        &token,
+        "sendInvoice",
+        Fault::Slow {
+            millis: 11_000,
+            times: 1,
+        },
+    );
+    h.say(GUIDES, ALICE, "/buy premium-guide");
+    match h.pay_latest(GUIDES, DAVE).await {
+        PayOutcome::Paid { .. } => {}
+        other => panic!("Dave's query waited behind Alice's slow invoice: {other:?}"),
+    }
+    h.wait_for_deliveries(GUIDES, DAVE, 1).await;
+    // Alice loses nothing: her invoice arrives once Telegram has accepted it.
+    h.wait_for_invoice(GUIDES, ALICE, 1).await;
+    gw.stop().await;
+    h.finish().await;
+}
+
 on_both_ledgers!(
     a_repeated_successful_payment_delivers_once,
     a_repeat_after_a_restart_still_delivers_once,
     an_update_is_not_confirmed_to_telegram_until_it_is_stored,
     a_payment_that_does_not_match_its_order_is_held_for_review,
     a_payment_for_an_unknown_payload_is_recorded_and_flagged,
+    a_pre_checkout_query_is_answered_while_an_earlier_message_waits_on_telegram,
 );

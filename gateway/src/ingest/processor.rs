@@ -1,6 +1,6 @@
 //! Processing stored updates for one bot. Ordinary updates are handled one at a time in
-//! update_id order; pre-checkout queries each get their own task so the 10-second answer never
-//! waits behind a slow reply or a plugin generating a delivery.
+//! update_id order; pre-checkout queries each get their own task at once, so the 10-second answer
+//! never waits behind a slow reply, a queue of messages or a plugin generating a delivery.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,10 @@ use super::Backoff;
 use crate::ledger::StoredUpdate;
 use crate::shop::{ShopError, Store, prepare_delivery};
 use crate::telegram::incoming::{Incoming, is_pre_checkout};
+
+/// Ordinary updates dispatched and waiting for their turn. When full, the dispatcher waits, so
+/// the poller waits too and Telegram keeps the rest: backpressure, not memory growth.
+const ORDINARY_BUFFER: usize = 256;
 
 /// Resumes unfinished work after a restart: updates stored but not processed, then payments
 /// recorded but without prepared content. Call before polling starts, so nothing is handled twice.
@@ -57,19 +61,38 @@ pub async fn recover(store: &Arc<Store>) {
     }
 }
 
-/// Handles updates from the poller (or webhook) until the sender side closes, then waits for
-/// in-flight pre-checkout answers.
+/// Handles updates from the poller until the sender side closes, then finishes the ordinary
+/// updates queued and waits for in-flight pre-checkout answers.
+///
+/// This loop only dispatches: ordinary updates go, in order, to a task that handles them one at a
+/// time, and each pre-checkout query gets a task of its own at once. Were the ordinary updates
+/// handled here, a query would wait in the channel behind every message queued before it (each
+/// an invoice sent, a payment recorded), so its answer would come late whenever the bot is busy:
+/// under load that wait was most of a polling bot's pre-checkout latency.
 pub async fn process(store: Arc<Store>, mut from_ingest: mpsc::Receiver<StoredUpdate>) {
+    let (to_ordinary, mut ordinary) = mpsc::channel::<StoredUpdate>(ORDINARY_BUFFER);
+    let in_order = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            while let Some(update) = ordinary.recv().await {
+                handle_one(&store, &update).await;
+            }
+        })
+    };
     let mut fast = JoinSet::new();
     while let Some(update) = from_ingest.recv().await {
         if is_pre_checkout(&update.kind) {
             let store = store.clone();
             fast.spawn(async move { handle_one(&store, &update).await });
-        } else {
-            handle_one(&store, &update).await;
+        } else if to_ordinary.send(update).await.is_err() {
+            // The ordinary task ended, which it only does once this side closes: unreachable,
+            // but never a reason to drop an update silently; it stays unprocessed in the inbox.
+            break;
         }
         while fast.try_join_next().is_some() {}
     }
+    drop(to_ordinary);
+    let _ = in_order.await;
     while fast.join_next().await.is_some() {}
 }
 
