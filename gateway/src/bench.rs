@@ -123,7 +123,7 @@ const SIM_THREADS: &str = "bench-simulator";
 
 /// CPU time used so far (user + system, seconds): by the whole process, and by the simulator's
 /// threads among it.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Cpu {
     all: f64,
     simulator: f64,

@@ -134,8 +134,7 @@ impl Watch {
                 return;
             }
         };
-        // A set, not a scan of the list per bot: with 10,000 bots that scan was 10^8 string
-        // comparisons per renewal, most of an idle gateway's CPU.
+        // A set: scanning the list once per bot would cost the square of the number of bots.
         let held: HashSet<String> = held.into_iter().collect();
         let Ok(led) = self.led.lock() else { return };
         for (bot, entry) in led.iter() {

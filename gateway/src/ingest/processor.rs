@@ -85,8 +85,10 @@ pub async fn process(store: Arc<Store>, mut from_ingest: mpsc::Receiver<StoredUp
             let store = store.clone();
             fast.spawn(async move { handle_one(&store, &update).await });
         } else if to_ordinary.send(update).await.is_err() {
-            // The ordinary task ended, which it only does once this side closes: unreachable,
-            // but never a reason to drop an update silently; it stays unprocessed in the inbox.
+            // The ordinary task ended before this side closed: a handler panicked. Stop taking
+            // updates; this one and those behind it stay unprocessed in the inbox, where the
+            // next run of the bot finds them.
+            tracing::error!(bot = %store.id, "The bot's update handler stopped; its updates wait in the inbox.");
             break;
         }
         while fast.try_join_next().is_some() {}

@@ -4,8 +4,9 @@
 //! with a pool checkout around it. The sales facts a plugin is given are read twice per purchase,
 //! and on the load bench those two lookups cost the gateway more CPU (about 90 µs each, most of
 //! it waking threads) than running them: an indexed lookup of a few pages, read from the OS's
-//! page cache, takes a few microseconds. So on SQLite these reads borrow a `rusqlite` connection from a small idle
-//! list and run on the calling thread, like the writer's statements do on its own.
+//! page cache, takes a few microseconds. So on SQLite these reads borrow a `rusqlite` connection
+//! from a small idle list and run on the calling thread, like the writer's statements do on its
+//! own.
 //!
 //! A read in WAL mode never waits for the writer; it only waits, in SQLite's busy handler, in
 //! the rare moments a checkpoint resets the log, and never longer than `conn::READER_BUSY`.
