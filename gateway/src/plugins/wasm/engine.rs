@@ -9,11 +9,14 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use super::limits::{EPOCH_TICK, MEMORY_BYTES, POOL_INSTANCES, STACK_BYTES};
 
-/// Linear memory a freed pool slot keeps resident (zeroed by `memset`); the rest is returned to
-/// the kernel. A Rust plugin's 1 MiB stack comes first in its memory, so this keeps the top of the
-/// stack a call uses; its data and heap above fault in again. Keeping none resident (no `memset`,
-/// more faults) measured the same CPU per order on the load bench.
-const KEEP_RESIDENT_BYTES: usize = 1 << 20;
+/// Linear memory a freed pool slot keeps resident and resets in place (zeroed, its data segments
+/// copied back); only memory beyond it is returned to the kernel. A Rust plugin's memory is its
+/// 1 MiB stack, then its data and heap (17 pages for the bundled plugins), so this covers all of
+/// it: a reset is a `memset` and a copy, with no `madvise`, and the next call in the slot takes no
+/// page faults. Covering only the stack left the data pages to be mapped copy-on-write again per
+/// call, and each first write to one was a fault plus a TLB shootdown that interrupts the other
+/// core; the README's Performance section has the measurement.
+const KEEP_RESIDENT_BYTES: usize = 4 << 20;
 /// Table memory a freed slot keeps resident.
 const KEEP_RESIDENT_TABLE_BYTES: usize = 64 << 10;
 
