@@ -7,7 +7,8 @@ use starsgate::plugins::bundled::BUILD_DIR;
 use starsgate::plugins::wasm::limits::{self, Limits};
 use starsgate::plugins::wasm::{LoadError, PluginHost, WasmPlugin};
 use starsgate::plugins::{
-    CallContext, Decision, Facts, OrderView, PaymentView, Plugin, PluginError,
+    Breaker, CallContext, Decision, Facts, OrderView, PaymentView, Plugin, PluginError, Runner,
+    RunnerLimits,
 };
 
 fn wasm(name: &str) -> Vec<u8> {
@@ -319,4 +320,60 @@ fn a_call_never_sees_memory_an_earlier_call_wrote() {
             "call {call}"
         );
     }
+}
+
+/// A call first runs on the runtime's thread under `QUICK_FUEL`; one that needs more is run
+/// again on the pool with its whole budget, and only that run's outcome counts.
+#[tokio::test]
+async fn a_call_past_the_quick_slice_runs_again_with_its_whole_budget() {
+    let (host, _c) = host(Limits::default());
+    let p = hostile(&host);
+    let quick = p.quick().expect("a WebAssembly plugin has a quick form");
+    let cut = quick.pre_checkout(&ctx("loop"), &order());
+    assert!(cut.unfinished, "{:?}", cut.result);
+    assert_eq!(cut.fuel_used, limits::QUICK_FUEL, "the slice and no more");
+
+    let runner = Runner::new(RunnerLimits::default());
+    let whole = runner
+        .pre_checkout(p.clone(), &Breaker::default(), ctx("loop"), order())
+        .await;
+    assert!(!whole.unfinished);
+    assert_eq!(
+        whole.fuel_used,
+        limits::PRE_CHECKOUT_FUEL,
+        "the whole budget, spent on the pool"
+    );
+    match whole.result {
+        Err(PluginError::Trap(msg)) => assert!(msg.contains("ran out of fuel"), "{msg}"),
+        other => panic!("expected out of fuel, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_call_within_the_quick_slice_is_answered_by_it() {
+    let (host, _c) = host(Limits::default());
+    let p = hostile(&host);
+    let runner = Runner::new(RunnerLimits::default());
+    let call = runner
+        .pre_checkout(p.clone(), &Breaker::default(), ctx("ok"), order())
+        .await;
+    assert_eq!(call.result, Ok(Decision::Approve));
+    assert!(!call.unfinished);
+    assert!(
+        call.fuel_used < limits::QUICK_FUEL / 10,
+        "a bundled-size hook uses a sliver of the slice: {}",
+        call.fuel_used
+    );
+}
+
+#[test]
+fn the_quick_slice_stops_a_loop_with_unlimited_fuel_at_its_own_tick_deadline() {
+    let (host, _c) = host(Limits {
+        pre_checkout_fuel: u64::MAX / 4,
+        ..Limits::default()
+    });
+    let p = hostile(&host);
+    let quick = p.quick().expect("a quick form");
+    let call = quick.pre_checkout(&ctx("loop"), &order());
+    assert!(call.unfinished, "{:?}", call.result);
 }

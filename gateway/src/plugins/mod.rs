@@ -115,6 +115,9 @@ pub struct Call<T> {
     pub logs: Vec<String>,
     pub fuel_used: u64,
     pub peak_memory: usize,
+    /// The call was a [`Plugin::quick`] form's and stopped at its cut budget: its result says
+    /// nothing about the plugin, and the call must be made again with the whole budget.
+    pub unfinished: bool,
 }
 
 impl<T> Call<T> {
@@ -125,6 +128,7 @@ impl<T> Call<T> {
             logs: Vec::new(),
             fuel_used: 0,
             peak_memory: 0,
+            unfinished: false,
         }
     }
 }
@@ -143,6 +147,12 @@ pub trait Plugin: Send + Sync + 'static {
     ) -> Call<Delivery>;
     /// Called once when a payment is refunded, to revoke what was delivered.
     fn refunded(&self, ctx: &CallContext, order: &OrderView, payment: &PaymentView) -> Call<()>;
+    /// The same plugin with every hook's budget cut to a slice small enough to run on an async
+    /// runtime thread (see `runner`); a call that needs more comes back
+    /// [`unfinished`](Call::unfinished). `None`: no such form (the runner uses the pool).
+    fn quick(&self) -> Option<&dyn Plugin> {
+        None
+    }
     /// Whether the plugin prices orders (exports contract 0.2's `quote`).
     fn quotes(&self) -> bool {
         false

@@ -22,6 +22,14 @@ pub const LOG_LINES: usize = 50;
 pub const LOG_BYTES: usize = 4096;
 /// Largest component accepted.
 pub const COMPONENT_BYTES: usize = 4 << 20;
+/// Fuel of a call's first, quick try on the async runtime's thread (see `plugins::runner`): about
+/// a millisecond of plugin code, a hundred times what a bundled plugin's hook takes (5-10k). A
+/// call that needs more is run again, whole, on the blocking pool; a plugin is deterministic (it
+/// gets no clock, randomness or I/O), so the second run decides exactly what the first would
+/// have.
+pub const QUICK_FUEL: u64 = 1_000_000;
+/// Wall-clock guard of the quick try, in epoch ticks: at least one whole tick (10 ms).
+pub const QUICK_TICKS: u64 = 2;
 /// Instances alive at once across the process (the pooling allocator's size). Calls are bounded
 /// below this by the runner's semaphore, so the pool is never exhausted.
 pub const POOL_INSTANCES: u32 = 128;
@@ -60,6 +68,17 @@ pub enum Hook {
 }
 
 impl Limits {
+    /// These limits with fuel and ticks cut to the quick try's ([`QUICK_FUEL`], [`QUICK_TICKS`]).
+    pub fn quick(self) -> Self {
+        Self {
+            pre_checkout_fuel: self.pre_checkout_fuel.min(QUICK_FUEL),
+            deliver_fuel: self.deliver_fuel.min(QUICK_FUEL),
+            pre_checkout_ticks: self.pre_checkout_ticks.min(QUICK_TICKS),
+            deliver_ticks: self.deliver_ticks.min(QUICK_TICKS),
+            ..self
+        }
+    }
+
     pub fn fuel(&self, hook: Hook) -> u64 {
         match hook {
             Hook::PreCheckout | Hook::Quote => self.pre_checkout_fuel,

@@ -127,12 +127,21 @@ impl PluginHost {
                 pre,
             },
         };
+        let quick = WasmPlugin {
+            sha256: sha256.clone(),
+            bound: bound.clone(),
+            engine: self.engine,
+            limits: self.limits.quick(),
+            from_cache,
+            quick: None,
+        };
         Ok(WasmPlugin {
             sha256,
             bound,
             engine: self.engine,
             limits: self.limits,
             from_cache,
+            quick: Some(Box::new(quick)),
         })
     }
 
@@ -142,6 +151,7 @@ impl PluginHost {
 }
 
 /// A component bound to the contract version it exports.
+#[derive(Clone)]
 enum Bound {
     V1(v1::PluginPre<HostState>),
     V2 {
@@ -161,6 +171,8 @@ pub struct WasmPlugin {
     limits: Limits,
     /// Whether this process loaded it from the compile cache rather than compiling it.
     pub from_cache: bool,
+    /// The same component under [`Limits::quick`]; `None` in the quick form itself.
+    quick: Option<Box<WasmPlugin>>,
 }
 
 impl WasmPlugin {
@@ -185,6 +197,14 @@ impl WasmPlugin {
         store.set_epoch_deadline(self.limits.ticks(hook));
         let outcome = store.set_fuel(fuel).and_then(|()| f(self, &mut store));
         let fuel_used = fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        // The quick form's own budget ran out: not the plugin's outcome (see `Plugin::quick`).
+        let unfinished = self.quick.is_none()
+            && outcome.as_ref().is_err_and(|e| {
+                matches!(
+                    e.downcast_ref::<wasmtime::Trap>(),
+                    Some(wasmtime::Trap::OutOfFuel | wasmtime::Trap::Interrupt)
+                )
+            });
         let result = match outcome {
             Ok(result) => result,
             Err(e) => Err(convert::classify_trap(&e, fuel, &self.limits, hook)),
@@ -196,6 +216,7 @@ impl WasmPlugin {
             logs: state.logs,
             fuel_used,
             peak_memory: state.peak_memory,
+            unfinished,
         }
     }
 
@@ -220,6 +241,10 @@ enum Handler {
 impl Plugin for WasmPlugin {
     fn sha256(&self) -> Option<&str> {
         Some(&self.sha256)
+    }
+
+    fn quick(&self) -> Option<&dyn Plugin> {
+        self.quick.as_deref().map(|q| q as &dyn Plugin)
     }
 
     fn pre_checkout(&self, ctx: &CallContext, order: &OrderView) -> Call<Decision> {
