@@ -230,6 +230,32 @@ async fn a_pre_checkout_query_is_answered_while_an_earlier_message_waits_on_tele
     h.finish().await;
 }
 
+/// Polling mode answers a pre-checkout query by request. Telegram asking the bot to wait a
+/// second on that request must not cost the buyer the sale: the answer is sent again within the
+/// deadline.
+async fn a_pre_checkout_answer_told_to_wait_is_sent_again_and_the_buyer_pays(backend: Backend) {
+    let h = Harness::new(backend).await;
+    let gw = h.start().await;
+    let token = h.token(GUIDES);
+    h.say(GUIDES, DAVE, "/buy premium-guide");
+    h.wait_for_invoice(GUIDES, DAVE, 1).await;
+    h.sim.inject_fault(
+        &token,
+        "answerPreCheckoutQuery",
+        Fault::TooManyRequests {
+            retry_after: 1,
+            times: 1,
+        },
+    );
+    match h.pay_latest(GUIDES, DAVE).await {
+        PayOutcome::Paid { .. } => {}
+        other => panic!("one 429 on the answer lost the sale: {other:?}"),
+    }
+    h.wait_for_deliveries(GUIDES, DAVE, 1).await;
+    gw.stop().await;
+    h.finish().await;
+}
+
 on_both_ledgers!(
     a_repeated_successful_payment_delivers_once,
     a_repeat_after_a_restart_still_delivers_once,
@@ -237,4 +263,5 @@ on_both_ledgers!(
     a_payment_that_does_not_match_its_order_is_held_for_review,
     a_payment_for_an_unknown_payload_is_recorded_and_flagged,
     a_pre_checkout_query_is_answered_while_an_earlier_message_waits_on_telegram,
+    a_pre_checkout_answer_told_to_wait_is_sent_again_and_the_buyer_pays,
 );

@@ -78,14 +78,17 @@ async fn a_storm_of_429_and_5xx_on_one_bot_does_not_hold_back_another() {
             times: 4,
         },
     );
-    h.sim
-        .inject_fault(&guides, "*", Fault::ServerError { times: 1 });
     let PayOutcome::Paid {
         charge_id: stormed, ..
     } = h.pay_latest(GUIDES, 1201).await
     else {
         panic!("payment")
     };
+    // Armed once the buyer has paid: on the checkout's own answer a 5xx would cost the sale
+    // (teloxide waits 10 s before returning a 5xx, past Telegram's deadline), which is not what
+    // this test is about.
+    h.sim
+        .inject_fault(&guides, "*", Fault::ServerError { times: 1 });
     // Meanwhile the games bot sells at its normal pace.
     for user in [1202, 1203] {
         h.buy(GAMES, user, "starter-pack").await;

@@ -35,7 +35,12 @@ pub(super) async fn answer_by_request(
     if let Some(message) = decision.error_message() {
         answer = answer.error_message(message);
     }
-    let sent = tokio::time::timeout(decision.answer_within(), answer).await;
+    // A short 429 or a dropped connection is tried again within the deadline: one hiccup at
+    // Telegram must not cost the buyer the sale. (A 5xx cannot be: teloxide waits 10 s before
+    // returning it.) A repeat of an answer that did arrive is refused by Telegram, which changes
+    // nothing.
+    let sending = crate::telegram::with_retry(|| answer.send_ref());
+    let sent = tokio::time::timeout(decision.answer_within(), sending).await;
     let outcome = store.record_pre_checkout(q, &decision, received_ms).await?;
     match sent {
         Ok(Ok(_)) => Ok(outcome),
