@@ -2,8 +2,9 @@
 //! rejects the pre-checkout and produces what the buyer receives once paid. Products name a
 //! WebAssembly component ([`wasm`]) or use the built-in delivery ([`StaticText`]).
 //!
-//! Plugins are synchronous (a WebAssembly call is), so [`Runner`] runs them off the async runtime
-//! on a bounded pool with a deadline, a [`Breaker`] pauses a product whose plugin keeps failing,
+//! Plugins are synchronous (a WebAssembly call is), so [`Runner`] gives a call a short, cut try
+//! on the calling thread ([`Plugin::quick`]) and runs one that needs more off the async runtime,
+//! on a bounded pool with a deadline; a [`Breaker`] pauses a product whose plugin keeps failing,
 //! and every failure becomes a [`PluginError`] the shop can act on.
 
 mod breaker;
