@@ -2,6 +2,7 @@
 //! and 4, on both ledgers.
 
 use serde_json::json;
+use starsgate::app::Running;
 use starsgate::ledger::{EventKind, PaymentStatus};
 use starsgate_sim::{Fault, PayOutcome};
 
@@ -198,6 +199,21 @@ async fn a_payment_for_an_unknown_payload_is_recorded_and_flagged(backend: Backe
     h.finish().await;
 }
 
+/// A running gateway where Dave holds an invoice from the guides bot, with `fault` armed on the
+/// bot's `method` before he pays.
+async fn dave_has_an_invoice_and_then(
+    backend: Backend,
+    method: &str,
+    fault: Fault,
+) -> (Harness, Running) {
+    let h = Harness::new(backend).await;
+    let gw = h.start().await;
+    h.say(GUIDES, DAVE, "/buy premium-guide");
+    h.wait_for_invoice(GUIDES, DAVE, 1).await;
+    h.sim.inject_fault(&h.token(GUIDES), method, fault);
+    (h, gw)
+}
+
 /// Guarantee 3 while the bot is busy: a polling bot answers a pre-checkout query even while a
 /// message that came before it is still being handled. Here Telegram takes longer than the
 /// query's 10 s deadline to accept the invoice Alice asked for just before Dave pays; handled in
@@ -205,19 +221,15 @@ async fn a_payment_for_an_unknown_payload_is_recorded_and_flagged(backend: Backe
 async fn a_pre_checkout_query_is_answered_while_an_earlier_message_waits_on_telegram(
     backend: Backend,
 ) {
-    let h = Harness::new(backend).await;
-    let gw = h.start().await;
-    let token = h.token(GUIDES);
-    h.say(GUIDES, DAVE, "/buy premium-guide");
-    h.wait_for_invoice(GUIDES, DAVE, 1).await;
-    h.sim.inject_fault(
-        &token,
+    let (h, gw) = dave_has_an_invoice_and_then(
+        backend,
         "sendInvoice",
         Fault::Slow {
             millis: 11_000,
             times: 1,
         },
-    );
+    )
+    .await;
     h.say(GUIDES, ALICE, "/buy premium-guide");
     match h.pay_latest(GUIDES, DAVE).await {
         PayOutcome::Paid { .. } => {}
@@ -234,19 +246,15 @@ async fn a_pre_checkout_query_is_answered_while_an_earlier_message_waits_on_tele
 /// second on that request must not cost the buyer the sale: the answer is sent again within the
 /// deadline.
 async fn a_pre_checkout_answer_told_to_wait_is_sent_again_and_the_buyer_pays(backend: Backend) {
-    let h = Harness::new(backend).await;
-    let gw = h.start().await;
-    let token = h.token(GUIDES);
-    h.say(GUIDES, DAVE, "/buy premium-guide");
-    h.wait_for_invoice(GUIDES, DAVE, 1).await;
-    h.sim.inject_fault(
-        &token,
+    let (h, gw) = dave_has_an_invoice_and_then(
+        backend,
         "answerPreCheckoutQuery",
         Fault::TooManyRequests {
             retry_after: 1,
             times: 1,
         },
-    );
+    )
+    .await;
     match h.pay_latest(GUIDES, DAVE).await {
         PayOutcome::Paid { .. } => {}
         other => panic!("one 429 on the answer lost the sale: {other:?}"),
