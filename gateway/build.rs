@@ -18,6 +18,7 @@ fn main() {
     // A separate target directory: the outer build holds the lock on the workspace's own.
     let target_dir = root.join("target").join("plugins");
     for watched in [
+        ".cargo",
         "Cargo.toml",
         "Cargo.lock",
         "sdk",
@@ -32,7 +33,8 @@ fn main() {
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
-        .current_dir(&root)
+        // From `plugins/`, so cargo reads `plugins/.cargo/config.toml` (the plugins' link flags).
+        .current_dir(&plugins)
         .args([
             "build",
             "--release",

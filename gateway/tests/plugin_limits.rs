@@ -377,3 +377,21 @@ fn the_quick_slice_stops_a_loop_with_unlimited_fuel_at_its_own_tick_deadline() {
     let call = quick.pre_checkout(&ctx("loop"), &order());
     assert!(call.unfinished, "{:?}", call.result);
 }
+
+/// The host zeroes every byte of a plugin's memory after each call, so a bundled plugin's memory
+/// is kept small: its shadow stack is 128 KiB (`plugins/.cargo/config.toml`), not Rust's default
+/// 1 MiB that no call touches. Fails if that link flag is lost.
+#[test]
+fn a_bundled_plugin_call_takes_a_small_memory() {
+    let (host, _c) = host(Limits::default());
+    for name in starsgate::plugins::bundled::names() {
+        let bytes = starsgate::plugins::bundled::get(name).expect("a bundled plugin");
+        let plugin = host.load(bytes).expect("a bundled plugin loads");
+        let call = plugin.pre_checkout(&ctx("ok"), &order());
+        assert!(
+            call.peak_memory <= 256 << 10,
+            "{name}: {} KiB of memory for one call",
+            call.peak_memory >> 10
+        );
+    }
+}

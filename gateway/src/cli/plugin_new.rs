@@ -81,6 +81,10 @@ const TEMPLATE: &[(&str, &str)] = &[
         include_str!("../../templates/plugin-new/gitignore.tmpl"),
     ),
     (
+        ".cargo/config.toml",
+        include_str!("../../templates/plugin-new/cargo-config.toml.tmpl"),
+    ),
+    (
         "README.md",
         include_str!("../../templates/plugin-new/README.md.tmpl"),
     ),
