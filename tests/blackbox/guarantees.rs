@@ -264,6 +264,27 @@ async fn a_pre_checkout_answer_told_to_wait_is_sent_again_and_the_buyer_pays(bac
     h.finish().await;
 }
 
+/// The same with a 5xx: Telegram failing the answer once must not cost the sale either. teloxide
+/// waits 10 s before it returns a 5xx, the whole deadline, so the answer goes out on a path of
+/// its own (`telegram/answer.rs`) that returns it at once and is sent again.
+async fn a_pre_checkout_answer_met_by_a_server_error_is_sent_again_and_the_buyer_pays(
+    backend: Backend,
+) {
+    let (h, gw) = dave_has_an_invoice_and_then(
+        backend,
+        "answerPreCheckoutQuery",
+        Fault::ServerError { times: 1 },
+    )
+    .await;
+    match h.pay_latest(GUIDES, DAVE).await {
+        PayOutcome::Paid { .. } => {}
+        other => panic!("one 5xx on the answer lost the sale: {other:?}"),
+    }
+    h.wait_for_deliveries(GUIDES, DAVE, 1).await;
+    gw.stop().await;
+    h.finish().await;
+}
+
 on_both_ledgers!(
     a_repeated_successful_payment_delivers_once,
     a_repeat_after_a_restart_still_delivers_once,
@@ -272,4 +293,5 @@ on_both_ledgers!(
     a_payment_for_an_unknown_payload_is_recorded_and_flagged,
     a_pre_checkout_query_is_answered_while_an_earlier_message_waits_on_telegram,
     a_pre_checkout_answer_told_to_wait_is_sent_again_and_the_buyer_pays,
+    a_pre_checkout_answer_met_by_a_server_error_is_sent_again_and_the_buyer_pays,
 );

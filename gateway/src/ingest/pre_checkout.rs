@@ -9,13 +9,13 @@
 //! The decision is made while the query is being stored; it has no effect until the answer goes
 //! out, which waits for both, so nothing is answered that the ledger does not hold.
 
-use teloxide_core::prelude::*;
 use teloxide_core::types::PreCheckoutQuery;
 use tracing::Instrument;
 
 use crate::ledger::StoredUpdate;
 use crate::shop::{CheckoutDecision, ShopError, Store};
 use crate::telegram::incoming::Incoming;
+use crate::telegram::{PreCheckoutAnswer, answer_pre_checkout, with_retry};
 
 /// The outcome of a query found too late to answer (only after a restart).
 const EXPIRED: &str = "expired: received too long ago to answer";
@@ -29,17 +29,16 @@ pub(super) async fn answer_by_request(
     let Some(decision) = store.decide_pre_checkout(q, received_ms).await else {
         return Ok(EXPIRED.into());
     };
-    let mut answer = store
-        .api()
-        .answer_pre_checkout_query(q.id.clone(), decision.ok());
-    if let Some(message) = decision.error_message() {
-        answer = answer.error_message(message);
-    }
-    // A short 429 or a dropped connection is tried again within the deadline: one hiccup at
-    // Telegram must not cost the buyer the sale. (A 5xx cannot be: teloxide waits 10 s before
-    // returning it.) A repeat of an answer that did arrive is refused by Telegram, which changes
-    // nothing.
-    let sending = crate::telegram::with_retry(|| answer.send_ref());
+    let answer = PreCheckoutAnswer {
+        pre_checkout_query_id: &q.id.0,
+        ok: decision.ok(),
+        error_message: decision.error_message(),
+    };
+    // A short 429, a 5xx or a dropped connection is tried again within the deadline: one hiccup
+    // at Telegram must not cost the buyer the sale. (Sent by `answer_pre_checkout`, not teloxide,
+    // because teloxide waits 10 s before it returns a 5xx.) A repeat of an answer that did arrive
+    // is refused by Telegram, which changes nothing.
+    let sending = with_retry(|| answer_pre_checkout(store.api(), &answer));
     let sent = tokio::time::timeout(decision.answer_within(), sending).await;
     let outcome = store.record_pre_checkout(q, &decision, received_ms).await?;
     match sent {

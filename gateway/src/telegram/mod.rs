@@ -1,6 +1,7 @@
 //! The Bot API client side: teloxide's typed client per bot, a lossless getUpdates, what an API
 //! error means for the caller, and the proxy that reaches Telegram's test environment.
 
+mod answer;
 mod balance;
 mod errors;
 pub mod incoming;
@@ -11,6 +12,7 @@ mod test_env;
 
 use std::time::Duration;
 
+pub use answer::{PreCheckoutAnswer, answer_pre_checkout};
 pub use balance::star_balance;
 pub use errors::{Failure, classify, describe, is_already_refunded, redact};
 pub use paid_media::send_paid_media;
