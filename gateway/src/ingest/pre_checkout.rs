@@ -29,11 +29,7 @@ pub(super) async fn answer_by_request(
     let Some(decision) = store.decide_pre_checkout(q, received_ms).await else {
         return Ok(EXPIRED.into());
     };
-    let answer = PreCheckoutAnswer {
-        pre_checkout_query_id: &q.id.0,
-        ok: decision.ok(),
-        error_message: decision.error_message(),
-    };
+    let answer = answer_of(q, &decision);
     // A short 429, a 5xx or a dropped connection is tried again within the deadline: one hiccup
     // at Telegram must not cost the buyer the sale. (Sent by `answer_pre_checkout`, not teloxide,
     // because teloxide waits 10 s before it returns a 5xx.) A repeat of an answer that did arrive
@@ -90,15 +86,19 @@ impl Decided {
     }
 }
 
-/// The `answerPreCheckoutQuery` method call, as the body of a webhook's 2xx reply.
+/// The `answerPreCheckoutQuery` method call, as the body of a webhook's 2xx reply: the same
+/// fields as the answer by request, plus the method's name.
 fn reply_method(q: &PreCheckoutQuery, decision: &CheckoutDecision) -> serde_json::Value {
-    let mut method = serde_json::json!({
-        "method": "answerPreCheckoutQuery",
-        "pre_checkout_query_id": q.id.0,
-        "ok": decision.ok(),
-    });
-    if let Some(message) = decision.error_message() {
-        method["error_message"] = message.into();
-    }
+    let mut method = serde_json::json!(answer_of(q, decision));
+    method["method"] = "answerPreCheckoutQuery".into();
     method
+}
+
+/// The answer to `q`, by request or in a webhook reply.
+fn answer_of<'a>(q: &'a PreCheckoutQuery, decision: &'a CheckoutDecision) -> PreCheckoutAnswer<'a> {
+    PreCheckoutAnswer {
+        pre_checkout_query_id: &q.id.0,
+        ok: decision.ok(),
+        error_message: decision.error_message(),
+    }
 }
