@@ -246,22 +246,11 @@ async fn a_pre_checkout_query_is_answered_while_an_earlier_message_waits_on_tele
 /// second on that request must not cost the buyer the sale: the answer is sent again within the
 /// deadline.
 async fn a_pre_checkout_answer_told_to_wait_is_sent_again_and_the_buyer_pays(backend: Backend) {
-    let (h, gw) = dave_has_an_invoice_and_then(
-        backend,
-        "answerPreCheckoutQuery",
-        Fault::TooManyRequests {
-            retry_after: 1,
-            times: 1,
-        },
-    )
-    .await;
-    match h.pay_latest(GUIDES, DAVE).await {
-        PayOutcome::Paid { .. } => {}
-        other => panic!("one 429 on the answer lost the sale: {other:?}"),
-    }
-    h.wait_for_deliveries(GUIDES, DAVE, 1).await;
-    gw.stop().await;
-    h.finish().await;
+    let wait = Fault::TooManyRequests {
+        retry_after: 1,
+        times: 1,
+    };
+    dave_pays_although_the_answer_first_meets(backend, wait, "one 429").await;
 }
 
 /// The same with a 5xx: Telegram failing the answer once must not cost the sale either. teloxide
@@ -270,15 +259,17 @@ async fn a_pre_checkout_answer_told_to_wait_is_sent_again_and_the_buyer_pays(bac
 async fn a_pre_checkout_answer_met_by_a_server_error_is_sent_again_and_the_buyer_pays(
     backend: Backend,
 ) {
-    let (h, gw) = dave_has_an_invoice_and_then(
-        backend,
-        "answerPreCheckoutQuery",
-        Fault::ServerError { times: 1 },
-    )
-    .await;
+    let failure = Fault::ServerError { times: 1 };
+    dave_pays_although_the_answer_first_meets(backend, failure, "one 5xx").await;
+}
+
+/// Dave holds an invoice, the bot's next `answerPreCheckoutQuery` meets `fault`, and Dave still
+/// pays and gets his delivery.
+async fn dave_pays_although_the_answer_first_meets(backend: Backend, fault: Fault, what: &str) {
+    let (h, gw) = dave_has_an_invoice_and_then(backend, "answerPreCheckoutQuery", fault).await;
     match h.pay_latest(GUIDES, DAVE).await {
         PayOutcome::Paid { .. } => {}
-        other => panic!("one 5xx on the answer lost the sale: {other:?}"),
+        other => panic!("{what} on the answer lost the sale: {other:?}"),
     }
     h.wait_for_deliveries(GUIDES, DAVE, 1).await;
     gw.stop().await;
