@@ -14,9 +14,10 @@ use super::limits::{EPOCH_TICK, MEMORY_BYTES, POOL_INSTANCES, STACK_BYTES};
 /// shadow stack, then its data and heap: 17 pages with Rust's default 1 MiB stack, 3 for the
 /// bundled plugins, which link a 128 KiB stack (`plugins/.cargo/config.toml`) so that less is
 /// zeroed per call. This covers all of it: a reset is a `memset` and a copy, with no `madvise`,
-/// and the next call in the slot takes no page faults. Covering only the stack left the data pages to be mapped copy-on-write again per
-/// call, and each first write to one was a fault plus a TLB shootdown that interrupts the other
-/// core; the README's Performance section has the measurement.
+/// and the next call in the slot takes no page faults. Covering only the stack left the data
+/// pages to be mapped copy-on-write again per call, and each first write to one was a fault plus
+/// a TLB shootdown that interrupts the other core; the README's Performance section has the
+/// measurement.
 const KEEP_RESIDENT_BYTES: usize = 4 << 20;
 /// Table memory a freed slot keeps resident.
 const KEEP_RESIDENT_TABLE_BYTES: usize = 64 << 10;
