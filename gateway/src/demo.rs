@@ -12,6 +12,7 @@ use starsgate_sim::{InvoiceRef, PayOutcome, SentMessage, SimHandle, Simulator};
 
 use crate::App;
 use crate::config::Config;
+use crate::domain::{BotId, ChargeId};
 use crate::ledger::{EventKind, ExportFilter, Ledger};
 
 /// The example deployment, as shipped in `config/bots/`.
@@ -208,7 +209,7 @@ async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), St
     let repeat = sim
         .repeat_update(GUIDES, update_id, false)
         .map_err(|e| e.to_string())?;
-    let outcome = processed(running.ledger(), "guides", repeat).await?;
+    let outcome = processed(running.ledger(), &guides()?, repeat).await?;
     let count = deliveries(&sim.messages(GUIDES, ALICE));
     println!("   gateway: {outcome}. Alice has {count} delivery message (not 2).");
 
@@ -246,6 +247,7 @@ async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), St
     let text = delivered(sim, GUIDES, ALICE, 2).await?;
     println!("   bot delivers (access-role plugin): {}", indent(&text));
     let store = running.store("guides").ok_or("no guides store")?;
+    let pro_charge = ChargeId::parse(&pro_charge).map_err(|e| e.to_string())?;
     let outcome = crate::shop::refund(&store, &pro_charge, "demo: seller")
         .await
         .map_err(|e| e.to_string())?;
@@ -257,7 +259,7 @@ async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), St
     wait(|| async {
         let events = running
             .ledger()
-            .events("guides", Some(&pro_charge))
+            .events(&store.id, Some(&pro_charge))
             .await
             .unwrap_or_default();
         events.iter().any(|e| e.kind == EventKind::RefundHook)
@@ -265,7 +267,7 @@ async fn scenes(sim: &SimHandle, running: &crate::app::Running) -> Result<(), St
     .await?;
     let events = running
         .ledger()
-        .events("guides", Some(&pro_charge))
+        .events(&store.id, Some(&pro_charge))
         .await
         .map_err(|e| e.to_string())?;
     if let Some(hook) = events.iter().find(|e| e.kind == EventKind::RefundHook) {
@@ -313,7 +315,7 @@ async fn membership(sim: &SimHandle, running: &crate::app::Running) -> Result<()
     println!("   Frank sends /subscriptions: {}", indent(&list));
     let subs = running
         .ledger()
-        .subscriptions("guides", FRANK)
+        .subscriptions(&guides()?, FRANK)
         .await
         .map_err(|e| e.to_string())?;
     if let Some(s) = subs.first() {
@@ -419,7 +421,12 @@ async fn wait<F: Future<Output = bool>>(check: impl Fn() -> F) -> Result<(), Str
     Err("the gateway did not get there in time".into())
 }
 
-async fn processed(ledger: &Ledger, bot: &str, update_id: i64) -> Result<String, String> {
+/// The demo's book store, as the ledger names it.
+fn guides() -> Result<BotId, String> {
+    BotId::parse("guides").map_err(|e| e.to_string())
+}
+
+async fn processed(ledger: &Ledger, bot: &BotId, update_id: i64) -> Result<String, String> {
     let deadline = tokio::time::Instant::now() + WAIT;
     while tokio::time::Instant::now() < deadline {
         if let Ok(Some(outcome)) = ledger.update_outcome(bot, update_id).await {

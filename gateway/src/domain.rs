@@ -59,6 +59,42 @@ macro_rules! slug_type {
                 f.write_str(&self.0)
             }
         }
+        same_text!($name);
+    };
+}
+
+/// An id reads as its text: it compares equal to a literal (`payment.bot == "guides"`) and
+/// dereferences to `str`. Only the other way round needs `parse`, so nothing unchecked becomes an
+/// id.
+macro_rules! same_text {
+    ($name:ident) => {
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+        /// Read as text anywhere (a log field, a bound parameter); made only by parsing.
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
     };
 }
 
@@ -188,10 +224,25 @@ impl fmt::Display for OrderId {
         f.write_str(&self.0)
     }
 }
+same_text!(OrderId);
 
 /// Telegram's `telegram_payment_charge_id`: the one idempotency key for a payment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ChargeId(String);
+
+impl TryFrom<String> for ChargeId {
+    type Error = Invalid;
+    fn try_from(raw: String) -> Result<Self, Invalid> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<ChargeId> for String {
+    fn from(id: ChargeId) -> String {
+        id.0
+    }
+}
 
 impl ChargeId {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
@@ -214,6 +265,7 @@ impl fmt::Display for ChargeId {
         f.write_str(&self.0)
     }
 }
+same_text!(ChargeId);
 
 /// The only currency this gateway sells in.
 pub const XTR: &str = "XTR";

@@ -124,7 +124,11 @@ async fn sigterm_stops_the_gateway_gracefully() {
     assert!(exit.success(), "a graceful stop exits 0: {exit:?}");
     let ledger = h.ledger().await;
     assert!(
-        ledger.pending_updates(GUIDES, 10).await.unwrap().is_empty(),
+        ledger
+            .pending_updates(&bot_id(GUIDES), 10)
+            .await
+            .unwrap()
+            .is_empty(),
         "everything stored was processed"
     );
     h.finish().await;

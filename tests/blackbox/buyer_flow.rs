@@ -1,6 +1,7 @@
 //! SPEC §4: what a buyer sees, row by row.
 
 use serde_json::Value;
+use starsgate::domain::OrderId;
 use starsgate::ledger::{EventKind, PaymentStatus};
 use starsgate_sim::PayOutcome;
 
@@ -91,7 +92,7 @@ async fn a_deep_link_sends_a_correct_stars_invoice() {
     let order = h
         .ledger()
         .await
-        .order(&inv.payload)
+        .order(&OrderId::parse(&inv.payload).expect("the payload is an order id"))
         .await
         .unwrap()
         .expect("the payload is our order id");
@@ -199,7 +200,7 @@ async fn two_bots_with_the_same_product_id_sell_their_own_products(backend: Back
     // A bot does not know the other bot's payments.
     assert!(
         ledger
-            .payment(GAMES, &guides_charge)
+            .payment(&bot_id(GAMES), &charge_id_of(&guides_charge))
             .await
             .unwrap()
             .is_none()
@@ -288,7 +289,10 @@ async fn an_admin_refund_in_chat_is_recorded_once(backend: Backend) {
     );
     let ledger = h.ledger().await;
     eventually("Telegram's refunded_payment to be processed", || async {
-        let events = ledger.events(GUIDES, Some(&charge)).await.unwrap();
+        let events = ledger
+            .events(&bot_id(GUIDES), Some(&charge_id_of(&charge)))
+            .await
+            .unwrap();
         events
             .iter()
             .filter(|e| e.kind == EventKind::RefundRecorded)
@@ -310,7 +314,10 @@ async fn an_admin_refund_in_chat_is_recorded_once(backend: Backend) {
         1,
         "Telegram refunded exactly once: {refunds:?}"
     );
-    let events = ledger.events(GUIDES, Some(&charge)).await.unwrap();
+    let events = ledger
+        .events(&bot_id(GUIDES), Some(&charge_id_of(&charge)))
+        .await
+        .unwrap();
     assert_eq!(
         events
             .iter()

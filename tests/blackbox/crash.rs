@@ -50,7 +50,10 @@ async fn killed_at(point: &str, backend: Backend) {
         1,
         "exactly one delivery after a kill at {point}: {delivered:?}"
     );
-    assert_eq!(ledger.payments(Some(GUIDES)).await.unwrap().len(), 1);
+    assert_eq!(
+        ledger.payments(Some(&bot_id(GUIDES))).await.unwrap().len(),
+        1
+    );
     let _ = second.kill();
     let _ = second.wait();
     h.finish().await;
@@ -95,7 +98,7 @@ async fn a_sigkill_between_payment_and_delivery_delivers_exactly_once(backend: B
     let ledger = h.ledger().await;
     eventually("the delivery to be prepared", || async {
         ledger
-            .delivery_content(GAMES, &charge)
+            .delivery_content(&bot_id(GAMES), &charge_id_of(&charge))
             .await
             .unwrap()
             .is_some()

@@ -289,9 +289,13 @@ async fn the_csv_download_equals_ledger_export_and_the_filters_narrow_the_paymen
     let (games_charge, _) = h.buy(GAMES, 2003, "gold-chest").await;
     let ledger = h.ledger().await;
     h.settle().await;
-    starsgate::shop::refund(&gw.store(GAMES).unwrap(), &games_charge, "test")
-        .await
-        .unwrap();
+    starsgate::shop::refund(
+        &gw.store(GAMES).unwrap(),
+        &charge_id_of(&games_charge),
+        "test",
+    )
+    .await
+    .unwrap();
     eventually("three payments", || async {
         ledger.payments(None).await.unwrap().len() == 3
     })
@@ -382,7 +386,7 @@ async fn the_overview_agrees_with_stats(backend: Backend) {
     h.buy(GUIDES, 2102, "premium-guide").await;
     let (refund_me, _) = h.buy(GAMES, 2103, "gold-chest").await;
     h.settle().await;
-    starsgate::shop::refund(&gw.store(GAMES).unwrap(), &refund_me, "test")
+    starsgate::shop::refund(&gw.store(GAMES).unwrap(), &charge_id_of(&refund_me), "test")
         .await
         .unwrap();
     let (_, stats) = bearer_json(&format!("{base}/admin/stats")).await;
@@ -564,7 +568,10 @@ async fn the_review_queue_delivers_again_and_refunds_through_the_one_path_and_re
         status(&ledger, GUIDES, &charges[1]).await,
         Some(PaymentStatus::Refunded)
     );
-    let events = ledger.events(GUIDES, Some(&charges[1])).await.unwrap();
+    let events = ledger
+        .events(&bot_id(GUIDES), Some(&charge_id_of(&charges[1])))
+        .await
+        .unwrap();
     let recorded = events
         .iter()
         .filter(|e| e.kind == starsgate::ledger::EventKind::RefundRecorded)

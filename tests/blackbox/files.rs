@@ -109,7 +109,7 @@ async fn a_file_telegram_cannot_fetch_holds_the_payment_for_review(backend: Back
     assert!(files(&msgs).is_empty());
     assert!(
         ledger
-            .delivery_content(FILES, &charge)
+            .delivery_content(&bot_id(FILES), &charge_id_of(&charge))
             .await
             .unwrap()
             .is_some(),

@@ -37,10 +37,13 @@ async fn a_repeated_successful_payment_delivers_once(backend: Backend) {
         1,
         "one delivery for one charge"
     );
-    let payments = ledger.payments(Some(GUIDES)).await.unwrap();
+    let payments = ledger.payments(Some(&bot_id(GUIDES))).await.unwrap();
     assert_eq!(payments.len(), 1);
     assert_eq!(payments[0].charge_id, charge);
-    let events = ledger.events(GUIDES, Some(&charge)).await.unwrap();
+    let events = ledger
+        .events(&bot_id(GUIDES), Some(&charge_id_of(&charge)))
+        .await
+        .unwrap();
     assert_eq!(
         events
             .iter()
@@ -158,7 +161,7 @@ async fn a_payment_that_does_not_match_its_order_is_held_for_review(backend: Bac
     );
     assert!(
         ledger
-            .delivery_content(GUIDES, "stx-mismatch-1")
+            .delivery_content(&bot_id(GUIDES), &charge_id_of("stx-mismatch-1"))
             .await
             .unwrap()
             .is_none()

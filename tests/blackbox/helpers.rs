@@ -12,6 +12,7 @@ use sqlx::Connection;
 use starsgate::App;
 use starsgate::app::Running;
 use starsgate::config::Config;
+use starsgate::domain::{BotId, ChargeId};
 use starsgate::ledger::{Ledger, Payment, PaymentStatus};
 use starsgate_sim::{InvoiceRef, PayOutcome, SentMessage, SimHandle, Simulator};
 
@@ -20,6 +21,16 @@ pub const WAIT: Duration = Duration::from_secs(15);
 pub const GUIDES: &str = "guides";
 pub const GAMES: &str = "games";
 pub const GUIDES_ADMIN: i64 = 111111111;
+
+/// A bot id the test names (the ledger takes ids, parsed once, not text).
+pub fn bot_id(id: &str) -> BotId {
+    BotId::parse(id).expect("the tests name bots by valid ids")
+}
+
+/// A charge id the simulator handed out or the test names.
+pub fn charge_id_of(id: &str) -> ChargeId {
+    ChargeId::parse(id).expect("the simulator's charge ids are valid")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -394,7 +405,9 @@ impl Harness {
             }
             for p in payments.iter().filter(|p| p.status == PaymentStatus::Paid) {
                 if !matches!(
-                    ledger.delivery_content(&p.bot, &p.charge_id).await,
+                    ledger
+                        .delivery_content(&bot_id(&p.bot), &charge_id_of(&p.charge_id))
+                        .await,
                     Ok(Some(_))
                 ) {
                     return false;
@@ -445,7 +458,7 @@ pub async fn eventually<F: Future<Output = bool>>(what: &str, check: impl Fn() -
 
 pub async fn payment(ledger: &Ledger, bot: &str, charge: &str) -> Payment {
     ledger
-        .payment(bot, charge)
+        .payment(&bot_id(bot), &charge_id_of(charge))
         .await
         .expect("read the ledger")
         .unwrap_or_else(|| panic!("no payment {charge} in the ledger"))
@@ -454,7 +467,7 @@ pub async fn payment(ledger: &Ledger, bot: &str, charge: &str) -> Payment {
 pub async fn wait_for_outcome(ledger: &Ledger, bot: &str, update_id: i64) -> String {
     let deadline = tokio::time::Instant::now() + WAIT;
     while tokio::time::Instant::now() < deadline {
-        if let Ok(Some(o)) = ledger.update_outcome(bot, update_id).await {
+        if let Ok(Some(o)) = ledger.update_outcome(&bot_id(bot), update_id).await {
             return o;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -501,7 +514,7 @@ pub async fn status(
     charge: &str,
 ) -> Option<starsgate::ledger::PaymentStatus> {
     ledger
-        .payment(bot, charge)
+        .payment(&bot_id(bot), &charge_id_of(charge))
         .await
         .ok()
         .flatten()

@@ -137,7 +137,7 @@ async fn a_refund_whose_first_answer_is_lost_is_recorded_once(backend: Backend) 
         Fault::DropResponse { times: 1 },
     );
     let store = gw.store(GAMES).unwrap();
-    let first = starsgate::shop::refund(&store, &charge, "test").await;
+    let first = starsgate::shop::refund(&store, &charge_id_of(&charge), "test").await;
     assert!(
         first.is_err(),
         "the answer was lost, so the outcome is not guessed: {first:?}"
@@ -148,7 +148,7 @@ async fn a_refund_whose_first_answer_is_lost_is_recorded_once(backend: Backend) 
         status(&ledger, GAMES, &charge).await == Some(PaymentStatus::Refunded)
     })
     .await;
-    let again = starsgate::shop::refund(&store, &charge, "test, again")
+    let again = starsgate::shop::refund(&store, &charge_id_of(&charge), "test, again")
         .await
         .unwrap();
     assert_eq!(again, starsgate::shop::RefundOutcome::AlreadyRefunded);
@@ -166,7 +166,10 @@ async fn a_refund_whose_first_answer_is_lost_is_recorded_once(backend: Backend) 
         .filter(|t| t.get("receiver").is_some())
         .count();
     assert_eq!(refunds, 1, "refunded exactly once at Telegram");
-    let events = ledger.events(GAMES, Some(&charge)).await.unwrap();
+    let events = ledger
+        .events(&bot_id(GAMES), Some(&charge_id_of(&charge)))
+        .await
+        .unwrap();
     assert_eq!(
         events
             .iter()
@@ -194,7 +197,11 @@ async fn a_payment_whose_update_never_arrived_is_found_by_reconciliation(backend
     h.settle().await;
     let ledger = h.ledger().await;
     assert!(
-        ledger.payment(GUIDES, &charge_id).await.unwrap().is_none(),
+        ledger
+            .payment(&bot_id(GUIDES), &charge_id_of(&charge_id))
+            .await
+            .unwrap()
+            .is_none(),
         "the gateway never heard of it"
     );
     let store = gw.store(GUIDES).unwrap();
@@ -244,7 +251,10 @@ async fn an_amount_that_disagrees_with_telegram_is_flagged_for_review() {
         .await
         .unwrap();
     assert_eq!(report.mismatches, vec![charge.clone()]);
-    let events = ledger.events(GAMES, Some(&charge)).await.unwrap();
+    let events = ledger
+        .events(&bot_id(GAMES), Some(&charge_id_of(&charge)))
+        .await
+        .unwrap();
     assert!(events.iter().any(|e| {
         e.kind == EventKind::PaymentFlagged
             && e.detail
@@ -302,7 +312,7 @@ async fn a_delivery_that_keeps_failing_follows_the_bots_policy(backend: Backend)
     assert!(deliveries(&msgs).is_empty());
     assert!(
         ledger
-            .delivery_content(GUIDES, &held)
+            .delivery_content(&bot_id(GUIDES), &charge_id_of(&held))
             .await
             .unwrap()
             .is_some(),
@@ -329,7 +339,7 @@ async fn a_buyer_who_blocked_the_bot_ends_in_delivery_failed_with_the_content_ke
     .await;
     assert!(
         ledger
-            .delivery_content(GUIDES, &charge_id)
+            .delivery_content(&bot_id(GUIDES), &charge_id_of(&charge_id))
             .await
             .unwrap()
             .is_some()
@@ -348,8 +358,8 @@ async fn two_gateways_on_one_ledger_with_one_killed_deliver_every_charge_once() 
     let mut first = h.spawn_process_with(None, &env);
     let ledger = h.ledger().await;
     eventually("the first gateway to lead both bots", || async {
-        matches!(ledger.bot_holder(GUIDES).await, Ok(Some(_)))
-            && matches!(ledger.bot_holder(GAMES).await, Ok(Some(_)))
+        matches!(ledger.bot_holder(&bot_id(GUIDES)).await, Ok(Some(_)))
+            && matches!(ledger.bot_holder(&bot_id(GAMES)).await, Ok(Some(_)))
     })
     .await;
     let mut second = h.spawn_process_with(None, &env);
@@ -431,7 +441,10 @@ async fn the_history_is_stamped_by_the_gateways_clock(backend: Backend) {
         p.paid_at
     );
     assert!(p.delivered_at.is_some_and(|at| at > moved));
-    let events = ledger.events(GUIDES, Some(&charge)).await.unwrap();
+    let events = ledger
+        .events(&bot_id(GUIDES), Some(&charge_id_of(&charge)))
+        .await
+        .unwrap();
     assert!(events.len() >= 3, "{events:?}");
     for e in &events {
         assert!(

@@ -29,7 +29,7 @@ pub(crate) async fn starsgate(h: &Harness, args: &[&str]) -> (bool, String, Stri
 pub(crate) async fn purchases(h: &Harness) -> Vec<PaidMediaPurchase> {
     let ledger = h.ledger().await;
     let all = ledger
-        .paid_media_purchases(Some(GUIDES), None)
+        .paid_media_purchases(Some(&bot_id(GUIDES)), None)
         .await
         .expect("read purchases");
     ledger.close().await;
@@ -74,7 +74,7 @@ async fn a_post_sent_from_the_command_line_is_bought_once_and_reconciled(backend
     assert_eq!(kinds, ["photo", "video"], "the kind follows the extension");
     let ledger = h.ledger().await;
     let post = ledger
-        .paid_media_post(GUIDES, &id)
+        .paid_media_post(&bot_id(GUIDES), &id)
         .await
         .unwrap()
         .expect("the post is recorded");

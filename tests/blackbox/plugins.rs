@@ -103,7 +103,7 @@ async fn a_product_whose_plugin_keeps_failing_is_paused_by_its_breaker() {
     }
     let ledger = h.ledger().await;
     eventually("six refusals in the history", || async {
-        let events = ledger.events("arena", None).await.unwrap();
+        let events = ledger.events(&bot_id("arena"), None).await.unwrap();
         events
             .iter()
             .filter(|e| e.kind == EventKind::PreCheckoutRejected)
@@ -111,7 +111,7 @@ async fn a_product_whose_plugin_keeps_failing_is_paused_by_its_breaker() {
             == 6
     })
     .await;
-    let events = ledger.events("arena", None).await.unwrap();
+    let events = ledger.events(&bot_id("arena"), None).await.unwrap();
     let reasons: Vec<String> = events
         .iter()
         .filter(|e| e.kind == EventKind::PreCheckoutRejected)
@@ -237,7 +237,7 @@ async fn limited_stock_runs_out_and_a_refund_puts_a_unit_back(backend: Backend) 
             .starts_with("Sold out: all 2 units are gone.")
     );
     let store = gw.store(GAMES).unwrap();
-    starsgate::shop::refund(&store, &first, "test")
+    starsgate::shop::refund(&store, &charge_id_of(&first), "test")
         .await
         .unwrap();
     h.buy(GAMES, 603, "gold-chest").await;
@@ -261,7 +261,7 @@ async fn a_refund_revokes_access_exactly_once(backend: Backend) {
     eventually("Telegram's refunded_payment to be processed", || async {
         h.sim.pending_updates(&h.token(GUIDES)) == 0
             && ledger
-                .events(GUIDES, Some(&charge))
+                .events(&bot_id(GUIDES), Some(&charge_id_of(&charge)))
                 .await
                 .unwrap()
                 .iter()
@@ -270,7 +270,7 @@ async fn a_refund_revokes_access_exactly_once(backend: Backend) {
     .await;
     h.settle().await;
     let hooks: Vec<String> = ledger
-        .events(GUIDES, Some(&charge))
+        .events(&bot_id(GUIDES), Some(&charge_id_of(&charge)))
         .await
         .unwrap()
         .into_iter()

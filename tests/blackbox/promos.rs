@@ -95,7 +95,7 @@ async fn a_promo_code_discounts_the_invoice_and_the_payment_records_it(backend: 
     }
     let ledger = h.ledger().await;
     h.settle().await;
-    let payments = ledger.payments(Some(SHOP)).await.unwrap();
+    let payments = ledger.payments(Some(&bot_id(SHOP))).await.unwrap();
     assert_eq!(payments.len(), 2);
     for p in &payments {
         assert_eq!(p.amount, 38);
@@ -109,7 +109,7 @@ async fn a_promo_code_discounts_the_invoice_and_the_payment_records_it(backend: 
     }
     let export = ledger
         .export(&ExportFilter {
-            bot: Some(SHOP.into()),
+            bot: Some(bot_id(SHOP)),
             since_ms: None,
         })
         .await
@@ -120,7 +120,7 @@ async fn a_promo_code_discounts_the_invoice_and_the_payment_records_it(backend: 
             && r.promo_code.as_deref() == Some("SPRING25")),
         "{export:?}"
     );
-    let stats = ledger.promo_stats(Some(SHOP)).await.unwrap();
+    let stats = ledger.promo_stats(Some(&bot_id(SHOP))).await.unwrap();
     assert_eq!(stats.len(), 1);
     assert_eq!(
         (stats[0].uses, stats[0].discounted, stats[0].revenue),
@@ -254,7 +254,7 @@ async fn the_last_use_raced_by_two_buyers_is_paid_once_and_refused_at_pre_checko
     );
     h.settle().await;
     let ledger = h.ledger().await;
-    let payments = ledger.payments(Some(SHOP)).await.unwrap();
+    let payments = ledger.payments(Some(&bot_id(SHOP))).await.unwrap();
     assert_eq!(payments.len(), 1);
     assert_eq!(payments[0].amount, 40);
     // A third buyer is told at once.
@@ -287,7 +287,11 @@ async fn a_refunded_use_is_given_back(backend: Backend) {
         40
     );
     assert!(
-        ledger.promo_stats(Some(SHOP)).await.unwrap().is_empty(),
+        ledger
+            .promo_stats(Some(&bot_id(SHOP)))
+            .await
+            .unwrap()
+            .is_empty(),
         "a refunded use is not counted"
     );
     gw.stop().await;

@@ -75,7 +75,7 @@ async fn a_quoted_price_is_invoiced_charged_recorded_and_delivered(backend: Back
     );
     h.settle().await;
     let ledger = h.ledger().await;
-    let payments = ledger.payments(Some(SHOP)).await.unwrap();
+    let payments = ledger.payments(Some(&bot_id(SHOP))).await.unwrap();
     let early = payments
         .iter()
         .find(|p| p.product.as_deref() == Some("early"))
@@ -113,7 +113,7 @@ async fn a_promo_code_reaches_the_quote_and_its_price_is_kept_when_lower(backend
     ));
     h.settle().await;
     let ledger = h.ledger().await;
-    let payments = ledger.payments(Some(SHOP)).await.unwrap();
+    let payments = ledger.payments(Some(&bot_id(SHOP))).await.unwrap();
     let sources: Vec<_> = payments
         .iter()
         .map(|p| {
@@ -184,7 +184,7 @@ async fn a_0_1_plugin_runs_unchanged_beside_0_2_plugins(backend: Backend) {
     h.settle().await;
     let ledger = h.ledger().await;
     let classic = ledger
-        .payments(Some(SHOP))
+        .payments(Some(&bot_id(SHOP)))
         .await
         .unwrap()
         .into_iter()

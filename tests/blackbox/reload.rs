@@ -122,7 +122,7 @@ async fn a_bot_added_and_another_removed_while_a_third_keeps_selling() {
     // poller stopped), and a message to it stays at Telegram while a running bot answers a
     // message sent after it.
     eventually("the removed bot to give up its lease", || async {
-        matches!(ledger.bot_holder(GAMES).await, Ok(None))
+        matches!(ledger.bot_holder(&bot_id(GAMES)).await, Ok(None))
     })
     .await;
     let pending = h.sim.pending_updates(&h.token(GAMES));

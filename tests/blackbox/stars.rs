@@ -117,7 +117,7 @@ async fn reconciliation_classifies_every_kind_and_flags_a_chargeback(backend: Ba
         Some(PaymentStatus::Refunded),
         "the Stars are gone: recorded as refunded"
     );
-    let money = money_by_bot(&ledger.star_totals(Some(GUIDES)).await.unwrap());
+    let money = money_by_bot(&ledger.star_totals(Some(&bot_id(GUIDES))).await.unwrap());
     let m = &money[0];
     assert_eq!(m.gross_sales.to_string(), "100");
     assert_eq!(m.refunds.to_string(), "50");
@@ -127,7 +127,7 @@ async fn reconciliation_classifies_every_kind_and_flags_a_chargeback(backend: Ba
     assert_eq!(m.other_in.to_string(), "18.5");
     assert_eq!(m.net.to_string(), "12.5");
     let balance = ledger
-        .star_balance(GUIDES)
+        .star_balance(&bot_id(GUIDES))
         .await
         .unwrap()
         .expect("balance read");

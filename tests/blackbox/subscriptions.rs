@@ -79,7 +79,7 @@ async fn a_membership_is_bought_renewed_twice_and_each_charge_counted_once() {
     }
     let ledger = h.ledger().await;
     eventually("three delivered charges", || async {
-        let p = ledger.payments(Some(CLUB)).await.unwrap();
+        let p = ledger.payments(Some(&bot_id(CLUB))).await.unwrap();
         p.len() == 3
             && p.iter()
                 .all(|p| p.status == starsgate::ledger::PaymentStatus::Delivered)
@@ -98,7 +98,7 @@ async fn a_membership_is_bought_renewed_twice_and_each_charge_counted_once() {
         expiries.windows(2).all(|w| w[0] < w[1]),
         "each renewal extends: {expiries:?}"
     );
-    let subs = ledger.subscriptions(CLUB, MEMBER).await.unwrap();
+    let subs = ledger.subscriptions(&bot_id(CLUB), MEMBER).await.unwrap();
     assert_eq!(subs.len(), 1);
     assert_eq!(
         (subs[0].state.as_str(), subs[0].expires_at),
@@ -113,7 +113,7 @@ async fn a_membership_is_bought_renewed_twice_and_each_charge_counted_once() {
     );
     let delivered = h.deliveries(CLUB, MEMBER);
     assert_eq!(delivered.len(), 3, "one delivery per charge");
-    let stats = ledger.stats(Some(CLUB)).await.unwrap();
+    let stats = ledger.stats(Some(&bot_id(CLUB))).await.unwrap();
     assert_eq!(
         (stats[0].payments, stats[0].net_revenue),
         (3, 300),
@@ -132,7 +132,11 @@ async fn a_buyer_stops_and_restarts_the_renewal_from_subscriptions() {
     join(&h).await;
     let ledger = h.ledger().await;
     eventually("the subscription", || async {
-        !ledger.subscriptions(CLUB, MEMBER).await.unwrap().is_empty()
+        !ledger
+            .subscriptions(&bot_id(CLUB), MEMBER)
+            .await
+            .unwrap()
+            .is_empty()
     })
     .await;
     press_in_subscriptions(
@@ -188,7 +192,7 @@ async fn press_in_subscriptions(
     .await;
     let state = if cancelled { "cancelled" } else { "active" };
     eventually("the ledger to agree", || async {
-        ledger.subscriptions(CLUB, MEMBER).await.unwrap()[0]
+        ledger.subscriptions(&bot_id(CLUB), MEMBER).await.unwrap()[0]
             .state
             .as_str()
             == state
@@ -216,7 +220,7 @@ pub(crate) async fn join(h: &Harness) -> String {
 /// The ledger's events of `kind` for a charge, with their details.
 async fn hooks(ledger: &starsgate::ledger::Ledger, charge: &str, kind: &str) -> Vec<String> {
     ledger
-        .events(CLUB, Some(charge))
+        .events(&bot_id(CLUB), Some(&charge_id_of(charge)))
         .await
         .unwrap()
         .into_iter()
@@ -226,7 +230,7 @@ async fn hooks(ledger: &starsgate::ledger::Ledger, charge: &str, kind: &str) -> 
 }
 
 async fn state_of(ledger: &starsgate::ledger::Ledger) -> &'static str {
-    ledger.subscriptions(CLUB, MEMBER).await.unwrap()[0]
+    ledger.subscriptions(&bot_id(CLUB), MEMBER).await.unwrap()[0]
         .state
         .as_str()
 }
@@ -255,10 +259,10 @@ async fn a_failed_renewal_lapses_after_the_grace_period_and_access_is_revoked_on
     h.wait_for_deliveries(CLUB, MEMBER, 2).await;
     let renewal = h.sim.subscriptions(&token)[0].charge_ids[1].clone();
     eventually("the renewal recorded", || async {
-        ledger.subscriptions(CLUB, MEMBER).await.unwrap()[0].last_charge_id == renewal
+        ledger.subscriptions(&bot_id(CLUB), MEMBER).await.unwrap()[0].last_charge_id == renewal
     })
     .await;
-    let paid_until = ledger.subscriptions(CLUB, MEMBER).await.unwrap()[0].expires_at;
+    let paid_until = ledger.subscriptions(&bot_id(CLUB), MEMBER).await.unwrap()[0].expires_at;
 
     // The next renewal fails: Telegram says so in a `subscription` update.
     h.sim.fail_next_renewal(&token, &first).unwrap();
@@ -329,7 +333,7 @@ async fn a_failed_renewal_lapses_after_the_grace_period_and_access_is_revoked_on
         revoked[0].contains("revoked role pro for user 5101"),
         "{revoked:?}"
     );
-    let stats = ledger.stats(Some(CLUB)).await.unwrap();
+    let stats = ledger.stats(Some(&bot_id(CLUB))).await.unwrap();
     assert_eq!(
         (stats[0].payments, stats[0].renewals, stats[0].net_revenue),
         (2, 1, 200),
@@ -348,7 +352,11 @@ async fn a_buyer_cancelling_and_re_enabling_in_telegram_is_applied_from_the_subs
     let first = join(&h).await;
     let ledger = h.ledger().await;
     eventually("the subscription", || async {
-        !ledger.subscriptions(CLUB, MEMBER).await.unwrap().is_empty()
+        !ledger
+            .subscriptions(&bot_id(CLUB), MEMBER)
+            .await
+            .unwrap()
+            .is_empty()
     })
     .await;
 
@@ -406,11 +414,11 @@ async fn a_refunded_renewal_revokes_access_once_and_stops_the_renewal(backend: B
     h.wait_for_deliveries(CLUB, MEMBER, 2).await;
     let ledger = h.ledger().await;
     eventually("the renewal recorded", || async {
-        ledger.subscriptions(CLUB, MEMBER).await.unwrap()[0].last_charge_id == renewal
+        ledger.subscriptions(&bot_id(CLUB), MEMBER).await.unwrap()[0].last_charge_id == renewal
     })
     .await;
     let store = gw.store(CLUB).unwrap();
-    let outcome = starsgate::shop::refund(&store, &renewal, "test")
+    let outcome = starsgate::shop::refund(&store, &charge_id_of(&renewal), "test")
         .await
         .unwrap();
     assert_eq!(outcome, starsgate::shop::RefundOutcome::Refunded);
@@ -440,7 +448,7 @@ async fn a_refunded_renewal_revokes_access_once_and_stops_the_renewal(backend: B
     // The export lists each charge once; stats count the renewal and net out its refund.
     let export = ledger
         .export(&starsgate::ledger::ExportFilter {
-            bot: Some(CLUB.into()),
+            bot: Some(bot_id(CLUB)),
             since_ms: None,
         })
         .await
@@ -456,7 +464,7 @@ async fn a_refunded_renewal_revokes_access_once_and_stops_the_renewal(backend: B
             (renewal.as_str(), "refunded")
         ]
     );
-    let stats = ledger.stats(Some(CLUB)).await.unwrap();
+    let stats = ledger.stats(Some(&bot_id(CLUB))).await.unwrap();
     assert_eq!(
         (
             stats[0].payments,

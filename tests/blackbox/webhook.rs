@@ -130,13 +130,13 @@ async fn the_right_secret_passes_and_every_wrong_one_fails() {
         404
     );
     let ledger = h.ledger().await;
-    let pending = ledger.pending_updates(GUIDES, 100).await.unwrap();
+    let pending = ledger.pending_updates(&bot_id(GUIDES), 100).await.unwrap();
     assert!(
         pending.iter().all(|u| u.update_id > 6),
         "a refused update is never stored: {pending:?}"
     );
     assert_eq!(
-        ledger.update_outcome(GUIDES, 1).await.unwrap(),
+        ledger.update_outcome(&bot_id(GUIDES), 1).await.unwrap(),
         None,
         "a refused update is not stored"
     );
@@ -180,7 +180,7 @@ async fn oversized_and_malformed_bodies_are_refused_or_kept_as_dead_letters() {
     );
     let ledger = h.ledger().await;
     assert_eq!(
-        ledger.dead_letters(GAMES).await.unwrap(),
+        ledger.dead_letters(&bot_id(GAMES)).await.unwrap(),
         2,
         "both kept for a person to read"
     );
@@ -274,7 +274,7 @@ async fn a_pre_checkout_query_is_answered_in_the_webhook_reply_and_again_when_de
     let outcome = wait_for_outcome(&ledger, GAMES, update_id).await;
     assert!(outcome.ends_with("(in the webhook reply)"), "{outcome}");
     let approved = ledger
-        .events(GAMES, None)
+        .events(&bot_id(GAMES), None)
         .await
         .unwrap()
         .into_iter()
@@ -358,7 +358,12 @@ async fn an_update_stored_by_another_gateway_is_handled_before_a_later_one_hande
             body: text_update(first + 1, user, "/paysupport"),
             received_at: starsgate::ledger::now_ms(),
         };
-        assert!(ledger.store_update(GAMES, &elsewhere).await.unwrap());
+        assert!(
+            ledger
+                .store_update(&bot_id(GAMES), &elsewhere)
+                .await
+                .unwrap()
+        );
         assert_eq!(post_text(first + 2, "/terms").await, 200);
         let msgs = h
             .wait_for(GAMES, user, "two more replies", |m| m.len() >= sent + 3)

@@ -31,7 +31,7 @@ use subtle::ConstantTimeEq;
 
 use super::AdminState;
 use super::error::ApiError;
-use crate::domain::ProductId;
+use crate::domain::{BotId, ChargeId, ProductId};
 use crate::ledger::ExportFilter;
 use crate::shop::{refund, set_renewal};
 
@@ -150,7 +150,7 @@ fn bearer(value: &str) -> Option<&str> {
 
 #[derive(Deserialize)]
 struct PaymentsQuery {
-    bot: Option<String>,
+    bot: Option<BotId>,
     since: Option<String>,
 }
 
@@ -184,7 +184,7 @@ fn day_start_ms(day: &str) -> Result<i64, ApiError> {
 pub(super) fn bot_call<T>(
     state: &AdminState,
     Body(body): Body<T>,
-    bot: impl Fn(&T) -> &String,
+    bot: impl Fn(&T) -> &str,
 ) -> Result<(T, std::sync::Arc<crate::shop::Store>), ApiError> {
     let name = bot(&body);
     let store = state
@@ -195,8 +195,8 @@ pub(super) fn bot_call<T>(
 
 #[derive(Deserialize)]
 struct RefundBody {
-    bot: String,
-    charge_id: String,
+    bot: BotId,
+    charge_id: ChargeId,
 }
 
 async fn refund_charge(
@@ -204,7 +204,7 @@ async fn refund_charge(
     State(state): State<AdminState>,
     body: Body<RefundBody>,
 ) -> ApiResult {
-    let (body, store) = bot_call(&state, body, |b| &b.bot)?;
+    let (body, store) = bot_call(&state, body, |b| b.bot.as_str())?;
     let outcome = refund(&store, &body.charge_id, "admin API").await?;
     Ok(Json(json!({ "ok": true, "outcome": outcome.to_string() })))
 }
@@ -214,7 +214,7 @@ async fn deliver_again(
     State(state): State<AdminState>,
     body: Body<RefundBody>,
 ) -> ApiResult {
-    let (body, store) = bot_call(&state, body, |b| &b.bot)?;
+    let (body, store) = bot_call(&state, body, |b| b.bot.as_str())?;
     let outcome = crate::outbox::deliver_again(&store, &body.charge_id, "admin API").await?;
     Ok(Json(json!({ "ok": true, "outcome": outcome.to_string() })))
 }
@@ -230,7 +230,7 @@ async fn invoice_link(
     State(state): State<AdminState>,
     body: Body<LinkBody>,
 ) -> ApiResult {
-    let (body, store) = bot_call(&state, body, |b| &b.bot)?;
+    let (body, store) = bot_call(&state, body, |b| b.bot.as_str())?;
     let product = ProductId::parse(&body.product)
         .ok()
         .and_then(|id| store.current().config.product(&id).cloned())
@@ -249,7 +249,7 @@ async fn invoice_link(
 
 #[derive(Deserialize)]
 struct SubscriptionsQuery {
-    bot: String,
+    bot: BotId,
     user_id: i64,
 }
 
@@ -288,7 +288,7 @@ async fn cancel_subscription(
     State(state): State<AdminState>,
     body: Body<CancelBody>,
 ) -> ApiResult {
-    let (body, store) = bot_call(&state, body, |b| &b.bot)?;
+    let (body, store) = bot_call(&state, body, |b| b.bot.as_str())?;
     let by = "an admin stopped the renewal (admin API)";
     let s = set_renewal(&store, body.user_id, &body.product, true, by).await?;
     Ok(Json(json!({
@@ -343,7 +343,7 @@ async fn seller_events(
 
 #[derive(Deserialize)]
 struct StatsQuery {
-    bot: Option<String>,
+    bot: Option<BotId>,
 }
 
 async fn stats(
@@ -351,20 +351,20 @@ async fn stats(
     State(state): State<AdminState>,
     Query(q): Query<StatsQuery>,
 ) -> ApiResult {
-    let bot = q.bot.as_deref();
+    let bot = q.bot.as_ref();
     let stats = state.ledger.stats(bot).await?;
     let promos = state.ledger.promo_stats(bot).await?;
     let money = crate::ledger::money_by_bot(&state.ledger.star_totals(bot).await?);
     let mut balances = serde_json::Map::new();
     for store in state.stores.snapshot() {
-        let id = store.id.as_str();
+        let id = &store.id;
         if bot.is_some_and(|b| b != id) {
             continue;
         }
         if let Some(b) = state.ledger.star_balance(id).await? {
             let at = crate::ledger::report::rfc3339(b.checked_at);
             balances.insert(
-                id.to_owned(),
+                id.to_string(),
                 json!({ "stars": b.amount, "checked_at": at }),
             );
         }

@@ -24,6 +24,7 @@ pub use plugins::{LoadError, load as load_plugins};
 
 use crate::clock::Clock;
 use crate::config::{BotConfig, Config, Environment, Mode, Problems};
+use crate::domain::BotId;
 use crate::ingest::webhook;
 use crate::ledger::{EventRoute, Ledger, LedgerError};
 use crate::plugins::wasm::PluginHost;
@@ -202,10 +203,11 @@ impl App {
                 secret_env: e.secret_env.clone(),
                 types: e.types.clone(),
             });
-            self.ledger.set_event_route(bot.id.as_str(), route).await?;
+            self.ledger.set_event_route(&bot.id, route).await?;
         }
-        for bot in removed {
-            self.ledger.set_event_route(bot, None).await?;
+        // The registry's ids were parsed from file names, so each reads back as an id.
+        for bot in removed.iter().filter_map(|b| BotId::parse(b).ok()) {
+            self.ledger.set_event_route(&bot, None).await?;
         }
         Ok(())
     }

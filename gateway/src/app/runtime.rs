@@ -58,7 +58,7 @@ impl BotRuntime {
             match self
                 .store
                 .ledger()
-                .lease_bot(&bot, &self.lease.holder, lease_ms)
+                .lease_bot(&self.store.id, &self.lease.holder, lease_ms)
                 .await
             {
                 Ok(true) => self.lead(&shutdown, &retire).await,
@@ -74,7 +74,7 @@ impl BotRuntime {
         if let Err(e) = self
             .store
             .ledger()
-            .release_bot(&bot, &self.lease.holder)
+            .release_bot(&self.store.id, &self.lease.holder)
             .await
         {
             tracing::warn!(bot, error = %e, "Cannot release the bot's lease; it will expire.");
@@ -85,7 +85,7 @@ impl BotRuntime {
     /// (same host and config directory) and its process is gone, take the bot over now instead of
     /// waiting for the lease to expire, so a restart after a crash resumes at once.
     async fn take_over_from_a_dead_self(&self, bot: &str, lease_ms: i64) {
-        let Ok(Some(previous)) = self.store.ledger().bot_holder(bot).await else {
+        let Ok(Some(previous)) = self.store.ledger().bot_holder(&self.store.id).await else {
             return;
         };
         if previous == self.lease.holder || !holder_is_dead_self(&previous, &self.lease.holder) {
@@ -94,7 +94,7 @@ impl BotRuntime {
         if let Ok(true) = self
             .store
             .ledger()
-            .take_over_bot(bot, &previous, &self.lease.holder, lease_ms)
+            .take_over_bot(&self.store.id, &previous, &self.lease.holder, lease_ms)
             .await
         {
             tracing::info!(
@@ -185,11 +185,10 @@ impl BotRuntime {
 /// A retired bot's last deliveries: wait (at most a minute) until nothing is due, so retiring a
 /// bot loses nothing a buyer paid for. What is still undelivered after that stays in the ledger.
 async fn drain_outbox(store: &Store, stop: &CancellationToken) {
-    let bot = store.id.as_str();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while tokio::time::Instant::now() < deadline && !stop.is_cancelled() {
         // Pending, not only due: a delivery waiting out a 429 must still go out.
-        match store.ledger().next_delivery_at(bot).await {
+        match store.ledger().next_delivery_at(&store.id).await {
             Ok(None) => return,
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::Failure;
 use crate::config::load_gateway;
+use crate::domain::BotId;
 use crate::ledger::{Ledger, SellerEventFilter, SellerEventStatus, report::rfc3339};
 
 async fn open(dir: &Path) -> Result<Ledger, Failure> {
@@ -94,7 +95,7 @@ pub async fn list(
     Ok(())
 }
 
-pub async fn replay(dir: &Path, bot: &str, since_raw: &str) -> Result<(), Failure> {
+pub async fn replay(dir: &Path, bot: &BotId, since_raw: &str) -> Result<(), Failure> {
     let since_ms = since(since_raw)?;
     let ledger = open(dir).await?;
     let n = ledger.replay_seller_events(bot, since_ms).await?;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::Failure;
 use crate::config::load_gateway;
+use crate::domain::{BotId, ChargeId};
 use crate::ledger::{ExportFilter, Ledger};
 
 async fn open(dir: &Path) -> Result<Ledger, Failure> {
@@ -17,7 +18,7 @@ async fn open(dir: &Path) -> Result<Ledger, Failure> {
 pub async fn export(
     dir: &Path,
     json: bool,
-    bot: Option<String>,
+    bot: Option<BotId>,
     since: Option<&str>,
 ) -> Result<(), Failure> {
     let since_ms = match since {
@@ -45,7 +46,7 @@ pub async fn export(
     Ok(())
 }
 
-pub async fn stats(dir: &Path, bot: Option<&str>) -> Result<(), Failure> {
+pub async fn stats(dir: &Path, bot: Option<&BotId>) -> Result<(), Failure> {
     let ledger = open(dir).await?;
     let stats = ledger.stats(bot).await?;
     println!(
@@ -101,7 +102,11 @@ pub async fn stats(dir: &Path, bot: Option<&str>) -> Result<(), Failure> {
             "net"
         );
         for m in &money {
-            let balance = match ledger.star_balance(&m.bot).await? {
+            let known = match BotId::parse(&m.bot) {
+                Ok(id) => ledger.star_balance(&id).await?,
+                Err(_) => None,
+            };
+            let balance = match known {
                 Some(b) => format!(
                     "{} (at {})",
                     b.amount,
@@ -136,8 +141,8 @@ pub async fn stats(dir: &Path, bot: Option<&str>) -> Result<(), Failure> {
 /// event's detail).
 pub async fn events(
     dir: &Path,
-    bot: &str,
-    charge: Option<&str>,
+    bot: &BotId,
+    charge: Option<&ChargeId>,
     order: Option<&str>,
     json: bool,
 ) -> Result<(), Failure> {

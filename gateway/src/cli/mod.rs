@@ -21,6 +21,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::domain::{BotId, ChargeId};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "starsgate",
@@ -116,10 +118,10 @@ enum Command {
     Refund {
         #[command(flatten)]
         config: ConfigDir,
-        #[arg(long)]
-        bot: String,
-        #[arg(long)]
-        charge: String,
+        #[arg(long, value_parser = BotId::parse)]
+        bot: BotId,
+        #[arg(long, value_parser = ChargeId::parse)]
+        charge: ChargeId,
     },
     /// Compare the ledger with getStarTransactions and repair what is missing.
     Reconcile {
@@ -152,8 +154,8 @@ enum Command {
     Stats {
         #[command(flatten)]
         config: ConfigDir,
-        #[arg(long)]
-        bot: Option<String>,
+        #[arg(long, value_parser = BotId::parse)]
+        bot: Option<BotId>,
     },
 }
 
@@ -183,8 +185,13 @@ enum PluginCommand {
         #[arg(long)]
         bot: String,
         /// The payment whose delivery to replay.
-        #[arg(long, required_unless_present = "order", conflicts_with = "order")]
-        charge: Option<String>,
+        #[arg(
+            long,
+            required_unless_present = "order",
+            conflicts_with = "order",
+            value_parser = ChargeId::parse
+        )]
+        charge: Option<ChargeId>,
         /// Or the order (invoice payload): its latest payment's delivery is replayed.
         #[arg(long)]
         order: Option<String>,
@@ -226,8 +233,8 @@ enum EventsCommand {
     Replay {
         #[command(flatten)]
         config: ConfigDir,
-        #[arg(long)]
-        bot: String,
+        #[arg(long, value_parser = BotId::parse)]
+        bot: BotId,
         /// Events written on or after this UTC date (YYYY-MM-DD) or time (RFC 3339).
         #[arg(long)]
         since: String,
@@ -249,10 +256,10 @@ enum LedgerCommand {
     Events {
         #[command(flatten)]
         config: ConfigDir,
-        #[arg(long)]
-        bot: String,
-        #[arg(long)]
-        charge: Option<String>,
+        #[arg(long, value_parser = BotId::parse)]
+        bot: BotId,
+        #[arg(long, value_parser = ChargeId::parse)]
+        charge: Option<ChargeId>,
         #[arg(long)]
         order: Option<String>,
         /// One JSON object per line.
@@ -265,8 +272,8 @@ enum LedgerCommand {
         config: ConfigDir,
         #[arg(long, value_enum, default_value = "csv")]
         format: Format,
-        #[arg(long)]
-        bot: Option<String>,
+        #[arg(long, value_parser = BotId::parse)]
+        bot: Option<BotId>,
         /// Only payments on or after this UTC date (YYYY-MM-DD).
         #[arg(long)]
         since: Option<String>,
@@ -493,12 +500,12 @@ async fn dispatch(command: Command) -> Result<(), Failure> {
                     order,
                     json,
                 },
-        } => ledger::events(&config, &bot, charge.as_deref(), order.as_deref(), json).await,
+        } => ledger::events(&config, &bot, charge.as_ref(), order.as_deref(), json).await,
         Command::Reconcile { config, bot } => reconcile::reconcile(&config, bot.as_deref()).await,
         Command::Webhook {
             command: WebhookCommand::Status { config },
         } => webhook::status(&config).await,
-        Command::Stats { config, bot } => ledger::stats(&config, bot.as_deref()).await,
+        Command::Stats { config, bot } => ledger::stats(&config, bot.as_ref()).await,
         Command::PaidMedia { command } => paid_media::run(command).await,
         Command::Events {
             command:

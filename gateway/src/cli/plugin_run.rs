@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use super::Failure;
+use crate::domain::ChargeId;
 use crate::plugins::fixture::{self, FixtureOrder, FixturePayment, Hook, Input, Ran};
 use crate::plugins::wasm::{self, Limits, PluginHost, WasmPlugin};
 use crate::plugins::{CallContext, Facts};
@@ -152,7 +153,7 @@ fn parse_opt<T: DeserializeOwned + Default>(arg: &str, text: Option<&str>) -> Re
 /// content stored in the ledger. How an author debugs a production report.
 /// Which recorded delivery `plugin replay` re-runs.
 pub enum Recorded {
-    Charge(String),
+    Charge(ChargeId),
     /// An order: its latest payment (an invoice can be paid more than once).
     Order(String),
 }
@@ -174,12 +175,13 @@ pub async fn plugin_replay(
         Recorded::Charge(charge) => charge,
         Recorded::Order(order) => store
             .ledger()
-            .payments(Some(bot))
+            .payments(Some(&store.id))
             .await?
             .into_iter()
             .filter(|p| p.order_id.as_deref() == Some(order.as_str()))
             .max_by_key(|p| p.paid_at)
-            .map(|p| p.charge_id)
+            .map(|p| p.charge())
+            .transpose()?
             .ok_or_else(|| {
                 Failure(format!(
                     "--order: order {} has no payment in bot {bot}'s ledger: nothing was delivered to replay",
@@ -187,8 +189,7 @@ pub async fn plugin_replay(
                 ))
             })?,
     };
-    let charge = charge.as_str();
-    let recorded = crate::shop::replay::recorded_delivery(&store, charge).await?;
+    let recorded = crate::shop::replay::recorded_delivery(&store, &charge).await?;
     let input = Input {
         hook: Hook::Deliver,
         ctx: recorded.ctx.clone(),

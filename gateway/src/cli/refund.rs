@@ -6,11 +6,12 @@ use std::path::Path;
 use super::Failure;
 use crate::App;
 use crate::config::Config;
+use crate::domain::{BotId, ChargeId};
 
-pub async fn refund(dir: &Path, bot: &str, charge: &str) -> Result<(), Failure> {
+pub async fn refund(dir: &Path, bot: &BotId, charge: &ChargeId) -> Result<(), Failure> {
     let config =
         Config::load(dir).map_err(|p| Failure(format!("the configuration has problems:\n{p}")))?;
-    if config.bots.iter().all(|b| b.id.as_str() != bot) {
+    if config.bots.iter().all(|b| &b.id != bot) {
         return Err(Failure(format!(
             "--bot: there is no bot {bot:?} in {}",
             dir.display()

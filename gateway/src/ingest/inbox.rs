@@ -110,7 +110,7 @@ pub async fn inbox_loop(
 async fn read_ledger(store: &Store, inbox: &Handoff<StoredUpdate>, seen: &mut Sequence) -> bool {
     let bot = store.id.as_str();
     inbox.reading_ledger();
-    let batch = match store.ledger().pending_updates(bot, INBOX_BATCH).await {
+    let batch = match store.ledger().pending_updates(&store.id, INBOX_BATCH).await {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(bot, error = %e, "Cannot read the inbox; retrying.");
@@ -125,7 +125,7 @@ async fn read_ledger(store: &Store, inbox: &Handoff<StoredUpdate>, seen: &mut Se
             if age > crate::shop::PRE_CHECKOUT_DEADLINE.as_millis() as i64 {
                 let _ = store
                     .ledger()
-                    .mark_processed(bot, update.update_id, "expired: not answered in time")
+                    .mark_processed(&store.id, update.update_id, "expired: not answered in time")
                     .await;
                 progressed = true;
             }

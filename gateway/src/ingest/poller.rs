@@ -92,7 +92,7 @@ pub async fn poll(
             });
         }
         let fresh = loop {
-            match store.ledger().store_updates(&bot, &batch).await {
+            match store.ledger().store_updates(&store.id, &batch).await {
                 Ok(fresh) => break fresh,
                 Err(e) => {
                     tracing::error!(bot, error = %e, "Cannot store updates; they stay unconfirmed at Telegram.");

@@ -24,7 +24,7 @@ pub async fn recover(store: &Arc<Store>) {
     let bot = store.id.to_string();
     let mut resumed = 0usize;
     loop {
-        let batch = match store.ledger().pending_updates(&bot, 100).await {
+        let batch = match store.ledger().pending_updates(&store.id, 100).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(bot, error = %e, "Cannot read pending updates; retrying.");
@@ -42,7 +42,7 @@ pub async fn recover(store: &Arc<Store>) {
     }
     let awaiting = store
         .ledger()
-        .payments_awaiting_content(&bot)
+        .payments_awaiting_content(&store.id)
         .await
         .unwrap_or_default();
     let current = store.current();
@@ -143,7 +143,7 @@ async fn act(store: &Store, update: &StoredUpdate) -> Result<String, ShopError> 
         Err(why) => {
             store
                 .ledger()
-                .mark_unreadable(store.id.as_str(), update.update_id, &why.to_string())
+                .mark_unreadable(&store.id, update.update_id, &why.to_string())
                 .await?;
             Ok(why.outcome())
         }
@@ -166,7 +166,7 @@ pub(super) async fn mark_processed(
     );
     while let Err(e) = store
         .ledger()
-        .mark_processed(bot, update.update_id, outcome)
+        .mark_processed(&store.id, update.update_id, outcome)
         .await
     {
         tracing::error!(bot, update_id = update.update_id, error = %e, "Cannot mark an update processed; retrying.");

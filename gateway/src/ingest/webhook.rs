@@ -146,7 +146,7 @@ async fn read(store: &Store, body: &Bytes) -> Result<Option<StoredUpdate>, Statu
         Err(reason) => {
             store
                 .ledger()
-                .dead_letter(bot, reason, body)
+                .dead_letter(&store.id, reason, body)
                 .await
                 .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
             tracing::warn!(
@@ -163,7 +163,7 @@ async fn read(store: &Store, body: &Bytes) -> Result<Option<StoredUpdate>, Statu
 /// ledger fails or is too slow, so Telegram delivers it again.
 async fn store_in_time(store: &Store, update: &StoredUpdate) -> Result<bool, StatusCode> {
     let (bot, update_id) = (store.id.as_str(), update.update_id);
-    let storing = store.ledger().store_update(bot, update);
+    let storing = store.ledger().store_update(&store.id, update);
     let fresh = match tokio::time::timeout(STORE_TIMEOUT, storing).await {
         Ok(Ok(fresh)) => fresh,
         Ok(Err(e)) => {

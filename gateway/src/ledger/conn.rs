@@ -164,6 +164,10 @@ bind! {
     &i64 => Int, v => Value::Int(*v);
     &i32 => Int4, v => Value::Int4(*v);
     &bool => Bool, v => Value::Bool(*v);
+    &crate::domain::BotId => Text, v => Value::Text(v.as_str().to_owned());
+    &crate::domain::ProductId => Text, v => Value::Text(v.as_str().to_owned());
+    &crate::domain::ChargeId => Text, v => Value::Text(v.as_str().to_owned());
+    &crate::domain::OrderId => Text, v => Value::Text(v.as_str().to_owned());
 }
 
 impl<T: Bind> Bind for Option<T> {

@@ -1,6 +1,9 @@
 //! The append-only event history. Every state change in the ledger adds one row here in the same
 //! transaction, so the history explains every payment's current status.
 
+use crate::domain::{BotId, ChargeId, OrderId};
+
+use super::ids::{id, optional_id};
 use crate::ledger::conn::{Conn, query};
 
 use super::LedgerError;
@@ -111,10 +114,10 @@ pub(super) async fn append(
 #[derive(Debug, Clone)]
 pub struct Event {
     pub at: i64,
-    pub bot: String,
+    pub bot: BotId,
     pub kind: EventKind,
-    pub order_id: Option<String>,
-    pub charge_id: Option<String>,
+    pub order_id: Option<OrderId>,
+    pub charge_id: Option<ChargeId>,
     pub detail: Option<String>,
 }
 
@@ -123,20 +126,23 @@ impl super::Ledger {
     /// update).
     pub async fn record_event(
         &self,
-        bot: &str,
+        bot: &BotId,
         kind: EventKind,
         subject: Subject<'_>,
         detail: &str,
     ) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
         self.write(NewEvent::new(self.stamp(), bot, kind, subject, detail))
             .await
     }
 
     pub async fn events(
         &self,
-        bot: &str,
-        charge_id: Option<&str>,
+        bot: &BotId,
+        charge_id: Option<&ChargeId>,
     ) -> Result<Vec<Event>, LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.map(ChargeId::as_str);
         use sqlx::Row;
         let rows = sqlx::query(
             "SELECT at, bot, kind, order_id, charge_id, detail FROM events \
@@ -150,15 +156,15 @@ impl super::Ledger {
             .map(|r| {
                 Ok(Event {
                     at: r.try_get("at")?,
-                    bot: r.try_get("bot")?,
+                    bot: id(r, "bot")?,
                     kind: {
                         let raw: String = r.try_get("kind")?;
                         EventKind::parse(&raw).ok_or_else(|| {
                             sqlx::Error::Decode(format!("unknown event kind {raw:?}").into())
                         })?
                     },
-                    order_id: r.try_get("order_id")?,
-                    charge_id: r.try_get("charge_id")?,
+                    order_id: optional_id(r, "order_id")?,
+                    charge_id: optional_id(r, "charge_id")?,
                     detail: r.try_get("detail")?,
                 })
             })

@@ -1,5 +1,6 @@
 //! Ledger facts plugins are given (so they can stay stateless), and the gateway's own secrets.
 
+use crate::domain::BotId;
 use std::sync::LazyLock;
 
 use crate::ledger::conn::{Conn, query};
@@ -44,11 +45,12 @@ impl Ledger {
     /// before that one (`paid_at`, `charge_id`), so a delivery sees the same facts on a retry.
     pub async fn facts(
         &self,
-        bot: &str,
+        bot: &BotId,
         product: &str,
         user_id: i64,
         before: Option<(i64, &str)>,
     ) -> Result<Facts, LedgerError> {
+        let bot = bot.as_str();
         let mut conn = self.lookups.lend().await?;
         let row = match before {
             None => {
@@ -95,7 +97,8 @@ impl Ledger {
 
 impl Ledger {
     /// How far reconciliation has read this bot's star transactions.
-    pub async fn reconcile_offset(&self, bot: &str) -> Result<i64, LedgerError> {
+    pub async fn reconcile_offset(&self, bot: &BotId) -> Result<i64, LedgerError> {
+        let bot = bot.as_str();
         let row = sqlx::query("SELECT next_offset FROM reconcile_state WHERE bot = $1")
             .bind(bot)
             .fetch_optional(&self.reads)
@@ -106,7 +109,8 @@ impl Ledger {
         })
     }
 
-    pub async fn set_reconcile_offset(&self, bot: &str, offset: i64) -> Result<(), LedgerError> {
+    pub async fn set_reconcile_offset(&self, bot: &BotId, offset: i64) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
         self.run(ReconcileOffset {
             bot: bot.to_owned(),
             offset,

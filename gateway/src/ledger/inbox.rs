@@ -2,6 +2,7 @@
 //! was received (guarantee 1); processing reads it back and marks each one done, so a crash in
 //! between means the update is processed after the restart, never lost.
 
+use crate::domain::BotId;
 use crate::ledger::conn::{Conn, query};
 use sqlx::Row;
 
@@ -27,9 +28,10 @@ impl Ledger {
     /// of an update already stored (Telegram redelivers until confirmed) is a no-op.
     pub async fn store_updates(
         &self,
-        bot: &str,
+        bot: &BotId,
         updates: &[StoredUpdate],
     ) -> Result<Vec<StoredUpdate>, LedgerError> {
+        let bot = bot.as_str();
         let _storing = (!updates.is_empty()).then(|| self.probes.storing());
         let rows = updates
             .iter()
@@ -51,9 +53,10 @@ impl Ledger {
     /// same moment, see `writer`). Returns whether it was new (false for a redelivery).
     pub async fn store_update(
         &self,
-        bot: &str,
+        bot: &BotId,
         update: &StoredUpdate,
     ) -> Result<bool, LedgerError> {
+        let bot = bot.as_str();
         let _storing = self.probes.storing();
         let row = NewUpdate {
             bot: bot.to_owned(),
@@ -65,9 +68,10 @@ impl Ledger {
     /// Updates stored but not yet processed, oldest first: the work a restart resumes.
     pub async fn pending_updates(
         &self,
-        bot: &str,
+        bot: &BotId,
         limit: i64,
     ) -> Result<Vec<StoredUpdate>, LedgerError> {
+        let bot = bot.as_str();
         // Under load each running bot reads its inbox back at least every `INBOX_RECHECK`, and
         // finds it empty or nearly so: a point read (see `readers`).
         let mut conn = self.lookups.lend().await?;
@@ -93,10 +97,11 @@ impl Ledger {
 
     pub async fn mark_processed(
         &self,
-        bot: &str,
+        bot: &BotId,
         update_id: i64,
         outcome: &str,
     ) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
         let mark = Mark {
             bot: bot.to_owned(),
             update_id,
@@ -109,10 +114,11 @@ impl Ledger {
     /// one malformed update must not block the ones behind it.
     pub async fn mark_unreadable(
         &self,
-        bot: &str,
+        bot: &BotId,
         update_id: i64,
         reason: &str,
     ) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
         self.run(Unreadable {
             bot: bot.to_owned(),
             update_id,
@@ -125,9 +131,10 @@ impl Ledger {
     /// How an update ended, for tests and operators (`None` while unprocessed or unknown).
     pub async fn update_outcome(
         &self,
-        bot: &str,
+        bot: &BotId,
         update_id: i64,
     ) -> Result<Option<String>, LedgerError> {
+        let bot = bot.as_str();
         let row = sqlx::query("SELECT outcome FROM updates WHERE bot = $1 AND update_id = $2")
             .bind(bot)
             .bind(update_id)
@@ -144,10 +151,11 @@ impl Ledger {
     /// Keeps a webhook body that is not a readable update (its text, lossily decoded).
     pub async fn dead_letter(
         &self,
-        bot: &str,
+        bot: &BotId,
         reason: &str,
         body: &[u8],
     ) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
         self.run(DeadLetter {
             bot: bot.to_owned(),
             reason: reason.to_owned(),
@@ -157,7 +165,8 @@ impl Ledger {
     }
 
     /// How many dead letters a bot has (for tests and the admin API).
-    pub async fn dead_letters(&self, bot: &str) -> Result<i64, LedgerError> {
+    pub async fn dead_letters(&self, bot: &BotId) -> Result<i64, LedgerError> {
+        let bot = bot.as_str();
         let row = sqlx::query("SELECT COUNT(*) AS n FROM dead_letters WHERE bot = $1")
             .bind(bot)
             .fetch_one(&self.reads)

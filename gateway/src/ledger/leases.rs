@@ -8,6 +8,7 @@
 //! same SQL works on SQLite and PostgreSQL. Times come from each gateway's clock: keep them in
 //! sync (NTP); a lease of 15 s tolerates seconds of skew.
 
+use crate::domain::{BotId, ChargeId};
 use crate::ledger::conn::{Conn, query};
 use sqlx::Row;
 
@@ -19,10 +20,11 @@ impl Ledger {
     /// Takes or renews the lease on `bot` for `holder`; true if `holder` now holds it.
     pub async fn lease_bot(
         &self,
-        bot: &str,
+        bot: &BotId,
         holder: &str,
         lease_ms: i64,
     ) -> Result<bool, LedgerError> {
+        let bot = bot.as_str();
         self.run(Lease {
             bot: bot.to_owned(),
             holder: holder.to_owned(),
@@ -35,11 +37,12 @@ impl Ledger {
     /// this very gateway), without waiting for it to expire. True if taken.
     pub async fn take_over_bot(
         &self,
-        bot: &str,
+        bot: &BotId,
         dead: &str,
         holder: &str,
         lease_ms: i64,
     ) -> Result<bool, LedgerError> {
+        let bot = bot.as_str();
         self.run(TakeOver {
             bot: bot.to_owned(),
             dead: dead.to_owned(),
@@ -50,7 +53,8 @@ impl Ledger {
     }
 
     /// Who holds the lease on `bot`, if anyone.
-    pub async fn bot_holder(&self, bot: &str) -> Result<Option<String>, LedgerError> {
+    pub async fn bot_holder(&self, bot: &BotId) -> Result<Option<String>, LedgerError> {
+        let bot = bot.as_str();
         let row = sqlx::query("SELECT holder FROM bot_leases WHERE bot = $1")
             .bind(bot)
             .fetch_optional(&self.reads)
@@ -62,7 +66,8 @@ impl Ledger {
     }
 
     /// Gives a lease up (a graceful stop), so another gateway can take the bot at once.
-    pub async fn release_bot(&self, bot: &str, holder: &str) -> Result<(), LedgerError> {
+    pub async fn release_bot(&self, bot: &BotId, holder: &str) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
         self.run(Release {
             bot: bot.to_owned(),
             holder: holder.to_owned(),
@@ -73,11 +78,13 @@ impl Ledger {
     /// Claims a due delivery for `holder` for `claim_ms`; true if this gateway may send it now.
     pub async fn claim_delivery(
         &self,
-        bot: &str,
-        charge_id: &str,
+        bot: &BotId,
+        charge_id: &ChargeId,
         holder: &str,
         claim_ms: i64,
     ) -> Result<Option<u32>, LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.as_str();
         let now = now_ms();
         let claim = Claim {
             bot: bot.to_owned(),

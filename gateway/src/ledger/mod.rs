@@ -8,6 +8,7 @@
 mod conn;
 mod events;
 mod facts;
+mod ids;
 mod inbox;
 mod leases;
 mod multirow;
@@ -96,6 +97,12 @@ pub enum LedgerError {
     /// may not have been committed.
     #[error("the ledger's writer stopped before it answered; the write may not be stored")]
     WriterStopped,
+    /// A row holds a value no id can be (see `ids`).
+    #[error("the ledger's {column} column holds a value the gateway cannot read: {why}")]
+    Unreadable {
+        column: &'static str,
+        why: crate::domain::Invalid,
+    },
     #[error("no payment {charge_id} for bot {bot} in the ledger")]
     UnknownPayment { bot: String, charge_id: String },
 }

@@ -2,6 +2,7 @@
 //! product as it was when the invoice went out (title, price, plugin), so a later price change
 //! never makes an already-sent invoice pay the wrong amount.
 
+use crate::domain::{BotId, OrderId, ProductId};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -9,6 +10,7 @@ use crate::ledger::conn::{Conn, query};
 use sqlx::Row;
 
 use super::events::{EventKind, NewEvent, Subject};
+use super::ids::id;
 use super::multirow::placeholders;
 use super::promos::{Pricing, pricing_from_row};
 use super::writer::{Write, write_in_chunks};
@@ -19,13 +21,13 @@ use super::{Ledger, LedgerError};
 /// (pre-checkout and payment). Emptied when full rather than tracked by age: a miss is only a
 /// read.
 #[derive(Debug, Default)]
-pub(super) struct OrderCache(Mutex<HashMap<String, Order>>);
+pub(super) struct OrderCache(Mutex<HashMap<OrderId, Order>>);
 
 /// Most orders kept in [`OrderCache`] (a few MiB at most).
 const CACHED_ORDERS: usize = 10_000;
 
 impl OrderCache {
-    fn get(&self, order_id: &str) -> Option<Order> {
+    fn get(&self, order_id: &OrderId) -> Option<Order> {
         self.0.lock().ok()?.get(order_id).cloned()
     }
 
@@ -41,9 +43,9 @@ impl OrderCache {
 
 #[derive(Debug, Clone)]
 pub struct NewOrder<'a> {
-    pub order_id: &'a str,
-    pub bot: &'a str,
-    pub product: &'a str,
+    pub order_id: &'a OrderId,
+    pub bot: &'a BotId,
+    pub product: &'a ProductId,
     pub user_id: i64,
     pub chat_id: i64,
     pub title: &'a str,
@@ -59,9 +61,9 @@ pub struct NewOrder<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
-    pub order_id: String,
-    pub bot: String,
-    pub product: String,
+    pub order_id: OrderId,
+    pub bot: BotId,
+    pub product: ProductId,
     pub user_id: i64,
     pub chat_id: i64,
     pub title: String,
@@ -77,9 +79,9 @@ pub struct Order {
 impl Ledger {
     pub async fn create_order(&self, o: &NewOrder<'_>) -> Result<(), LedgerError> {
         let order = Order {
-            order_id: o.order_id.to_owned(),
-            bot: o.bot.to_owned(),
-            product: o.product.to_owned(),
+            order_id: o.order_id.clone(),
+            bot: o.bot.clone(),
+            product: o.product.clone(),
             user_id: o.user_id,
             chat_id: o.chat_id,
             title: o.title.to_owned(),
@@ -96,7 +98,7 @@ impl Ledger {
         Ok(())
     }
 
-    pub async fn order(&self, order_id: &str) -> Result<Option<Order>, LedgerError> {
+    pub async fn order(&self, order_id: &OrderId) -> Result<Option<Order>, LedgerError> {
         if let Some(order) = self.orders.get(order_id) {
             return Ok(Some(order));
         }
@@ -105,16 +107,16 @@ impl Ledger {
              plugin_sha256, created_at, product_config, list_price, promo_code, discount_source \
              FROM orders WHERE order_id = $1",
         )
-        .bind(order_id)
+        .bind(order_id.as_str())
         .fetch_optional(&self.reads)
         .await?;
         let Some(r) = row else { return Ok(None) };
         let price: i64 = r.try_get("price")?;
         let order = Order {
             pricing: pricing_from_row(&r, price)?,
-            order_id: r.try_get("order_id")?,
-            bot: r.try_get("bot")?,
-            product: r.try_get("product")?,
+            order_id: id(&r, "order_id")?,
+            bot: id(&r, "bot")?,
+            product: id(&r, "product")?,
             user_id: r.try_get("user_id")?,
             chat_id: r.try_get("chat_id")?,
             title: r.try_get("title")?,
@@ -134,7 +136,7 @@ impl Write for Order {
     type Out = ();
 
     fn bot(&self) -> &str {
-        &self.bot
+        self.bot.as_str()
     }
 
     /// The orders and their `order_created` events, a statement each.
@@ -184,7 +186,7 @@ impl Write for Order {
                 }
                 NewEvent::new(
                     o.created_at,
-                    &o.bot,
+                    o.bot.as_str(),
                     EventKind::OrderCreated,
                     subject,
                     &detail,

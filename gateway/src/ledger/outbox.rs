@@ -2,6 +2,8 @@
 //! sent; every send (and every retry after a crash) reads the stored content, so a buyer never
 //! receives two different licence keys for one payment.
 
+use super::ids::id;
+use crate::domain::{BotId, ChargeId};
 use std::collections::HashSet;
 
 use crate::ledger::conn::{Conn, Query, query};
@@ -19,7 +21,7 @@ use super::{Ledger, LedgerError, now_ms};
 
 #[derive(Debug, Clone)]
 pub struct DueDelivery {
-    pub charge_id: String,
+    pub charge_id: ChargeId,
     pub chat_id: i64,
     pub content: String,
     pub attempts: i64,
@@ -30,11 +32,13 @@ impl Ledger {
     /// stored content either way: the first writer wins, later ones reuse it.
     pub async fn store_delivery(
         &self,
-        bot: &str,
-        charge_id: &str,
+        bot: &BotId,
+        charge_id: &ChargeId,
         chat_id: i64,
         content: &str,
     ) -> Result<String, LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.as_str();
         let row = NewDelivery {
             bot: bot.to_owned(),
             charge_id: charge_id.to_owned(),
@@ -49,9 +53,10 @@ impl Ledger {
     /// Deliveries waiting to be sent whose next attempt is due.
     pub async fn due_deliveries(
         &self,
-        bot: &str,
+        bot: &BotId,
         limit: i64,
     ) -> Result<Vec<DueDelivery>, LedgerError> {
+        let bot = bot.as_str();
         let rows = sqlx::query(
             "SELECT charge_id, chat_id, content, attempts FROM deliveries \
              WHERE bot = $1 AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2 \
@@ -67,7 +72,7 @@ impl Ledger {
         rows.iter()
             .map(|r| {
                 Ok(DueDelivery {
-                    charge_id: r.try_get("charge_id")?,
+                    charge_id: id(r, "charge_id")?,
                     chat_id: r.try_get("chat_id")?,
                     content: r.try_get("content")?,
                     attempts: r.try_get("attempts")?,
@@ -77,7 +82,8 @@ impl Ledger {
     }
 
     /// When the next delivery of this bot is due, if any (for the outbox to sleep until then).
-    pub async fn next_delivery_at(&self, bot: &str) -> Result<Option<i64>, LedgerError> {
+    pub async fn next_delivery_at(&self, bot: &BotId) -> Result<Option<i64>, LedgerError> {
+        let bot = bot.as_str();
         let row = sqlx::query(
             "SELECT MIN(next_attempt_at) AS next FROM deliveries \
              WHERE bot = $1 AND sent_at IS NULL AND failed_at IS NULL",
@@ -89,7 +95,13 @@ impl Ledger {
     }
 
     /// Records that the content reached Telegram, and moves the payment to `delivered`.
-    pub async fn mark_delivered(&self, bot: &str, charge_id: &str) -> Result<(), LedgerError> {
+    pub async fn mark_delivered(
+        &self,
+        bot: &BotId,
+        charge_id: &ChargeId,
+    ) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.as_str();
         let row = Sent {
             bot: bot.to_owned(),
             charge_id: charge_id.to_owned(),
@@ -102,10 +114,12 @@ impl Ledger {
     /// retry starts after them. Never moves the count back.
     pub async fn mark_parts_sent(
         &self,
-        bot: &str,
-        charge_id: &str,
+        bot: &BotId,
+        charge_id: &ChargeId,
         parts: u32,
     ) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.as_str();
         self.run(PartsSent {
             bot: bot.to_owned(),
             charge_id: charge_id.to_owned(),
@@ -117,11 +131,13 @@ impl Ledger {
     /// Records a failed attempt and when to try again.
     pub async fn delivery_attempt_failed(
         &self,
-        bot: &str,
-        charge_id: &str,
+        bot: &BotId,
+        charge_id: &ChargeId,
         error: &str,
         next_attempt_at: i64,
     ) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.as_str();
         self.run(AttemptFailed {
             bot: bot.to_owned(),
             charge_id: charge_id.to_owned(),
@@ -137,11 +153,13 @@ impl Ledger {
     /// still resend it or refund.
     pub async fn delivery_given_up(
         &self,
-        bot: &str,
-        charge_id: &str,
+        bot: &BotId,
+        charge_id: &ChargeId,
         error: &str,
         status: PaymentStatus,
     ) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.as_str();
         self.run(GivenUp {
             bot: bot.to_owned(),
             charge_id: charge_id.to_owned(),
@@ -155,9 +173,11 @@ impl Ledger {
     /// The stored content for a charge, if generated.
     pub async fn delivery_content(
         &self,
-        bot: &str,
-        charge_id: &str,
+        bot: &BotId,
+        charge_id: &ChargeId,
     ) -> Result<Option<String>, LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.as_str();
         let row = sqlx::query("SELECT content FROM deliveries WHERE bot = $1 AND charge_id = $2")
             .bind(bot)
             .bind(charge_id)

@@ -7,6 +7,7 @@
 //! be approved: the hold is decided by the bot's one writer, which sees every earlier hold and
 //! payment of the bot.
 
+use crate::domain::{BotId, OrderId};
 use crate::ledger::conn::{Conn, query};
 use sqlx::Row;
 
@@ -150,10 +151,11 @@ impl Ledger {
     /// Uses of `code` in `bot`, in total and by `user_id`, as an invoice is about to be sent.
     pub async fn promo_uses(
         &self,
-        bot: &str,
+        bot: &BotId,
         code: &PromoCode,
         user_id: i64,
     ) -> Result<PromoUses, LedgerError> {
+        let bot = bot.as_str();
         let mut conn = Conn::Read(self.reads.acquire().await?);
         count_uses(&mut conn, bot, code, user_id, self.stamp(), "").await
     }
@@ -163,11 +165,13 @@ impl Ledger {
     /// reached. Asking again for the same order renews its hold.
     pub async fn hold_promo_use(
         &self,
-        bot: &str,
+        bot: &BotId,
         promo: &Promo,
-        order_id: &str,
+        order_id: &OrderId,
         user_id: i64,
     ) -> Result<Result<(), PromoRefusal>, LedgerError> {
+        let bot = bot.as_str();
+        let order_id = order_id.as_str();
         self.run(Hold {
             bot: bot.to_owned(),
             promo: promo.clone(),
@@ -179,7 +183,8 @@ impl Ledger {
     }
 
     /// Uses, Stars discounted and revenue per code, per bot (or for one bot).
-    pub async fn promo_stats(&self, bot: Option<&str>) -> Result<Vec<PromoStats>, LedgerError> {
+    pub async fn promo_stats(&self, bot: Option<&BotId>) -> Result<Vec<PromoStats>, LedgerError> {
+        let bot = bot.map(BotId::as_str);
         let rows = sqlx::query(
             "SELECT bot, promo_code, \
              CAST(SUM(CASE WHEN is_renewal = 0 THEN 1 ELSE 0 END) AS BIGINT) AS uses, \

@@ -115,7 +115,9 @@ mod tests {
         for round in 0..3 {
             // The same connection comes back from the idle list, and still sees the newest
             // commit: a read transaction starts afresh each time.
-            ledger.set_reconcile_offset("b", round).await?;
+            ledger
+                .set_reconcile_offset(&crate::domain::BotId::parse("b").expect("an id"), round)
+                .await?;
             let mut conn = ledger.lookups.lend().await?;
             let row = query("SELECT next_offset FROM reconcile_state WHERE bot = $1")
                 .bind("b")

@@ -1,6 +1,7 @@
 //! Refunds, recorded once per charge (guarantee 6) whichever way they arrive: a seller's command,
 //! an admin in chat, or a `refunded_payment` message from Telegram.
 
+use crate::domain::{BotId, ChargeId};
 use crate::ledger::conn::{Conn, query};
 
 use super::events::{EventKind, Subject, append};
@@ -14,10 +15,12 @@ impl Ledger {
     /// of a charge the ledger does not know is still recorded (nothing Telegram tells us is lost).
     pub async fn record_refund(
         &self,
-        bot: &str,
-        charge_id: &str,
+        bot: &BotId,
+        charge_id: &ChargeId,
         source: &str,
     ) -> Result<bool, LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.as_str();
         self.run(Refund {
             bot: bot.to_owned(),
             charge_id: charge_id.to_owned(),

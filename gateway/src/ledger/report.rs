@@ -7,6 +7,7 @@
 //! payload is none of our posts is `needs_review` (product `paid-media:?`). Its `charge_id` is
 //! empty until reconciliation links the transaction; its amount is the post's price until then.
 
+use crate::domain::BotId;
 use serde::Serialize;
 
 use super::Payment;
@@ -16,7 +17,7 @@ use super::{Ledger, LedgerError};
 
 #[derive(Debug, Clone, Default)]
 pub struct ExportFilter {
-    pub bot: Option<String>,
+    pub bot: Option<BotId>,
     /// Only payments made at or after this time (unix ms).
     pub since_ms: Option<i64>,
 }
@@ -128,7 +129,7 @@ impl Ledger {
             .map(|r| Ok(ExportRecord::from(payment_from_row(r)?)))
             .collect::<Result<Vec<_>, LedgerError>>()?;
         let media = self
-            .paid_media_export(filter.bot.as_deref(), filter.since_ms)
+            .paid_media_export(filter.bot.as_ref(), filter.since_ms)
             .await?;
         if !media.is_empty() {
             records.extend(media);
@@ -138,7 +139,7 @@ impl Ledger {
         Ok(records)
     }
 
-    pub async fn stats(&self, bot: Option<&str>) -> Result<Vec<ProductStats>, LedgerError> {
+    pub async fn stats(&self, bot: Option<&BotId>) -> Result<Vec<ProductStats>, LedgerError> {
         let mut stats = summarize(&self.payments(bot).await?);
         stats.extend(self.paid_media_stats(bot).await?);
         sort_stats(&mut stats);

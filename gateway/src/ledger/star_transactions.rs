@@ -3,6 +3,7 @@
 //! the bot's last known balance; and the refunds this gateway asked for, which are what explains
 //! an outgoing transaction to a buyer.
 
+use crate::domain::{BotId, ChargeId};
 use crate::ledger::conn::{Conn, query};
 use sqlx::Row;
 
@@ -229,7 +230,8 @@ impl Ledger {
     }
 
     /// Stars per bot, class and direction.
-    pub async fn star_totals(&self, bot: Option<&str>) -> Result<Vec<ClassTotal>, LedgerError> {
+    pub async fn star_totals(&self, bot: Option<&BotId>) -> Result<Vec<ClassTotal>, LedgerError> {
+        let bot = bot.map(BotId::as_str);
         let rows = sqlx::query(
             "SELECT bot, class, direction, COUNT(*) AS n, CAST(SUM(amount) AS BIGINT) AS a, \
              CAST(SUM(nanostar_amount) AS BIGINT) AS na, CAST(SUM(commission) AS BIGINT) AS c, \
@@ -269,8 +271,9 @@ impl Ledger {
     /// The transactions flagged for review, oldest first.
     pub async fn flagged_star_transactions(
         &self,
-        bot: Option<&str>,
+        bot: Option<&BotId>,
     ) -> Result<Vec<(String, String, String)>, LedgerError> {
+        let bot = bot.map(BotId::as_str);
         let rows = sqlx::query(
             "SELECT bot, tx_id, flagged FROM star_transactions \
              WHERE flagged IS NOT NULL AND ($1 IS NULL OR bot = $1) ORDER BY date, tx_id",
@@ -284,7 +287,12 @@ impl Ledger {
     }
 
     /// Records the balance getMyStarBalance just gave.
-    pub async fn set_star_balance(&self, bot: &str, amount: StarAmount) -> Result<(), LedgerError> {
+    pub async fn set_star_balance(
+        &self,
+        bot: &BotId,
+        amount: StarAmount,
+    ) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
         let at = self.stamp();
         self.run(SetBalance {
             bot: bot.to_owned(),
@@ -294,7 +302,8 @@ impl Ledger {
         .await
     }
 
-    pub async fn star_balance(&self, bot: &str) -> Result<Option<KnownBalance>, LedgerError> {
+    pub async fn star_balance(&self, bot: &BotId) -> Result<Option<KnownBalance>, LedgerError> {
+        let bot = bot.as_str();
         let row = sqlx::query(
             "SELECT amount, nanostar_amount, checked_at FROM star_balances WHERE bot = $1",
         )
@@ -317,10 +326,12 @@ impl Ledger {
     /// a crash in between still explains the outgoing transaction).
     pub async fn refund_requested(
         &self,
-        bot: &str,
-        charge_id: &str,
+        bot: &BotId,
+        charge_id: &ChargeId,
         source: &str,
     ) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.as_str();
         let at = self.stamp();
         self.run(Requested {
             bot: bot.to_owned(),
@@ -334,9 +345,11 @@ impl Ledger {
     /// Whether this gateway asked for a refund of `charge_id`.
     pub async fn was_refund_requested(
         &self,
-        bot: &str,
-        charge_id: &str,
+        bot: &BotId,
+        charge_id: &ChargeId,
     ) -> Result<bool, LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.as_str();
         let row = sqlx::query("SELECT 1 FROM refund_requests WHERE bot = $1 AND charge_id = $2")
             .bind(bot)
             .bind(charge_id)

@@ -2,6 +2,8 @@
 //! (first payment or renewal) and by the buyer's cancel and re-enable. The charges themselves
 //! are payments, with the same exactly-once guarantees as any other.
 
+use super::ids::id;
+use crate::domain::{BotId, ChargeId, ProductId};
 use crate::ledger::conn::{Conn, query};
 
 use super::events::{EventKind, Subject, append};
@@ -55,11 +57,11 @@ impl serde::Serialize for SubscriptionState {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
-    pub bot: String,
+    pub bot: BotId,
     pub user_id: i64,
-    pub product: String,
-    pub first_charge_id: String,
-    pub last_charge_id: String,
+    pub product: ProductId,
+    pub first_charge_id: ChargeId,
+    pub last_charge_id: ChargeId,
     pub state: SubscriptionState,
     /// Unix ms.
     pub expires_at: i64,
@@ -71,12 +73,14 @@ impl Ledger {
     /// move the expiry back.
     pub async fn subscription_paid(
         &self,
-        bot: &str,
+        bot: &BotId,
         user_id: i64,
         product: &str,
-        charge_id: &str,
+        charge_id: &ChargeId,
         expires_at: i64,
     ) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.as_str();
         self.run(Paid {
             bot: bot.to_owned(),
             user_id,
@@ -92,12 +96,13 @@ impl Ledger {
     /// membership is left alone: only a new payment brings it back.
     pub async fn set_subscription_state(
         &self,
-        bot: &str,
+        bot: &BotId,
         user_id: i64,
         product: &str,
         state: SubscriptionState,
         detail: &str,
     ) -> Result<bool, LedgerError> {
+        let bot = bot.as_str();
         self.run(SetState {
             bot: bot.to_owned(),
             user_id,
@@ -112,9 +117,10 @@ impl Ledger {
     /// A buyer's subscriptions in a bot, soonest expiry first.
     pub async fn subscriptions(
         &self,
-        bot: &str,
+        bot: &BotId,
         user_id: i64,
     ) -> Result<Vec<Subscription>, LedgerError> {
+        let bot = bot.as_str();
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM subscriptions WHERE bot = $1 AND user_id = $2 ORDER BY expires_at"
         ))
@@ -129,10 +135,11 @@ impl Ledger {
     /// it in a `subscription` update.
     pub async fn subscription_by_payload(
         &self,
-        bot: &str,
+        bot: &BotId,
         user_id: i64,
         payload: &str,
     ) -> Result<Option<Subscription>, LedgerError> {
+        let bot = bot.as_str();
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM subscriptions WHERE bot = $1 AND user_id = $2 AND product = \
              (SELECT product FROM orders WHERE order_id = $3 AND bot = $1)"
@@ -150,10 +157,11 @@ impl Ledger {
     /// when several gateways sweep at once exactly one of them expires (and revokes) it.
     pub async fn expire_due(
         &self,
-        bot: &str,
+        bot: &BotId,
         now_ms: i64,
         grace_ms: i64,
     ) -> Result<Vec<Subscription>, LedgerError> {
+        let bot = bot.as_str();
         self.probes.sweep_started(bot, now_ms);
         let cutoff = now_ms.saturating_sub(grace_ms);
         let due = sqlx::query(&format!(
@@ -185,9 +193,11 @@ impl Ledger {
     /// latest charge of a running subscription.
     pub async fn subscription_refunded(
         &self,
-        bot: &str,
-        charge_id: &str,
+        bot: &BotId,
+        charge_id: &ChargeId,
     ) -> Result<Option<Subscription>, LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.as_str();
         self.run(Refunded {
             bot: bot.to_owned(),
             charge_id: charge_id.to_owned(),
@@ -202,11 +212,11 @@ pub(super) const COLUMNS: &str =
 
 pub(super) fn from_row(r: &impl crate::ledger::conn::Fields) -> Result<Subscription, LedgerError> {
     Ok(Subscription {
-        bot: r.try_get("bot")?,
+        bot: id(r, "bot")?,
         user_id: r.try_get("user_id")?,
-        product: r.try_get("product")?,
-        first_charge_id: r.try_get("first_charge_id")?,
-        last_charge_id: r.try_get("last_charge_id")?,
+        product: id(r, "product")?,
+        first_charge_id: id(r, "first_charge_id")?,
+        last_charge_id: id(r, "last_charge_id")?,
         state: {
             let raw: String = r.try_get("state")?;
             SubscriptionState::parse(&raw).ok_or_else(|| {

@@ -1,6 +1,7 @@
 //! Behaviour of the ledger's batched writes: each caller learns its own outcome, first writers win.
 
 use crate::config::LedgerUrl;
+use crate::domain::{BotId, ChargeId, OrderId, ProductId};
 use crate::ledger::{EventKind, Ledger, LedgerError, NewOrder, NewPayment, StoredUpdate, Subject};
 
 async fn ledger(dir: &tempfile::TempDir) -> Ledger {
@@ -9,6 +10,18 @@ async fn ledger(dir: &tempfile::TempDir) -> Ledger {
         Ok(l) => l,
         Err(e) => panic!("cannot open a test ledger: {e}"),
     }
+}
+
+fn bot_id(id: &str) -> BotId {
+    BotId::parse(id).expect("a valid bot id")
+}
+
+fn product_id(id: &str) -> ProductId {
+    ProductId::parse(id).expect("a valid product id")
+}
+
+fn charge_id_of(id: &str) -> ChargeId {
+    ChargeId::parse(id).expect("a valid charge id")
 }
 
 fn update(update_id: i64) -> StoredUpdate {
@@ -31,12 +44,17 @@ async fn concurrent_small_writes_each_learn_their_own_outcome() -> Result<(), Le
         let ledger = ledger.clone();
         tasks.spawn(async move {
             let id = n / 2;
-            let fresh = ledger.store_update("b", &update(id)).await?;
+            let fresh = ledger.store_update(&bot_id("b"), &update(id)).await?;
             ledger
-                .mark_processed("b", id, &format!("done {id}"))
+                .mark_processed(&bot_id("b"), id, &format!("done {id}"))
                 .await?;
             ledger
-                .record_event("b", EventKind::UpdateUnreadable, Subject::default(), "x")
+                .record_event(
+                    &bot_id("b"),
+                    EventKind::UpdateUnreadable,
+                    Subject::default(),
+                    "x",
+                )
                 .await?;
             Ok::<_, LedgerError>((id, fresh))
         });
@@ -51,12 +69,12 @@ async fn concurrent_small_writes_each_learn_their_own_outcome() -> Result<(), Le
         fresh.values().all(|&n| n == 1),
         "each update is new exactly once"
     );
-    assert!(ledger.pending_updates("b", 1000).await?.is_empty());
+    assert!(ledger.pending_updates(&bot_id("b"), 1000).await?.is_empty());
     assert_eq!(
-        ledger.update_outcome("b", 299).await?.as_deref(),
+        ledger.update_outcome(&bot_id("b"), 299).await?.as_deref(),
         Some("done 299")
     );
-    assert_eq!(ledger.events("b", None).await?.len(), 600);
+    assert_eq!(ledger.events(&bot_id("b"), None).await?.len(), 600);
     Ok(())
 }
 
@@ -64,10 +82,11 @@ async fn concurrent_small_writes_each_learn_their_own_outcome() -> Result<(), Le
 async fn a_created_order_reads_back_whole_with_its_event() -> Result<(), LedgerError> {
     let dir = tempfile::tempdir().expect("a temp dir");
     let ledger = ledger(&dir).await;
+    let (id, bot, item) = (OrderId::generate(), bot_id("b"), product_id("item"));
     let order = NewOrder {
-        order_id: "o1",
-        bot: "b",
-        product: "item",
+        order_id: &id,
+        bot: &bot,
+        product: &item,
         user_id: 7,
         chat_id: 8,
         title: "Item",
@@ -85,17 +104,17 @@ async fn a_created_order_reads_back_whole_with_its_event() -> Result<(), LedgerE
     ledger.create_order(&order).await?;
     // A second handle on the same file has no cached copy: this reads the row.
     let other = self::ledger(&dir).await;
-    let read = other.order("o1").await?.expect("the order is stored");
+    let read = other.order(&id).await?.expect("the order is stored");
     assert_eq!((read.price, read.user_id, read.chat_id), (5, 7, 8));
     assert_eq!(read.plugin_sha256.as_deref(), Some("abc"));
     assert_eq!(read.pricing, order.pricing);
-    assert_eq!(ledger.order("o1").await?, Some(read));
-    let events = other.events("b", None).await?;
+    assert_eq!(ledger.order(&id).await?, Some(read));
+    let events = other.events(&bot_id("b"), None).await?;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, EventKind::OrderCreated);
     // The same id again breaks the primary key: refused, and the first order stands.
     assert!(ledger.create_order(&order).await.is_err());
-    assert_eq!(other.events("b", None).await?.len(), 1);
+    assert_eq!(other.events(&bot_id("b"), None).await?.len(), 1);
     Ok(())
 }
 
@@ -116,10 +135,20 @@ async fn racing_deliveries_and_claims_of_one_charge_have_one_winner() -> Result<
         tasks.spawn(async move {
             let charge = format!("c{}", n % 20);
             let content = ledger
-                .store_delivery("b", &charge, 1, &format!("content {n}"))
+                .store_delivery(
+                    &bot_id("b"),
+                    &charge_id_of(&charge),
+                    1,
+                    &format!("content {n}"),
+                )
                 .await?;
             let won = ledger
-                .claim_delivery("b", &charge, &format!("gateway {n}"), 60_000)
+                .claim_delivery(
+                    &bot_id("b"),
+                    &charge_id_of(&charge),
+                    &format!("gateway {n}"),
+                    60_000,
+                )
                 .await?;
             Ok::<_, LedgerError>((charge, content, won))
         });
@@ -134,7 +163,10 @@ async fn racing_deliveries_and_claims_of_one_charge_have_one_winner() -> Result<
     for (charge, seen) in &contents {
         assert!(seen.iter().all(|c| c == &seen[0]), "{charge}: {seen:?}");
         assert_eq!(
-            ledger.delivery_content("b", charge).await?.as_ref(),
+            ledger
+                .delivery_content(&bot_id("b"), &charge_id_of(charge))
+                .await?
+                .as_ref(),
             Some(&seen[0])
         );
         assert_eq!(
@@ -142,7 +174,9 @@ async fn racing_deliveries_and_claims_of_one_charge_have_one_winner() -> Result<
             "{charge} was claimed by {} gateways",
             wins[charge]
         );
-        let prepared = ledger.events("b", Some(charge)).await?;
+        let prepared = ledger
+            .events(&bot_id("b"), Some(&charge_id_of(charge)))
+            .await?;
         let prepared = prepared
             .iter()
             .filter(|e| e.kind == EventKind::DeliveryPrepared);
@@ -151,15 +185,16 @@ async fn racing_deliveries_and_claims_of_one_charge_have_one_winner() -> Result<
     Ok(())
 }
 
-fn payment<'a>(charge: &'a str, review_reason: Option<String>) -> NewPayment<'a> {
+/// A payment of bot `b` for `item` (the ids live as long as the test process: a test helper).
+fn payment(charge: &str, review_reason: Option<String>) -> NewPayment<'static> {
     NewPayment {
-        bot: "b",
-        charge_id: charge,
+        bot: Box::leak(Box::new(bot_id("b"))),
+        charge_id: Box::leak(Box::new(charge_id_of(charge))),
         order_id: None,
         payload: "p",
         user_id: 1,
         chat_id: 1,
-        product: Some("item"),
+        product: Some(Box::leak(Box::new(product_id("item")))),
         amount: 5,
         currency: "XTR",
         provider_charge_id: None,
@@ -186,18 +221,20 @@ async fn a_delivery_is_claimed_only_while_its_payment_is_paid() -> Result<(), Le
         ))
         .await?;
     for charge in ["paid", "held"] {
-        ledger.store_delivery("b", charge, 1, "{}").await?;
+        ledger
+            .store_delivery(&bot_id("b"), &charge_id_of(charge), 1, "{}")
+            .await?;
     }
     assert!(
         ledger
-            .claim_delivery("b", "held", "g", 60_000)
+            .claim_delivery(&bot_id("b"), &charge_id_of("held"), "g", 60_000)
             .await?
             .is_none(),
         "a held payment's delivery must not be claimed"
     );
     assert!(
         ledger
-            .claim_delivery("b", "paid", "g", 60_000)
+            .claim_delivery(&bot_id("b"), &charge_id_of("paid"), "g", 60_000)
             .await?
             .is_some()
     );
@@ -345,7 +382,7 @@ async fn a_repeat_is_noted_once_per_repeating_update() -> Result<(), LedgerError
     ledger.record_payment(&in_update(2)).await?;
     ledger.record_payment(&in_update(3)).await?;
     let repeats = ledger
-        .events("b", Some("c1"))
+        .events(&bot_id("b"), Some(&charge_id_of("c1")))
         .await?
         .into_iter()
         .filter(|e| e.kind == EventKind::PaymentRepeated)
@@ -381,7 +418,9 @@ async fn the_sales_counters_agree_with_a_count_of_the_sold_payments() -> Result<
         ("c25", Delivered),
         ("c26", Refunded),
     ] {
-        ledger.set_status("b", charge, to, "test").await?;
+        ledger
+            .set_status(&bot_id("b"), &charge_id_of(charge), to, "test")
+            .await?;
     }
     let recount = |user: i64, before: Option<(i64, String)>| {
         let reads = ledger.reads.clone();
@@ -405,7 +444,7 @@ async fn the_sales_counters_agree_with_a_count_of_the_sold_payments() -> Result<
         }
     };
     for user in 0..3 {
-        let facts = ledger.facts("b", "item", user, None).await?;
+        let facts = ledger.facts(&bot_id("b"), "item", user, None).await?;
         let (units, mine) = recount(user, None).await?;
         assert_eq!(
             (
@@ -421,12 +460,12 @@ async fn the_sales_counters_agree_with_a_count_of_the_sold_payments() -> Result<
         );
         for charge in ["c0", "c7", "c25"] {
             let paid_at = ledger
-                .payment("b", charge)
+                .payment(&bot_id("b"), &charge_id_of(charge))
                 .await?
                 .expect("recorded")
                 .paid_at;
             let before = Some((paid_at, charge));
-            let facts = ledger.facts("b", "item", user, before).await?;
+            let facts = ledger.facts(&bot_id("b"), "item", user, before).await?;
             let counted = recount(user, Some((paid_at, charge.to_owned()))).await?;
             assert_eq!(
                 (
@@ -437,6 +476,27 @@ async fn the_sales_counters_agree_with_a_count_of_the_sold_payments() -> Result<
                 "before {charge}, user {user}"
             );
         }
+    }
+    Ok(())
+}
+
+/// A row whose id no id can be (written by hand, or by a gateway with other rules) is refused
+/// when it is read, naming the column, rather than handed to the shop as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_with_an_id_no_id_can_be_is_refused_naming_its_column() -> Result<(), LedgerError> {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let ledger = ledger(&dir).await;
+    let id = OrderId::generate();
+    sqlx::query(
+        "INSERT INTO orders (order_id, bot, product, user_id, chat_id, title, price, currency, \
+         subscription, created_at) VALUES ($1, 'Not A Bot', 'item', 1, 1, 'Item', 5, 'XTR', 0, 1)",
+    )
+    .bind(id.as_str())
+    .execute(&ledger.pool)
+    .await?;
+    match ledger.order(&id).await {
+        Err(LedgerError::Unreadable { column, .. }) => assert_eq!(column, "bot"),
+        other => panic!("a bot id with spaces and capitals was read back: {other:?}"),
     }
     Ok(())
 }

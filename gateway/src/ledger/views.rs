@@ -3,6 +3,7 @@
 //! show. They read the same rows as `stats` and `ledger export`, so the page and the command
 //! line cannot disagree.
 
+use crate::domain::{BotId, ChargeId};
 use sqlx::Row;
 
 use super::events::EventKind;
@@ -109,10 +110,11 @@ impl Ledger {
     /// The funnel of a period `[from_ms, until_ms)` for one bot or all.
     pub async fn funnel(
         &self,
-        bot: Option<&str>,
+        bot: Option<&BotId>,
         from_ms: i64,
         until_ms: i64,
     ) -> Result<Funnel, LedgerError> {
+        let bot = bot.map(BotId::as_str);
         let count = |sql: &'static str| async move {
             let row = sqlx::query(sql)
                 .bind(bot)
@@ -157,7 +159,8 @@ impl Ledger {
     }
 
     /// Every membership of one bot or all, with when its first charge was paid.
-    pub async fn memberships(&self, bot: Option<&str>) -> Result<Vec<Membership>, LedgerError> {
+    pub async fn memberships(&self, bot: Option<&BotId>) -> Result<Vec<Membership>, LedgerError> {
+        let bot = bot.map(BotId::as_str);
         let rows = sqlx::query(
             "SELECT s.bot, s.user_id, s.product, s.state, s.expires_at, s.updated_at, \
              p.paid_at AS started_at FROM subscriptions s LEFT JOIN payments p \
@@ -188,9 +191,11 @@ impl Ledger {
     /// The delivery stored for a charge, with its attempts and last error, if one was generated.
     pub async fn stored_delivery(
         &self,
-        bot: &str,
-        charge_id: &str,
+        bot: &BotId,
+        charge_id: &ChargeId,
     ) -> Result<Option<StoredDelivery>, LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.as_str();
         let row = sqlx::query(
             "SELECT content, attempts, last_error FROM deliveries WHERE bot = $1 AND charge_id = $2",
         )

@@ -9,6 +9,7 @@ use std::fmt;
 use teloxide_core::types::ChatId;
 
 use super::render;
+use crate::domain::ChargeId;
 use crate::ledger::{LedgerError, PaymentStatus};
 use crate::shop::Store;
 
@@ -48,13 +49,14 @@ pub enum AgainError {
 /// Sends the stored delivery of `charge_id` again; `by` says who asked (for the log).
 pub async fn deliver_again(
     store: &Store,
-    charge_id: &str,
+    charge: &ChargeId,
     by: &str,
 ) -> Result<AgainOutcome, AgainError> {
     let bot = store.id.as_str();
+    let charge_id = charge.as_str();
     let ledger = &store.ledger();
     let payment = ledger
-        .payment(bot, charge_id)
+        .payment(&store.id, charge)
         .await?
         .ok_or_else(|| AgainError::UnknownCharge(charge_id.to_owned()))?;
     match payment.status {
@@ -64,7 +66,7 @@ pub async fn deliver_again(
         PaymentStatus::DeliveryFailed | PaymentStatus::NeedsReview => {}
     }
     let content = ledger
-        .delivery_content(bot, charge_id)
+        .delivery_content(&store.id, charge)
         .await?
         .ok_or_else(|| AgainError::NoContent(charge_id.to_owned()))?;
     // The buyer's language is not stored with the delivery: the bot's default texts.
@@ -81,7 +83,7 @@ pub async fn deliver_again(
             return Err(AgainError::Telegram(why));
         }
     }
-    ledger.mark_delivered(bot, charge_id).await?;
+    ledger.mark_delivered(&store.id, charge).await?;
     tracing::info!(bot, charge_id, by, "Sent a held delivery again.");
     Ok(AgainOutcome::Sent)
 }

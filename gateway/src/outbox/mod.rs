@@ -57,7 +57,7 @@ pub async fn run(store: Arc<Store>, shutdown: CancellationToken) {
             Some(d) => d,
             None => {
                 store.outbox_queue().reading_ledger();
-                let due = match store.ledger().due_deliveries(&bot, DUE_BATCH).await {
+                let due = match store.ledger().due_deliveries(&store.id, DUE_BATCH).await {
                     Ok(d) => d,
                     Err(e) => {
                         tracing::warn!(bot, error = %e, "The outbox cannot read the ledger; retrying shortly.");
@@ -180,7 +180,7 @@ async fn claim(store: &Store, d: &DueDelivery) -> Result<Option<u32>, LedgerErro
     let claim_ms = CLAIM.as_millis() as i64;
     store
         .ledger()
-        .claim_delivery(store.id.as_str(), &d.charge_id, store.holder(), claim_ms)
+        .claim_delivery(&store.id, &d.charge_id, store.holder(), claim_ms)
         .await
 }
 
@@ -189,7 +189,7 @@ async fn delivered(store: &Store, d: &DueDelivery) -> Result<Sent, LedgerError> 
     tracing::info!("Delivered a paid order.");
     store
         .ledger()
-        .mark_delivered(store.id.as_str(), &d.charge_id)
+        .mark_delivered(&store.id, &d.charge_id)
         .await?;
     crate::crashpoint::hit("delivery_sent");
     Ok(Sent::Done)
@@ -197,7 +197,7 @@ async fn delivered(store: &Store, d: &DueDelivery) -> Result<Sent, LedgerError> 
 
 /// Decides and records what follows a part Telegram did not accept.
 async fn failed(store: &Store, d: &DueDelivery, e: &teloxide_core::RequestError) -> Sent {
-    let (bot, charge_id) = (store.id.as_str(), d.charge_id.as_str());
+    let charge = &d.charge_id;
     let recorded = match classify(e) {
         Failure::RetryAfter(wait) => {
             tracing::warn!(
@@ -208,7 +208,7 @@ async fn failed(store: &Store, d: &DueDelivery, e: &teloxide_core::RequestError)
             let why = crate::telegram::describe(e);
             let r = store
                 .ledger()
-                .delivery_attempt_failed(bot, charge_id, &why, next)
+                .delivery_attempt_failed(&store.id, charge, &why, next)
                 .await;
             // The pause holds whether or not the attempt was recorded: Telegram asked for it.
             let _ = after_recording(r.map(|()| Sent::Done));
@@ -217,14 +217,14 @@ async fn failed(store: &Store, d: &DueDelivery, e: &teloxide_core::RequestError)
         Failure::Unreachable(why) => {
             tracing::warn!(reason = %why, "The buyer cannot be reached; the content is kept.");
             store
-                .delivery_unreachable(charge_id, &why)
+                .delivery_unreachable(charge, &why)
                 .await
                 .map(|()| Sent::Done)
         }
         Failure::Rejected(why) => {
             let reason = format!("Telegram refused the delivery message: {why}");
             store
-                .delivery_given_up(charge_id, d.chat_id, &reason)
+                .delivery_given_up(charge, d.chat_id, &reason)
                 .await
                 .map(|()| Sent::Done)
         }
@@ -265,7 +265,7 @@ async fn send_parts(
             let sent = u32::try_from(i + 1).unwrap_or(u32::MAX);
             store
                 .ledger()
-                .mark_parts_sent(store.id.as_str(), &d.charge_id, sent)
+                .mark_parts_sent(&store.id, &d.charge_id, sent)
                 .await?;
             crate::crashpoint::hit("delivery_part_sent");
         }
@@ -292,7 +292,7 @@ async fn retry_later(store: &Store, d: &DueDelivery, why: &str) -> Result<Sent, 
     let next = now_ms() + step.as_millis() as i64;
     store
         .ledger()
-        .delivery_attempt_failed(store.id.as_str(), &d.charge_id, why, next)
+        .delivery_attempt_failed(&store.id, &d.charge_id, why, next)
         .await?;
     Ok(Sent::RetryIn(step))
 }

@@ -102,7 +102,7 @@ pub async fn reconcile(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Report, ReconcileError> {
     let bot = store.id.as_str();
-    let mut offset = store.ledger().reconcile_offset(bot).await?;
+    let mut offset = store.ledger().reconcile_offset(&store.id).await?;
     let mut report = Report::default();
     loop {
         let request = GetStarTransactionsRaw {
@@ -122,7 +122,10 @@ pub async fn reconcile(
         }
         offset += txs.len() as i64;
         report.scanned += txs.len() as u64;
-        store.ledger().set_reconcile_offset(bot, offset).await?;
+        store
+            .ledger()
+            .set_reconcile_offset(&store.id, offset)
+            .await?;
         progress(report.scanned);
         if txs.len() < usize::from(PAGE) {
             break;
@@ -154,7 +157,7 @@ pub async fn refresh_balance(store: &Store) -> Option<StarAmount> {
         Ok(balance) => {
             metrics::gauge!("starsgate_star_balance", "bot" => store.metrics_label().to_owned())
                 .set(balance.total_nanos() as f64 / StarAmount::NANO as f64);
-            if let Err(e) = store.ledger().set_star_balance(bot, balance).await {
+            if let Err(e) = store.ledger().set_star_balance(&store.id, balance).await {
                 tracing::warn!(bot, error = %e, "Could not store the bot's Star balance.");
             }
             Some(balance)
@@ -179,14 +182,28 @@ async fn check(store: &Store, tx: &Value, report: &mut Report) -> Result<(), Rec
         (TxDirection::In, TxClass::PaidMediaPayment) => link_paid_media(store, &c, report).await?,
         (TxDirection::Out, TxClass::Refund) => {
             // A refund carries the id of the payment it returns.
-            let payment = store.ledger().payment(bot, &c.id).await?;
-            if let Some(p) = &payment
+            // One that is not a charge id cannot name a payment of ours, nor a refund we asked for.
+            let charge = ChargeId::parse(&c.id).ok();
+            let payment = match &charge {
+                Some(charge) => store.ledger().payment(&store.id, charge).await?,
+                None => None,
+            };
+            if let (Some(p), Some(charge)) = (&payment, &charge)
                 && p.status != PaymentStatus::Refunded
             {
-                record_refund(store, &store.current(), &c.id, "reconciliation").await?;
+                record_refund(store, &store.current(), charge, "reconciliation").await?;
                 report.refunds.push(c.id.clone());
             }
-            if !store.ledger().was_refund_requested(bot, &c.id).await? {
+            let requested = match &charge {
+                Some(charge) => {
+                    store
+                        .ledger()
+                        .was_refund_requested(&store.id, charge)
+                        .await?
+                }
+                None => false,
+            };
+            if !requested {
                 c.class = TxClass::UnexplainedOutgoing;
                 flagged = Some(format!(
                     "{} Stars went back to buyer {} and no refund of ours explains it (a chargeback, or a refund made elsewhere)",
@@ -227,7 +244,7 @@ async fn check(store: &Store, tx: &Value, report: &mut Report) -> Result<(), Rec
         };
         store
             .ledger()
-            .record_event(bot, EventKind::PaymentFlagged, subject, &reason)
+            .record_event(&store.id, EventKind::PaymentFlagged, subject, &reason)
             .await?;
         tracing::warn!(bot, charge_id = %c.id, reason = %reason, "A transaction needs review.");
         report.unexplained.push(c.id.clone());
@@ -241,12 +258,11 @@ async fn repair_payment(
     c: &Classified,
     report: &mut Report,
 ) -> Result<(), ReconcileError> {
-    let bot = store.id.as_str();
     let (id, amount) = (c.id.as_str(), c.amount.stars);
     let Ok(charge) = ChargeId::parse(id) else {
         return Ok(());
     };
-    match store.ledger().payment(bot, id).await? {
+    match store.ledger().payment(&store.id, &charge).await? {
         None => {
             let user_id = c.user_id.unwrap_or(0);
             let facts = PaidFacts {
@@ -275,11 +291,11 @@ async fn repair_payment(
             };
             store
                 .ledger()
-                .record_event(bot, EventKind::PaymentFlagged, subject, &detail)
+                .record_event(&store.id, EventKind::PaymentFlagged, subject, &detail)
                 .await?;
             match store
                 .ledger()
-                .set_status(bot, id, PaymentStatus::NeedsReview, &detail)
+                .set_status(&store.id, &charge, PaymentStatus::NeedsReview, &detail)
                 .await
             {
                 Ok(_) => {

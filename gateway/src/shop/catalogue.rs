@@ -9,7 +9,7 @@ use super::pricing::{self, BUY_PREFIX};
 use super::reply::{say, say_with_buttons};
 use super::{Current, ShopError, Store, invoice, refund, tg};
 use crate::config::{Product, Texts};
-use crate::domain::ProductId;
+use crate::domain::{ChargeId, ProductId};
 use crate::i18n::Msg;
 use crate::telegram::with_retry;
 use teloxide_core::requests::Request;
@@ -116,7 +116,13 @@ pub(super) async fn on_message(
             let reply = if arg.is_empty() {
                 "Usage: /refund <charge-id>".to_owned()
             } else {
-                match refund::refund(store, arg, &format!("admin {user} in chat")).await {
+                let refunded = match ChargeId::parse(arg) {
+                    Ok(charge) => refund::refund(store, &charge, &format!("admin {user} in chat"))
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                match refunded {
                     Ok(outcome) => outcome.to_string(),
                     Err(e) => format!("Refund failed: {e}"),
                 }
@@ -125,7 +131,7 @@ pub(super) async fn on_message(
             Ok("answered: admin refund".into())
         }
         "stats" if bot.is_admin(user) => {
-            let stats = store.ledger.stats(Some(store.id.as_str())).await?;
+            let stats = store.ledger.stats(Some(&store.id)).await?;
             let mut reply = String::from("Sales so far:\n");
             for s in &stats {
                 reply.push_str(&format!(
@@ -142,7 +148,7 @@ pub(super) async fn on_message(
             if stats.is_empty() {
                 reply.push_str("no payments yet.");
             }
-            for p in store.ledger.promo_stats(Some(store.id.as_str())).await? {
+            for p in store.ledger.promo_stats(Some(&store.id)).await? {
                 reply.push_str(&format!(
                     "\n• code {}: {} uses, {} ⭐ off, {} ⭐ revenue",
                     p.code, p.uses, p.discounted, p.revenue

@@ -177,7 +177,7 @@ pub(super) async fn record(
     };
     store
         .ledger
-        .record_event(store.id.as_str(), kind, subject, &verdict.reason)
+        .record_event(&store.id, kind, subject, &verdict.reason)
         .await?;
     Ok(verdict.outcome())
 }
@@ -193,7 +193,7 @@ async fn decide(
             None,
         ));
     };
-    let Some(order) = store.ledger.order(order_id.as_str()).await? else {
+    let Some(order) = store.ledger.order(&order_id).await? else {
         return Ok(Verdict::refuse("no such order", None));
     };
     if order.bot != store.id.as_str() {
@@ -243,7 +243,7 @@ async fn decide(
         // Last: a use is held only for an order that is otherwise approved.
         let held = store
             .ledger
-            .hold_promo_use(store.id.as_str(), promo, &order.order_id, user)
+            .hold_promo_use(&store.id, promo, &order.order_id, user)
             .await?;
         if let Err(why) = held {
             return Ok(Verdict::refuse_promo(&promo.code, why, order));

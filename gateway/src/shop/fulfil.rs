@@ -20,10 +20,9 @@ pub async fn prepare_delivery(
     current: &Current,
     payment: &Payment,
 ) -> Result<(), ShopError> {
-    let bot = store.id.as_str();
     if store
         .ledger
-        .delivery_content(bot, &payment.charge_id)
+        .delivery_content(&store.id, &payment.charge()?)
         .await?
         .is_some()
     {
@@ -43,6 +42,7 @@ pub(super) async fn generate_delivery(
     payment: &Payment,
 ) -> Result<(), ShopError> {
     let bot = store.id.as_str();
+    let charge = payment.charge()?;
     let product = payment
         .product
         .as_deref()
@@ -57,7 +57,7 @@ pub(super) async fn generate_delivery(
         let why = "the product or its plugin is no longer configured";
         store
             .ledger
-            .set_status(bot, &payment.charge_id, PaymentStatus::DeliveryFailed, why)
+            .set_status(&store.id, &charge, PaymentStatus::DeliveryFailed, why)
             .await?;
         tracing::error!(bot, charge_id = %payment.charge_id, "Cannot prepare a paid delivery: {why}.");
         return Ok(());
@@ -91,11 +91,11 @@ pub(super) async fn generate_delivery(
             let content = serde_json::to_string(&d).unwrap_or_else(|_| "{\"items\":[]}".into());
             let content = store
                 .ledger
-                .store_delivery(bot, &payment.charge_id, payment.chat_id, &content)
+                .store_delivery(&store.id, &charge, payment.chat_id, &content)
                 .await?;
             crate::crashpoint::hit("delivery_prepared");
             store.outbox.hand(DueDelivery {
-                charge_id: payment.charge_id.clone(),
+                charge_id: charge,
                 chat_id: payment.chat_id,
                 content,
                 attempts: 0,
@@ -103,7 +103,7 @@ pub(super) async fn generate_delivery(
         }
         Err(e) => {
             let reason = format!("the plugin could not produce the delivery: {e}");
-            super::give_up(store, &payment.charge_id, payment.chat_id, &reason).await?;
+            super::give_up(store, &charge, payment.chat_id, &reason).await?;
         }
     }
     Ok(())

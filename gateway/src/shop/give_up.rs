@@ -7,20 +7,22 @@ use teloxide_core::types::ChatId;
 
 use super::{Alert, Store, refund, reply::say, tell_admins};
 use crate::config::OnDeliveryFailure;
+use crate::domain::ChargeId;
 use crate::i18n::Msg;
 use crate::ledger::{LedgerError, PaymentStatus};
 
 pub async fn give_up(
     store: &Store,
-    charge_id: &str,
+    charge: &ChargeId,
     chat_id: i64,
     reason: &str,
 ) -> Result<(), LedgerError> {
     let bot = store.id.as_str();
+    let charge_id = charge.as_str();
     let policy = store.current().config.on_delivery_failure;
     store
         .ledger
-        .delivery_given_up(bot, charge_id, reason, PaymentStatus::NeedsReview)
+        .delivery_given_up(&store.id, charge, reason, PaymentStatus::NeedsReview)
         .await?;
     let (notice, alert) = match policy {
         OnDeliveryFailure::Review => {
@@ -33,7 +35,7 @@ pub async fn give_up(
             (Msg::DeliveryHeld, Alert::HeldForReview)
         }
         OnDeliveryFailure::Refund => {
-            match refund(store, charge_id, &format!("automatic: {reason}")).await {
+            match refund(store, charge, &format!("automatic: {reason}")).await {
                 Ok(_) => {
                     tracing::warn!(
                         bot,

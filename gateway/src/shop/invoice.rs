@@ -36,9 +36,9 @@ async fn record_order(
     store
         .ledger
         .create_order(&NewOrder {
-            order_id: order_id.as_str(),
-            bot: store.id.as_str(),
-            product: product.id.as_str(),
+            order_id: &order_id,
+            bot: &store.id,
+            product: &product.id,
             user_id,
             chat_id,
             title: product.title.as_str(),

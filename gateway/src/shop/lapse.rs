@@ -28,7 +28,7 @@ pub(super) async fn on_subscription_update(
     let user = changed.user.id;
     let Some(sub) = store
         .ledger
-        .subscription_by_payload(bot, user, &changed.invoice_payload)
+        .subscription_by_payload(&store.id, user, &changed.invoice_payload)
         .await?
     else {
         return Ok("ignored: not a membership sold by this bot".into());
@@ -50,7 +50,7 @@ pub(super) async fn on_subscription_update(
     };
     let moved = store
         .ledger
-        .set_subscription_state(bot, user, &sub.product, state, why)
+        .set_subscription_state(&store.id, user, &sub.product, state, why)
         .await?;
     if !moved {
         return Ok(format!("subscription already {}", sub.state));
@@ -82,13 +82,13 @@ pub async fn expire_lapsed(store: &Store) -> Result<usize, LedgerError> {
     let grace = current.config.subscription_grace.as_millis() as i64;
     let expired = store
         .ledger
-        .expire_due(bot, store.clock.now_ms(), grace)
+        .expire_due(&store.id, store.clock.now_ms(), grace)
         .await?;
     for sub in &expired {
         tracing::info!(bot, user = sub.user_id, product = %sub.product, charge_id = %sub.last_charge_id, "A membership lapsed; revoking its access.");
         metrics::counter!("starsgate_subscriptions_expired_total", "bot" => store.metrics_label.clone())
             .increment(1);
-        match store.ledger.payment(bot, &sub.last_charge_id).await? {
+        match store.ledger.payment(&store.id, &sub.last_charge_id).await? {
             Some(payment) => {
                 refund::run_revoke_hook(store, &current, &payment, EventKind::ExpiryHook).await
             }

@@ -39,7 +39,7 @@ pub(super) async fn list(
     chat: ChatId,
     texts: &Texts<'_>,
 ) -> Result<(), ShopError> {
-    let subs = store.ledger.subscriptions(store.id.as_str(), user).await?;
+    let subs = store.ledger.subscriptions(&store.id, user).await?;
     if subs.is_empty() {
         return super::reply::say(store, chat, &texts.msg(Msg::NoMemberships)).await;
     }
@@ -107,7 +107,7 @@ pub async fn set_renewal(
     by: &str,
 ) -> Result<Subscription, RenewalError> {
     let bot = store.id.as_str();
-    let subs = store.ledger.subscriptions(bot, user).await?;
+    let subs = store.ledger.subscriptions(&store.id, user).await?;
     let sub = subs
         .into_iter()
         .find(|s| s.product == product)
@@ -118,7 +118,7 @@ pub async fn set_renewal(
     if sub.state == SubscriptionState::Expired {
         return Err(RenewalError::Expired);
     }
-    let charge = TelegramTransactionId(sub.last_charge_id.clone());
+    let charge = TelegramTransactionId(sub.last_charge_id.to_string());
     let request =
         store
             .clients
@@ -142,7 +142,7 @@ pub async fn set_renewal(
     };
     store
         .ledger
-        .set_subscription_state(bot, user, product, state, by)
+        .set_subscription_state(&store.id, user, product, state, by)
         .await?;
     Ok(Subscription { state, ..sub })
 }

@@ -35,7 +35,7 @@ pub use seller::{Alert, tell_admins};
 
 use crate::clock::Clock;
 use crate::config::BotConfig;
-use crate::domain::BotId;
+use crate::domain::{BotId, ChargeId};
 use crate::ledger::{Ledger, LedgerError};
 use crate::plugins::{Catalogue, Runner, SeedKey};
 use crate::telegram::BotClients;
@@ -238,25 +238,25 @@ impl Store {
     /// the seller or refunded, per `on_delivery_failure`, and everyone told (see [`give_up`]).
     pub async fn delivery_given_up(
         &self,
-        charge_id: &str,
+        charge: &ChargeId,
         chat_id: i64,
         reason: &str,
     ) -> Result<(), LedgerError> {
-        give_up::give_up(self, charge_id, chat_id, reason).await
+        give_up::give_up(self, charge, chat_id, reason).await
     }
 
     /// The buyer cannot be reached (blocked the bot, deleted the chat): `delivery_failed` with
     /// the content kept, and the bot's admins told.
     pub async fn delivery_unreachable(
         &self,
-        charge_id: &str,
+        charge: &ChargeId,
         why: &str,
     ) -> Result<(), LedgerError> {
         let failed = crate::ledger::PaymentStatus::DeliveryFailed;
         self.ledger
-            .delivery_given_up(self.id.as_str(), charge_id, why, failed)
+            .delivery_given_up(&self.id, charge, why, failed)
             .await?;
-        tell_admins(self, charge_id, Alert::DeliveryFailed, why).await;
+        tell_admins(self, charge.as_str(), Alert::DeliveryFailed, why).await;
         Ok(())
     }
 

@@ -46,13 +46,13 @@ pub async fn send_post(
     let id = PostId::generate();
     store
         .ledger
-        .record_paid_media_post(bot, &id, post, source)
+        .record_paid_media_post(&store.id, &id, post, source)
         .await?;
     match crate::telegram::send_paid_media(&store.clients.api, post, &id).await {
         Ok(message_id) => {
             store
                 .ledger
-                .finish_paid_media_post(bot, &id, Ok(message_id))
+                .finish_paid_media_post(&store.id, &id, Ok(message_id))
                 .await?;
             tracing::info!(bot, post = %id, chat = %post.chat, stars = post.stars.get(), "Sent a paid media post.");
             Ok(Posted { id, message_id })
@@ -61,7 +61,7 @@ pub async fn send_post(
             let text = crate::telegram::describe(&e);
             store
                 .ledger
-                .finish_paid_media_post(bot, &id, Err(text.clone()))
+                .finish_paid_media_post(&store.id, &id, Err(text.clone()))
                 .await?;
             tracing::warn!(bot, post = %id, error = %text, "Telegram refused a paid media post.");
             // teloxide counts "chat not found" as unreachable (no point retrying a chat); for a

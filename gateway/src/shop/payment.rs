@@ -34,13 +34,12 @@ pub(super) async fn on_successful_payment(
     paid: &SuccessfulPayment,
     update_id: i64,
 ) -> Result<String, ShopError> {
-    let bot = store.id.as_str();
     let charge = match ChargeId::parse(&paid.telegram_payment_charge_id.0) {
         Ok(c) => c,
         Err(e) => {
             store
                 .ledger
-                .mark_unreadable(bot, update_id, &format!("successful_payment: {e}"))
+                .mark_unreadable(&store.id, update_id, &format!("successful_payment: {e}"))
                 .await?;
             return Ok("unreadable: bad charge id".into());
         }
@@ -140,10 +139,10 @@ impl Next {
 /// The order the payload names, if it is one of this bot's.
 async fn order_of(store: &Store, paid: &PaidFacts<'_>) -> Result<Option<Order>, ShopError> {
     let order = match OrderId::parse(paid.payload) {
-        Some(id) => store.ledger.order(id.as_str()).await?,
+        Some(id) => store.ledger.order(&id).await?,
         None => None,
     };
-    Ok(order.filter(|o| o.bot == store.id.as_str()))
+    Ok(order.filter(|o| o.bot == store.id))
 }
 
 /// Why the payment must be held for review (no such order, another currency, another amount),
@@ -175,13 +174,13 @@ async fn record(
     let recorded = store
         .ledger
         .record_payment(&NewPayment {
-            bot: store.id.as_str(),
-            charge_id: paid.charge.as_str(),
-            order_id: order.map(|o| o.order_id.as_str()),
+            bot: &store.id,
+            charge_id: paid.charge,
+            order_id: order.map(|o| &o.order_id),
             payload: paid.payload,
             user_id: paid.user_id,
             chat_id: paid.chat_id,
-            product: order.map(|o| o.product.as_str()),
+            product: order.map(|o| &o.product),
             amount,
             currency: paid.currency,
             provider_charge_id: paid.provider_charge_id,
@@ -213,7 +212,7 @@ async fn start_subscription(
     {
         store
             .ledger
-            .subscription_paid(store.id.as_str(), p.user_id, product, &p.charge_id, until)
+            .subscription_paid(&store.id, p.user_id, product, paid.charge, until)
             .await?;
     }
     Ok(())

@@ -4,6 +4,7 @@
 
 use super::{ShopError, Store};
 use crate::config::Product;
+use crate::domain::OrderId;
 use crate::ledger::{Order, Payment, now_ms};
 use crate::plugins::{Call, CallContext, OrderView, PaymentView};
 
@@ -26,18 +27,18 @@ pub(super) async fn for_checkout(
     let bot = store.id.as_str();
     let facts = store
         .ledger
-        .facts(bot, product.id.as_str(), user_id, None)
+        .facts(&store.id, product.id.as_str(), user_id, None)
         .await?;
     let ctx = CallContext {
         config: config_json(product, Some(order)),
         now_unix: now_ms() / 1000,
         seed: store
             .seeds
-            .seed(&[bot, product.id.as_str(), &order.order_id]),
+            .seed(&[bot, product.id.as_str(), order.order_id.as_str()]),
         facts,
     };
     let view = OrderView {
-        order_id: order.order_id.clone(),
+        order_id: order.order_id.to_string(),
         bot_id: bot.to_owned(),
         product_id: product.id.to_string(),
         amount: u32::try_from(order.price).unwrap_or(0),
@@ -60,7 +61,7 @@ pub(super) async fn for_quote(
     let bot = store.id.as_str();
     let facts = store
         .ledger
-        .facts(bot, product.id.as_str(), user_id, None)
+        .facts(&store.id, product.id.as_str(), user_id, None)
         .await?;
     let ctx = CallContext {
         config: config_json(product, None),
@@ -91,15 +92,15 @@ pub(super) async fn for_payment(
     let facts = store
         .ledger
         .facts(
-            bot,
+            &store.id,
             product.id.as_str(),
             payment.user_id,
             Some((payment.paid_at, &payment.charge_id)),
         )
         .await?;
     let order_id = payment.order_id.clone().unwrap_or_default();
-    let sold = match &payment.order_id {
-        Some(id) => store.ledger.order(id).await?,
+    let sold = match payment.order_id.as_deref().and_then(OrderId::parse) {
+        Some(id) => store.ledger.order(&id).await?,
         None => None,
     };
     let ctx = CallContext {

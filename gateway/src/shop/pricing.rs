@@ -153,7 +153,7 @@ async fn promo_offer(
     }
     let uses = store
         .ledger
-        .promo_uses(store.id.as_str(), &promo.code, user_id)
+        .promo_uses(&store.id, &promo.code, user_id)
         .await?;
     if let Err(why) = promo.check_uses(uses) {
         return refuse(why);

@@ -10,7 +10,7 @@ use teloxide_core::requests::Request;
 use teloxide_core::types::{RefundedPayment, TelegramTransactionId, UserId};
 
 use super::{Current, ShopError, Store};
-use crate::domain::ProductId;
+use crate::domain::{ChargeId, ProductId};
 use crate::ledger::{EventKind, LedgerError, Payment, PaymentStatus, Subject};
 use crate::telegram::is_already_refunded;
 
@@ -47,13 +47,14 @@ pub enum RefundError {
 
 pub async fn refund(
     store: &Store,
-    charge_id: &str,
+    charge: &ChargeId,
     source: &str,
 ) -> Result<RefundOutcome, RefundError> {
     let bot = store.id.as_str();
+    let charge_id = charge.as_str();
     let payment = store
         .ledger
-        .payment(bot, charge_id)
+        .payment(&store.id, charge)
         .await?
         .ok_or_else(|| RefundError::UnknownCharge(charge_id.to_owned()))?;
     if payment.status == PaymentStatus::Refunded {
@@ -69,7 +70,7 @@ pub async fn refund(
             });
         }
         Ok(balance) => {
-            let _ = store.ledger.set_star_balance(bot, balance).await;
+            let _ = store.ledger.set_star_balance(&store.id, balance).await;
         }
         Err(e) => {
             tracing::warn!(bot, charge_id, error = %e, "Could not read the Star balance before a refund; asking Telegram anyway.");
@@ -78,7 +79,7 @@ pub async fn refund(
     // Written before asking, so the outgoing transaction is explained even after a crash.
     store
         .ledger
-        .refund_requested(bot, charge_id, source)
+        .refund_requested(&store.id, charge, source)
         .await?;
     let call = store
         .clients
@@ -93,7 +94,11 @@ pub async fn refund(
         Err(e) if is_already_refunded(&e) => RefundOutcome::AlreadyRefunded,
         Err(e) => return Err(RefundError::Telegram(crate::telegram::describe(&e))),
     };
-    if store.ledger.record_refund(bot, charge_id, source).await? {
+    if store
+        .ledger
+        .record_refund(&store.id, charge, source)
+        .await?
+    {
         refund_recorded(store, &store.current(), &payment).await?;
     }
     metrics::counter!("starsgate_refunds_total", "bot" => store.metrics_label.clone()).increment(1);
@@ -106,8 +111,13 @@ pub(super) async fn on_refunded_payment(
     current: &Current,
     r: &RefundedPayment,
 ) -> Result<String, ShopError> {
-    let charge_id = r.telegram_payment_charge_id.0.as_str();
-    Ok(record_refund(store, current, charge_id, "refunded_payment from Telegram").await?)
+    let charge = ChargeId::parse(&r.telegram_payment_charge_id.0).map_err(|why| {
+        ShopError::Ledger(LedgerError::Unreadable {
+            column: "charge_id",
+            why,
+        })
+    })?;
+    Ok(record_refund(store, current, &charge, "refunded_payment from Telegram").await?)
 }
 
 /// Records a refund Telegram reports (a `refunded_payment` message, or reconciliation) and runs
@@ -115,14 +125,19 @@ pub(super) async fn on_refunded_payment(
 pub async fn record_refund(
     store: &Store,
     current: &Current,
-    charge_id: &str,
+    charge: &ChargeId,
     source: &str,
 ) -> Result<String, LedgerError> {
     let bot = store.id.as_str();
-    if !store.ledger.record_refund(bot, charge_id, source).await? {
+    let charge_id = charge.as_str();
+    if !store
+        .ledger
+        .record_refund(&store.id, charge, source)
+        .await?
+    {
         return Ok("refund repeat: already recorded".into());
     }
-    match store.ledger.payment(bot, charge_id).await? {
+    match store.ledger.payment(&store.id, charge).await? {
         Some(payment) => refund_recorded(store, current, &payment).await?,
         None => tracing::warn!(
             bot,
@@ -145,7 +160,7 @@ async fn refund_recorded(
     let bot = store.id.as_str();
     if let Some(sub) = store
         .ledger
-        .subscription_refunded(bot, &payment.charge_id)
+        .subscription_refunded(&store.id, &payment.charge()?)
         .await?
         && sub.state != crate::ledger::SubscriptionState::Cancelled
     {
@@ -203,7 +218,7 @@ pub(super) async fn run_revoke_hook(
     };
     if let Err(e) = store
         .ledger
-        .record_event(store.id.as_str(), kind, subject, &detail)
+        .record_event(&store.id, kind, subject, &detail)
         .await
     {
         tracing::warn!(bot = %store.id, charge_id = %payment.charge_id, error = %e, "Cannot record the revoke hook.");

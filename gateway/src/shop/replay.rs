@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::{ShopError, Store};
-use crate::domain::ProductId;
+use crate::domain::{ChargeId, ProductId};
 use crate::plugins::{CallContext, OrderView, PaymentView, Plugin};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,12 +29,12 @@ pub struct Recorded {
     pub stored: Option<String>,
 }
 
-pub async fn recorded_delivery(store: &Store, charge_id: &str) -> Result<Recorded, ReplayError> {
-    let bot = store.id.as_str();
+pub async fn recorded_delivery(store: &Store, charge: &ChargeId) -> Result<Recorded, ReplayError> {
+    let charge_id = charge.as_str();
     let missing = |what: &str| ReplayError::Missing(format!("{what} (charge {charge_id})"));
     let payment = store
         .ledger
-        .payment(bot, charge_id)
+        .payment(&store.id, charge)
         .await?
         .ok_or_else(|| missing("no such payment in this bot's ledger"))?;
     let current = store.current();
@@ -49,7 +49,7 @@ pub async fn recorded_delivery(store: &Store, charge_id: &str) -> Result<Recorde
         .pinned(&product.id, payment.plugin_sha256.as_deref())
         .ok_or_else(|| missing("its product has no plugin"))?;
     let (ctx, order, view) = super::plugin_input::for_payment(store, &product, &payment).await?;
-    let stored = store.ledger.delivery_content(bot, charge_id).await?;
+    let stored = store.ledger.delivery_content(&store.id, charge).await?;
     Ok(Recorded {
         ctx,
         order,

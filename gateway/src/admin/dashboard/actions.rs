@@ -17,6 +17,7 @@ use super::session::{Login, session_id};
 use super::{Viewer, html, pages::LoginPage};
 use crate::admin::AdminState;
 use crate::admin::api::is_admin_token;
+use crate::domain::{BotId, ChargeId};
 use crate::outbox::AgainOutcome;
 use crate::shop::RefundOutcome;
 
@@ -120,8 +121,8 @@ pub async fn logout(
 pub struct ChargeForm {
     #[serde(default)]
     csrf: String,
-    bot: String,
-    charge_id: String,
+    bot: BotId,
+    charge_id: ChargeId,
 }
 
 /// The checked form and the store it names, or why it is refused.

@@ -6,6 +6,7 @@
 use chrono::{Days, NaiveDate};
 use serde::Deserialize;
 
+use crate::domain::BotId;
 use crate::ledger::{PaymentQuery, PaymentStatus};
 
 /// The period shown when none is chosen: the last 30 days, today included.
@@ -26,7 +27,7 @@ pub struct PeriodQuery {
 /// A bot (or all) and whole UTC days `from..=to`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Period {
-    pub bot: Option<String>,
+    pub bot: Option<BotId>,
     pub from: NaiveDate,
     pub to: NaiveDate,
 }
@@ -84,11 +85,10 @@ pub fn period(q: &PeriodQuery, today: NaiveDate) -> Result<Period, String> {
     if (to - from).num_days() >= MAX_DAYS {
         return Err(format!("the period is longer than {MAX_DAYS} days"));
     }
-    Ok(Period {
-        bot: given(&q.bot).map(str::to_owned),
-        from,
-        to,
-    })
+    let bot = given(&q.bot)
+        .map(|b| BotId::parse(b).map_err(|e| format!("bot: {e}")))
+        .transpose()?;
+    Ok(Period { bot, from, to })
 }
 
 /// `?bot=&product=&status=&user_id=&from=&to=&page=` as sent (the payments page).

@@ -18,6 +18,7 @@ use super::filters::given;
 use super::pages::{Chrome, PaymentRow};
 use super::{Viewer, html};
 use crate::admin::AdminState;
+use crate::domain::BotId;
 use crate::ledger::report::rfc3339;
 use crate::ledger::{Membership, PaymentQuery, SubscriptionState};
 
@@ -147,6 +148,7 @@ pub async fn page(
     let all = state.ledger.memberships(None).await?;
     let lookup = match (given(&q.bot), given(&q.user_id)) {
         (Some(bot), Some(user)) => {
+            let bot = BotId::parse(bot).map_err(|e| PageError::bad_filter(format!("bot: {e}")))?;
             let Ok(user_id) = user.parse::<i64>() else {
                 let text = format!(
                     "user_id: {} is not a Telegram user id",
@@ -154,20 +156,20 @@ pub async fn page(
                 );
                 return Err(PageError::bad_filter(text));
             };
-            let subs = state.ledger.subscriptions(bot, user_id).await?;
+            let subs = state.ledger.subscriptions(&bot, user_id).await?;
             let query = PaymentQuery {
-                bot: Some(bot.to_owned()),
+                bot: Some(bot.to_string()),
                 user_id: Some(user_id),
                 ..Default::default()
             };
             let payments = state.ledger.payments_matching(&query, None).await?;
             Some(Lookup {
-                bot: bot.to_owned(),
+                bot: bot.to_string(),
                 user_id,
                 memberships: subs
                     .iter()
                     .map(|s| MembershipRow {
-                        product: s.product.clone(),
+                        product: s.product.to_string(),
                         state: s.state.as_str(),
                         expires_at: rfc3339(s.expires_at),
                     })

@@ -232,10 +232,11 @@ async fn review_item(
     state: &AdminState,
     p: &Payment,
 ) -> Result<ReviewItem, crate::ledger::LedgerError> {
-    let stored = state.ledger.stored_delivery(&p.bot, &p.charge_id).await?;
+    let (bot, charge) = (p.bot_id()?, p.charge()?);
+    let stored = state.ledger.stored_delivery(&bot, &charge).await?;
     let last_change = state
         .ledger
-        .events(&p.bot, Some(&p.charge_id))
+        .events(&bot, Some(&charge))
         .await?
         .into_iter()
         .rev()

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::filters::Period;
+use crate::domain::BotId;
 use crate::ledger::report::{sort_stats, summarize};
 use crate::ledger::{
     Funnel, Ledger, LedgerError, Payment, PaymentQuery, PaymentStatus, ProductStats,
@@ -52,7 +53,7 @@ pub struct Share {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Overview {
-    pub bot: Option<String>,
+    pub bot: Option<BotId>,
     pub from: String,
     pub to: String,
     pub days: Vec<Day>,
@@ -70,7 +71,7 @@ pub struct Overview {
 /// charts and totals agree with `stats`.
 async fn paid_in(ledger: &Ledger, period: &Period) -> Result<Vec<Payment>, LedgerError> {
     let q = PaymentQuery {
-        bot: period.bot.clone(),
+        bot: period.bot.as_ref().map(BotId::to_string),
         from_ms: Some(period.start_ms()),
         until_ms: Some(period.until_ms()),
         ..Default::default()
@@ -78,7 +79,7 @@ async fn paid_in(ledger: &Ledger, period: &Period) -> Result<Vec<Payment>, Ledge
     let mut payments = ledger.payments_matching(&q, None).await?;
     payments.extend(
         ledger
-            .paid_media_sales(period.bot.as_deref(), period.start_ms(), period.until_ms())
+            .paid_media_sales(period.bot.as_ref(), period.start_ms(), period.until_ms())
             .await?,
     );
     Ok(payments)
@@ -151,10 +152,10 @@ pub async fn overview(ledger: &Ledger, period: &Period) -> Result<Overview, Ledg
     let mut stats = summarize(&payments);
     sort_stats(&mut stats);
     let funnel = ledger
-        .funnel(period.bot.as_deref(), period.start_ms(), period.until_ms())
+        .funnel(period.bot.as_ref(), period.start_ms(), period.until_ms())
         .await?;
     let active = ledger
-        .memberships(period.bot.as_deref())
+        .memberships(period.bot.as_ref())
         .await?
         .iter()
         .filter(|m| m.state == SubscriptionState::Active)

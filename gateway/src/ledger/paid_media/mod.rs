@@ -9,6 +9,7 @@
 
 mod write;
 
+use crate::domain::BotId;
 use crate::ledger::conn::{Conn, query};
 
 use super::payments::Payment;
@@ -138,11 +139,12 @@ impl Ledger {
     /// Records a post about to be sent (state `sending`).
     pub async fn record_paid_media_post(
         &self,
-        bot: &str,
+        bot: &BotId,
         id: &PostId,
         post: &PostRequest,
         source: &str,
     ) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
         let media: Vec<_> = post.media.iter().map(|m| m.to_input()).collect();
         self.run(NewPost {
             bot: bot.to_owned(),
@@ -160,10 +162,11 @@ impl Ledger {
     /// Marks a post sent (with its message id) or failed (with Telegram's refusal).
     pub async fn finish_paid_media_post(
         &self,
-        bot: &str,
+        bot: &BotId,
         id: &PostId,
         outcome: Result<i64, String>,
     ) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
         self.run(Finish {
             bot: bot.to_owned(),
             id: id.clone(),
@@ -175,9 +178,10 @@ impl Ledger {
 
     pub async fn paid_media_post(
         &self,
-        bot: &str,
+        bot: &BotId,
         id: &PostId,
     ) -> Result<Option<PaidMediaPost>, LedgerError> {
+        let bot = bot.as_str();
         let row = sqlx::query(&format!(
             "SELECT {POST_COLUMNS} FROM paid_media_posts WHERE bot = $1 AND post_id = $2"
         ))
@@ -208,9 +212,10 @@ impl Ledger {
     /// Purchases of one bot or all, oldest first, optionally only those at or after `since_ms`.
     pub async fn paid_media_purchases(
         &self,
-        bot: Option<&str>,
+        bot: Option<&BotId>,
         since_ms: Option<i64>,
     ) -> Result<Vec<PaidMediaPurchase>, LedgerError> {
+        let bot = bot.map(BotId::as_str);
         let rows = sqlx::query(&format!(
             "{SALES} WHERE ($1 IS NULL OR u.bot = $1) AND u.purchased_at >= $2 \
              ORDER BY u.purchased_at, u.bot, u.update_id"
@@ -225,7 +230,7 @@ impl Ledger {
     /// Paid media sales as `ledger export` records.
     pub(super) async fn paid_media_export(
         &self,
-        bot: Option<&str>,
+        bot: Option<&BotId>,
         since_ms: Option<i64>,
     ) -> Result<Vec<ExportRecord>, LedgerError> {
         let sales = self.paid_media_purchases(bot, since_ms).await?;
@@ -235,7 +240,7 @@ impl Ledger {
     /// Paid media sales made in `[from_ms, until_ms)`, as payments (for the dashboard's period).
     pub async fn paid_media_sales(
         &self,
-        bot: Option<&str>,
+        bot: Option<&BotId>,
         from_ms: i64,
         until_ms: i64,
     ) -> Result<Vec<Payment>, LedgerError> {
@@ -251,7 +256,7 @@ impl Ledger {
     /// Paid media sales per bot and post, as `stats` counts payments.
     pub(super) async fn paid_media_stats(
         &self,
-        bot: Option<&str>,
+        bot: Option<&BotId>,
     ) -> Result<Vec<ProductStats>, LedgerError> {
         let sales: Vec<Payment> = self
             .paid_media_purchases(bot, None)

@@ -1,6 +1,7 @@
 //! Payments, keyed by `(bot, telegram_payment_charge_id)`: the exactly-once key (guarantee 2).
 //! A repeated `successful_payment` finds the row already there and changes nothing.
 
+use crate::domain::{BotId, ChargeId, OrderId, ProductId};
 use crate::ledger::conn::{Conn, query};
 
 mod record;
@@ -16,13 +17,13 @@ use crate::domain::SellerEventType;
 
 #[derive(Debug, Clone)]
 pub struct NewPayment<'a> {
-    pub bot: &'a str,
-    pub charge_id: &'a str,
-    pub order_id: Option<&'a str>,
+    pub bot: &'a BotId,
+    pub charge_id: &'a ChargeId,
+    pub order_id: Option<&'a OrderId>,
     pub payload: &'a str,
     pub user_id: i64,
     pub chat_id: i64,
-    pub product: Option<&'a str>,
+    pub product: Option<&'a ProductId>,
     pub amount: i64,
     pub currency: &'a str,
     pub provider_charge_id: Option<&'a str>,
@@ -60,6 +61,22 @@ pub struct Payment {
     pub is_renewal: bool,
     pub expires_at: Option<i64>,
     pub pricing: Pricing,
+}
+
+impl Payment {
+    /// The bot as the id the ledger's methods take.
+    pub fn bot_id(&self) -> Result<BotId, LedgerError> {
+        BotId::parse(&self.bot).map_err(|why| LedgerError::Unreadable { column: "bot", why })
+    }
+
+    /// The charge id as the id the ledger's methods take. A paid media sale that reconciliation
+    /// has not linked yet has none (its `charge_id` is empty), so this can fail.
+    pub fn charge(&self) -> Result<ChargeId, LedgerError> {
+        ChargeId::parse(&self.charge_id).map_err(|why| LedgerError::Unreadable {
+            column: "charge_id",
+            why,
+        })
+    }
 }
 
 /// Whether `record_payment` wrote a new row or found the charge already recorded.
@@ -229,9 +246,11 @@ pub(super) async fn transition(
 impl Ledger {
     pub async fn payment(
         &self,
-        bot: &str,
-        charge_id: &str,
+        bot: &BotId,
+        charge_id: &ChargeId,
     ) -> Result<Option<Payment>, LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.as_str();
         let mut conn = self.lookups.lend().await?;
         fetch_payment(&mut conn, bot, charge_id).await
     }
@@ -239,11 +258,13 @@ impl Ledger {
     /// Moves a payment to a new status (checked) and records the change.
     pub async fn set_status(
         &self,
-        bot: &str,
-        charge_id: &str,
+        bot: &BotId,
+        charge_id: &ChargeId,
         to: PaymentStatus,
         detail: &str,
     ) -> Result<bool, LedgerError> {
+        let bot = bot.as_str();
+        let charge_id = charge_id.as_str();
         self.run(SetStatus {
             bot: bot.to_owned(),
             charge_id: charge_id.to_owned(),
@@ -256,7 +277,11 @@ impl Ledger {
 
     /// Paid payments whose delivery content has not been generated yet: after a crash between
     /// recording and generating, this is the work to resume.
-    pub async fn payments_awaiting_content(&self, bot: &str) -> Result<Vec<Payment>, LedgerError> {
+    pub async fn payments_awaiting_content(
+        &self,
+        bot: &BotId,
+    ) -> Result<Vec<Payment>, LedgerError> {
+        let bot = bot.as_str();
         let rows = sqlx::query(&format!(
             "SELECT {PAYMENT_COLUMNS} FROM payments p WHERE bot = $1 AND status = 'paid' \
              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.bot = p.bot AND d.charge_id = p.charge_id) \
@@ -269,7 +294,8 @@ impl Ledger {
     }
 
     /// Every payment of a bot (or all bots), oldest first.
-    pub async fn payments(&self, bot: Option<&str>) -> Result<Vec<Payment>, LedgerError> {
+    pub async fn payments(&self, bot: Option<&BotId>) -> Result<Vec<Payment>, LedgerError> {
+        let bot = bot.map(BotId::as_str);
         let rows = sqlx::query(&format!(
             "SELECT {PAYMENT_COLUMNS} FROM payments WHERE ($1 IS NULL OR bot = $1) ORDER BY paid_at, charge_id"
         ))

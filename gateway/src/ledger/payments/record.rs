@@ -31,13 +31,13 @@ impl Ledger {
         };
         let row = PaymentRow {
             payment: Payment {
-                bot: p.bot.to_owned(),
-                charge_id: p.charge_id.to_owned(),
-                order_id: p.order_id.map(str::to_owned),
+                bot: p.bot.to_string(),
+                charge_id: p.charge_id.to_string(),
+                order_id: p.order_id.map(|o| o.to_string()),
                 payload: p.payload.to_owned(),
                 user_id: p.user_id,
                 chat_id: p.chat_id,
-                product: p.product.map(str::to_owned),
+                product: p.product.map(|p| p.to_string()),
                 amount: p.amount,
                 currency: p.currency.to_owned(),
                 status,

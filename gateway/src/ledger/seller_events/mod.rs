@@ -7,6 +7,7 @@
 
 pub(super) mod stage;
 
+use crate::domain::BotId;
 use crate::ledger::conn::{Conn, query};
 use sqlx::Row;
 
@@ -135,9 +136,10 @@ impl Ledger {
     /// their destination.
     pub async fn set_event_route(
         &self,
-        bot: &str,
+        bot: &BotId,
         route: Option<EventRoute>,
     ) -> Result<(), LedgerError> {
+        let bot = bot.as_str();
         self.run(SetRoute {
             bot: bot.to_owned(),
             route,
@@ -252,7 +254,12 @@ impl Ledger {
 
     /// Sends `bot`'s events written since `since_ms` again (same ids, same bodies, same
     /// destinations): they become pending and due now. Returns how many.
-    pub async fn replay_seller_events(&self, bot: &str, since_ms: i64) -> Result<u64, LedgerError> {
+    pub async fn replay_seller_events(
+        &self,
+        bot: &BotId,
+        since_ms: i64,
+    ) -> Result<u64, LedgerError> {
+        let bot = bot.as_str();
         self.run(Replay {
             bot: bot.to_owned(),
             since_ms,
