@@ -20,6 +20,7 @@ pub mod demo;
 pub mod domain;
 pub mod files;
 pub mod handoff;
+pub mod holder;
 pub mod i18n;
 pub mod ingest;
 pub mod ledger;

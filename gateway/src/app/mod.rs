@@ -25,6 +25,7 @@ pub use plugins::{LoadError, load as load_plugins};
 use crate::clock::Clock;
 use crate::config::{BotConfig, Config, Environment, Mode, Problems};
 use crate::domain::BotId;
+use crate::holder::Holder;
 use crate::ingest::webhook;
 use crate::ledger::{EventRoute, Ledger, LedgerError};
 use crate::plugins::wasm::PluginHost;
@@ -32,7 +33,7 @@ use crate::plugins::{Runner, SeedKey};
 use crate::registry::{Registry, RunningBot, WebhookIntake};
 use crate::shop::Store;
 use crate::telegram::{BotClients, HttpClients, TestEnvProxy};
-use runtime::{BotRuntime, Intake, Lease, holder_id};
+use runtime::{BotRuntime, Intake, Lease};
 
 /// Updates buffered between a bot's poller and its processor; a full buffer pauses polling.
 const INGEST_BUFFER: usize = 256;
@@ -63,7 +64,7 @@ pub type SecretSource = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 pub struct App {
     config: Config,
-    holder: String,
+    holder: Holder,
     ledger: Ledger,
     host: Arc<PluginHost>,
     runner: Runner,
@@ -114,7 +115,7 @@ impl App {
         } else {
             None
         };
-        let holder = holder_id(&config.dir);
+        let holder = Holder::of_this_process(&config.dir);
         let mut app = Self {
             holder,
             ledger,

@@ -10,13 +10,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::INGEST_BUFFER;
 use super::watch::Watch;
+use crate::holder::Holder;
 use crate::ingest::{self, webhook};
 use crate::outbox;
 use crate::shop::Store;
 
 #[derive(Clone)]
 pub(super) struct Lease {
-    pub holder: String,
+    pub holder: Holder,
     pub duration: Duration,
 }
 
@@ -88,7 +89,7 @@ impl BotRuntime {
         let Ok(Some(previous)) = self.store.ledger().bot_holder(&self.store.id).await else {
             return;
         };
-        if previous == self.lease.holder || !holder_is_dead_self(&previous, &self.lease.holder) {
+        if !previous.is_dead_run_of(&self.lease.holder) {
             return;
         }
         if let Ok(true) = self
@@ -99,7 +100,7 @@ impl BotRuntime {
         {
             tracing::info!(
                 bot,
-                previous,
+                previous = %previous,
                 "Took the bot over from a crashed earlier run of this gateway."
             );
         }
@@ -192,64 +193,5 @@ async fn drain_outbox(store: &Store, stop: &CancellationToken) {
             Ok(None) => return,
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
-    }
-}
-
-/// Identifies this process among gateways sharing a ledger: `host|config dir|pid|random`.
-pub(super) fn holder_id(config_dir: &std::path::Path) -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".into());
-    let dir = std::fs::canonicalize(config_dir).unwrap_or_else(|_| config_dir.to_owned());
-    format!(
-        "{host}|{}|{}|{:08x}",
-        dir.display(),
-        std::process::id(),
-        rand::random::<u32>()
-    )
-}
-
-/// True if `previous` was a gateway on this host with this config whose process no longer runs.
-/// A reused pid only makes us wait for the lease to expire: the safe direction.
-fn holder_is_dead_self(previous: &str, me: &str) -> bool {
-    let prefix = |h: &str| h.rsplitn(3, '|').nth(2).map(str::to_owned);
-    let pid = previous
-        .rsplit('|')
-        .nth(1)
-        .and_then(|p| p.parse::<u32>().ok());
-    match (prefix(previous), prefix(me), pid) {
-        (Some(a), Some(b), Some(pid)) if a == b => {
-            !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        }
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::holder_is_dead_self;
-
-    #[test]
-    fn only_a_dead_holder_with_our_host_and_config_is_taken_over() {
-        let me = "h|/etc/sg|100|aa";
-        assert!(
-            holder_is_dead_self("h|/etc/sg|999999999|bb", me),
-            "same host and config, no such pid"
-        );
-        assert!(
-            !holder_is_dead_self(&format!("h|/etc/sg|{}|bb", std::process::id()), me),
-            "alive"
-        );
-        assert!(
-            !holder_is_dead_self("other|/etc/sg|999999999|bb", me),
-            "another host"
-        );
-        assert!(
-            !holder_is_dead_self("h|/srv/sg|999999999|bb", me),
-            "another config"
-        );
-        assert!(!holder_is_dead_self("garbage", me));
     }
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::handoff::Handoff;
+use crate::holder::Holder;
 use crate::ledger::{Ledger, StoredUpdate};
 use crate::shop::{EXPIRY_SWEEP_EVERY, Store};
 
@@ -71,7 +72,7 @@ impl Watch {
     pub async fn run(
         self: Arc<Self>,
         ledger: Ledger,
-        holder: String,
+        holder: Holder,
         lease: Duration,
         stop: CancellationToken,
     ) {
@@ -126,7 +127,7 @@ impl Watch {
         self.led.lock().map(|led| led.is_empty()).unwrap_or(true)
     }
 
-    async fn renew(&self, ledger: &Ledger, holder: &str, lease_ms: i64) {
+    async fn renew(&self, ledger: &Ledger, holder: &Holder, lease_ms: i64) {
         let held = match ledger.renew_leases(holder, lease_ms).await {
             Ok(held) => held,
             Err(e) => {

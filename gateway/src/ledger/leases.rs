@@ -9,6 +9,7 @@
 //! sync (NTP); a lease of 15 s tolerates seconds of skew.
 
 use crate::domain::{BotId, ChargeId};
+use crate::holder::Holder;
 use crate::ledger::conn::{Conn, query};
 use sqlx::Row;
 
@@ -21,13 +22,13 @@ impl Ledger {
     pub async fn lease_bot(
         &self,
         bot: &BotId,
-        holder: &str,
+        holder: &Holder,
         lease_ms: i64,
     ) -> Result<bool, LedgerError> {
         let bot = bot.as_str();
         self.run(Lease {
             bot: bot.to_owned(),
-            holder: holder.to_owned(),
+            holder: holder.to_string(),
             lease_ms,
         })
         .await
@@ -38,39 +39,43 @@ impl Ledger {
     pub async fn take_over_bot(
         &self,
         bot: &BotId,
-        dead: &str,
-        holder: &str,
+        dead: &Holder,
+        holder: &Holder,
         lease_ms: i64,
     ) -> Result<bool, LedgerError> {
         let bot = bot.as_str();
         self.run(TakeOver {
             bot: bot.to_owned(),
-            dead: dead.to_owned(),
-            holder: holder.to_owned(),
+            dead: dead.to_string(),
+            holder: holder.to_string(),
             lease_ms,
         })
         .await
     }
 
     /// Who holds the lease on `bot`, if anyone.
-    pub async fn bot_holder(&self, bot: &BotId) -> Result<Option<String>, LedgerError> {
+    pub async fn bot_holder(&self, bot: &BotId) -> Result<Option<Holder>, LedgerError> {
         let bot = bot.as_str();
         let row = sqlx::query("SELECT holder FROM bot_leases WHERE bot = $1")
             .bind(bot)
             .fetch_optional(&self.reads)
             .await?;
-        Ok(match row {
-            Some(r) => Some(r.try_get("holder")?),
-            None => None,
-        })
+        let Some(r) = row else { return Ok(None) };
+        let raw: String = r.try_get("holder")?;
+        Holder::parse(&raw)
+            .map(Some)
+            .map_err(|why| LedgerError::Unreadable {
+                column: "holder",
+                why,
+            })
     }
 
     /// Gives a lease up (a graceful stop), so another gateway can take the bot at once.
-    pub async fn release_bot(&self, bot: &BotId, holder: &str) -> Result<(), LedgerError> {
+    pub async fn release_bot(&self, bot: &BotId, holder: &Holder) -> Result<(), LedgerError> {
         let bot = bot.as_str();
         self.run(Release {
             bot: bot.to_owned(),
-            holder: holder.to_owned(),
+            holder: holder.to_string(),
         })
         .await
     }
@@ -80,7 +85,7 @@ impl Ledger {
         &self,
         bot: &BotId,
         charge_id: &ChargeId,
-        holder: &str,
+        holder: &Holder,
         claim_ms: i64,
     ) -> Result<Option<u32>, LedgerError> {
         let bot = bot.as_str();
@@ -89,7 +94,7 @@ impl Ledger {
         let claim = Claim {
             bot: bot.to_owned(),
             charge_id: charge_id.to_owned(),
-            holder: holder.to_owned(),
+            holder: holder.to_string(),
             until: now + claim_ms,
             now,
         };

@@ -2,6 +2,7 @@
 
 use crate::config::LedgerUrl;
 use crate::domain::{BotId, ChargeId, OrderId, ProductId};
+use crate::holder::Holder;
 use crate::ledger::{EventKind, Ledger, LedgerError, NewOrder, NewPayment, StoredUpdate, Subject};
 
 async fn ledger(dir: &tempfile::TempDir) -> Ledger {
@@ -14,6 +15,10 @@ async fn ledger(dir: &tempfile::TempDir) -> Ledger {
 
 fn bot_id(id: &str) -> BotId {
     BotId::parse(id).expect("a valid bot id")
+}
+
+fn holder(raw: &str) -> Holder {
+    Holder::parse(raw).expect("a lease holder")
 }
 
 fn product_id(id: &str) -> ProductId {
@@ -146,7 +151,7 @@ async fn racing_deliveries_and_claims_of_one_charge_have_one_winner() -> Result<
                 .claim_delivery(
                     &bot_id("b"),
                     &charge_id_of(&charge),
-                    &format!("gateway {n}"),
+                    &holder(&format!("h|/etc/sg|{n}|0")),
                     60_000,
                 )
                 .await?;
@@ -227,14 +232,24 @@ async fn a_delivery_is_claimed_only_while_its_payment_is_paid() -> Result<(), Le
     }
     assert!(
         ledger
-            .claim_delivery(&bot_id("b"), &charge_id_of("held"), "g", 60_000)
+            .claim_delivery(
+                &bot_id("b"),
+                &charge_id_of("held"),
+                &holder("h|/etc/sg|1|0"),
+                60_000
+            )
             .await?
             .is_none(),
         "a held payment's delivery must not be claimed"
     );
     assert!(
         ledger
-            .claim_delivery(&bot_id("b"), &charge_id_of("paid"), "g", 60_000)
+            .claim_delivery(
+                &bot_id("b"),
+                &charge_id_of("paid"),
+                &holder("h|/etc/sg|1|0"),
+                60_000
+            )
             .await?
             .is_some()
     );

@@ -4,6 +4,7 @@
 //! or a retry coming due), and one for memberships past their paid period. The gateway's watch
 //! (`app::watch`) wakes only those bots.
 
+use crate::holder::Holder;
 use crate::ledger::conn::{Conn, query};
 use sqlx::Row;
 
@@ -15,11 +16,11 @@ impl Ledger {
     /// holds: a bot missing from the answer was taken over by another gateway.
     pub async fn renew_leases(
         &self,
-        holder: &str,
+        holder: &Holder,
         lease_ms: i64,
     ) -> Result<Vec<String>, LedgerError> {
         self.run(Renew {
-            holder: holder.to_owned(),
+            holder: holder.to_string(),
             lease_ms,
         })
         .await

@@ -20,6 +20,7 @@ use tracing::Instrument;
 use super::retry;
 use super::signature;
 use crate::clock::Clock;
+use crate::holder::Holder;
 use crate::ledger::{Ledger, SellerEvent, SendOutcome};
 use crate::registry::Registry;
 
@@ -40,7 +41,7 @@ pub type Secrets = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 pub struct Sender {
     ledger: Ledger,
     clock: Clock,
-    holder: String,
+    holder: Holder,
     secrets: Secrets,
     stores: Registry,
     http: reqwest::Client,
@@ -58,7 +59,7 @@ impl Sender {
     pub fn new(
         ledger: Ledger,
         clock: Clock,
-        holder: String,
+        holder: Holder,
         secrets: Secrets,
         stores: Registry,
     ) -> Self {

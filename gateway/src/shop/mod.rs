@@ -36,6 +36,7 @@ pub use seller::{Alert, tell_admins};
 use crate::clock::Clock;
 use crate::config::BotConfig;
 use crate::domain::{BotId, ChargeId};
+use crate::holder::Holder;
 use crate::ledger::{Ledger, LedgerError};
 use crate::plugins::{Catalogue, Runner, SeedKey};
 use crate::telegram::BotClients;
@@ -58,7 +59,7 @@ pub struct Store {
     /// Keys the seeds handed to plugins.
     seeds: SeedKey,
     /// This gateway's name among those sharing the ledger (for leases and delivery claims).
-    holder: String,
+    holder: Holder,
     /// The `bot` label on this bot's metrics (see `admin::metrics::bot_label`).
     metrics_label: String,
     /// Set once the bot is introduced to Telegram (polling) or its webhook registered.
@@ -107,7 +108,7 @@ impl Store {
         clients: BotClients,
         runner: Runner,
         seeds: SeedKey,
-        holder: String,
+        holder: Holder,
     ) -> Self {
         let metrics_label = config.id.to_string();
         Self {
@@ -161,7 +162,7 @@ impl Store {
     }
 
     /// This gateway's name among those sharing the ledger (it claims deliveries under it).
-    pub fn holder(&self) -> &str {
+    pub fn holder(&self) -> &Holder {
         &self.holder
     }
 

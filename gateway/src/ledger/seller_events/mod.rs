@@ -8,6 +8,7 @@
 pub(super) mod stage;
 
 use crate::domain::BotId;
+use crate::holder::Holder;
 use crate::ledger::conn::{Conn, query};
 use sqlx::Row;
 
@@ -198,7 +199,7 @@ impl Ledger {
     pub async fn claim_seller_events(
         &self,
         events: Vec<SellerEvent>,
-        holder: &str,
+        holder: &Holder,
         until: i64,
     ) -> Result<Vec<SellerEvent>, LedgerError> {
         if events.is_empty() {
@@ -207,7 +208,7 @@ impl Ledger {
         let won = self
             .run(Claim {
                 seqs: events.iter().map(|e| e.seq).collect(),
-                holder: holder.to_owned(),
+                holder: holder.to_string(),
                 until,
                 now: self.stamp(),
             })
