@@ -204,6 +204,41 @@ fn ledger_export_rejects_a_bad_date_with_the_argument_named() {
     assert!(stderr(&o).contains("--since"), "{}", stderr(&o));
 }
 
+/// A bot or charge id that no id can be is refused where it is typed, naming the argument, before
+/// any ledger is opened.
+#[test]
+fn an_id_that_no_id_can_be_is_refused_naming_its_argument() {
+    let config = example_config();
+    let config = config.to_str().unwrap();
+    for (args, named) in [
+        (
+            &["stats", "--config", config, "--bot", "Not A Bot"][..],
+            "--bot",
+        ),
+        (
+            &["ledger", "events", "--config", config, "--bot", "../etc"],
+            "--bot",
+        ),
+        (
+            &[
+                "refund",
+                "--config",
+                config,
+                "--bot",
+                "guides",
+                "--charge",
+                "two words",
+            ],
+            "--charge",
+        ),
+    ] {
+        let o = starsgate(args, &[]);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert_no_panic(&o);
+        assert!(stderr(&o).contains(named), "{args:?}: {}", stderr(&o));
+    }
+}
+
 #[test]
 fn the_demo_runs_offline_and_exits_zero() {
     let o = starsgate(&["demo"], &[]);
