@@ -163,6 +163,21 @@ async fn a_refund_through_the_admin_api_works_end_to_end() {
     )
     .await;
     assert_eq!(status, 400, "a malformed body is a clear 400");
+    let (status, body) = call(
+        reqwest::Method::POST,
+        &url,
+        Some(TOKEN),
+        Some(json!({"bot": GAMES, "charge_id": "two words"})),
+    )
+    .await;
+    assert_eq!(
+        status, 400,
+        "a charge id no charge can have is refused: {body}"
+    );
+    assert!(
+        body.to_string().contains("charge"),
+        "the error names the field: {body}"
+    );
     let ledger = h.ledger().await;
     assert_eq!(
         payment(&ledger, GAMES, &charge).await.status,
