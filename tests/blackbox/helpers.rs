@@ -405,9 +405,7 @@ impl Harness {
             }
             for p in payments.iter().filter(|p| p.status == PaymentStatus::Paid) {
                 if !matches!(
-                    ledger
-                        .delivery_content(&bot_id(&p.bot), &charge_id_of(&p.charge_id))
-                        .await,
+                    ledger.delivery_content(&p.bot, &p.charge_id).await,
                     Ok(Some(_))
                 ) {
                     return false;

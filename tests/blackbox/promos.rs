@@ -127,7 +127,12 @@ async fn a_promo_code_discounts_the_invoice_and_the_payment_records_it(backend: 
         (2, 24, 76)
     );
     assert_eq!(
-        starsgate::ledger::summarize_promos(&payments),
+        starsgate::ledger::summarize_promos(
+            &payments
+                .iter()
+                .map(starsgate::ledger::Sold::from)
+                .collect::<Vec<_>>()
+        ),
         stats,
         "the dashboard's per-period count agrees"
     );

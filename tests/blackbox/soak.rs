@@ -121,7 +121,7 @@ async fn a_soak_across_bots_with_faults_leaves_the_ledger_agreeing_with_telegram
         .into_iter()
         .filter(|p| p.bot.starts_with("soak-"))
     {
-        ours.insert((p.bot.clone(), p.charge_id.clone(), p.amount));
+        ours.insert((p.bot.to_string(), p.charge_id.to_string(), p.amount));
     }
     let mut theirs = BTreeSet::new();
     for id in &ids {

@@ -180,8 +180,7 @@ pub async fn plugin_replay(
             .into_iter()
             .filter(|p| p.order_id.as_deref() == Some(order.as_str()))
             .max_by_key(|p| p.paid_at)
-            .map(|p| p.charge())
-            .transpose()?
+            .map(|p| p.charge_id)
             .ok_or_else(|| {
                 Failure(format!(
                     "--order: order {} has no payment in bot {bot}'s ledger: nothing was delivered to replay",

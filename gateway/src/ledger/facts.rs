@@ -1,6 +1,6 @@
 //! Ledger facts plugins are given (so they can stay stateless), and the gateway's own secrets.
 
-use crate::domain::BotId;
+use crate::domain::{BotId, ChargeId, ProductId};
 use std::sync::LazyLock;
 
 use crate::ledger::conn::{Conn, query};
@@ -46,9 +46,9 @@ impl Ledger {
     pub async fn facts(
         &self,
         bot: &BotId,
-        product: &str,
+        product: &ProductId,
         user_id: i64,
-        before: Option<(i64, &str)>,
+        before: Option<(i64, &ChargeId)>,
     ) -> Result<Facts, LedgerError> {
         let bot = bot.as_str();
         let mut conn = self.lookups.lend().await?;

@@ -49,7 +49,7 @@ pub use paid_media::{
 };
 pub use payments::{NewPayment, Payment, Recorded};
 pub use promos::{HOLD_MS, Pricing, PromoStats, summarize_promos};
-pub use report::{ExportFilter, ExportRecord, ProductStats};
+pub use report::{ExportFilter, ExportRecord, ProductStats, Sold};
 pub use seller_events::{
     EventRoute, SellerEvent, SellerEventFilter, SellerEventStatus, SendOutcome,
 };

@@ -122,7 +122,7 @@ pub struct PromoStats {
 
 /// [`PromoStats`] of `payments` (the dashboard's, for a period's payments): the same counting
 /// as [`Ledger::promo_stats`].
-pub fn summarize_promos(payments: &[super::Payment]) -> Vec<PromoStats> {
+pub fn summarize_promos(payments: &[super::report::Sold]) -> Vec<PromoStats> {
     let mut by: std::collections::BTreeMap<(String, String), PromoStats> = Default::default();
     for p in payments {
         let Some(code) = &p.pricing.promo_code else {

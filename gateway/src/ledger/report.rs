@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::Payment;
 use super::payments::{PAYMENT_COLUMNS, payment_from_row};
+use super::promos::Pricing;
 use super::status::PaymentStatus;
 use super::{Ledger, LedgerError};
 
@@ -59,10 +60,10 @@ pub struct ProductStats {
 impl From<Payment> for ExportRecord {
     fn from(p: Payment) -> Self {
         ExportRecord {
-            bot: p.bot,
-            charge_id: p.charge_id,
+            bot: p.bot.into(),
+            charge_id: p.charge_id.into(),
             user_id: p.user_id,
-            product: p.product.unwrap_or_default(),
+            product: p.product.map(String::from).unwrap_or_default(),
             amount: p.amount,
             currency: p.currency,
             status: p.status.to_string(),
@@ -72,6 +73,35 @@ impl From<Payment> for ExportRecord {
             plugin_sha256: p.plugin_sha256,
             list_price: p.pricing.list_price,
             promo_code: p.pricing.promo_code.map(String::from),
+        }
+    }
+}
+
+/// A sale as the reports count it (`stats`, the dashboard's charts and promo totals): an invoice
+/// payment or a paid media purchase. Reports group by bot and product and need neither a charge
+/// id (a paid media sale has none until reconciliation links it) nor the buyer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sold {
+    pub bot: String,
+    pub product: Option<String>,
+    pub status: PaymentStatus,
+    pub amount: i64,
+    pub is_renewal: bool,
+    /// Unix ms.
+    pub paid_at: i64,
+    pub pricing: Pricing,
+}
+
+impl From<&Payment> for Sold {
+    fn from(p: &Payment) -> Self {
+        Sold {
+            bot: p.bot.to_string(),
+            product: p.product.as_ref().map(ToString::to_string),
+            status: p.status,
+            amount: p.amount,
+            is_renewal: p.is_renewal,
+            paid_at: p.paid_at,
+            pricing: p.pricing.clone(),
         }
     }
 }
@@ -140,7 +170,8 @@ impl Ledger {
     }
 
     pub async fn stats(&self, bot: Option<&BotId>) -> Result<Vec<ProductStats>, LedgerError> {
-        let mut stats = summarize(&self.payments(bot).await?);
+        let sold: Vec<Sold> = self.payments(bot).await?.iter().map(Sold::from).collect();
+        let mut stats = summarize(&sold);
         stats.extend(self.paid_media_stats(bot).await?);
         sort_stats(&mut stats);
         Ok(stats)
@@ -154,7 +185,7 @@ pub fn sort_stats(stats: &mut [ProductStats]) {
 
 /// Revenue and counts per bot and product of `payments`: what `stats` shows for all of them, and
 /// the dashboard for a period's.
-pub fn summarize(payments: &[Payment]) -> Vec<ProductStats> {
+pub fn summarize(payments: &[Sold]) -> Vec<ProductStats> {
     let mut out: Vec<ProductStats> = Vec::new();
     for p in payments {
         let product = p.product.clone().unwrap_or_else(|| "(unknown)".into());

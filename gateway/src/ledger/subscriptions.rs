@@ -75,7 +75,7 @@ impl Ledger {
         &self,
         bot: &BotId,
         user_id: i64,
-        product: &str,
+        product: &ProductId,
         charge_id: &ChargeId,
         expires_at: i64,
     ) -> Result<(), LedgerError> {
@@ -84,7 +84,7 @@ impl Ledger {
         self.run(Paid {
             bot: bot.to_owned(),
             user_id,
-            product: product.to_owned(),
+            product: product.to_string(),
             charge_id: charge_id.to_owned(),
             expires_at,
             at: self.stamp(),
@@ -98,7 +98,7 @@ impl Ledger {
         &self,
         bot: &BotId,
         user_id: i64,
-        product: &str,
+        product: &ProductId,
         state: SubscriptionState,
         detail: &str,
     ) -> Result<bool, LedgerError> {
@@ -106,7 +106,7 @@ impl Ledger {
         self.run(SetState {
             bot: bot.to_owned(),
             user_id,
-            product: product.to_owned(),
+            product: product.to_string(),
             state,
             detail: detail.to_owned(),
             at: self.stamp(),

@@ -459,7 +459,9 @@ async fn the_sales_counters_agree_with_a_count_of_the_sold_payments() -> Result<
         }
     };
     for user in 0..3 {
-        let facts = ledger.facts(&bot_id("b"), "item", user, None).await?;
+        let facts = ledger
+            .facts(&bot_id("b"), &product_id("item"), user, None)
+            .await?;
         let (units, mine) = recount(user, None).await?;
         assert_eq!(
             (
@@ -479,8 +481,11 @@ async fn the_sales_counters_agree_with_a_count_of_the_sold_payments() -> Result<
                 .await?
                 .expect("recorded")
                 .paid_at;
-            let before = Some((paid_at, charge));
-            let facts = ledger.facts(&bot_id("b"), "item", user, before).await?;
+            let id = charge_id_of(charge);
+            let before = Some((paid_at, &id));
+            let facts = ledger
+                .facts(&bot_id("b"), &product_id("item"), user, before)
+                .await?;
             let counted = recount(user, Some((paid_at, charge.to_owned()))).await?;
             assert_eq!(
                 (

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use super::plugin_input::{for_payment, trace_call};
 use super::{Current, ShopError, Store};
-use crate::domain::ProductId;
 use crate::ledger::{DueDelivery, Payment, PaymentStatus};
 use crate::plugins::PluginError;
 
@@ -22,7 +21,7 @@ pub async fn prepare_delivery(
 ) -> Result<(), ShopError> {
     if store
         .ledger
-        .delivery_content(&store.id, &payment.charge()?)
+        .delivery_content(&store.id, &payment.charge_id)
         .await?
         .is_some()
     {
@@ -42,12 +41,11 @@ pub(super) async fn generate_delivery(
     payment: &Payment,
 ) -> Result<(), ShopError> {
     let bot = store.id.as_str();
-    let charge = payment.charge()?;
+    let charge = payment.charge_id.clone();
     let product = payment
         .product
-        .as_deref()
-        .and_then(|p| ProductId::parse(p).ok())
-        .and_then(|id| current.config.product(&id).cloned());
+        .as_ref()
+        .and_then(|id| current.config.product(id).cloned());
     let entry = product.as_ref().and_then(|p| {
         current
             .plugins

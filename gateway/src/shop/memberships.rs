@@ -142,7 +142,7 @@ pub async fn set_renewal(
     };
     store
         .ledger
-        .set_subscription_state(&store.id, user, product, state, by)
+        .set_subscription_state(&store.id, user, &sub.product, state, by)
         .await?;
     Ok(Subscription { state, ..sub })
 }

@@ -207,7 +207,7 @@ async fn start_subscription(
     if let (Recorded::New(p), Some(until)) = (recorded, paid.expires_at)
         && let Some(product) = p
             .product
-            .as_deref()
+            .as_ref()
             .filter(|_| p.status != PaymentStatus::NeedsReview)
     {
         store

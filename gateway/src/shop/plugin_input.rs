@@ -4,7 +4,6 @@
 
 use super::{ShopError, Store};
 use crate::config::Product;
-use crate::domain::OrderId;
 use crate::ledger::{Order, Payment, now_ms};
 use crate::plugins::{Call, CallContext, OrderView, PaymentView};
 
@@ -27,7 +26,7 @@ pub(super) async fn for_checkout(
     let bot = store.id.as_str();
     let facts = store
         .ledger
-        .facts(&store.id, product.id.as_str(), user_id, None)
+        .facts(&store.id, &product.id, user_id, None)
         .await?;
     let ctx = CallContext {
         config: config_json(product, Some(order)),
@@ -61,7 +60,7 @@ pub(super) async fn for_quote(
     let bot = store.id.as_str();
     let facts = store
         .ledger
-        .facts(&store.id, product.id.as_str(), user_id, None)
+        .facts(&store.id, &product.id, user_id, None)
         .await?;
     let ctx = CallContext {
         config: config_json(product, None),
@@ -93,14 +92,18 @@ pub(super) async fn for_payment(
         .ledger
         .facts(
             &store.id,
-            product.id.as_str(),
+            &product.id,
             payment.user_id,
             Some((payment.paid_at, &payment.charge_id)),
         )
         .await?;
-    let order_id = payment.order_id.clone().unwrap_or_default();
-    let sold = match payment.order_id.as_deref().and_then(OrderId::parse) {
-        Some(id) => store.ledger.order(&id).await?,
+    let order_id = payment
+        .order_id
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let sold = match &payment.order_id {
+        Some(id) => store.ledger.order(id).await?,
         None => None,
     };
     let ctx = CallContext {
@@ -122,7 +125,7 @@ pub(super) async fn for_payment(
         language_code: None,
     };
     let view = PaymentView {
-        charge_id: payment.charge_id.clone(),
+        charge_id: payment.charge_id.to_string(),
         paid_at_unix: payment.paid_at / 1000,
         amount,
         is_renewal: payment.is_renewal,

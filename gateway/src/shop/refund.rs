@@ -10,7 +10,7 @@ use teloxide_core::requests::Request;
 use teloxide_core::types::{RefundedPayment, TelegramTransactionId, UserId};
 
 use super::{Current, ShopError, Store};
-use crate::domain::{ChargeId, ProductId};
+use crate::domain::ChargeId;
 use crate::ledger::{EventKind, LedgerError, Payment, PaymentStatus, Subject};
 use crate::telegram::is_already_refunded;
 
@@ -160,13 +160,13 @@ async fn refund_recorded(
     let bot = store.id.as_str();
     if let Some(sub) = store
         .ledger
-        .subscription_refunded(&store.id, &payment.charge()?)
+        .subscription_refunded(&store.id, &payment.charge_id)
         .await?
         && sub.state != crate::ledger::SubscriptionState::Cancelled
     {
         let request = store.clients.api.edit_user_star_subscription(
             UserId(payment.user_id as u64),
-            TelegramTransactionId(payment.charge_id.clone()),
+            TelegramTransactionId(payment.charge_id.to_string()),
             true,
         );
         if let Err(e) = crate::telegram::with_retry(|| request.send_ref()).await {
@@ -187,9 +187,8 @@ pub(super) async fn run_revoke_hook(
 ) {
     let product = payment
         .product
-        .as_deref()
-        .and_then(|p| ProductId::parse(p).ok())
-        .and_then(|id| current.config.product(&id).cloned());
+        .as_ref()
+        .and_then(|id| current.config.product(id).cloned());
     let Some(product) = product else { return };
     let Some(entry) = current
         .plugins

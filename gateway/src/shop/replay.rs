@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::{ShopError, Store};
-use crate::domain::{ChargeId, ProductId};
+use crate::domain::ChargeId;
 use crate::plugins::{CallContext, OrderView, PaymentView, Plugin};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +40,8 @@ pub async fn recorded_delivery(store: &Store, charge: &ChargeId) -> Result<Recor
     let current = store.current();
     let product = payment
         .product
-        .as_deref()
-        .and_then(|p| ProductId::parse(p).ok())
-        .and_then(|id| current.config.product(&id).cloned())
+        .as_ref()
+        .and_then(|id| current.config.product(id).cloned())
         .ok_or_else(|| missing("its product is no longer configured"))?;
     let entry = current
         .plugins

@@ -100,10 +100,14 @@ pub struct PaymentRow {
 impl From<&Payment> for PaymentRow {
     fn from(p: &Payment) -> Self {
         Self {
-            bot: p.bot.clone(),
-            charge_id: p.charge_id.clone(),
+            bot: p.bot.to_string(),
+            charge_id: p.charge_id.to_string(),
             user_id: p.user_id,
-            product: p.product.clone().unwrap_or_default(),
+            product: p
+                .product
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             amount: p.amount,
             status: p.status.as_str(),
             paid_at: rfc3339(p.paid_at),
@@ -232,11 +236,10 @@ async fn review_item(
     state: &AdminState,
     p: &Payment,
 ) -> Result<ReviewItem, crate::ledger::LedgerError> {
-    let (bot, charge) = (p.bot_id()?, p.charge()?);
-    let stored = state.ledger.stored_delivery(&bot, &charge).await?;
+    let stored = state.ledger.stored_delivery(&p.bot, &p.charge_id).await?;
     let last_change = state
         .ledger
-        .events(&bot, Some(&charge))
+        .events(&p.bot, Some(&p.charge_id))
         .await?
         .into_iter()
         .rev()

@@ -14,8 +14,7 @@ use super::filters::Period;
 use crate::domain::BotId;
 use crate::ledger::report::{sort_stats, summarize};
 use crate::ledger::{
-    Funnel, Ledger, LedgerError, Payment, PaymentQuery, PaymentStatus, ProductStats,
-    SubscriptionState,
+    Funnel, Ledger, LedgerError, PaymentQuery, PaymentStatus, ProductStats, Sold, SubscriptionState,
 };
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -69,14 +68,19 @@ pub struct Overview {
 
 /// The period's invoice payments and paid media sales (sendPaidMedia posts unlocked), so the
 /// charts and totals agree with `stats`.
-async fn paid_in(ledger: &Ledger, period: &Period) -> Result<Vec<Payment>, LedgerError> {
+async fn paid_in(ledger: &Ledger, period: &Period) -> Result<Vec<Sold>, LedgerError> {
     let q = PaymentQuery {
         bot: period.bot.as_ref().map(BotId::to_string),
         from_ms: Some(period.start_ms()),
         until_ms: Some(period.until_ms()),
         ..Default::default()
     };
-    let mut payments = ledger.payments_matching(&q, None).await?;
+    let mut payments: Vec<Sold> = ledger
+        .payments_matching(&q, None)
+        .await?
+        .iter()
+        .map(Sold::from)
+        .collect();
     payments.extend(
         ledger
             .paid_media_sales(period.bot.as_ref(), period.start_ms(), period.until_ms())
@@ -86,7 +90,7 @@ async fn paid_in(ledger: &Ledger, period: &Period) -> Result<Vec<Payment>, Ledge
 }
 
 /// Stars per day of the period, every day present (zero when nothing was sold).
-pub fn per_day(period: &Period, payments: &[Payment]) -> Vec<Day> {
+pub fn per_day(period: &Period, payments: &[Sold]) -> Vec<Day> {
     let mut days: BTreeMap<String, Day> = period
         .days()
         .map(|d| {

@@ -12,9 +12,8 @@ mod write;
 use crate::domain::BotId;
 use crate::ledger::conn::{Conn, query};
 
-use super::payments::Payment;
 use super::promos::Pricing;
-use super::report::{ExportRecord, ProductStats, summarize};
+use super::report::{ExportRecord, ProductStats, Sold, rfc3339, summarize};
 use super::status::PaymentStatus;
 use super::{Ledger, LedgerError};
 use crate::domain::{ChargeId, StarAmount, XTR};
@@ -243,13 +242,13 @@ impl Ledger {
         bot: Option<&BotId>,
         from_ms: i64,
         until_ms: i64,
-    ) -> Result<Vec<Payment>, LedgerError> {
+    ) -> Result<Vec<Sold>, LedgerError> {
         Ok(self
             .paid_media_purchases(bot, Some(from_ms))
             .await?
             .into_iter()
             .filter(|p| p.purchased_at < until_ms)
-            .map(Payment::from)
+            .map(Sold::from)
             .collect())
     }
 
@@ -258,11 +257,11 @@ impl Ledger {
         &self,
         bot: Option<&BotId>,
     ) -> Result<Vec<ProductStats>, LedgerError> {
-        let sales: Vec<Payment> = self
+        let sales: Vec<Sold> = self
             .paid_media_purchases(bot, None)
             .await?
             .into_iter()
-            .map(Payment::from)
+            .map(Sold::from)
             .collect();
         Ok(summarize(&sales))
     }
@@ -314,46 +313,55 @@ async fn sale_record(
         .map(ExportRecord::from))
 }
 
-/// A sale of one of our posts is `delivered` at once (Telegram unlocks the media when it
-/// charges); one whose payload is none of our posts is `needs_review`, product `paid-media:?`.
-/// The charge id is empty until reconciliation links it. As a [`Payment`], a sale is counted,
-/// exported and charted by the same code as invoice payments.
-impl From<PaidMediaPurchase> for Payment {
-    fn from(p: PaidMediaPurchase) -> Self {
-        let stars = p.stars();
-        let (product, status) = match &p.post_id {
+impl PaidMediaPurchase {
+    /// A sale of one of our posts is `delivered` at once (Telegram unlocks the media when it
+    /// charges); one whose payload is none of our posts is `needs_review`, product `paid-media:?`.
+    fn product_and_status(&self) -> (String, PaymentStatus) {
+        match &self.post_id {
             Some(post) => (post.product(), PaymentStatus::Delivered),
             None => (format!("{PRODUCT_PREFIX}?"), PaymentStatus::NeedsReview),
-        };
-        Payment {
-            charge_id: p
-                .charge_id
-                .map(|c| c.as_str().to_owned())
-                .unwrap_or_default(),
-            order_id: None,
-            payload: p.payload,
-            user_id: p.user_id,
-            chat_id: p.user_id,
-            product: Some(product),
-            amount: stars,
-            currency: XTR.to_owned(),
-            status,
-            review_reason: None,
-            plugin_sha256: None,
-            paid_at: p.purchased_at,
-            delivered_at: (status == PaymentStatus::Delivered).then_some(p.purchased_at),
-            refunded_at: None,
-            is_renewal: false,
-            expires_at: None,
-            // The post's price; no promo codes or quotes apply to paid media.
-            pricing: Pricing::list(p.price.unwrap_or(stars)),
-            bot: p.bot,
         }
     }
 }
 
+/// As a [`Sold`], a sale is counted and charted by the same code as invoice payments.
+impl From<PaidMediaPurchase> for Sold {
+    fn from(p: PaidMediaPurchase) -> Self {
+        let stars = p.stars();
+        let (product, status) = p.product_and_status();
+        Sold {
+            bot: p.bot,
+            product: Some(product),
+            status,
+            amount: stars,
+            is_renewal: false,
+            paid_at: p.purchased_at,
+            // The post's price; no promo codes or quotes apply to paid media.
+            pricing: Pricing::list(p.price.unwrap_or(stars)),
+        }
+    }
+}
+
+/// Exported beside invoice payments. The charge id is empty until reconciliation links it.
 impl From<PaidMediaPurchase> for ExportRecord {
     fn from(p: PaidMediaPurchase) -> Self {
-        ExportRecord::from(Payment::from(p))
+        let stars = p.stars();
+        let (product, status) = p.product_and_status();
+        let at = rfc3339(p.purchased_at);
+        ExportRecord {
+            charge_id: p.charge_id.map(String::from).unwrap_or_default(),
+            user_id: p.user_id,
+            product,
+            amount: stars,
+            currency: XTR.to_owned(),
+            status: status.to_string(),
+            delivered_at: (status == PaymentStatus::Delivered).then(|| at.clone()),
+            paid_at: at,
+            refunded_at: None,
+            plugin_sha256: None,
+            list_price: p.price.unwrap_or(stars),
+            promo_code: None,
+            bot: p.bot,
+        }
     }
 }

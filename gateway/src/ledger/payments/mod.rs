@@ -7,6 +7,7 @@ use crate::ledger::conn::{Conn, query};
 mod record;
 
 use super::events::{EventKind, Subject, append};
+use super::ids::{id, optional_id};
 use super::promos::{Pricing, pricing_from_row};
 use super::sales::{Sale, count};
 use super::seller_events::stage::{About, Fact, stage};
@@ -43,13 +44,13 @@ pub struct NewPayment<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
-    pub bot: String,
-    pub charge_id: String,
-    pub order_id: Option<String>,
+    pub bot: BotId,
+    pub charge_id: ChargeId,
+    pub order_id: Option<OrderId>,
     pub payload: String,
     pub user_id: i64,
     pub chat_id: i64,
-    pub product: Option<String>,
+    pub product: Option<ProductId>,
     pub amount: i64,
     pub currency: String,
     pub status: PaymentStatus,
@@ -61,22 +62,6 @@ pub struct Payment {
     pub is_renewal: bool,
     pub expires_at: Option<i64>,
     pub pricing: Pricing,
-}
-
-impl Payment {
-    /// The bot as the id the ledger's methods take.
-    pub fn bot_id(&self) -> Result<BotId, LedgerError> {
-        BotId::parse(&self.bot).map_err(|why| LedgerError::Unreadable { column: "bot", why })
-    }
-
-    /// The charge id as the id the ledger's methods take. A paid media sale that reconciliation
-    /// has not linked yet has none (its `charge_id` is empty), so this can fail.
-    pub fn charge(&self) -> Result<ChargeId, LedgerError> {
-        ChargeId::parse(&self.charge_id).map_err(|why| LedgerError::Unreadable {
-            column: "charge_id",
-            why,
-        })
-    }
 }
 
 /// Whether `record_payment` wrote a new row or found the charge already recorded.
@@ -105,13 +90,13 @@ pub(super) fn payment_from_row(
     let amount: i64 = r.try_get("amount")?;
     Ok(Payment {
         pricing: pricing_from_row(r, amount)?,
-        bot: r.try_get("bot")?,
-        charge_id: r.try_get("charge_id")?,
-        order_id: r.try_get("order_id")?,
+        bot: id(r, "bot")?,
+        charge_id: id(r, "charge_id")?,
+        order_id: optional_id(r, "order_id")?,
         payload: r.try_get("payload")?,
         user_id: r.try_get("user_id")?,
         chat_id: r.try_get("chat_id")?,
-        product: r.try_get("product")?,
+        product: optional_id(r, "product")?,
         amount,
         currency: r.try_get("currency")?,
         status: PaymentStatus::parse(&status).ok_or_else(|| {

@@ -31,13 +31,13 @@ impl Ledger {
         };
         let row = PaymentRow {
             payment: Payment {
-                bot: p.bot.to_string(),
-                charge_id: p.charge_id.to_string(),
-                order_id: p.order_id.map(|o| o.to_string()),
+                bot: p.bot.clone(),
+                charge_id: p.charge_id.clone(),
+                order_id: p.order_id.cloned(),
                 payload: p.payload.to_owned(),
                 user_id: p.user_id,
                 chat_id: p.chat_id,
-                product: p.product.map(|p| p.to_string()),
+                product: p.product.cloned(),
                 amount: p.amount,
                 currency: p.currency.to_owned(),
                 status,
@@ -102,7 +102,7 @@ impl Write for PaymentRow {
         let inserted = query.fetch_all(&mut *conn).await?;
         let keys = rows
             .iter()
-            .map(|r| (r.payment.bot.clone(), r.payment.charge_id.clone()));
+            .map(|r| (r.payment.bot.to_string(), r.payment.charge_id.to_string()));
         let fresh = first_returned(&inserted, keys)?;
         let mut events = Vec::with_capacity(rows.len());
         for (row, new) in rows.iter().zip(&fresh) {
@@ -193,8 +193,8 @@ impl Write for PaymentRow {
             let stored = fetch_payment(conn, &p.bot, &p.charge_id)
                 .await?
                 .ok_or_else(|| LedgerError::UnknownPayment {
-                    bot: p.bot.clone(),
-                    charge_id: p.charge_id.clone(),
+                    bot: p.bot.to_string(),
+                    charge_id: p.charge_id.to_string(),
                 })?;
             recorded.push(Recorded::Repeat(stored));
         }
