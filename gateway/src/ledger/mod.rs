@@ -48,8 +48,8 @@ pub use paid_media::{
     ChargeLinked, NewPurchase, PaidMediaCharge, PaidMediaPost, PaidMediaPurchase, PurchaseRecorded,
 };
 pub use payments::{NewPayment, Payment, Recorded};
-pub use promos::{HOLD_MS, Pricing, PromoStats, summarize_promos};
-pub use report::{ExportFilter, ExportRecord, ProductStats, Sold};
+pub use promos::{HOLD_MS, Pricing, PromoStats};
+pub use report::{ExportFilter, ExportRecord, ProductStats, Sold, summarize_promos};
 pub use seller_events::{
     EventRoute, SellerEvent, SellerEventFilter, SellerEventStatus, SendOutcome,
 };

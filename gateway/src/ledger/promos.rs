@@ -120,33 +120,6 @@ pub struct PromoStats {
     pub revenue: i64,
 }
 
-/// [`PromoStats`] of `payments` (the dashboard's, for a period's payments): the same counting
-/// as [`Ledger::promo_stats`].
-pub fn summarize_promos(payments: &[super::report::Sold]) -> Vec<PromoStats> {
-    let mut by: std::collections::BTreeMap<(String, String), PromoStats> = Default::default();
-    for p in payments {
-        let Some(code) = &p.pricing.promo_code else {
-            continue;
-        };
-        if p.status == super::PaymentStatus::Refunded {
-            continue;
-        }
-        let s = by
-            .entry((p.bot.clone(), code.to_string()))
-            .or_insert_with(|| PromoStats {
-                bot: p.bot.clone(),
-                code: code.to_string(),
-                uses: 0,
-                discounted: 0,
-                revenue: 0,
-            });
-        s.uses += i64::from(!p.is_renewal);
-        s.discounted += p.pricing.list_price - p.amount;
-        s.revenue += p.amount;
-    }
-    by.into_values().collect()
-}
-
 impl Ledger {
     /// Uses of `code` in `bot`, in total and by `user_id`, as an invoice is about to be sent.
     pub async fn promo_uses(

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::Payment;
 use super::payments::{PAYMENT_COLUMNS, payment_from_row};
-use super::promos::Pricing;
+use super::promos::{Pricing, PromoStats};
 use super::status::PaymentStatus;
 use super::{Ledger, LedgerError};
 
@@ -104,6 +104,33 @@ impl From<&Payment> for Sold {
             pricing: p.pricing.clone(),
         }
     }
+}
+
+/// [`PromoStats`] of `payments` (the dashboard's, for a period's payments): the same counting
+/// as [`Ledger::promo_stats`].
+pub fn summarize_promos(payments: &[Sold]) -> Vec<PromoStats> {
+    let mut by: std::collections::BTreeMap<(String, String), PromoStats> = Default::default();
+    for p in payments {
+        let Some(code) = &p.pricing.promo_code else {
+            continue;
+        };
+        if p.status == PaymentStatus::Refunded {
+            continue;
+        }
+        let s = by
+            .entry((p.bot.clone(), code.to_string()))
+            .or_insert_with(|| PromoStats {
+                bot: p.bot.clone(),
+                code: code.to_string(),
+                uses: 0,
+                discounted: 0,
+                revenue: 0,
+            });
+        s.uses += i64::from(!p.is_renewal);
+        s.discounted += p.pricing.list_price - p.amount;
+        s.revenue += p.amount;
+    }
+    by.into_values().collect()
 }
 
 /// The column names of the CSV export, in order (written even when there is no record).
